@@ -1,0 +1,2 @@
+//! Upline's engine — being written.
+pub mod placement;

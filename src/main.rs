@@ -1,0 +1,34 @@
+//! `upline`: one binary, one subcommand per job. Each subcommand lives in its own module and
+//! only parses flags and calls the crates; the work is done in `engine` (and later `store`,
+//! `api`, `worker`, `operator`).
+
+mod commissions;
+mod generate;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "upline", version, about = "Upline — network-marketing platform: commission engine, API, workers and operator", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Close one period from plain files: compute every bonus of a plan and write lines.csv,
+    /// summary.csv and state.csv (COMP_PLAN_SPEC.md §7).
+    Commissions(commissions::CommissionsArgs),
+    /// Generate a realistic synthetic network (distributors, a month of orders, a previous
+    /// state) and a matching plan, in the layout `upline commissions` reads.
+    Generate(generate::GenerateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Commissions(args) => commissions::main(args),
+        Command::Generate(args) => generate::main(args),
+    }
+}
