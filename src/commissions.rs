@@ -1,9 +1,253 @@
-//! `upline commissions` — being written.
+//! `upline commissions`: close one period from plain files (COMP_PLAN_SPEC.md §7).
+//!
+//! Reads and validates everything first; only a run that succeeded creates `--out` and
+//! writes the three files, each under a temporary name renamed into place when complete.
+
+use crate::input_files::InputFile;
+use crate::report::{Phase, Report};
+use engine::input::{
+    read_distributors, read_orders, read_state, CarryState, Network, PlacementKind, Volumes,
+};
+use engine::output::{write_lines, write_state, write_summary};
+use engine::plan::{read_plan, CompiledPlan, PlanFormat};
+use engine::run::{run, Bonus, RunInput, RunResult};
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
-#[derive(clap::Args)]
-pub struct CommissionsArgs {}
+#[derive(clap::Args, Debug)]
+#[command(
+    about = "Close one period from plain files: compute every bonus of a plan and write lines.csv, summary.csv and state.csv",
+    long_about = "Close one period from plain files (COMP_PLAN_SPEC.md §7).\n\n\
+        Reads the plan and the CSV files, checks them completely, computes every bonus of the plan, and writes \
+        lines.csv (every commission line with its base, rate and amount), summary.csv (one row per distributor) \
+        and state.csv (the carries and highest ranks for the next period) into --out.\n\n\
+        On bad input it exits with status 1 and one line on standard error naming the file, the line and the \
+        problem (e.g. `orders.csv:17: unknown distributor id \"d99\"`), and writes nothing."
+)]
+pub struct CommissionsArgs {
+    /// The compensation plan, JSON (`.json`) or YAML (any other name).
+    #[arg(long, value_name = "PLAN", env = "UPLINE_PLAN")]
+    pub plan: PathBuf,
+    /// distributors.csv: `id,sponsor_id,placement_id,leg,joined_on,status`.
+    #[arg(long, value_name = "FILE")]
+    pub distributors: PathBuf,
+    /// orders.csv: `order_id,distributor_id,date,pv,cv,status`.
+    #[arg(long, value_name = "FILE")]
+    pub orders: PathBuf,
+    /// The previous period's state.csv: `id,carry_left,carry_right,highest_rank`. Without it
+    /// everyone starts with no carry and rank 0 as their highest.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// The period to close: a month `YYYY-MM` (2026-11) or an ISO week `YYYY-Www` (2026-W47).
+    #[arg(long, value_name = "P")]
+    pub period: String,
+    /// Directory for lines.csv, summary.csv and state.csv; created if missing. Existing files
+    /// of those names are replaced only when the run succeeds.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print no progress and no summary (errors still go to standard error).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
 
-pub fn main(_args: CommissionsArgs) -> ExitCode {
-    ExitCode::FAILURE
+pub fn main(args: CommissionsArgs) -> ExitCode {
+    let mut report = Report::new(args.quiet);
+    match close_period(&args, &mut report) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            report.abandon();
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Everything read from the input files, checked.
+pub struct LoadedRun<'a> {
+    pub plan: CompiledPlan,
+    pub network: Network<'a>,
+    pub volumes: Volumes,
+    pub state: CarryState,
+}
+
+/// The inputs of a run as mapped files; `load` borrows from them.
+pub struct RunFiles {
+    pub plan: InputFile,
+    pub distributors: InputFile,
+    pub orders: InputFile,
+    pub state: Option<InputFile>,
+}
+
+impl RunFiles {
+    pub fn open(
+        plan: &Path,
+        distributors: &Path,
+        orders: &Path,
+        state: Option<&Path>,
+    ) -> Result<RunFiles, String> {
+        Ok(RunFiles {
+            plan: InputFile::open(plan)?,
+            distributors: InputFile::open(distributors)?,
+            orders: InputFile::open(orders)?,
+            state: state.map(InputFile::open).transpose()?,
+        })
+    }
+
+    /// Reads and checks the files in the spec's order: plan, distributors, orders, state.
+    pub fn load(&self, period_text: &str, report: &mut Report) -> Result<LoadedRun<'_>, String> {
+        let plan = self.compile_plan()?;
+        let period = engine::calendar::Period::parse(period_text)
+            .map_err(|error| format!("--period: {error}"))?;
+        let kind = match (&plan.binary, &plan.matrix) {
+            (Some(_), _) => PlacementKind::Binary,
+            (_, Some(_)) => PlacementKind::Matrix {
+                width: plan.matrix_width as u8,
+            },
+            _ => PlacementKind::Ignored,
+        };
+        let phase = report.phase(Phase::Distributors);
+        let network = read_distributors(self.distributors.name(), self.distributors.bytes(), kind)
+            .map_err(|error| error.to_string())?;
+        report.finish(phase, network.len() as u64);
+        let phase = report.phase(Phase::Orders);
+        let window = plan
+            .fast_start
+            .as_ref()
+            .map(|fast_start| fast_start.window_days);
+        let volumes = read_orders(
+            self.orders.name(),
+            self.orders.bytes(),
+            &network,
+            &period,
+            window,
+        )
+        .map_err(|error| error.to_string())?;
+        report.finish(phase, 0);
+        let state = match &self.state {
+            Some(file) => read_state(file.name(), file.bytes(), &network, &plan)
+                .map_err(|error| error.to_string())?,
+            None => CarryState::empty(network.len()),
+        };
+        Ok(LoadedRun {
+            plan,
+            network,
+            volumes,
+            state,
+        })
+    }
+
+    fn compile_plan(&self) -> Result<CompiledPlan, String> {
+        let name = self.plan.name();
+        let text = std::str::from_utf8(self.plan.bytes())
+            .map_err(|_| format!("{name}: the file is not UTF-8 text"))?;
+        let document = read_plan(text, PlanFormat::from_file_name(name))
+            .map_err(|error| format!("{name}: {error}"))?;
+        CompiledPlan::compile(&document).map_err(|error| format!("{name}: {error}"))
+    }
+}
+
+fn close_period(args: &CommissionsArgs, report: &mut Report) -> Result<(), String> {
+    let started = Instant::now();
+    let files = RunFiles::open(
+        &args.plan,
+        &args.distributors,
+        &args.orders,
+        args.state.as_deref(),
+    )?;
+    let loaded = files.load(&args.period, report)?;
+    let input = RunInput {
+        plan: &loaded.plan,
+        network: &loaded.network,
+        volumes: &loaded.volumes,
+        state: &loaded.state,
+    };
+    let phase = report.phase(Phase::Compute);
+    let result = run(&input).map_err(|error| error.to_string())?;
+    report.finish(phase, result.lines.len() as u64);
+    write_outputs(&args.out, &input, &result, report)?;
+    report.summary(&input, &result, started.elapsed());
+    Ok(())
+}
+
+/// Writes the three files under temporary names, then renames them into place.
+pub fn write_outputs(
+    out: &Path,
+    input: &RunInput<'_, '_>,
+    result: &RunResult,
+    report: &mut Report,
+) -> Result<(), String> {
+    fs::create_dir_all(out)
+        .map_err(|error| format!("{}: cannot create the directory: {error}", out.display()))?;
+    type Writer = fn(
+        &RunInput<'_, '_>,
+        &RunResult,
+        &mut BufWriter<fs::File>,
+        &(dyn Fn(u64) + Sync),
+    ) -> std::io::Result<()>;
+    let files: [(&str, Writer, u64, Phase); 3] = [
+        (
+            "lines.csv",
+            write_lines,
+            result.lines.len() as u64,
+            Phase::WriteLines,
+        ),
+        (
+            "summary.csv",
+            write_summary,
+            input.network.len() as u64,
+            Phase::WriteSummary,
+        ),
+        (
+            "state.csv",
+            write_state,
+            input.network.len() as u64,
+            Phase::WriteState,
+        ),
+    ];
+    let mut written = Vec::new();
+    for (name, write, rows, phase) in files {
+        let final_path = out.join(name);
+        let temporary = out.join(format!(".{name}.{}.partial", std::process::id()));
+        let bar = report.bar(phase, rows);
+        let outcome = (|| {
+            let file = fs::File::create(&temporary)?;
+            let mut writer = BufWriter::with_capacity(1 << 22, file);
+            write(input, result, &mut writer, &|done| bar.set_position(done))?;
+            writer.flush()?;
+            Ok::<(), std::io::Error>(())
+        })();
+        report.finish(bar, rows);
+        if let Err(error) = outcome {
+            let _ = fs::remove_file(&temporary);
+            for (temporary, _) in &written {
+                let _ = fs::remove_file(temporary);
+            }
+            return Err(format!("{}: cannot write: {error}", final_path.display()));
+        }
+        written.push((temporary, final_path));
+    }
+    for (temporary, final_path) in written {
+        fs::rename(&temporary, &final_path)
+            .map_err(|error| format!("{}: cannot write: {error}", final_path.display()))?;
+    }
+    Ok(())
+}
+
+/// Amount totals per bonus over everyone, for the closing summary.
+pub fn totals_by_bonus(result: &RunResult) -> Vec<(Bonus, i128)> {
+    Bonus::ALL
+        .iter()
+        .map(|&bonus| {
+            (
+                bonus,
+                result.earned[bonus as usize]
+                    .iter()
+                    .map(|&amount| i128::from(amount))
+                    .sum(),
+            )
+        })
+        .collect()
 }

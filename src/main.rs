@@ -4,6 +4,8 @@
 
 mod commissions;
 mod generate;
+mod input_files;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

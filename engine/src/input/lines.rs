@@ -1,0 +1,255 @@
+//! Splitting a CSV file into numbered rows and fields, in parallel, without allocating per row.
+//!
+//! The format is the spec's plain CSV: no quoting, the exact header, LF or CRLF line ends,
+//! no blank lines except one final empty line.
+
+use super::InputError;
+use rayon::prelude::*;
+
+/// Chunks per worker thread: enough to balance uneven rows, few enough to stay cheap.
+const CHUNKS_PER_THREAD: usize = 8;
+/// Files smaller than this are parsed on one thread.
+const PARALLEL_THRESHOLD_BYTES: usize = 1 << 20;
+
+/// Checks the header line against `expected` (its fields in order) and returns the body.
+pub fn split_header<'a>(
+    file: &str,
+    bytes: &'a [u8],
+    expected: &[&str],
+) -> Result<&'a [u8], InputError> {
+    let (header, body) = match bytes.iter().position(|&byte| byte == b'\n') {
+        Some(end) => (&bytes[..end], &bytes[end + 1..]),
+        None => (bytes, &bytes[bytes.len()..]),
+    };
+    let header = strip_cr(header);
+    let found: Vec<&[u8]> = if header.is_empty() {
+        Vec::new()
+    } else {
+        header.split(|&byte| byte == b',').collect()
+    };
+    let error = |message: String| Err(InputError::at(file, 1, message));
+    for (index, name) in expected.iter().enumerate() {
+        match found.get(index) {
+            None => {
+                return error(format!(
+                    "missing column {name:?}; the header must be {:?}",
+                    expected.join(",")
+                ))
+            }
+            Some(actual) if *actual != name.as_bytes() => {
+                return error(format!(
+                    "column {} is {:?}, expected {name:?}; the header must be {:?}",
+                    index + 1,
+                    String::from_utf8_lossy(actual),
+                    expected.join(",")
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(extra) = found.get(expected.len()) {
+        return error(format!(
+            "extra column {:?}; the header must be {:?}",
+            String::from_utf8_lossy(extra),
+            expected.join(",")
+        ));
+    }
+    Ok(body)
+}
+
+#[inline]
+pub fn strip_cr(line: &[u8]) -> &[u8] {
+    match line.last() {
+        Some(b'\r') => &line[..line.len() - 1],
+        _ => line,
+    }
+}
+
+/// Splits `line` into exactly `N` comma-separated fields.
+#[inline]
+pub fn fields<const N: usize>(line: &[u8]) -> Result<[&[u8]; N], String> {
+    let mut out: [&[u8]; N] = [&[]; N];
+    let mut count = 0;
+    for field in line.split(|&byte| byte == b',') {
+        if count == N {
+            let found = line.split(|&byte| byte == b',').count();
+            return Err(format!("expected {N} fields, found {found}"));
+        }
+        out[count] = field;
+        count += 1;
+    }
+    if count != N {
+        return Err(format!("expected {N} fields, found {count}"));
+    }
+    Ok(out)
+}
+
+/// The outcome of scanning one row.
+pub enum RowError {
+    /// The row itself is malformed: scanning of its chunk stops here.
+    Syntax(String),
+    /// The row refers to something that does not exist: remembered, scanning goes on.
+    Reference(String),
+}
+
+/// First errors found, by kind, as (line, message).
+#[derive(Default)]
+pub struct FirstErrors {
+    pub syntax: Option<(u32, String)>,
+    pub reference: Option<(u32, String)>,
+}
+
+impl FirstErrors {
+    fn merge(self, other: FirstErrors) -> FirstErrors {
+        let earliest = |a: Option<(u32, String)>, b: Option<(u32, String)>| match (a, b) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        FirstErrors {
+            syntax: earliest(self.syntax, other.syntax),
+            reference: earliest(self.reference, other.reference),
+        }
+    }
+
+    /// Syntax errors come first (the rows pass), then references (the cross-row pass).
+    pub fn into_error(self, file: &str) -> Option<InputError> {
+        self.syntax
+            .or(self.reference)
+            .map(|(line, message)| InputError::at(file, line, message))
+    }
+
+    pub fn note_reference(&mut self, line: u32, message: String) {
+        if self
+            .reference
+            .as_ref()
+            .is_none_or(|(first, _)| line < *first)
+        {
+            self.reference = Some((line, message));
+        }
+    }
+}
+
+/// Calls `visit(line_number, line, sink)` for every row of `body` (the header is line 1),
+/// in parallel chunks, each with its own sink made by `new_sink`. Returns the sinks in file
+/// order and the first errors. Blank lines are errors, except one final empty line.
+pub fn scan_rows<'a, S, New, Visit>(
+    body: &'a [u8],
+    new_sink: New,
+    visit: Visit,
+) -> (Vec<S>, FirstErrors)
+where
+    S: Send,
+    New: Fn(usize) -> S + Sync,
+    Visit: Fn(u32, &'a [u8], &mut S) -> Result<(), RowError> + Sync,
+{
+    let chunks = split_chunks(body);
+    // Line numbers: the header is line 1, so the body's first row is line 2.
+    let mut first_lines = Vec::with_capacity(chunks.len());
+    let newline_counts: Vec<usize> = chunks
+        .par_iter()
+        .map(|chunk| count_newlines(chunk))
+        .collect();
+    let mut next_line = 2u64;
+    for count in &newline_counts {
+        first_lines.push(next_line);
+        next_line += *count as u64;
+    }
+    let results: Vec<(S, FirstErrors)> = chunks
+        .par_iter()
+        .zip(first_lines.par_iter())
+        .map(|(chunk, first_line)| {
+            let mut sink = new_sink(chunk.len() / 40 + 1);
+            let mut errors = FirstErrors::default();
+            let mut line_number = *first_line as u32;
+            let mut rest: &'a [u8] = chunk;
+            while !rest.is_empty() {
+                let (line, after) = match rest.iter().position(|&byte| byte == b'\n') {
+                    Some(end) => (&rest[..end], &rest[end + 1..]),
+                    None => (rest, &rest[rest.len()..]),
+                };
+                let line = strip_cr(line);
+                // The empty piece after a final newline is never visited, so any empty line
+                // seen here is a blank line inside the file.
+                if line.is_empty() {
+                    errors.syntax = Some((
+                        line_number,
+                        "blank line; remove it (only one final empty line is allowed)".into(),
+                    ));
+                    break;
+                } else {
+                    match visit(line_number, line, &mut sink) {
+                        Ok(()) => {}
+                        Err(RowError::Syntax(message)) => {
+                            errors.syntax = Some((line_number, message));
+                            break;
+                        }
+                        Err(RowError::Reference(message)) => {
+                            errors.note_reference(line_number, message)
+                        }
+                    }
+                }
+                rest = after;
+                line_number += 1;
+            }
+            (sink, errors)
+        })
+        .collect();
+    let mut sinks = Vec::with_capacity(results.len());
+    let mut errors = FirstErrors::default();
+    for (sink, chunk_errors) in results {
+        sinks.push(sink);
+        errors = errors.merge(chunk_errors);
+    }
+    (sinks, errors)
+}
+
+fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&byte| byte == b'\n').count()
+}
+
+/// Cuts `body` into pieces that end just after a newline (the last may not).
+fn split_chunks(body: &[u8]) -> Vec<&[u8]> {
+    let pieces = if body.len() < PARALLEL_THRESHOLD_BYTES {
+        1
+    } else {
+        rayon::current_num_threads() * CHUNKS_PER_THREAD
+    };
+    let target = body.len() / pieces + 1;
+    let mut chunks = Vec::with_capacity(pieces);
+    let mut start = 0;
+    while start < body.len() {
+        let mut end = (start + target).min(body.len());
+        while end < body.len() && body[end - 1] != b'\n' {
+            end += 1;
+        }
+        chunks.push(&body[start..end]);
+        start = end;
+    }
+    if chunks.is_empty() {
+        chunks.push(body);
+    }
+    chunks
+}
+
+/// Checks an id cell: non-empty, no quote, no whitespace (commas cannot occur).
+#[inline]
+pub fn check_id(cell: &[u8], column: &str) -> Result<(), String> {
+    if cell.is_empty() {
+        return Err(format!("{column} is empty"));
+    }
+    if cell
+        .iter()
+        .any(|&byte| byte == b'"' || byte == b'\'' || byte.is_ascii_whitespace())
+    {
+        return Err(format!(
+            "{column} {:?} contains a quote or whitespace",
+            String::from_utf8_lossy(cell)
+        ));
+    }
+    Ok(())
+}
+
+/// `"text"` for messages (lossy for non-UTF-8 bytes).
+pub fn quoted(cell: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(cell))
+}

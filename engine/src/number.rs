@@ -1,0 +1,493 @@
+//! Exact numbers: parsing, rounding and formatting of fixed-point decimals.
+//!
+//! Volumes (PV, CV, GV, carries) are `i64` counts of 1/10,000 — the four fractional digits the
+//! input syntax allows — so sums over millions of rows stay exact and fast. Money amounts are
+//! `i64` counts of the plan's smallest currency unit (`10^-currency_decimals`). Rates keep their
+//! own scale ([`Rate`]). A product is formed in `i128` and rounded once, half to even, at the
+//! place the spec names. No binary floating point is involved anywhere.
+
+use std::fmt;
+
+/// Fractional digits of every volume (`pv`, `cv`, carries, `base`).
+pub const VOLUME_SCALE: u32 = 4;
+/// 10^[`VOLUME_SCALE`].
+pub const VOLUME_ONE: i64 = 10_000;
+/// The most fractional digits a rate may carry; keeps `rate × volume` inside `i128`.
+pub const RATE_SCALE_MAX: u32 = 18;
+
+/// Powers of ten that fit an `i128`.
+pub fn pow10(exponent: u32) -> i128 {
+    10i128.pow(exponent)
+}
+
+/// Divides `value` by `10^digits`, rounding half to even.
+pub fn div_pow10_half_even(value: i128, digits: u32) -> i128 {
+    if digits == 0 {
+        return value;
+    }
+    let divisor = pow10(digits);
+    let quotient = value.div_euclid(divisor);
+    let remainder = value.rem_euclid(divisor);
+    let twice = remainder * 2;
+    if twice > divisor || (twice == divisor && quotient % 2 != 0) {
+        quotient + 1
+    } else {
+        quotient
+    }
+}
+
+/// Divides `value` by `10^digits`, rounding toward negative infinity.
+pub fn div_pow10_floor(value: i128, digits: u32) -> i128 {
+    value.div_euclid(pow10(digits))
+}
+
+/// Re-expresses `value` (with `from` fractional digits) with `to` fractional digits,
+/// rounding half to even when digits are dropped.
+pub fn rescale_half_even(value: i128, from: u32, to: u32) -> i128 {
+    if to >= from {
+        value * pow10(to - from)
+    } else {
+        div_pow10_half_even(value, from - to)
+    }
+}
+
+/// A non-negative or negative exact decimal as `mantissa × 10^-scale`, the form every plan
+/// number takes after parsing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fixed {
+    pub mantissa: i128,
+    pub scale: u32,
+}
+
+impl Fixed {
+    pub const ZERO: Fixed = Fixed {
+        mantissa: 0,
+        scale: 0,
+    };
+
+    /// Drops trailing fractional zeros (`0.10` → `0.1`) so scales stay as small as possible.
+    pub fn normalized(self) -> Fixed {
+        let mut fixed = self;
+        while fixed.scale > 0 && fixed.mantissa % 10 == 0 {
+            fixed.mantissa /= 10;
+            fixed.scale -= 1;
+        }
+        fixed
+    }
+
+    /// The value with exactly `scale` fractional digits, or `None` when digits would be lost
+    /// or the result does not fit.
+    pub fn exact_at_scale(self, scale: u32) -> Option<i128> {
+        let normalized = self.normalized();
+        if normalized.scale > scale {
+            return None;
+        }
+        normalized
+            .mantissa
+            .checked_mul(pow10(scale - normalized.scale))
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.mantissa < 0
+    }
+
+    pub fn cmp_value(self, other: Fixed) -> std::cmp::Ordering {
+        let scale = self.scale.max(other.scale);
+        let left = self.mantissa * pow10(scale - self.scale);
+        let right = other.mantissa * pow10(scale - other.scale);
+        left.cmp(&right)
+    }
+
+    /// Number of fractional digits after dropping trailing zeros.
+    pub fn fractional_digits(self) -> u32 {
+        self.normalized().scale
+    }
+
+    /// Parses a decimal written as `-?[0-9]*(\.[0-9]*)?([eE][-+]?[0-9]+)?` with at least one
+    /// digit (the JSON and YAML 1.2 core number syntaxes), exactly.
+    pub fn parse(text: &str) -> Option<Fixed> {
+        let (mantissa_text, exponent) = match text.find(['e', 'E']) {
+            Some(at) => (&text[..at], text[at + 1..].parse::<i32>().ok()?),
+            None => (text, 0),
+        };
+        let (negative, unsigned) = match mantissa_text.as_bytes().first()? {
+            b'-' => (true, &mantissa_text[1..]),
+            b'+' => (false, &mantissa_text[1..]),
+            _ => (false, mantissa_text),
+        };
+        let (whole, fraction) = match unsigned.split_once('.') {
+            Some((whole, fraction)) => (whole, fraction),
+            None => (unsigned, ""),
+        };
+        if whole.is_empty() && fraction.is_empty() {
+            return None;
+        }
+        let mut mantissa: i128 = 0;
+        for byte in whole.bytes().chain(fraction.bytes()) {
+            if !byte.is_ascii_digit() {
+                return None;
+            }
+            mantissa = mantissa
+                .checked_mul(10)?
+                .checked_add(i128::from(byte - b'0'))?;
+        }
+        let mut scale = i64::try_from(fraction.len()).ok()? - i64::from(exponent);
+        while scale < 0 {
+            mantissa = mantissa.checked_mul(10)?;
+            scale += 1;
+        }
+        let scale = u32::try_from(scale).ok()?;
+        if scale > 36 {
+            return None;
+        }
+        let fixed = Fixed {
+            mantissa: if negative { -mantissa } else { mantissa },
+            scale,
+        };
+        Some(fixed.normalized())
+    }
+}
+
+impl fmt::Display for Fixed {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = Vec::new();
+        write_plain(&mut text, self.mantissa, self.scale);
+        formatter.write_str(std::str::from_utf8(&text).expect("ASCII digits"))
+    }
+}
+
+/// A rate (`levels`, `pct`, `generations`, …): `mantissa × 10^-scale`, between 0 and 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    pub mantissa: i64,
+    pub scale: u32,
+}
+
+impl Rate {
+    pub const ONE: Rate = Rate {
+        mantissa: 1,
+        scale: 0,
+    };
+
+    /// `round_half_even(rate × volume)` in units of `10^-decimals` (volume in 1/10,000).
+    #[inline]
+    pub fn apply_half_even(self, volume: i64, decimals: u32) -> i64 {
+        let exact = i128::from(self.mantissa) * i128::from(volume);
+        rescale_half_even(exact, self.scale + VOLUME_SCALE, decimals) as i64
+    }
+
+    /// `rate × volume` exactly, with `scale + 4` fractional digits.
+    pub fn times_volume_exact(self, volume: i128) -> Fixed {
+        Fixed {
+            mantissa: i128::from(self.mantissa) * volume,
+            scale: self.scale + VOLUME_SCALE,
+        }
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.mantissa == 0
+    }
+
+    pub fn as_fixed(self) -> Fixed {
+        Fixed {
+            mantissa: i128::from(self.mantissa),
+            scale: self.scale,
+        }
+    }
+}
+
+/// Why a number in a CSV cell was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeSyntaxError {
+    Empty,
+    Negative,
+    Malformed,
+    TooManyDecimals,
+    TooLarge,
+}
+
+impl VolumeSyntaxError {
+    pub fn describe(self) -> &'static str {
+        match self {
+            VolumeSyntaxError::Empty => "is empty; write a number such as 0 or 12.5",
+            VolumeSyntaxError::Negative => "is negative; volumes are never below 0",
+            VolumeSyntaxError::Malformed => "is not a number of the form 123 or 123.4567",
+            VolumeSyntaxError::TooManyDecimals => "has more than 4 fractional digits",
+            VolumeSyntaxError::TooLarge => "is larger than 99999999999999.9999",
+        }
+    }
+}
+
+/// The largest volume a cell may hold (10^14 − 10^-4). Every total the engine forms over
+/// a network stays far inside `i64` (see `run::check_magnitudes`).
+pub const VOLUME_CELL_MAX: i64 = 100_000_000_000_000 * VOLUME_ONE - 1;
+
+/// Parses a CSV volume `[0-9]+(\.[0-9]{1,4})?` into 1/10,000 units without allocating.
+#[inline]
+pub fn parse_volume(cell: &[u8]) -> Result<i64, VolumeSyntaxError> {
+    if cell.is_empty() {
+        return Err(VolumeSyntaxError::Empty);
+    }
+    if cell[0] == b'-' {
+        return Err(VolumeSyntaxError::Negative);
+    }
+    let mut whole: i64 = 0;
+    let mut index = 0;
+    while index < cell.len() && cell[index].is_ascii_digit() {
+        whole = whole * 10 + i64::from(cell[index] - b'0');
+        // Leading zeros (`007`) keep `whole` small, so they never count as "too large".
+        if whole >= 100_000_000_000_000 {
+            return Err(VolumeSyntaxError::TooLarge);
+        }
+        index += 1;
+    }
+    if index == 0 {
+        return Err(VolumeSyntaxError::Malformed);
+    }
+    let mut fraction: i64 = 0;
+    let mut fraction_digits = 0usize;
+    if index < cell.len() {
+        if cell[index] != b'.' {
+            return Err(VolumeSyntaxError::Malformed);
+        }
+        index += 1;
+        let start = index;
+        while index < cell.len() {
+            let byte = cell[index];
+            if !byte.is_ascii_digit() {
+                return Err(VolumeSyntaxError::Malformed);
+            }
+            if index - start >= 4 {
+                return Err(VolumeSyntaxError::TooManyDecimals);
+            }
+            fraction = fraction * 10 + i64::from(byte - b'0');
+            index += 1;
+        }
+        fraction_digits = index - start;
+        if fraction_digits == 0 {
+            return Err(VolumeSyntaxError::Malformed);
+        }
+    }
+    let scale_up = [10_000, 1_000, 100, 10, 1][fraction_digits];
+    Ok(whole * VOLUME_ONE + fraction * scale_up)
+}
+
+/// Appends `mantissa × 10^-scale` with exactly `scale` fractional digits (no point when 0).
+#[inline]
+pub fn write_fixed(out: &mut Vec<u8>, mantissa: i128, scale: u32) {
+    let negative = mantissa < 0;
+    let magnitude = mantissa.unsigned_abs();
+    if negative {
+        out.push(b'-');
+    }
+    if scale == 0 {
+        write_u128(out, magnitude);
+        return;
+    }
+    let divisor = 10u128.pow(scale);
+    write_u128(out, magnitude / divisor);
+    out.push(b'.');
+    let fraction = magnitude % divisor;
+    let start = out.len();
+    write_u128(out, fraction);
+    let written = out.len() - start;
+    let padding = scale as usize - written;
+    if padding > 0 {
+        out.splice(start..start, std::iter::repeat_n(b'0', padding));
+    }
+}
+
+/// Appends a volume (1/10,000 units) with exactly four fractional digits.
+#[inline]
+pub fn write_volume(out: &mut Vec<u8>, volume: i64) {
+    let magnitude = volume.unsigned_abs();
+    if volume < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, magnitude / VOLUME_ONE as u64);
+    let fraction = (magnitude % VOLUME_ONE as u64) as usize;
+    let digits = [
+        b'.',
+        b'0' + (fraction / 1000) as u8,
+        b'0' + (fraction / 100 % 10) as u8,
+        b'0' + (fraction / 10 % 10) as u8,
+        b'0' + (fraction % 10) as u8,
+    ];
+    out.extend_from_slice(&digits);
+}
+
+/// Appends an amount in units of `10^-decimals` with exactly `decimals` fractional digits.
+#[inline]
+pub fn write_amount(out: &mut Vec<u8>, amount: i64, decimals: u32) {
+    if decimals == 0 {
+        write_i64(out, amount);
+    } else {
+        write_fixed(out, i128::from(amount), decimals);
+    }
+}
+
+/// Appends a decimal without trailing fractional zeros and without exponent (`0.05`, `1`).
+pub fn write_plain(out: &mut Vec<u8>, mantissa: i128, scale: u32) {
+    let fixed = Fixed { mantissa, scale }.normalized();
+    write_fixed(out, fixed.mantissa, fixed.scale);
+}
+
+#[inline]
+pub fn write_i64(out: &mut Vec<u8>, value: i64) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, value.unsigned_abs());
+}
+
+#[inline]
+pub fn write_u64(out: &mut Vec<u8>, mut value: u64) {
+    let mut buffer = [0u8; 20];
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buffer[at..]);
+}
+
+fn write_u128(out: &mut Vec<u8>, value: u128) {
+    if let Ok(small) = u64::try_from(value) {
+        return write_u64(out, small);
+    }
+    let mut buffer = [0u8; 40];
+    let mut at = buffer.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buffer[at..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        f(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn half_even_rounds_ties_to_the_even_neighbour() {
+        assert_eq!(div_pow10_half_even(25, 1), 2);
+        assert_eq!(div_pow10_half_even(35, 1), 4);
+        assert_eq!(div_pow10_half_even(26, 1), 3);
+        assert_eq!(div_pow10_half_even(-25, 1), -2);
+        assert_eq!(div_pow10_half_even(-26, 1), -3);
+        assert_eq!(div_pow10_half_even(5, 1), 0);
+    }
+
+    #[test]
+    fn volumes_parse_exactly() {
+        assert_eq!(parse_volume(b"0"), Ok(0));
+        assert_eq!(parse_volume(b"12.5"), Ok(125_000));
+        assert_eq!(parse_volume(b"333.3333"), Ok(3_333_333));
+        assert_eq!(parse_volume(b"007"), Ok(70_000));
+        assert_eq!(
+            parse_volume(b"1.23456"),
+            Err(VolumeSyntaxError::TooManyDecimals)
+        );
+        assert_eq!(parse_volume(b"-1"), Err(VolumeSyntaxError::Negative));
+        assert_eq!(parse_volume(b"1."), Err(VolumeSyntaxError::Malformed));
+        assert_eq!(parse_volume(b".5"), Err(VolumeSyntaxError::Malformed));
+        assert_eq!(parse_volume(b"1e3"), Err(VolumeSyntaxError::Malformed));
+        assert_eq!(parse_volume(b""), Err(VolumeSyntaxError::Empty));
+        assert_eq!(
+            parse_volume(b"123456789012345"),
+            Err(VolumeSyntaxError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn numbers_format_with_the_named_digits() {
+        assert_eq!(text(|o| write_volume(o, 3_333_333)), "333.3333");
+        assert_eq!(text(|o| write_volume(o, 0)), "0.0000");
+        assert_eq!(text(|o| write_amount(o, 1079, 0)), "1079");
+        assert_eq!(text(|o| write_amount(o, 5, 2)), "0.05");
+        assert_eq!(text(|o| write_amount(o, 10793, 2)), "107.93");
+        assert_eq!(text(|o| write_plain(o, 10, 2)), "0.1");
+        assert_eq!(text(|o| write_plain(o, 1, 0)), "1");
+        assert_eq!(text(|o| write_plain(o, 1_666_666_667, 10)), "0.1666666667");
+    }
+
+    #[test]
+    fn plan_numbers_parse_exactly() {
+        assert_eq!(
+            Fixed::parse("0.10"),
+            Some(Fixed {
+                mantissa: 1,
+                scale: 1
+            })
+        );
+        assert_eq!(
+            Fixed::parse("250.5"),
+            Some(Fixed {
+                mantissa: 2505,
+                scale: 1
+            })
+        );
+        assert_eq!(
+            Fixed::parse("1e3"),
+            Some(Fixed {
+                mantissa: 1000,
+                scale: 0
+            })
+        );
+        assert_eq!(
+            Fixed::parse("5E-2"),
+            Some(Fixed {
+                mantissa: 5,
+                scale: 2
+            })
+        );
+        assert_eq!(
+            Fixed::parse("-0.5"),
+            Some(Fixed {
+                mantissa: -5,
+                scale: 1
+            })
+        );
+        assert_eq!(
+            Fixed::parse(".5"),
+            Some(Fixed {
+                mantissa: 5,
+                scale: 1
+            })
+        );
+        assert_eq!(Fixed::parse("."), None);
+        assert_eq!(Fixed::parse(".inf"), None);
+        assert_eq!(Fixed::parse("1x"), None);
+    }
+
+    #[test]
+    fn rates_apply_with_half_even() {
+        let rate = Rate {
+            mantissa: 1,
+            scale: 3,
+        }; // 0.001
+        assert_eq!(rate.apply_half_even(700 * VOLUME_ONE, 0), 1); // 0.7 → 1
+        assert_eq!(rate.apply_half_even(500 * VOLUME_ONE, 0), 0); // 0.5 → 0
+        assert_eq!(rate.apply_half_even(1500 * VOLUME_ONE, 0), 2); // 1.5 → 2
+        let five_percent = Rate {
+            mantissa: 5,
+            scale: 2,
+        };
+        assert_eq!(five_percent.apply_half_even(1_772_700, 2), 886); // 177.27 × 0.05 = 8.8635
+    }
+}

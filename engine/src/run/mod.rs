@@ -1,0 +1,254 @@
+//! One commission run: `run(plan, network, volumes, carry state)` → ranks, carries, and
+//! every commission line (COMP_PLAN_SPEC.md §3–§4). Deterministic, and independent of the
+//! order of the input rows: everything is indexed by id rank and lines are sorted.
+//!
+//! The stages, each its own module:
+//! 1. [`ranks`]: activity, group volume and paid-as rank, bottom-up over the sponsor tree;
+//! 2. [`binary`]: leg volumes, pairing and carries over the placement tree;
+//! 3. [`levels`]: unilevel and matrix lines, walking up from each source;
+//! 4. [`fast_start`], then [`matching`] (which needs the earnings of 2–4), then
+//!    [`rank_advancement`] and [`pool`];
+//! 5. all lines sorted into the order of `lines.csv`.
+
+mod binary;
+mod fast_start;
+mod levels;
+mod line_keys;
+mod magnitude;
+mod matching;
+pub use matching::match_amount;
+mod pool;
+mod rank_advancement;
+mod ranks;
+
+pub use binary::BinaryOutcome;
+pub use line_keys::{Bonus, LineKey, LineKeys};
+pub use pool::PoolOutcome;
+
+use crate::input::{CarryState, Network, Volumes};
+use crate::plan::CompiledPlan;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// Everything a run reads.
+pub struct RunInput<'r, 'a> {
+    pub plan: &'r CompiledPlan,
+    pub network: &'r Network<'a>,
+    pub volumes: &'r Volumes,
+    pub state: &'r CarryState,
+}
+
+/// Why a run cannot be computed exactly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("the volumes are too large for exact 64-bit totals (a bound on the payout is {bound} currency units); split the run or check the input for runaway values")]
+    VolumesTooLarge { bound: String },
+    #[error(
+        "the network is too large to pack commission lines into 64 bits ({count} distributors)"
+    )]
+    NetworkTooLarge { count: usize },
+}
+
+/// Per-distributor results and the sorted commission lines.
+pub struct RunResult {
+    pub active: Vec<bool>,
+    pub rank: Vec<u8>,
+    pub group_volume: Vec<i64>,
+    pub binary: Option<BinaryOutcome>,
+    pub highest_rank_out: Vec<u8>,
+    /// Amount earned per bonus (indexed by `Bonus as usize`), per distributor.
+    pub earned: [Vec<i64>; 7],
+    /// `E(x)`: the matched earnings of each distributor (amount units), when matching is on.
+    pub matching_base: Vec<i64>,
+    pub pool: Option<PoolOutcome>,
+    /// Packed, sorted lines (see [`LineKeys`]).
+    pub lines: Vec<u64>,
+    pub keys: LineKeys,
+}
+
+impl RunResult {
+    pub fn total_earned(&self, distributor: usize) -> i64 {
+        self.earned.iter().map(|earned| earned[distributor]).sum()
+    }
+}
+
+/// Amount totals per recipient, added to from many threads while lines are produced.
+pub(crate) struct Earnings(Vec<AtomicI64>);
+
+impl Earnings {
+    fn new(count: usize) -> Earnings {
+        Earnings(
+            (0..count)
+                .into_par_iter()
+                .map(|_| AtomicI64::new(0))
+                .collect(),
+        )
+    }
+
+    #[inline]
+    pub(crate) fn add(&self, recipient: u32, amount: i64) {
+        self.0[recipient as usize].fetch_add(amount, Ordering::Relaxed);
+    }
+
+    fn into_amounts(self) -> Vec<i64> {
+        self.0.into_iter().map(AtomicI64::into_inner).collect()
+    }
+}
+
+/// Computes one run.
+pub fn run(input: &RunInput<'_, '_>) -> Result<RunResult, RunError> {
+    let plan = input.plan;
+    let count = input.network.len();
+    magnitude::check(input)?;
+    let keys = LineKeys::new(count, max_level(plan)).ok_or(RunError::NetworkTooLarge { count })?;
+
+    let active: Vec<bool> = (0..count)
+        .into_par_iter()
+        .map(|at| !input.network.terminated[at] && input.volumes.pv[at] >= plan.min_active_pv)
+        .collect();
+    let (group_volume, rank) =
+        ranks::paid_as_ranks(plan, &input.network.sponsor, &input.volumes.pv, &active);
+    let people = ranks::People {
+        active: &active,
+        rank: &rank,
+        plan,
+    };
+
+    let binary = match (&plan.binary, &input.network.placement) {
+        (Some(rules), Some(placement)) => Some(binary::binary(
+            rules,
+            plan.decimals,
+            placement,
+            input,
+            &active,
+        )),
+        _ => None,
+    };
+
+    let mut line_sets: Vec<Vec<u64>> = Vec::new();
+    let mut earned: [Vec<i64>; 7] = Default::default();
+    macro_rules! collect {
+        ($bonus:expr, $lines:expr, $earnings:expr) => {{
+            line_sets.push($lines);
+            earned[$bonus as usize] = $earnings;
+        }};
+    }
+
+    if let Some(levels) = &plan.unilevel {
+        let earnings = Earnings::new(count);
+        let lines = levels::level_lines(
+            levels,
+            &input.network.sponsor,
+            Bonus::Unilevel,
+            &input.volumes.cv,
+            &people,
+            &keys,
+            &earnings,
+        );
+        collect!(Bonus::Unilevel, lines, earnings.into_amounts());
+    }
+    if let (Some(levels), Some(placement)) = (&plan.matrix, &input.network.placement) {
+        let earnings = Earnings::new(count);
+        let lines = levels::level_lines(
+            levels,
+            &placement.tree,
+            Bonus::Matrix,
+            &input.volumes.cv,
+            &people,
+            &keys,
+            &earnings,
+        );
+        collect!(Bonus::Matrix, lines, earnings.into_amounts());
+    }
+    if let Some(outcome) = &binary {
+        let lines = binary::binary_lines(outcome, &keys);
+        collect!(Bonus::Binary, lines, outcome.amount.clone());
+    }
+    if let Some(rules) = &plan.fast_start {
+        let earnings = Earnings::new(count);
+        let lines = fast_start::fast_start_lines(
+            rules,
+            plan.decimals,
+            &input.network.sponsor,
+            &input.volumes.fast_start_cv,
+            &active,
+            &keys,
+            &earnings,
+        );
+        collect!(Bonus::FastStart, lines, earnings.into_amounts());
+    }
+    let mut matching_base = Vec::new();
+    if let Some(rules) = &plan.matching {
+        matching_base = matching::matched_earnings(rules, &earned, count);
+        let earnings = Earnings::new(count);
+        let lines = matching::matching_lines(
+            rules,
+            &input.network.sponsor,
+            &matching_base,
+            &people,
+            &keys,
+            &earnings,
+        );
+        collect!(Bonus::Matching, lines, earnings.into_amounts());
+    }
+    let (highest_rank_out, advancement) =
+        rank_advancement::advance(plan, &rank, &input.state.highest_rank, &keys);
+    if let Some((lines, earnings)) = advancement {
+        collect!(Bonus::RankAdvancement, lines, earnings);
+    }
+    let pool = plan
+        .pool
+        .as_ref()
+        .map(|rules| pool::pool(rules, plan.decimals, input.volumes.total_cv, &people));
+    if let Some(outcome) = &pool {
+        collect!(
+            Bonus::Pool,
+            pool::pool_lines(outcome, &keys),
+            outcome.amount.clone()
+        );
+    }
+    for earnings in earned.iter_mut() {
+        if earnings.is_empty() {
+            *earnings = vec![0; count];
+        }
+    }
+    let lines = sorted_lines(line_sets);
+    Ok(RunResult {
+        active,
+        rank,
+        group_volume,
+        binary,
+        highest_rank_out,
+        earned,
+        matching_base,
+        pool,
+        lines,
+        keys,
+    })
+}
+
+fn max_level(plan: &CompiledPlan) -> u32 {
+    let lengths = [
+        plan.unilevel
+            .as_ref()
+            .map_or(0, |levels| levels.rates.len()),
+        plan.matrix.as_ref().map_or(0, |levels| levels.rates.len()),
+        plan.matching
+            .as_ref()
+            .map_or(0, |matching| matching.rates.len()),
+        plan.ranks.len(),
+        1,
+    ];
+    lengths.into_iter().max().unwrap_or(1) as u32
+}
+
+/// Merges the per-bonus line sets into one sorted list.
+fn sorted_lines(line_sets: Vec<Vec<u64>>) -> Vec<u64> {
+    let total = line_sets.iter().map(Vec::len).sum();
+    let mut lines = Vec::with_capacity(total);
+    for set in line_sets {
+        lines.extend_from_slice(&set);
+    }
+    lines.par_sort_unstable();
+    lines
+}
