@@ -1,0 +1,411 @@
+//! Property tests of a whole run on random networks: determinism, independence from row
+//! order, consistency of the outputs, and the invariants of the bonuses, some against a
+//! deliberately naive model (walking parents one step at a time).
+
+use engine::calendar::Period;
+use engine::input::{read_distributors, read_orders, read_state, PlacementKind};
+use engine::output::{write_lines, write_state, write_summary};
+use engine::plan::{read_plan, CompiledPlan, PlanFormat};
+use engine::run::{run, Bonus, RunInput, RunResult};
+use proptest::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+
+/// A small deterministic generator (SplitMix64), so a failing case is reproducible from its seed.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for index in (1..items.len()).rev() {
+            items.swap(index, self.below(index as u64 + 1) as usize);
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Binary,
+    Matrix,
+    Unilevel,
+}
+
+struct Files {
+    plan: String,
+    distributors: Vec<String>,
+    orders: Vec<String>,
+    state: Vec<String>,
+}
+
+fn volume(random: &mut Random) -> String {
+    match random.below(4) {
+        0 => "0".into(),
+        1 => format!("{}", random.below(300)),
+        2 => format!("{}.{}", random.below(300), random.below(10)),
+        _ => format!("{}.{:04}", random.below(300), random.below(10_000)),
+    }
+}
+
+fn plan_text(kind: Kind, random: &mut Random) -> String {
+    let compression = random.chance(50);
+    let decimals = [2, 0, 3][random.below(3) as usize];
+    // An amount may not have more digits than the currency.
+    let silver = if decimals == 0 { "125" } else { "125.5" };
+    let qualify = random.below(2);
+    let placement_bonus = match kind {
+        Kind::Binary => format!(
+            r#""binary":{{"pct":0.1{},"unit":{},"cap":{},"carry_cap":{},"flush_inactive":{},"qualify":{{"left":{qualify},"right":{qualify}}}}},"#,
+            random.below(10),
+            [0, 10, 25][random.below(3) as usize],
+            [1000, 15, 3][random.below(3) as usize],
+            [100000, 150, 40][random.below(3) as usize],
+            random.chance(50)
+        ),
+        Kind::Matrix => format!(
+            r#""matrix":{{"width":3,"levels":[0.05,0.04,0.03],"compression":{compression}}},"#
+        ),
+        Kind::Unilevel => String::new(),
+    };
+    format!(
+        r#"{{"name":"p","currency":"USD","currency_decimals":{},"activity":{{"min_pv":{}}},
+        "ranks":[{{"name":"Member","unilevel_levels":{}}},
+                 {{"name":"Bronze","min_pv":50,"min_gv":200,"max_leg_share":0.6,"unilevel_levels":3,"matching_generations":1}},
+                 {{"name":"Silver","min_pv":50,"min_gv":500,"legs":{{"count":2,"min_rank":"Bronze"}}}}],
+        "bonuses":{{{placement_bonus}
+            "unilevel":{{"levels":[0.05,0.04,0.03,0.02,0.01],"compression":{compression}}},
+            "matching":{{"generations":[0.2,0.1],"of":["unilevel","binary","matrix","fast_start"]}},
+            "fast_start":{{"pct":0.15,"window_days":{}}},
+            "rank_advancement":{{"Bronze":50,"Silver":{silver}}},
+            "pool":{{"pct":0.03,"shares":{{"Bronze":1,"Silver":2.5}}}}}}}}"#,
+        decimals,
+        [0, 50, 100][random.below(3) as usize],
+        random.below(4) + 1,
+        random.below(40),
+    )
+}
+
+fn random_files(seed: u64, count: usize, kind: Kind) -> Files {
+    let mut random = Random(seed);
+    let ids: Vec<String> = (0..count)
+        .map(|index| format!("d{}x{index}", random.below(1000)))
+        .collect();
+    let width = match kind {
+        Kind::Binary => 2,
+        Kind::Matrix => 3,
+        Kind::Unilevel => 0,
+    };
+    let mut taken: HashMap<(usize, u64), ()> = HashMap::new();
+    let mut distributors = Vec::new();
+    for (index, id) in ids.iter().enumerate() {
+        let joined = format!(
+            "2026-{:02}-{:02}",
+            9 + random.below(3),
+            1 + random.below(28)
+        );
+        let status = if random.chance(10) {
+            "terminated"
+        } else {
+            "active"
+        };
+        if index == 0 {
+            distributors.push(format!("{id},,,,{joined},{status}"));
+            continue;
+        }
+        // Recent members recruit more: a heavy head of the sponsor tree.
+        let sponsor = if random.chance(30) {
+            random.below(index as u64)
+        } else {
+            index as u64 - 1 - random.below(index.min(4) as u64)
+        } as usize;
+        let (placement, leg) = if width == 0 {
+            (String::new(), String::new())
+        } else {
+            // The first free slot found from a random node downward-ish: try random nodes.
+            loop {
+                let parent = random.below(index as u64) as usize;
+                let slot = random.below(width) + 1;
+                if taken.insert((parent, slot), ()).is_none() {
+                    let leg = match kind {
+                        Kind::Binary => {
+                            if slot == 1 {
+                                "L".to_string()
+                            } else {
+                                "R".to_string()
+                            }
+                        }
+                        _ => slot.to_string(),
+                    };
+                    break (ids[parent].clone(), leg);
+                }
+            }
+        };
+        distributors.push(format!(
+            "{id},{},{placement},{leg},{joined},{status}",
+            ids[sponsor]
+        ));
+    }
+    let mut orders = Vec::new();
+    for number in 0..count * 3 / 2 {
+        let date = match random.below(10) {
+            0 => "2026-10-31".to_string(),
+            1 => "2026-12-01".to_string(),
+            _ => format!("2026-11-{:02}", 1 + random.below(30)),
+        };
+        let status = if random.chance(8) { "refunded" } else { "paid" };
+        let who = &ids[random.below(count as u64) as usize];
+        orders.push(format!(
+            "o{number},{who},{date},{},{},{status}",
+            volume(&mut random),
+            volume(&mut random)
+        ));
+    }
+    let mut state = Vec::new();
+    for id in &ids {
+        if random.chance(30) {
+            let rank = ["Member", "Bronze", "Silver"][random.below(3) as usize];
+            state.push(format!(
+                "{id},{},{},{rank}",
+                volume(&mut random),
+                volume(&mut random)
+            ));
+        }
+    }
+    Files {
+        plan: plan_text(kind, &mut random),
+        distributors,
+        orders,
+        state,
+    }
+}
+
+fn csv(header: &str, rows: &[String]) -> Vec<u8> {
+    let mut text = String::from(header);
+    text.push('\n');
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    text.into_bytes()
+}
+
+struct Outputs {
+    lines: String,
+    summary: String,
+    state: String,
+}
+
+fn with_run<T>(
+    files: &Files,
+    inspect: impl FnOnce(&RunInput<'_, '_>, &RunResult) -> T,
+) -> (Outputs, T) {
+    let plan =
+        CompiledPlan::compile(&read_plan(&files.plan, PlanFormat::Json).expect("plan reads"))
+            .expect("plan compiles");
+    let kind = match (&plan.binary, &plan.matrix) {
+        (Some(_), _) => PlacementKind::Binary,
+        (_, Some(_)) => PlacementKind::Matrix {
+            width: plan.matrix_width as u8,
+        },
+        _ => PlacementKind::Ignored,
+    };
+    let distributors = csv(
+        "id,sponsor_id,placement_id,leg,joined_on,status",
+        &files.distributors,
+    );
+    let orders = csv("order_id,distributor_id,date,pv,cv,status", &files.orders);
+    let state = csv("id,carry_left,carry_right,highest_rank", &files.state);
+    let network =
+        read_distributors("distributors.csv", &distributors, kind).expect("valid distributors");
+    let period = Period::parse("2026-11").unwrap();
+    let window = plan.fast_start.as_ref().map(|rules| rules.window_days);
+    let volumes =
+        read_orders("orders.csv", &orders, &network, &period, window).expect("valid orders");
+    let carry = read_state("state.csv", &state, &network, &plan).expect("valid state");
+    let input = RunInput {
+        plan: &plan,
+        network: &network,
+        volumes: &volumes,
+        state: &carry,
+    };
+    let result = run(&input).expect("run succeeds");
+    let text = |write: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
+        let mut bytes = Vec::new();
+        write(&mut bytes).expect("in-memory write");
+        String::from_utf8(bytes).expect("UTF-8")
+    };
+    let outputs = Outputs {
+        lines: text(&|out| write_lines(&input, &result, out, &|_| {})),
+        summary: text(&|out| write_summary(&input, &result, out, &|_| {})),
+        state: text(&|out| write_state(&input, &result, out, &|_| {})),
+    };
+    let inspected = inspect(&input, &result);
+    (outputs, inspected)
+}
+
+fn kind_strategy() -> impl Strategy<Value = Kind> {
+    prop_oneof![Just(Kind::Binary), Just(Kind::Matrix), Just(Kind::Unilevel)]
+}
+
+/// Parses an amount such as `12.34` or `-5` into integer units of its own decimals.
+fn units(text: &str) -> i128 {
+    text.replace('.', "").parse().expect("amount")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn same_inputs_give_identical_bytes(seed in any::<u64>(), count in 1usize..70, kind in kind_strategy()) {
+        let files = random_files(seed, count, kind);
+        let (first, _) = with_run(&files, |_, _| ());
+        let (second, _) = with_run(&files, |_, _| ());
+        prop_assert_eq!(&first.lines, &second.lines);
+        prop_assert_eq!(&first.summary, &second.summary);
+        prop_assert_eq!(&first.state, &second.state);
+    }
+
+    #[test]
+    fn shuffling_rows_changes_nothing(seed in any::<u64>(), count in 1usize..70, kind in kind_strategy(), shuffle_seed in any::<u64>()) {
+        let files = random_files(seed, count, kind);
+        let (expected, _) = with_run(&files, |_, _| ());
+        let mut random = Random(shuffle_seed);
+        let mut shuffled = Files { plan: files.plan.clone(), distributors: files.distributors.clone(), orders: files.orders.clone(), state: files.state.clone() };
+        random.shuffle(&mut shuffled.distributors);
+        random.shuffle(&mut shuffled.orders);
+        random.shuffle(&mut shuffled.state);
+        let (actual, _) = with_run(&shuffled, |_, _| ());
+        prop_assert_eq!(&expected.lines, &actual.lines);
+        prop_assert_eq!(&expected.summary, &actual.summary);
+        prop_assert_eq!(&expected.state, &actual.state);
+    }
+
+    #[test]
+    fn lines_add_up_to_the_summary_totals(seed in any::<u64>(), count in 1usize..70, kind in kind_strategy()) {
+        let files = random_files(seed, count, kind);
+        let (outputs, _) = with_run(&files, |_, _| ());
+        let mut from_lines: BTreeMap<String, i128> = BTreeMap::new();
+        for line in outputs.lines.lines().skip(1) {
+            let fields: Vec<&str> = line.split(',').collect();
+            *from_lines.entry(fields[0].to_string()).or_default() += units(fields[6]);
+        }
+        for row in outputs.summary.lines().skip(1) {
+            let fields: Vec<&str> = row.split(',').collect();
+            let per_bonus: i128 = fields[7..14].iter().map(|amount| units(amount)).sum();
+            let total = units(fields[14]);
+            prop_assert_eq!(per_bonus, total, "row {}", row);
+            prop_assert_eq!(from_lines.get(fields[0]).copied().unwrap_or(0), total, "distributor {}", fields[0]);
+        }
+    }
+
+    #[test]
+    fn only_active_distributors_are_paid_and_never_beyond_their_levels(seed in any::<u64>(), count in 1usize..70, kind in kind_strategy()) {
+        let files = random_files(seed, count, kind);
+        let (_, violations) = with_run(&files, |input, result| {
+            let mut violations = Vec::new();
+            for &key in &result.lines {
+                let line = result.keys.unpack(key);
+                let recipient = line.recipient as usize;
+                let rank = &input.plan.ranks[usize::from(result.rank[recipient])];
+                if !result.active[recipient] {
+                    violations.push(format!("inactive recipient paid: {line:?}"));
+                }
+                let limit = match line.bonus {
+                    Bonus::Unilevel | Bonus::Matrix => rank.unilevel_levels,
+                    Bonus::Matching => rank.matching_generations,
+                    _ => u32::MAX,
+                };
+                if line.level > limit {
+                    violations.push(format!("paid beyond the rank's levels: {line:?} (limit {limit})"));
+                }
+            }
+            violations
+        });
+        prop_assert!(violations.is_empty(), "{:?}", violations);
+    }
+
+    #[test]
+    fn binary_volume_is_conserved(seed in any::<u64>(), count in 1usize..70) {
+        let files = random_files(seed, count, Kind::Binary);
+        let (_, problems) = with_run(&files, |input, result| {
+            let binary = result.binary.as_ref().expect("a binary plan");
+            let rules = input.plan.binary.as_ref().unwrap();
+            let placement = input.network.placement.as_ref().unwrap();
+            // Naive model: each node's PV climbs to every placement ancestor's side.
+            let n = input.network.len();
+            let mut placed = vec![(0i64, 0i64); n];
+            for node in 0..n {
+                let mut child = node as u32;
+                let mut parent = placement.tree.parent[node];
+                while parent != u32::MAX {
+                    let side = &mut placed[parent as usize];
+                    if placement.slot[child as usize] == 1 { side.0 += input.volumes.pv[node] } else { side.1 += input.volumes.pv[node] }
+                    child = parent;
+                    parent = placement.tree.parent[parent as usize];
+                }
+            }
+            let mut problems = Vec::new();
+            for at in 0..n {
+                let left_in = input.state.carry_left[at] + placed[at].0;
+                let right_in = input.state.carry_right[at] + placed[at].1;
+                let paired = binary.paired[at];
+                let (out_left, out_right) = (binary.carry_left_out[at], binary.carry_right_out[at]);
+                let flushed_left = left_in - paired - out_left;
+                let flushed_right = right_in - paired - out_right;
+                let capped = rules.carry_cap.is_some() || (rules.flush_inactive && !result.active[at]);
+                if binary.left[at] != left_in || binary.right[at] != right_in {
+                    problems.push(format!("{at}: leg volumes {}/{} but the model says {left_in}/{right_in}", binary.left[at], binary.right[at]));
+                }
+                if paired < 0 || paired > left_in.min(right_in) || flushed_left < 0 || flushed_right < 0 || (!capped && (flushed_left != 0 || flushed_right != 0)) {
+                    problems.push(format!("{at}: in {left_in}/{right_in} = paired {paired} + out {out_left}/{out_right} + flushed {flushed_left}/{flushed_right}"));
+                }
+            }
+            problems
+        });
+        prop_assert!(problems.is_empty(), "{:?}", problems);
+    }
+
+    #[test]
+    fn unilevel_matches_a_naive_walk(seed in any::<u64>(), count in 1usize..70, kind in kind_strategy()) {
+        let files = random_files(seed, count, kind);
+        let (_, (engine_lines, model_lines)) = with_run(&files, |input, result| {
+            let plan = input.plan;
+            let levels = plan.unilevel.as_ref().unwrap();
+            let mut model = Vec::new();
+            for source in 0..input.network.len() {
+                let cv = input.volumes.cv[source];
+                if cv == 0 { continue; }
+                let mut level = 0usize;
+                let mut ancestor = input.network.sponsor.parent[source];
+                while ancestor != u32::MAX && level < levels.rates.len() {
+                    let active = result.active[ancestor as usize];
+                    if active || !levels.compression {
+                        level += 1;
+                        let limit = plan.ranks[usize::from(result.rank[ancestor as usize])].unilevel_levels;
+                        let amount = levels.rates[level - 1].apply_half_even(cv, plan.decimals);
+                        if active && level as u32 <= limit && amount > 0 {
+                            model.push((ancestor, source as u32, level as u32));
+                        }
+                    }
+                    ancestor = input.network.sponsor.parent[ancestor as usize];
+                }
+            }
+            model.sort();
+            let mut engine_lines: Vec<(u32, u32, u32)> = result.lines.iter().map(|&key| result.keys.unpack(key))
+                .filter(|line| line.bonus == Bonus::Unilevel).map(|line| (line.recipient, line.source, line.level)).collect();
+            engine_lines.sort();
+            (engine_lines, model)
+        });
+        prop_assert_eq!(engine_lines, model_lines);
+    }
+}
