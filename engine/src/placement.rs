@@ -6,9 +6,11 @@
 //! children of node `n` are the `width` slots `children[n * width ..][..width]`, [`EMPTY`] where
 //! free. The tree only ever grows, which is what makes the caches below sound:
 //!
-//! - **Outer edges** (binary). Once a node is on the left edge of `s` it stays there, so the tree
-//!   remembers, per node and side, the deepest edge node found by the last walk and resumes from
-//!   it. Repeated `outer_left(root)` calls on a star cost O(1) amortized instead of O(depth).
+//! - **Outer edges** (binary). Once a node is on the left edge of `s` it stays there, and the
+//!   left edge of every node on it is a suffix of it. So the tree remembers, per node and side,
+//!   a deeper node of its edge (the end found by the last walk through it) and compresses the
+//!   path of every walk, as a union-find does: repeated `outer_left` calls from a sponsor, or
+//!   from the many sponsors along one long edge, cost O(log n) amortized instead of O(depth).
 //! - **Spillover** (matrix). A node whose slots are all taken stays full, so a breadth-first scan
 //!   of `s`'s subtree never needs to revisit a node it passed. The tree keeps, per sponsor that
 //!   ever filled up, the rest of its breadth-first queue, and expands a node (appends its
@@ -69,8 +71,8 @@ pub struct PlacementTree {
     slot: Vec<u8>,
     /// Lifetime PV of each node's subtree (the node included), in 1/10,000.
     subtree_pv: Vec<i64>,
-    /// Binary only: `edge_hint[side][n]`, the deepest node known on `n`'s edge of that side
-    /// ([`EMPTY`] = start at `n`).
+    /// Binary only: `edge_hint[side][n]`, a node deeper on `n`'s edge of that side, or `n`
+    /// itself, or [`EMPTY`] when none is known (follow the child).
     edge_hint: [Vec<u32>; 2],
     /// Spillover queues of the sponsors that filled up: the breadth-first order of the rest of
     /// the sponsor's subtree; the front is the first node that may still have a free slot.
@@ -195,7 +197,7 @@ impl PlacementTree {
     }
 
     /// Binary: the first free slot walking down `sponsor`'s edge on `side` ([`LEFT`] or
-    /// [`RIGHT`]). Amortized O(1) for repeated calls from one sponsor.
+    /// [`RIGHT`]). Amortized O(log n).
     pub fn outer_edge(&mut self, sponsor: u32, side: u8) -> Result<Position, PlacementError> {
         self.check_binary()?;
         self.check_node(sponsor)?;
@@ -205,19 +207,32 @@ impl PlacementTree {
                 width: 2,
             });
         }
-        let hints = &mut self.edge_hint[(side - 1) as usize];
-        let hint = hints[sponsor as usize];
-        let mut node = if hint == EMPTY { sponsor } else { hint };
+        let column = (side - 1) as usize;
+        let children = &self.children;
+        let hints = &mut self.edge_hint[column];
+        // One step down the edge: the hint when there is one, else the child on `side`.
+        let step = |hints: &[u32], node: u32| match hints[node as usize] {
+            hint if hint == EMPTY || hint == node => children[node as usize * 2 + column],
+            hint => hint,
+        };
+        let mut end = sponsor;
         loop {
-            let next = self.children[node as usize * 2 + (side - 1) as usize];
+            let next = step(hints, end);
             if next == EMPTY {
                 break;
             }
+            end = next;
+        }
+        // Path compression: every node passed now points straight at the end of the edge, so a
+        // walk from any of them (nodes on a long edge sponsor too) starts there next time.
+        let mut node = sponsor;
+        while node != end {
+            let next = step(hints, node);
+            hints[node as usize] = end;
             node = next;
         }
-        hints[sponsor as usize] = node;
         Ok(Position {
-            parent: node,
+            parent: end,
             slot: side,
         })
     }
@@ -428,6 +443,24 @@ mod tests {
             let p = t.outer_right(root).unwrap();
             assert_eq!(p, pos(last, RIGHT));
             last = t.place(p).unwrap();
+        }
+    }
+
+    #[test]
+    fn every_node_of_a_long_edge_placing_on_its_own_edge_is_fast() {
+        // A hub's left edge, a million long, then every node on it enrolls one recruit down its
+        // own left edge — the same edge. Without path compression this is quadratic.
+        const LEN: u32 = 1_000_000;
+        let mut t = PlacementTree::binary();
+        let root = t.add_root().unwrap();
+        for _ in 0..LEN {
+            let p = t.outer_left(root).unwrap();
+            t.place(p).unwrap();
+        }
+        for sponsor in 1..=LEN {
+            let p = t.outer_left(sponsor).unwrap();
+            assert_eq!(p.parent, t.len() - 1);
+            t.place(p).unwrap();
         }
     }
 

@@ -35,7 +35,11 @@ pub fn iso_weekday(days: i32) -> i32 {
 }
 
 fn days_in_month(year: i32, month: u32) -> u32 {
-    let next = if month == 12 { days_from_civil(year + 1, 1, 1) } else { days_from_civil(year, month + 1, 1) };
+    let next = if month == 12 {
+        days_from_civil(year + 1, 1, 1)
+    } else {
+        days_from_civil(year, month + 1, 1)
+    };
     (next - days_from_civil(year, month, 1)) as u32
 }
 
@@ -77,7 +81,11 @@ impl Period {
                 return Err(bad());
             }
             let first_day = iso_week_one(year) + (week as i32 - 1) * 7;
-            Ok(Period { label: text.to_string(), first_day, last_day: first_day + 6 })
+            Ok(Period {
+                label: text.to_string(),
+                first_day,
+                last_day: first_day + 6,
+            })
         } else {
             let month = number(rest).ok_or_else(bad)?;
             if !(1..=12).contains(&month) {
@@ -85,7 +93,11 @@ impl Period {
             }
             let first_day = days_from_civil(year, month, 1);
             let last_day = first_day + days_in_month(year, month) as i32 - 1;
-            Ok(Period { label: text.to_string(), first_day, last_day })
+            Ok(Period {
+                label: text.to_string(),
+                first_day,
+                last_day,
+            })
         }
     }
 
@@ -152,7 +164,20 @@ mod tests {
 
     #[test]
     fn rejects_what_does_not_exist() {
-        for bad in ["", "2026", "2026-13", "2026-00", "2026-1", "2026-W00", "2026-W5", "26-11", "2026/11", "2026-11-01", "0999-01", "2026-W1a"] {
+        for bad in [
+            "",
+            "2026",
+            "2026-13",
+            "2026-00",
+            "2026-1",
+            "2026-W00",
+            "2026-W5",
+            "26-11",
+            "2026/11",
+            "2026-11-01",
+            "0999-01",
+            "2026-W1a",
+        ] {
             assert!(Period::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(

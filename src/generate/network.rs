@@ -24,6 +24,16 @@ pub enum Shape {
     Star,
 }
 
+impl Shape {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Random => "random",
+            Shape::Chain => "chain",
+            Shape::Star => "star",
+        }
+    }
+}
+
 /// Share (in percent) of new distributors who pick their sponsor in proportion to the
 /// sponsor's recruits so far (preferential attachment); the others pick a uniformly random
 /// earlier distributor. 55% gives a recruit-count tail of exponent about 2.8.
@@ -52,20 +62,36 @@ impl Network {
 
     /// Builds the network of `count >= 1` distributors; `progress` is called with the number of
     /// distributors done since the last call.
-    pub fn build(count: u32, seed: u64, shape: Shape, period: &Period, progress: &(dyn Fn(u64) + Sync)) -> Network {
+    pub fn build(
+        count: u32,
+        seed: u64,
+        shape: Shape,
+        period: &Period,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Network {
         assert!(count >= 1, "a network has at least its root");
         let n = count as usize;
         let sponsor = sponsors(n, seed, shape, progress);
-        let joined = (0..n).into_par_iter().map(|i| join_day(i as u64, n as u64, period)).collect();
+        let joined = (0..n)
+            .into_par_iter()
+            .map(|i| join_day(i as u64, n as u64, period))
+            .collect();
         let mut terminated = vec![false; n];
-        terminated.par_chunks_mut(rng::CHUNK_LEN).enumerate().for_each(|(chunk, flags)| {
-            let mut rng = rng::stream(seed, Stream::Status, chunk as u64);
-            for flag in flags.iter_mut() {
-                *flag = rng.gen_range(0..1000) < TERMINATED_PER_MILLE;
-            }
-        });
+        terminated
+            .par_chunks_mut(rng::CHUNK_LEN)
+            .enumerate()
+            .for_each(|(chunk, flags)| {
+                let mut rng = rng::stream(seed, Stream::Status, chunk as u64);
+                for flag in flags.iter_mut() {
+                    *flag = rng.gen_range(0..1000) < TERMINATED_PER_MILLE;
+                }
+            });
         terminated[0] = false;
-        Network { sponsor, joined, terminated }
+        Network {
+            sponsor,
+            joined,
+            terminated,
+        }
     }
 
     /// Depth of every distributor in the sponsor tree (the root has depth 0).
@@ -180,10 +206,17 @@ mod tests {
         let counts = net.recruit_counts();
         let few = counts.iter().filter(|&&c| c <= 2).count();
         let max = *counts.iter().max().unwrap();
-        assert!(few * 100 / counts.len() >= 75, "{few} of {} sponsor at most 2", counts.len());
+        assert!(
+            few * 100 / counts.len() >= 75,
+            "{few} of {} sponsor at most 2",
+            counts.len()
+        );
         assert!(max >= 300, "the biggest sponsor has only {max} recruits");
         let terminated = net.terminated.iter().filter(|&&t| t).count();
-        assert!((8_000..12_000).contains(&terminated), "{terminated} terminated");
+        assert!(
+            (8_000..12_000).contains(&terminated),
+            "{terminated} terminated"
+        );
     }
 
     #[test]

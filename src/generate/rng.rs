@@ -33,5 +33,6 @@ pub fn stream(seed: u64, stream: Stream, chunk: u64) -> ChaCha8Rng {
 
 /// The chunks of `0..len`: `(chunk index, first index, end index)`.
 pub fn chunks(len: usize) -> impl Iterator<Item = (u64, usize, usize)> + Clone {
-    (0..len.div_ceil(CHUNK_LEN)).map(move |c| (c as u64, c * CHUNK_LEN, ((c + 1) * CHUNK_LEN).min(len)))
+    (0..len.div_ceil(CHUNK_LEN))
+        .map(move |c| (c as u64, c * CHUNK_LEN, ((c + 1) * CHUNK_LEN).min(len)))
 }
