@@ -10,7 +10,7 @@ use engine::input::{
 };
 use engine::output::{write_lines, write_state, write_summary};
 use engine::plan::{read_plan, CompiledPlan, PlanFormat};
-use engine::run::{run, Bonus, RunInput, RunResult};
+use engine::run::{run_observed, Bonus, RunInput, RunResult};
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -165,7 +165,8 @@ fn close_period(args: &CommissionsArgs, report: &mut Report) -> Result<(), Strin
         state: &loaded.state,
     };
     let phase = report.phase(Phase::Compute);
-    let result = run(&input).map_err(|error| error.to_string())?;
+    let result = run_observed(&input, &mut |stage| report.stage(&phase, stage))
+        .map_err(|error| error.to_string())?;
     report.finish(phase, result.lines.len() as u64);
     write_outputs(&args.out, &input, &result, report)?;
     report.summary(&input, &result, started.elapsed());

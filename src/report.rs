@@ -2,7 +2,7 @@
 //! error (drawn only on a terminal), and a one-screen summary at the end.
 
 use engine::number::write_amount;
-use engine::run::{RunInput, RunResult};
+use engine::run::{RunInput, RunResult, Stage};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::time::{Duration, Instant};
 
@@ -45,13 +45,17 @@ impl PhaseBar {
 pub struct Report {
     quiet: bool,
     timings: Vec<(Phase, Duration)>,
+    /// Engine stages with their start times, when `UPLINE_STAGE_TIMINGS` is set.
+    stages: Option<Vec<(Stage, Instant)>>,
 }
 
 impl Report {
     pub fn new(quiet: bool) -> Report {
+        let stages = std::env::var_os("UPLINE_STAGE_TIMINGS").map(|_| Vec::new());
         Report {
             quiet,
             timings: Vec::new(),
+            stages,
         }
     }
 
@@ -94,6 +98,25 @@ impl Report {
             bar,
             started: Instant::now(),
         }
+    }
+
+    /// Shows the engine stage now running, and remembers when it started.
+    pub fn stage(&mut self, phase: &PhaseBar, stage: Stage) {
+        phase.bar.set_message(format!("computing: {stage:?}"));
+        if let Some(stages) = &mut self.stages {
+            stages.push((stage, Instant::now()));
+        }
+    }
+
+    /// Seconds spent in each engine stage (from `UPLINE_STAGE_TIMINGS`).
+    pub fn stage_seconds(&self) -> Vec<(Stage, f64)> {
+        let Some(stages) = &self.stages else {
+            return Vec::new();
+        };
+        stages
+            .windows(2)
+            .map(|pair| (pair[0].0, (pair[1].1 - pair[0].1).as_secs_f64()))
+            .collect()
     }
 
     pub fn finish(&mut self, phase: PhaseBar, _count: u64) {
@@ -154,5 +177,21 @@ impl Report {
             self.seconds(&[Phase::WriteLines, Phase::WriteSummary, Phase::WriteState]),
             elapsed.as_secs_f64()
         );
+        let stages = self.stage_seconds();
+        if !stages.is_empty() {
+            let text: Vec<String> = stages
+                .iter()
+                .map(|(stage, seconds)| format!("{stage:?} {seconds:.3}"))
+                .collect();
+            eprintln!("  compute stages (s): {}", text.join(" · "));
+        }
+        let reads: Vec<String> = self
+            .timings
+            .iter()
+            .map(|(phase, took)| format!("{} {:.3}", phase.label(), took.as_secs_f64()))
+            .collect();
+        if self.stages.is_some() {
+            eprintln!("  phases (s): {}", reads.join(" · "));
+        }
     }
 }

@@ -36,6 +36,34 @@ pub fn div_pow10_half_even(value: i128, digits: u32) -> i128 {
     }
 }
 
+/// Powers of ten that fit an `i64`, by exponent.
+const POW10_I64: [i64; 19] = {
+    let mut table = [1i64; 19];
+    let mut index = 1;
+    while index < 19 {
+        table[index] = table[index - 1] * 10;
+        index += 1;
+    }
+    table
+};
+
+/// [`div_pow10_half_even`] for `i64` values and at most 18 digits.
+#[inline]
+pub fn div_pow10_half_even_i64(value: i64, digits: u32) -> i64 {
+    if digits == 0 {
+        return value;
+    }
+    let divisor = POW10_I64[digits as usize];
+    let quotient = value.div_euclid(divisor);
+    let remainder = value.rem_euclid(divisor);
+    let twice = remainder * 2;
+    if twice > divisor || (twice == divisor && quotient % 2 != 0) {
+        quotient + 1
+    } else {
+        quotient
+    }
+}
+
 /// Divides `value` by `10^digits`, rounding toward negative infinity.
 pub fn div_pow10_floor(value: i128, digits: u32) -> i128 {
     value.div_euclid(pow10(digits))
@@ -172,8 +200,16 @@ impl Rate {
     /// `round_half_even(rate × volume)` in units of `10^-decimals` (volume in 1/10,000).
     #[inline]
     pub fn apply_half_even(self, volume: i64, decimals: u32) -> i64 {
+        let digits = self.scale + VOLUME_SCALE;
+        // Fast path: the exact product fits in i64 and digits are dropped, as for every
+        // realistic rate and volume; 128-bit division is several times slower.
+        if let Some(exact) = self.mantissa.checked_mul(volume) {
+            if digits >= decimals && digits - decimals <= 18 {
+                return div_pow10_half_even_i64(exact, digits - decimals);
+            }
+        }
         let exact = i128::from(self.mantissa) * i128::from(volume);
-        rescale_half_even(exact, self.scale + VOLUME_SCALE, decimals) as i64
+        rescale_half_even(exact, digits, decimals) as i64
     }
 
     /// `rate × volume` exactly, with `scale + 4` fractional digits.
@@ -287,14 +323,19 @@ pub fn write_fixed(out: &mut Vec<u8>, mantissa: i128, scale: u32) {
     let divisor = 10u128.pow(scale);
     write_u128(out, magnitude / divisor);
     out.push(b'.');
-    let fraction = magnitude % divisor;
-    let start = out.len();
-    write_u128(out, fraction);
-    let written = out.len() - start;
-    let padding = scale as usize - written;
-    if padding > 0 {
-        out.splice(start..start, std::iter::repeat_n(b'0', padding));
+    write_fraction(out, magnitude % divisor, scale);
+}
+
+/// Appends exactly `digits` digits of `fraction` (< 10^digits), zero-padded on the left.
+#[inline]
+fn write_fraction(out: &mut Vec<u8>, mut fraction: u128, digits: u32) {
+    let mut buffer = [b'0'; 40];
+    let digits = digits as usize;
+    for at in (0..digits).rev() {
+        buffer[at] = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
     }
+    out.extend_from_slice(&buffer[..digits]);
 }
 
 /// Appends a volume (1/10,000 units) with exactly four fractional digits.
@@ -320,10 +361,16 @@ pub fn write_volume(out: &mut Vec<u8>, volume: i64) {
 #[inline]
 pub fn write_amount(out: &mut Vec<u8>, amount: i64, decimals: u32) {
     if decimals == 0 {
-        write_i64(out, amount);
-    } else {
-        write_fixed(out, i128::from(amount), decimals);
+        return write_i64(out, amount);
     }
+    if amount < 0 {
+        out.push(b'-');
+    }
+    let magnitude = amount.unsigned_abs();
+    let divisor = POW10_I64[decimals as usize] as u64;
+    write_u64(out, magnitude / divisor);
+    out.push(b'.');
+    write_fraction(out, u128::from(magnitude % divisor), decimals);
 }
 
 /// Appends a decimal without trailing fractional zeros and without exponent (`0.05`, `1`).
@@ -341,18 +388,72 @@ pub fn write_i64(out: &mut Vec<u8>, value: i64) {
 }
 
 #[inline]
-pub fn write_u64(out: &mut Vec<u8>, mut value: u64) {
+pub fn write_u64(out: &mut Vec<u8>, value: u64) {
     let mut buffer = [0u8; 20];
+    let at = format_u64(&mut buffer, value);
+    out.extend_from_slice(&buffer[at..]);
+}
+
+/// Writes `value`'s digits at the end of `buffer` and returns where they start. Two digits
+/// per division, from a table: the classic itoa technique.
+#[inline]
+pub fn format_u64(buffer: &mut [u8; 20], mut value: u64) -> usize {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut at = buffer.len();
+    while value >= 100 {
+        let pair = (value % 100) as usize * 2;
+        value /= 100;
+        at -= 2;
+        buffer[at] = PAIRS[pair];
+        buffer[at + 1] = PAIRS[pair + 1];
+    }
+    if value >= 10 {
+        let pair = value as usize * 2;
+        at -= 2;
+        buffer[at] = PAIRS[pair];
+        buffer[at + 1] = PAIRS[pair + 1];
+    } else {
+        at -= 1;
+        buffer[at] = b'0' + value as u8;
+    }
+    at
+}
+
+/// Formats an amount (units of `10^-decimals`, `decimals <= 18`) right-aligned in `buffer`
+/// with exactly `decimals` fractional digits; returns where the text starts.
+#[inline]
+pub fn format_amount(buffer: &mut [u8; 42], amount: i64, decimals: u32) -> usize {
+    let magnitude = amount.unsigned_abs();
+    let divisor = POW10_I64[decimals as usize] as u64;
+    let mut at = buffer.len();
+    if decimals > 0 {
+        let mut fraction = magnitude % divisor;
+        for _ in 0..decimals {
+            at -= 1;
+            buffer[at] = b'0' + (fraction % 10) as u8;
+            fraction /= 10;
+        }
+        at -= 1;
+        buffer[at] = b'.';
+    }
+    let mut whole = magnitude / divisor;
     loop {
         at -= 1;
-        buffer[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
+        buffer[at] = b'0' + (whole % 10) as u8;
+        whole /= 10;
+        if whole == 0 {
             break;
         }
     }
-    out.extend_from_slice(&buffer[at..]);
+    if amount < 0 {
+        at -= 1;
+        buffer[at] = b'-';
+    }
+    at
 }
 
 fn write_u128(out: &mut Vec<u8>, value: u128) {

@@ -59,6 +59,7 @@ pub struct Placement {
     pub slot: Vec<u8>,
 }
 
+#[derive(Clone, Copy)]
 struct Row<'a> {
     id: &'a [u8],
     sponsor: &'a [u8],
@@ -96,7 +97,7 @@ pub fn read_distributors<'a>(
             format!("more than {} distributors", NONE - 1),
         ));
     }
-    sort_by_id(&mut rows);
+    let rows = sort_by_id(rows);
     let mut errors = FirstErrors::default();
     note_duplicate_ids(&rows, &mut errors);
     let ids: Vec<&'a [u8]> = rows.par_iter().map(|row| row.id).collect();
@@ -264,20 +265,31 @@ fn parse_slot(leg: &[u8], kind: PlacementKind) -> Result<u8, String> {
     }
 }
 
-/// Sorts rows by id bytes; an 8-byte big-endian prefix settles most comparisons cheaply.
-fn sort_by_id(rows: &mut [Row<'_>]) {
+/// Sorts rows by id bytes. The sort moves 12-byte keys — an 8-byte big-endian prefix that
+/// settles most comparisons, and the row's position — and the rows are gathered once after.
+fn sort_by_id<'a>(rows: Vec<Row<'a>>) -> Vec<Row<'a>> {
     #[inline]
     fn prefix(id: &[u8]) -> u64 {
-        let mut bytes = [0u8; 8];
-        let take = id.len().min(8);
-        bytes[..take].copy_from_slice(&id[..take]);
-        u64::from_be_bytes(bytes)
+        match id.get(..8) {
+            Some(head) => u64::from_be_bytes(head.try_into().expect("8 bytes")),
+            None => {
+                let mut bytes = [0u8; 8];
+                bytes[..id.len()].copy_from_slice(id);
+                u64::from_be_bytes(bytes)
+            }
+        }
     }
-    rows.par_sort_unstable_by(|left, right| {
-        prefix(left.id)
-            .cmp(&prefix(right.id))
-            .then_with(|| left.id.cmp(right.id))
+    let mut keys: Vec<(u64, u32)> = rows
+        .par_iter()
+        .enumerate()
+        .map(|(at, row)| (prefix(row.id), at as u32))
+        .collect();
+    keys.par_sort_unstable_by(|left, right| {
+        left.0
+            .cmp(&right.0)
+            .then_with(|| rows[left.1 as usize].id.cmp(rows[right.1 as usize].id))
     });
+    keys.par_iter().map(|&(_, at)| rows[at as usize]).collect()
 }
 
 /// Reports a repeated id at its second occurrence in the file.

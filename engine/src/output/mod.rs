@@ -4,13 +4,15 @@
 //! the bytes are the same on any number of threads. Numbers are formatted by hand
 //! ([`crate::number`]) with the digits the spec names.
 
+mod row_buffer;
+
+pub use row_buffer::RowBuffer;
+
 use crate::input::Network;
-use crate::number::{
-    rescale_half_even, write_amount, write_fixed, write_plain, write_u64, write_volume, Rate,
-    VOLUME_SCALE,
-};
+use crate::number::{rescale_half_even, write_plain, Rate, VOLUME_SCALE};
 use crate::run::{Bonus, RunInput, RunResult};
 use rayon::prelude::*;
+use row_buffer::NUMBER_BYTES_MAX;
 use std::io::{self, Write};
 
 /// Rows formatted by one parallel task.
@@ -95,6 +97,12 @@ impl RateTexts {
     }
 }
 
+/// An amount (units of `10^-decimals`) as a volume (1/10,000), rounded half-even when the
+/// currency has more digits than volumes.
+fn amount_as_volume(amount: i64, decimals: u32) -> i64 {
+    rescale_half_even(i128::from(amount), decimals, VOLUME_SCALE) as i64
+}
+
 /// Writes `lines.csv`.
 pub fn write_lines<W: Write>(
     input: &RunInput<'_, '_>,
@@ -106,10 +114,25 @@ pub fn write_lines<W: Write>(
     let decimals = plan.decimals;
     let ids = &input.network.ids;
     let rates = RateTexts::new(input);
-    let pool_base = result
+    let pool_base = result.pool.as_ref().map_or(0, |pool| {
+        rescale_half_even(pool.pool.mantissa, pool.pool.scale, VOLUME_SCALE) as i64
+    });
+    // Rates exist only when someone holds shares: with none, the pool pays no line.
+    let pool_rates: Vec<Vec<u8>> = result
         .pool
         .as_ref()
-        .map(|pool| rescale_half_even(pool.pool.mantissa, pool.pool.scale, VOLUME_SCALE));
+        .filter(|pool| pool.total_shares > 0)
+        .map_or(Vec::new(), |pool| {
+            pool.shares_at_rank
+                .iter()
+                .map(|&held| {
+                    let rate = pool.rate(held);
+                    let mut text = Vec::new();
+                    write_plain(&mut text, rate.mantissa, rate.scale);
+                    text
+                })
+                .collect()
+        });
     write_rows(
         out,
         LINES_HEADER,
@@ -121,15 +144,17 @@ pub fn write_lines<W: Write>(
                 line.source as usize,
                 line.level as usize,
             );
-            text.extend_from_slice(ids[recipient]);
-            text.push(b',');
-            text.extend_from_slice(line.bonus.name().as_bytes());
-            text.push(b',');
-            text.extend_from_slice(ids[source]);
-            text.push(b',');
-            write_u64(text, level as u64);
-            text.push(b',');
-            let amount = match line.bonus {
+            let bound = ids[recipient].len() + ids[source].len() + 4 * NUMBER_BYTES_MAX + 32;
+            let mut row = RowBuffer::new(text, bound);
+            row.bytes(ids[recipient]);
+            row.byte(b',');
+            row.bytes(line.bonus.name().as_bytes());
+            row.byte(b',');
+            row.bytes(ids[source]);
+            row.byte(b',');
+            row.unsigned(level as u64);
+            row.byte(b',');
+            let (base, rate, amount): (i64, &[u8], i64) = match line.bonus {
                 Bonus::Unilevel | Bonus::Matrix => {
                     let (levels, rate_texts) = if line.bonus == Bonus::Unilevel {
                         (plan.unilevel.as_ref(), &rates.unilevel)
@@ -138,16 +163,22 @@ pub fn write_lines<W: Write>(
                     };
                     let rate = levels.expect("lines of a configured bonus").rates[level - 1];
                     let base = input.volumes.cv[source];
-                    write_base_rate(text, base, &rate_texts[level - 1]);
-                    rate.apply_half_even(base, decimals)
+                    (
+                        base,
+                        &rate_texts[level - 1],
+                        rate.apply_half_even(base, decimals),
+                    )
                 }
                 Bonus::Binary => {
                     let binary = result
                         .binary
                         .as_ref()
                         .expect("binary lines come with a binary outcome");
-                    write_base_rate(text, binary.paired[recipient], &rates.binary);
-                    binary.amount[recipient]
+                    (
+                        binary.paired[recipient],
+                        &rates.binary,
+                        binary.amount[recipient],
+                    )
                 }
                 Bonus::Matching => {
                     let matching = plan
@@ -155,14 +186,12 @@ pub fn write_lines<W: Write>(
                         .as_ref()
                         .expect("matching lines come with a matching bonus");
                     let base = result.matching_base[source];
-                    write_fixed(
-                        text,
-                        rescale_half_even(i128::from(base), decimals, VOLUME_SCALE),
-                        VOLUME_SCALE,
-                    );
-                    text.push(b',');
-                    text.extend_from_slice(&rates.matching[level - 1]);
-                    crate::run::match_amount(matching.rates[level - 1], base)
+                    let amount = crate::run::match_amount(matching.rates[level - 1], base);
+                    (
+                        amount_as_volume(base, decimals),
+                        &rates.matching[level - 1],
+                        amount,
+                    )
                 }
                 Bonus::FastStart => {
                     let fast_start = plan
@@ -170,41 +199,35 @@ pub fn write_lines<W: Write>(
                         .as_ref()
                         .expect("fast-start lines come with the bonus");
                     let base = input.volumes.fast_start_cv[source];
-                    write_base_rate(text, base, &rates.fast_start);
-                    fast_start.pct.apply_half_even(base, decimals)
+                    (
+                        base,
+                        &rates.fast_start,
+                        fast_start.pct.apply_half_even(base, decimals),
+                    )
                 }
                 Bonus::RankAdvancement => {
                     let amount = plan.rank_advancement[level]
                         .expect("advancement lines come with an amount");
-                    write_fixed(
-                        text,
-                        rescale_half_even(i128::from(amount), decimals, VOLUME_SCALE),
-                        VOLUME_SCALE,
-                    );
-                    text.extend_from_slice(b",1");
-                    amount
+                    (amount_as_volume(amount, decimals), b"1", amount)
                 }
                 Bonus::Pool => {
                     let pool = result.pool.as_ref().expect("pool lines come with a pool");
-                    write_fixed(text, pool_base.unwrap_or_default(), VOLUME_SCALE);
-                    text.push(b',');
-                    let rate = pool.rate(recipient);
-                    write_plain(text, rate.mantissa, rate.scale);
-                    pool.amount[recipient]
+                    (
+                        pool_base,
+                        &pool_rates[usize::from(result.rank[recipient])],
+                        pool.amount[recipient],
+                    )
                 }
             };
-            text.push(b',');
-            write_amount(text, amount, decimals);
-            text.push(b'\n');
+            row.volume(base);
+            row.byte(b',');
+            row.text(rate);
+            row.byte(b',');
+            row.amount(amount, decimals);
+            row.byte(b'\n');
         },
         progress,
     )
-}
-
-fn write_base_rate(text: &mut Vec<u8>, base: i64, rate: &[u8]) {
-    write_volume(text, base);
-    text.push(b',');
-    text.extend_from_slice(rate);
 }
 
 /// Writes `summary.csv`: one row per distributor, by id.
@@ -216,37 +239,49 @@ pub fn write_summary<W: Write>(
 ) -> io::Result<()> {
     let plan = input.plan;
     let network: &Network<'_> = input.network;
+    let longest_rank = plan
+        .ranks
+        .iter()
+        .map(|rank| rank.name.len())
+        .max()
+        .unwrap_or(0);
     write_rows(
         out,
         SUMMARY_HEADER,
         network.len(),
         |at, text| {
-            text.extend_from_slice(network.ids[at]);
-            text.extend_from_slice(if result.active[at] {
+            let mut row = RowBuffer::new(
+                text,
+                network.ids[at].len() + longest_rank + 12 * NUMBER_BYTES_MAX + 32,
+            );
+            row.bytes(network.ids[at]);
+            row.bytes(if result.active[at] {
                 b",true,"
             } else {
                 b",false,"
             });
-            text.extend_from_slice(plan.ranks[usize::from(result.rank[at])].name.as_bytes());
-            text.push(b',');
-            write_volume(text, input.volumes.pv[at]);
-            text.push(b',');
-            write_volume(text, result.group_volume[at]);
+            row.bytes(plan.ranks[usize::from(result.rank[at])].name.as_bytes());
+            row.byte(b',');
+            row.volume(input.volumes.pv[at]);
+            row.byte(b',');
+            row.volume(result.group_volume[at]);
             let (left, right) = result
                 .binary
                 .as_ref()
                 .map_or((0, 0), |binary| (binary.left[at], binary.right[at]));
-            text.push(b',');
-            write_volume(text, left);
-            text.push(b',');
-            write_volume(text, right);
-            for bonus in Bonus::ALL {
-                text.push(b',');
-                write_amount(text, result.earned[bonus as usize][at], plan.decimals);
+            row.byte(b',');
+            row.volume(left);
+            row.byte(b',');
+            row.volume(right);
+            let mut total = 0;
+            for earned in &result.earned {
+                row.byte(b',');
+                row.amount(earned[at], plan.decimals);
+                total += earned[at];
             }
-            text.push(b',');
-            write_amount(text, result.total_earned(at), plan.decimals);
-            text.push(b'\n');
+            row.byte(b',');
+            row.amount(total, plan.decimals);
+            row.byte(b'\n');
         },
         progress,
     )
@@ -261,26 +296,36 @@ pub fn write_state<W: Write>(
 ) -> io::Result<()> {
     let plan = input.plan;
     let network = input.network;
+    let longest_rank = plan
+        .ranks
+        .iter()
+        .map(|rank| rank.name.len())
+        .max()
+        .unwrap_or(0);
     write_rows(
         out,
         STATE_HEADER,
         network.len(),
         |at, text| {
-            text.extend_from_slice(network.ids[at]);
+            let mut row = RowBuffer::new(
+                text,
+                network.ids[at].len() + longest_rank + 2 * NUMBER_BYTES_MAX + 8,
+            );
+            row.bytes(network.ids[at]);
             let (left, right) = result.binary.as_ref().map_or((0, 0), |binary| {
                 (binary.carry_left_out[at], binary.carry_right_out[at])
             });
-            text.push(b',');
-            write_volume(text, left);
-            text.push(b',');
-            write_volume(text, right);
-            text.push(b',');
-            text.extend_from_slice(
+            row.byte(b',');
+            row.volume(left);
+            row.byte(b',');
+            row.volume(right);
+            row.byte(b',');
+            row.bytes(
                 plan.ranks[usize::from(result.highest_rank_out[at])]
                     .name
                     .as_bytes(),
             );
-            text.push(b'\n');
+            row.byte(b'\n');
         },
         progress,
     )

@@ -38,7 +38,8 @@ pub fn binary(
         }
     };
     let needs_qualification = rules.qualify_left > 0 || rules.qualify_right > 0;
-    let intervals = needs_qualification.then(|| PreorderIntervals::new(tree, &placement.slot));
+    let intervals =
+        needs_qualification.then(|| PreorderIntervals::new(tree, &left_child, &right_child));
     let sponsor = &input.network.sponsor;
 
     let per_distributor: Vec<(i64, i64, i64, i64, i64, i64)> = (0..tree.len())
@@ -157,7 +158,8 @@ struct PreorderIntervals {
 }
 
 impl PreorderIntervals {
-    fn new(tree: &Tree, slot: &[u8]) -> PreorderIntervals {
+    /// Left legs come first in pre-order, as slot 1 comes before slot 2.
+    fn new(tree: &Tree, left_child: &[u32], right_child: &[u32]) -> PreorderIntervals {
         let mut size = vec![0u32; tree.len()];
         {
             let shared = SharedSlice::new(&mut size);
@@ -175,15 +177,18 @@ impl PreorderIntervals {
         {
             let shared = SharedSlice::new(&mut start);
             tree.for_each_top_down(|node| {
-                let mut children: Vec<u32> = tree.children(node).to_vec();
-                children.sort_by_key(|&child| slot[child as usize]);
+                let (left, right) = (left_child[node as usize], right_child[node as usize]);
                 // SAFETY: a node's own entry was written by its parent's visit one level up;
                 // its children's entries are written only here.
                 unsafe {
-                    let mut next = shared.read(node) + 1;
-                    for child in children {
-                        shared.write(child, next);
-                        next += size[child as usize];
+                    let first = shared.read(node) + 1;
+                    let mut next = first;
+                    if left != NONE {
+                        shared.write(left, first);
+                        next += size[left as usize];
+                    }
+                    if right != NONE {
+                        shared.write(right, next);
                     }
                 }
             });

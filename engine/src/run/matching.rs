@@ -36,6 +36,11 @@ pub fn matched_earnings(
 #[inline]
 pub fn match_amount(rate: Rate, base: i64) -> i64 {
     // rate × base has `rate.scale` more fractional digits than the amount unit.
+    if let Some(exact) = rate.mantissa.checked_mul(base) {
+        if rate.scale <= 18 {
+            return crate::number::div_pow10_half_even_i64(exact, rate.scale);
+        }
+    }
     let exact = i128::from(rate.mantissa) * i128::from(base);
     crate::number::div_pow10_half_even(exact, rate.scale) as i64
 }

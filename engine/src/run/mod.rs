@@ -95,13 +95,38 @@ impl Earnings {
     }
 }
 
+/// The stages of a run, announced as each one starts so a caller can show progress or time
+/// them (the engine itself has no clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Ranks,
+    Binary,
+    Unilevel,
+    Matrix,
+    FastStart,
+    Matching,
+    RankAdvancement,
+    Pool,
+    SortLines,
+    Done,
+}
+
 /// Computes one run.
 pub fn run(input: &RunInput<'_, '_>) -> Result<RunResult, RunError> {
+    run_observed(input, &mut |_| {})
+}
+
+/// Computes one run, calling `observe` as each stage starts.
+pub fn run_observed(
+    input: &RunInput<'_, '_>,
+    observe: &mut dyn FnMut(Stage),
+) -> Result<RunResult, RunError> {
     let plan = input.plan;
     let count = input.network.len();
     magnitude::check(input)?;
     let keys = LineKeys::new(count, max_level(plan)).ok_or(RunError::NetworkTooLarge { count })?;
 
+    observe(Stage::Ranks);
     let active: Vec<bool> = (0..count)
         .into_par_iter()
         .map(|at| !input.network.terminated[at] && input.volumes.pv[at] >= plan.min_active_pv)
@@ -114,6 +139,7 @@ pub fn run(input: &RunInput<'_, '_>) -> Result<RunResult, RunError> {
         plan,
     };
 
+    observe(Stage::Binary);
     let binary = match (&plan.binary, &input.network.placement) {
         (Some(rules), Some(placement)) => Some(binary::binary(
             rules,
@@ -135,6 +161,7 @@ pub fn run(input: &RunInput<'_, '_>) -> Result<RunResult, RunError> {
     }
 
     if let Some(levels) = &plan.unilevel {
+        observe(Stage::Unilevel);
         let earnings = Earnings::new(count);
         let lines = levels::level_lines(
             levels,
@@ -148,6 +175,7 @@ pub fn run(input: &RunInput<'_, '_>) -> Result<RunResult, RunError> {
         collect!(Bonus::Unilevel, lines, earnings.into_amounts());
     }
     if let (Some(levels), Some(placement)) = (&plan.matrix, &input.network.placement) {
+        observe(Stage::Matrix);
         let earnings = Earnings::new(count);
         let lines = levels::level_lines(
             levels,
@@ -165,6 +193,7 @@ pub fn run(input: &RunInput<'_, '_>) -> Result<RunResult, RunError> {
         collect!(Bonus::Binary, lines, outcome.amount.clone());
     }
     if let Some(rules) = &plan.fast_start {
+        observe(Stage::FastStart);
         let earnings = Earnings::new(count);
         let lines = fast_start::fast_start_lines(
             rules,
@@ -179,6 +208,7 @@ pub fn run(input: &RunInput<'_, '_>) -> Result<RunResult, RunError> {
     }
     let mut matching_base = Vec::new();
     if let Some(rules) = &plan.matching {
+        observe(Stage::Matching);
         matching_base = matching::matched_earnings(rules, &earned, count);
         let earnings = Earnings::new(count);
         let lines = matching::matching_lines(
@@ -191,6 +221,7 @@ pub fn run(input: &RunInput<'_, '_>) -> Result<RunResult, RunError> {
         );
         collect!(Bonus::Matching, lines, earnings.into_amounts());
     }
+    observe(Stage::RankAdvancement);
     let (highest_rank_out, advancement) =
         rank_advancement::advance(plan, &rank, &input.state.highest_rank, &keys);
     if let Some((lines, earnings)) = advancement {
@@ -212,7 +243,9 @@ pub fn run(input: &RunInput<'_, '_>) -> Result<RunResult, RunError> {
             *earnings = vec![0; count];
         }
     }
+    observe(Stage::SortLines);
     let lines = sorted_lines(line_sets);
+    observe(Stage::Done);
     Ok(RunResult {
         active,
         rank,

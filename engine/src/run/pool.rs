@@ -11,16 +11,18 @@ use rayon::prelude::*;
 pub struct PoolOutcome {
     /// `pct × Σ CV`, exact.
     pub pool: Fixed,
-    /// Shares per distributor, as integers at `share_scale` fractional digits.
+    /// Shares per distributor, as integers at one common scale.
     pub shares: Vec<i128>,
+    /// Shares held at each rank index, at the same scale.
+    pub shares_at_rank: Vec<i128>,
     pub total_shares: i128,
     pub amount: Vec<i64>,
 }
 
 impl PoolOutcome {
-    /// `shares / total` rounded half-even to 10 fractional digits (for display only).
-    pub fn rate(&self, distributor: usize) -> Fixed {
-        let scaled = self.shares[distributor] * pow10(10);
+    /// `held / total shares` rounded half-even to 10 fractional digits (for display only).
+    pub fn rate(&self, held: i128) -> Fixed {
+        let scaled = held * pow10(10);
         let (quotient, remainder) = (scaled / self.total_shares, scaled % self.total_shares);
         let twice = remainder * 2;
         let round_up =
@@ -72,6 +74,7 @@ pub fn pool(
     PoolOutcome {
         pool,
         shares,
+        shares_at_rank,
         total_shares,
         amount,
     }

@@ -1,0 +1,173 @@
+//! Appending one CSV row at a time into a byte vector, without a libc call per field.
+//!
+//! `Vec::extend_from_slice` of a short id is a call to `memcpy`; formatting tens of millions
+//! of rows made those calls a fifth of a run. A [`RowBuffer`] reserves room for the whole
+//! row once and copies short slices with overlapping 8- and 4-byte moves.
+
+use crate::number::{self, VOLUME_ONE};
+
+/// Room reserved per number of a row: 40 digits, a sign and a point.
+pub const NUMBER_BYTES_MAX: usize = 42;
+
+/// A row under construction at the end of `out`; the bytes become part of `out` on drop.
+pub struct RowBuffer<'v> {
+    out: &'v mut Vec<u8>,
+    start: *mut u8,
+    written: usize,
+    capacity: usize,
+}
+
+impl<'v> RowBuffer<'v> {
+    /// Starts a row that writes at most `bound` bytes.
+    #[inline]
+    pub fn new(out: &'v mut Vec<u8>, bound: usize) -> RowBuffer<'v> {
+        out.reserve(bound);
+        let start = unsafe { out.as_mut_ptr().add(out.len()) };
+        RowBuffer {
+            out,
+            start,
+            written: 0,
+            capacity: bound,
+        }
+    }
+
+    #[inline(always)]
+    pub fn byte(&mut self, byte: u8) {
+        assert!(self.written < self.capacity, "row longer than its bound");
+        // SAFETY: `written < capacity`, and `capacity` bytes were reserved after `start`.
+        unsafe { *self.start.add(self.written) = byte };
+        self.written += 1;
+    }
+
+    #[inline(always)]
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        let length = bytes.len();
+        assert!(
+            self.written + length <= self.capacity,
+            "row longer than its bound"
+        );
+        // SAFETY: the destination range lies inside the reserved capacity and cannot overlap
+        // `bytes`, which is borrowed immutably from elsewhere.
+        unsafe {
+            let destination = self.start.add(self.written);
+            let source = bytes.as_ptr();
+            match length {
+                0 => {}
+                1..=3 => {
+                    for at in 0..length {
+                        *destination.add(at) = *source.add(at);
+                    }
+                }
+                4..=7 => {
+                    let head = (source as *const u32).read_unaligned();
+                    let tail = (source.add(length - 4) as *const u32).read_unaligned();
+                    (destination as *mut u32).write_unaligned(head);
+                    (destination.add(length - 4) as *mut u32).write_unaligned(tail);
+                }
+                8..=16 => {
+                    let head = (source as *const u64).read_unaligned();
+                    let tail = (source.add(length - 8) as *const u64).read_unaligned();
+                    (destination as *mut u64).write_unaligned(head);
+                    (destination.add(length - 8) as *mut u64).write_unaligned(tail);
+                }
+                _ => std::ptr::copy_nonoverlapping(source, destination, length),
+            }
+        }
+        self.written += length;
+    }
+
+    /// An unsigned integer, two digits per division.
+    #[inline]
+    pub fn unsigned(&mut self, value: u64) {
+        let mut buffer = [0u8; 20];
+        let at = number::format_u64(&mut buffer, value);
+        self.bytes(&buffer[at..]);
+    }
+
+    /// A volume in 1/10,000 units with exactly four fractional digits.
+    #[inline]
+    pub fn volume(&mut self, volume: i64) {
+        if volume < 0 {
+            self.byte(b'-');
+        }
+        let magnitude = volume.unsigned_abs();
+        self.unsigned(magnitude / VOLUME_ONE as u64);
+        let fraction = (magnitude % VOLUME_ONE as u64) as u32;
+        let digits = [
+            b'.',
+            b'0' + (fraction / 1000) as u8,
+            b'0' + (fraction / 100 % 10) as u8,
+            b'0' + (fraction / 10 % 10) as u8,
+            b'0' + (fraction % 10) as u8,
+        ];
+        self.bytes(&digits);
+    }
+
+    /// An amount in units of `10^-decimals`, with exactly `decimals` fractional digits.
+    #[inline]
+    pub fn amount(&mut self, amount: i64, decimals: u32) {
+        let mut buffer = [0u8; NUMBER_BYTES_MAX];
+        let at = number::format_amount(&mut buffer, amount, decimals);
+        self.bytes(&buffer[at..]);
+    }
+
+    /// Any other decimal, through the general (slower) formatter.
+    pub fn text(&mut self, text: &[u8]) {
+        self.bytes(text);
+    }
+}
+
+impl Drop for RowBuffer<'_> {
+    fn drop(&mut self) {
+        let length = self.out.len() + self.written;
+        // SAFETY: the first `written` bytes after the old length were initialized above.
+        unsafe { self.out.set_len(length) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_every_length_exactly() {
+        let source: Vec<u8> = (0u8..40).collect();
+        for length in 0..40 {
+            let mut out = b"x".to_vec();
+            {
+                let mut row = RowBuffer::new(&mut out, 64);
+                row.bytes(&source[..length]);
+                row.byte(b',');
+            }
+            let mut expected = b"x".to_vec();
+            expected.extend_from_slice(&source[..length]);
+            expected.push(b',');
+            assert_eq!(out, expected, "length {length}");
+        }
+    }
+
+    #[test]
+    fn formats_numbers() {
+        let mut out = Vec::new();
+        {
+            let mut row = RowBuffer::new(&mut out, 200);
+            row.unsigned(0);
+            row.byte(b' ');
+            row.unsigned(1_234_567_890_123);
+            row.byte(b' ');
+            row.volume(3_333_333);
+            row.byte(b' ');
+            row.volume(-5);
+            row.byte(b' ');
+            row.amount(10_793, 2);
+            row.byte(b' ');
+            row.amount(-7, 3);
+            row.byte(b' ');
+            row.amount(1079, 0);
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "0 1234567890123 333.3333 -0.0005 107.93 -0.007 1079"
+        );
+    }
+}
