@@ -2,6 +2,7 @@
 //! only parses flags and calls the crates; the work is done in `engine` (and later `store`,
 //! `api`, `worker`, `operator`).
 
+mod bench;
 mod commissions;
 mod generate;
 mod input_files;
@@ -25,6 +26,9 @@ enum Command {
     /// Generate a realistic synthetic network (distributors, a month of orders, a previous
     /// state) and a matching plan, in the layout `upline commissions` reads.
     Generate(generate::GenerateArgs),
+    /// Measure the engine on a generated network (tree building, compute, the whole command,
+    /// peak memory), as docs/benchmarks.md reports it.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +36,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Commissions(args) => commissions::main(args),
         Command::Generate(args) => generate::main(args),
+        Command::Bench(args) => bench::main(args),
     }
 }

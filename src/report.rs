@@ -126,6 +126,15 @@ impl Report {
 
     pub fn abandon(&mut self) {}
 
+    /// Time spent in one phase so far.
+    pub fn phase_seconds(&self, phase: Phase) -> std::time::Duration {
+        self.timings
+            .iter()
+            .filter(|(done, _)| *done == phase)
+            .map(|(_, took)| *took)
+            .sum()
+    }
+
     fn seconds(&self, phases: &[Phase]) -> f64 {
         self.timings
             .iter()

@@ -124,7 +124,7 @@ fn layout(plan: PlanKind) -> Option<Layout> {
     }
 }
 
-fn run(args: &GenerateArgs) -> Result<String> {
+pub fn run(args: &GenerateArgs) -> Result<String> {
     let started = Instant::now();
     let job = validate(args)?;
     std::fs::create_dir_all(&job.out)
