@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Every test of the project, on a fresh machine or a warm one. Idempotent: it installs what is
+# missing, builds once (release profile, shared target dir) and runs the whole workspace's tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v cargo >/dev/null 2>&1; then
+  [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null 2>&1 || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
+# The fixtures live beside the checkout (../shared); tests fail loudly when they are missing.
+if [ -z "${UPLINE_FIXTURES:-}" ]; then
+  for candidate in ../shared/fixtures/commissions /work/shared/fixtures/commissions; do
+    if [ -d "$candidate" ]; then export UPLINE_FIXTURES=$(cd "$candidate" && pwd); break; fi
+  done
+fi
+cargo fmt --all -- --check
+cargo build --release --workspace --all-targets
+cargo test --release --workspace
