@@ -1,28 +1,30 @@
 //! A rooted tree over node indexes `0..n` as flat arrays — never recursion, since a chain of
 //! ten million is legal input.
 //!
-//! `order` lists the nodes breadth-first (root first), grouped by depth through
-//! `level_starts`; `children` is the child list of every node (CSR, children ascending).
-//! Bottom-up passes visit the levels deepest first, top-down passes root first; inside a wide
-//! level nodes are visited in parallel, since each reads only nodes of other levels.
+//! Besides each node's parent, the tree keeps its nodes in breadth-first order (`order`, the
+//! root first; a node's children are consecutive there, ascending). Passes over the tree work
+//! on *positions* in that order: the children of position `p` are the positions
+//! `child_positions(p)`, always after `p`, and consecutive. So a bottom-up pass is a single
+//! backward sweep and a top-down pass a single forward sweep, both reading memory almost in
+//! sequence — on ten million nodes that is many times faster than chasing node indexes.
+//! [`Tree::gather`] and [`Tree::scatter`] move values between node and position order.
 
 use rayon::prelude::*;
-use std::marker::PhantomData;
+use std::ops::Range;
 
 /// "No node" in parent and child arrays.
 pub const NONE: u32 = u32::MAX;
-
-/// Levels narrower than this run on the calling thread: fanning out costs more than it saves.
-const PARALLEL_LEVEL_MIN: usize = 16_384;
 
 #[derive(Debug, Clone)]
 pub struct Tree {
     pub parent: Vec<u32>,
     pub root: u32,
+    /// Nodes in breadth-first order: `order[position] = node`.
     pub order: Vec<u32>,
-    pub level_starts: Vec<u32>,
-    child_starts: Vec<u32>,
-    children: Vec<u32>,
+    /// `position_of[node]`: the inverse of `order`.
+    position_of: Vec<u32>,
+    /// Children of position `p` are the positions `first_child[p]..first_child[p + 1]`.
+    first_child: Vec<u32>,
 }
 
 /// The nodes that no path from the root reaches: each lies on, or hangs below, a cycle.
@@ -33,6 +35,7 @@ impl Tree {
     /// Builds the tree from each node's parent (`NONE` for the root only).
     pub fn build(parent: Vec<u32>, root: u32) -> Result<Tree, Unreachable> {
         let count = parent.len();
+        // Child lists by node (CSR, ascending), needed only to lay out the breadth-first order.
         let mut child_starts = vec![0u32; count + 1];
         for &up in &parent {
             if up != NONE {
@@ -42,31 +45,32 @@ impl Tree {
         for index in 0..count {
             child_starts[index + 1] += child_starts[index];
         }
-        let mut cursor: Vec<u32> = child_starts[..count].to_vec();
         let mut children = vec![0u32; child_starts[count] as usize];
-        for (node, &up) in parent.iter().enumerate() {
-            if up != NONE {
-                let slot = &mut cursor[up as usize];
-                children[*slot as usize] = node as u32;
-                *slot += 1;
+        {
+            let mut cursor: Vec<u32> = child_starts[..count].to_vec();
+            for (node, &up) in parent.iter().enumerate() {
+                if up != NONE {
+                    let slot = &mut cursor[up as usize];
+                    children[*slot as usize] = node as u32;
+                    *slot += 1;
+                }
             }
         }
-        drop(cursor);
         let mut order = Vec::with_capacity(count);
-        let mut level_starts = vec![0u32];
-        order.push(root);
-        let mut level_begin = 0;
-        while level_begin < order.len() {
-            let level_end = order.len();
-            for position in level_begin..level_end {
-                let node = order[position] as usize;
-                order.extend_from_slice(
-                    &children[child_starts[node] as usize..child_starts[node + 1] as usize],
-                );
-            }
-            level_starts.push(level_end as u32);
-            level_begin = level_end;
+        let mut first_child = Vec::with_capacity(count + 1);
+        if count > 0 {
+            order.push(root);
         }
+        let mut position = 0;
+        while position < order.len() {
+            let node = order[position] as usize;
+            first_child.push(order.len() as u32);
+            order.extend_from_slice(
+                &children[child_starts[node] as usize..child_starts[node + 1] as usize],
+            );
+            position += 1;
+        }
+        first_child.push(order.len() as u32);
         if order.len() < count {
             let mut reached = vec![false; count];
             for &node in &order {
@@ -77,13 +81,18 @@ impl Tree {
                 .collect();
             return Err(Unreachable(unreached));
         }
+        drop(children);
+        drop(child_starts);
+        let mut position_of = vec![0u32; count];
+        for (position, &node) in order.iter().enumerate() {
+            position_of[node as usize] = position as u32;
+        }
         Ok(Tree {
             parent,
             root,
             order,
-            level_starts,
-            child_starts,
-            children,
+            position_of,
+            first_child,
         })
     }
 
@@ -95,83 +104,57 @@ impl Tree {
         self.parent.is_empty()
     }
 
+    /// Positions of the children of position `position`.
+    #[inline]
+    pub fn child_positions(&self, position: usize) -> Range<usize> {
+        self.first_child[position] as usize..self.first_child[position + 1] as usize
+    }
+
+    /// The children of `node`, ascending.
     #[inline]
     pub fn children(&self, node: u32) -> &[u32] {
-        let node = node as usize;
-        &self.children[self.child_starts[node] as usize..self.child_starts[node + 1] as usize]
+        &self.order[self.child_positions(self.position_of[node as usize] as usize)]
     }
 
-    fn level(&self, depth: usize) -> &[u32] {
-        &self.order[self.level_starts[depth] as usize..self.level_starts[depth + 1] as usize]
+    #[inline]
+    pub fn position_of(&self, node: u32) -> usize {
+        self.position_of[node as usize] as usize
     }
 
-    fn depth_count(&self) -> usize {
-        self.level_starts.len() - 1
-    }
-
-    /// Visits every node after all of its descendants.
-    pub fn for_each_bottom_up(&self, visit: impl Fn(u32) + Sync) {
-        for depth in (0..self.depth_count()).rev() {
-            visit_level(self.level(depth), &visit);
-        }
-    }
-
-    /// Visits every node after its parent.
-    pub fn for_each_top_down(&self, visit: impl Fn(u32) + Sync) {
-        for depth in 0..self.depth_count() {
-            visit_level(self.level(depth), &visit);
-        }
-    }
-}
-
-fn visit_level(level: &[u32], visit: &(impl Fn(u32) + Sync)) {
-    if level.len() < PARALLEL_LEVEL_MIN {
-        level.iter().for_each(|&node| visit(node));
-    } else {
-        level
+    /// `values` (by node) rearranged by position.
+    pub fn gather<T: Copy + Send + Sync>(&self, by_node: &[T]) -> Vec<T> {
+        self.order
             .par_iter()
-            .with_min_len(4096)
-            .for_each(|&node| visit(node));
+            .map(|&node| by_node[node as usize])
+            .collect()
     }
-}
 
-/// A slice that tree passes write through from several threads at once.
-///
-/// Sound use: during one pass, each node's entry is written only by that node's visit, and
-/// read only by visits of other levels (which the level-by-level schedule orders with a
-/// rayon join, a happens-before edge) or by the node's own visit.
-pub struct SharedSlice<'a, T> {
-    pointer: *mut T,
-    length: usize,
-    _borrow: PhantomData<&'a mut [T]>,
-}
+    /// `values` (by position) rearranged by node.
+    pub fn scatter<T: Copy + Send + Sync>(&self, by_position: &[T]) -> Vec<T> {
+        self.position_of
+            .par_iter()
+            .map(|&position| by_position[position as usize])
+            .collect()
+    }
 
-unsafe impl<T: Send> Send for SharedSlice<'_, T> {}
-unsafe impl<T: Send + Sync> Sync for SharedSlice<'_, T> {}
-
-impl<'a, T: Copy> SharedSlice<'a, T> {
-    pub fn new(slice: &'a mut [T]) -> Self {
-        SharedSlice {
-            pointer: slice.as_mut_ptr(),
-            length: slice.len(),
-            _borrow: PhantomData,
+    /// Fills `by_position` bottom-up: `visit(position, values)` computes the value of
+    /// `position` from its children's values (all at larger positions, already computed).
+    pub fn fold_up<T: Copy>(&self, by_position: &mut [T], mut visit: impl FnMut(usize, &[T]) -> T) {
+        for position in (0..self.len()).rev() {
+            let value = visit(position, by_position);
+            by_position[position] = value;
         }
     }
 
-    /// # Safety
-    /// No other thread reads or writes entry `index` during this pass.
-    #[inline]
-    pub unsafe fn write(&self, index: u32, value: T) {
-        assert!((index as usize) < self.length);
-        unsafe { *self.pointer.add(index as usize) = value }
-    }
-
-    /// # Safety
-    /// No other thread writes entry `index` during this pass.
-    #[inline]
-    pub unsafe fn read(&self, index: u32) -> T {
-        assert!((index as usize) < self.length);
-        unsafe { *self.pointer.add(index as usize) }
+    /// Fills `by_position` top-down: `visit(parent_value, child_position)` computes a child's
+    /// value from its parent's; the root keeps the value it has.
+    pub fn fold_down<T: Copy>(&self, by_position: &mut [T], mut visit: impl FnMut(T, usize) -> T) {
+        for position in 0..self.len() {
+            let parent_value = by_position[position];
+            for child in self.child_positions(position) {
+                by_position[child] = visit(parent_value, child);
+            }
+        }
     }
 }
 
@@ -187,15 +170,13 @@ mod tests {
             .collect();
         let tree = Tree::build(parent, 0).unwrap();
         let mut size = vec![0u64; count as usize];
-        let shared = SharedSlice::new(&mut size);
-        tree.for_each_bottom_up(|node| unsafe {
-            let below: u64 = tree
-                .children(node)
-                .iter()
-                .map(|&child| shared.read(child))
-                .sum();
-            shared.write(node, below + 1);
+        tree.fold_up(&mut size, |position, size| {
+            1 + tree
+                .child_positions(position)
+                .map(|child| size[child])
+                .sum::<u64>()
         });
+        let size = tree.scatter(&size);
         assert_eq!(size[0], u64::from(count));
         assert_eq!(size[count as usize - 1], 1);
     }
@@ -209,24 +190,25 @@ mod tests {
     }
 
     #[test]
-    fn wide_levels_run_in_parallel_and_agree() {
+    fn positions_group_children_and_depths_come_top_down() {
         let count = 100_000u32;
         let parent: Vec<u32> = (0..count)
             .map(|node| if node == 0 { NONE } else { (node - 1) / 3 })
             .collect();
         let tree = Tree::build(parent.clone(), 0).unwrap();
+        for node in 1..count {
+            assert!(tree.children(parent[node as usize]).contains(&node));
+        }
         let mut depth = vec![0u32; count as usize];
-        let shared = SharedSlice::new(&mut depth);
-        tree.for_each_top_down(|node| unsafe {
-            let up = tree.parent[node as usize];
-            shared.write(node, if up == NONE { 0 } else { shared.read(up) + 1 });
-        });
+        tree.fold_down(&mut depth, |parent_depth, _| parent_depth + 1);
+        let depth = tree.scatter(&depth);
+        assert_eq!(depth[count as usize - 1], 11);
         let star = Tree::build(
             (0..count).map(|n| if n == 0 { NONE } else { 0 }).collect(),
             0,
         )
         .unwrap();
         assert_eq!(star.children(0).len(), count as usize - 1);
-        assert_eq!(depth[count as usize - 1], 11);
+        assert_eq!(star.gather(&(0..count).collect::<Vec<_>>()), star.order);
     }
 }

@@ -4,7 +4,7 @@
 use super::{Bonus, LineKeys, RunInput};
 use crate::input::Placement;
 use crate::plan::CompiledBinary;
-use crate::tree::{SharedSlice, Tree, NONE};
+use crate::tree::Tree;
 use rayon::prelude::*;
 
 /// Per distributor: `L`, `R`, the paired volume `P`, the amount and the carries out.
@@ -19,6 +19,32 @@ pub struct BinaryOutcome {
 
 const LEFT: u8 = 1;
 
+/// What the placement tree says about one node's two legs.
+#[derive(Clone, Copy, Default)]
+struct Legs {
+    /// PV placed in the left and right leg subtrees.
+    left_pv: i64,
+    right_pv: i64,
+    /// The node's pre-order number; its left leg holds the next `left_size` numbers, its
+    /// right leg the `right_size` after those.
+    start: u32,
+    left_size: u32,
+    right_size: u32,
+}
+
+impl Legs {
+    #[inline]
+    fn in_left(&self, start: u32) -> bool {
+        start > self.start && start <= self.start + self.left_size
+    }
+
+    #[inline]
+    fn in_right(&self, start: u32) -> bool {
+        start > self.start + self.left_size
+            && start <= self.start + self.left_size + self.right_size
+    }
+}
+
 pub fn binary(
     rules: &CompiledBinary,
     decimals: u32,
@@ -26,84 +52,76 @@ pub fn binary(
     input: &RunInput<'_, '_>,
     active: &[bool],
 ) -> BinaryOutcome {
-    let tree = &placement.tree;
-    let pv = &input.volumes.pv;
-    let (left_child, right_child) = legs(tree, &placement.slot);
-    let subtree_pv = subtree_sums(tree, pv);
-    let leg_pv = |child: u32| {
-        if child == NONE {
-            0
-        } else {
-            subtree_pv[child as usize]
-        }
-    };
+    let legs = legs_by_node(&placement.tree, &placement.slot, &input.volumes.pv);
     let needs_qualification = rules.qualify_left > 0 || rules.qualify_right > 0;
-    let intervals =
-        needs_qualification.then(|| PreorderIntervals::new(tree, &left_child, &right_child));
     let sponsor = &input.network.sponsor;
-
-    let per_distributor: Vec<(i64, i64, i64, i64, i64, i64)> = (0..tree.len())
+    let count = legs.len();
+    let mut outcome = BinaryOutcome {
+        left: vec![0; count],
+        right: vec![0; count],
+        paired: vec![0; count],
+        amount: vec![0; count],
+        carry_left_out: vec![0; count],
+        carry_right_out: vec![0; count],
+    };
+    (
+        outcome.left.par_iter_mut(),
+        outcome.right.par_iter_mut(),
+        outcome.paired.par_iter_mut(),
+        outcome.amount.par_iter_mut(),
+        outcome.carry_left_out.par_iter_mut(),
+        outcome.carry_right_out.par_iter_mut(),
+    )
         .into_par_iter()
         .with_min_len(4096)
-        .map(|at| {
-            let node = at as u32;
-            let left = input.state.carry_left[at] + leg_pv(left_child[at]);
-            let right = input.state.carry_right[at] + leg_pv(right_child[at]);
-            let qualified = active[at]
-                && match &intervals {
-                    None => true,
-                    Some(intervals) => {
-                        let count_in = |leg: u32| match leg {
-                            NONE => 0,
-                            leg => sponsor
-                                .children(node)
-                                .iter()
-                                .filter(|&&recruit| {
-                                    active[recruit as usize] && intervals.contains(leg, recruit)
-                                })
-                                .count() as u64,
-                        };
-                        count_in(left_child[at]) >= u64::from(rules.qualify_left)
-                            && count_in(right_child[at]) >= u64::from(rules.qualify_right)
+        .enumerate()
+        .for_each(
+            |(
+                at,
+                (left_out, right_out, paired_out, amount_out, carry_left_out, carry_right_out),
+            )| {
+                let node_legs = &legs[at];
+                let left = input.state.carry_left[at] + node_legs.left_pv;
+                let right = input.state.carry_right[at] + node_legs.right_pv;
+                let qualified = active[at]
+                    && (!needs_qualification || {
+                        // Active personal recruits placed in each leg.
+                        let (mut in_left, mut in_right) = (0u64, 0u64);
+                        for &recruit in sponsor.children(at as u32) {
+                            if active[recruit as usize] {
+                                let start = legs[recruit as usize].start;
+                                in_left += u64::from(node_legs.in_left(start));
+                                in_right += u64::from(node_legs.in_right(start));
+                            }
+                        }
+                        in_left >= u64::from(rules.qualify_left)
+                            && in_right >= u64::from(rules.qualify_right)
+                    });
+                let (paired, amount, carry_left, carry_right) = if qualified {
+                    let mut paired = left.min(right);
+                    if rules.unit > 0 {
+                        paired -= paired % rules.unit;
                     }
+                    let mut amount = rules.pct.apply_half_even(paired, decimals);
+                    if let Some(cap) = rules.cap {
+                        amount = amount.min(cap);
+                    }
+                    (paired, amount, left - paired, right - paired)
+                } else if active[at] || !rules.flush_inactive {
+                    (0, 0, left, right)
+                } else {
+                    (0, 0, 0, 0)
                 };
-            let (paired, amount, carry_left, carry_right) = if qualified {
-                let mut paired = left.min(right);
-                if rules.unit > 0 {
-                    paired -= paired % rules.unit;
-                }
-                let mut amount = rules.pct.apply_half_even(paired, decimals);
-                if let Some(cap) = rules.cap {
-                    amount = amount.min(cap);
-                }
-                (paired, amount, left - paired, right - paired)
-            } else if active[at] || !rules.flush_inactive {
-                (0, 0, left, right)
-            } else {
-                (0, 0, 0, 0)
-            };
-            let cut = |carry: i64| rules.carry_cap.map_or(carry, |cap| carry.min(cap));
-            (
-                left,
-                right,
-                paired,
-                amount,
-                cut(carry_left),
-                cut(carry_right),
-            )
-        })
-        .collect();
-    let column = |pick: fn(&(i64, i64, i64, i64, i64, i64)) -> i64| {
-        per_distributor.par_iter().map(pick).collect::<Vec<i64>>()
-    };
-    BinaryOutcome {
-        left: column(|row| row.0),
-        right: column(|row| row.1),
-        paired: column(|row| row.2),
-        amount: column(|row| row.3),
-        carry_left_out: column(|row| row.4),
-        carry_right_out: column(|row| row.5),
-    }
+                let cut = |carry: i64| rules.carry_cap.map_or(carry, |cap| carry.min(cap));
+                *left_out = left;
+                *right_out = right;
+                *paired_out = paired;
+                *amount_out = amount;
+                *carry_left_out = cut(carry_left);
+                *carry_right_out = cut(carry_right);
+            },
+        );
+    outcome
 }
 
 pub fn binary_lines(outcome: &BinaryOutcome, keys: &LineKeys) -> Vec<u64> {
@@ -114,92 +132,44 @@ pub fn binary_lines(outcome: &BinaryOutcome, keys: &LineKeys) -> Vec<u64> {
         .collect()
 }
 
-/// Each node's left (slot 1) and right (slot 2) child.
-fn legs(tree: &Tree, slot: &[u8]) -> (Vec<u32>, Vec<u32>) {
-    let mut left = vec![NONE; tree.len()];
-    let mut right = vec![NONE; tree.len()];
-    for (node, &parent) in tree.parent.iter().enumerate() {
-        if parent != NONE {
-            if slot[node] == LEFT {
-                left[parent as usize] = node as u32;
+/// Each node's leg volumes and pre-order interval: one bottom-up sweep for subtree PV and
+/// size, one top-down sweep for pre-order numbers (left legs first).
+fn legs_by_node(tree: &Tree, slot: &[u8], pv: &[i64]) -> Vec<Legs> {
+    let pv = tree.gather(pv);
+    let slot = tree.gather(slot);
+    let mut subtree: Vec<(i64, u32)> = vec![(0, 0); tree.len()];
+    tree.fold_up(&mut subtree, |position, subtree| {
+        tree.child_positions(position)
+            .fold((pv[position], 1), |(volume, size), child| {
+                (volume + subtree[child].0, size + subtree[child].1)
+            })
+    });
+    let mut legs = vec![Legs::default(); tree.len()];
+    for position in 0..tree.len() {
+        let start = legs[position].start;
+        let (mut left, mut right) = ((0, 0), (0, 0));
+        let mut left_child = None;
+        let mut right_child = None;
+        for child in tree.child_positions(position) {
+            if slot[child] == LEFT {
+                left = subtree[child];
+                left_child = Some(child);
             } else {
-                right[parent as usize] = node as u32;
+                right = subtree[child];
+                right_child = Some(child);
             }
         }
-    }
-    (left, right)
-}
-
-/// PV summed over each node's placement subtree, the node included.
-fn subtree_sums(tree: &Tree, pv: &[i64]) -> Vec<i64> {
-    let mut sums = vec![0i64; tree.len()];
-    {
-        let shared = SharedSlice::new(&mut sums);
-        tree.for_each_bottom_up(|node| {
-            // SAFETY: children are one level deeper and already summed.
-            unsafe {
-                let below: i64 = tree
-                    .children(node)
-                    .iter()
-                    .map(|&child| shared.read(child))
-                    .sum();
-                shared.write(node, pv[node as usize] + below);
-            }
-        });
-    }
-    sums
-}
-
-/// Pre-order positions and subtree sizes: `x` lies in `y`'s subtree iff
-/// `start[y] <= start[x] < start[y] + size[y]`.
-struct PreorderIntervals {
-    start: Vec<u32>,
-    size: Vec<u32>,
-}
-
-impl PreorderIntervals {
-    /// Left legs come first in pre-order, as slot 1 comes before slot 2.
-    fn new(tree: &Tree, left_child: &[u32], right_child: &[u32]) -> PreorderIntervals {
-        let mut size = vec![0u32; tree.len()];
-        {
-            let shared = SharedSlice::new(&mut size);
-            tree.for_each_bottom_up(|node| unsafe {
-                // SAFETY: as in `subtree_sums`.
-                let below: u32 = tree
-                    .children(node)
-                    .iter()
-                    .map(|&child| shared.read(child))
-                    .sum();
-                shared.write(node, below + 1);
-            });
+        if let Some(child) = left_child {
+            legs[child].start = start + 1;
         }
-        let mut start = vec![0u32; tree.len()];
-        {
-            let shared = SharedSlice::new(&mut start);
-            tree.for_each_top_down(|node| {
-                let (left, right) = (left_child[node as usize], right_child[node as usize]);
-                // SAFETY: a node's own entry was written by its parent's visit one level up;
-                // its children's entries are written only here.
-                unsafe {
-                    let first = shared.read(node) + 1;
-                    let mut next = first;
-                    if left != NONE {
-                        shared.write(left, first);
-                        next += size[left as usize];
-                    }
-                    if right != NONE {
-                        shared.write(right, next);
-                    }
-                }
-            });
+        if let Some(child) = right_child {
+            legs[child].start = start + 1 + left.1;
         }
-        PreorderIntervals { start, size }
+        let node_legs = &mut legs[position];
+        node_legs.left_pv = left.0;
+        node_legs.right_pv = right.0;
+        node_legs.left_size = left.1;
+        node_legs.right_size = right.1;
     }
-
-    #[inline]
-    fn contains(&self, root: u32, node: u32) -> bool {
-        let (root, node) = (root as usize, node as usize);
-        self.start[root] <= self.start[node]
-            && self.start[node] < self.start[root] + self.size[root]
-    }
+    tree.scatter(&legs)
 }

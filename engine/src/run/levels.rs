@@ -7,7 +7,7 @@
 use super::ranks::People;
 use super::{Bonus, Earnings, LineKeys};
 use crate::plan::CompiledLevels;
-use crate::tree::{SharedSlice, Tree, NONE};
+use crate::tree::{Tree, NONE};
 use rayon::prelude::*;
 
 pub fn level_lines(
@@ -64,23 +64,19 @@ pub(super) fn concat(mut left: Vec<u64>, mut right: Vec<u64>) -> Vec<u64> {
 
 /// For each node, its nearest strict ancestor that is active (`NONE` if there is none).
 fn nearest_active_ancestors(tree: &Tree, active: &[bool]) -> Vec<u32> {
-    let mut nearest = vec![NONE; tree.len()];
-    {
-        let shared = SharedSlice::new(&mut nearest);
-        tree.for_each_top_down(|node| {
-            let parent = tree.parent[node as usize];
-            // SAFETY: the parent lies one level up, finished before this level started.
-            unsafe {
-                let value = if parent == NONE {
-                    NONE
-                } else if active[parent as usize] {
-                    parent
-                } else {
-                    shared.read(parent)
-                };
-                shared.write(node, value);
-            }
-        });
+    let active = tree.gather(active);
+    // By position: the nearest active strict ancestor, handed down from parent to children.
+    let mut nearest: Vec<u32> = vec![NONE; tree.len()];
+    for position in 0..tree.len() {
+        let node = tree.order[position];
+        let for_children = if active[position] {
+            node
+        } else {
+            nearest[position]
+        };
+        for child in tree.child_positions(position) {
+            nearest[child] = for_children;
+        }
     }
-    nearest
+    tree.scatter(&nearest)
 }

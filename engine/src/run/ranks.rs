@@ -4,7 +4,8 @@
 
 use crate::number::pow10;
 use crate::plan::{CompiledPlan, CompiledRank};
-use crate::tree::{SharedSlice, Tree};
+use crate::tree::Tree;
+use rayon::prelude::*;
 
 /// Who is active and at which rank: what every bonus asks of a recipient.
 pub struct People<'r> {
@@ -38,66 +39,35 @@ pub fn paid_as_ranks(
     pv: &[i64],
     active: &[bool],
 ) -> (Vec<i64>, Vec<u8>) {
-    let count = tree.len();
-    let mut group_volume = vec![0i64; count];
-    let mut rank = vec![0u8; count];
-    // The highest paid-as rank anywhere in a subtree, its root included.
-    let mut subtree_best = vec![0u8; count];
-    {
-        let group_volume = SharedSlice::new(&mut group_volume);
-        let rank = SharedSlice::new(&mut rank);
-        let subtree_best = SharedSlice::new(&mut subtree_best);
-        tree.for_each_bottom_up(|node| {
-            let children = tree.children(node);
-            // SAFETY: children lie one level deeper, finished before this level started;
-            // each visit writes only its own node.
-            unsafe {
-                let own_pv = pv[node as usize];
-                let gv = own_pv
-                    + children
-                        .iter()
-                        .map(|&child| group_volume.read(child))
-                        .sum::<i64>();
-                let mut paid_as = 0u8;
-                if active[node as usize] {
-                    for index in (1..plan.ranks.len()).rev() {
-                        let holds = rank_holds(
-                            &plan.ranks[index],
-                            own_pv,
-                            gv,
-                            children,
-                            |child| group_volume.read(child),
-                            |child| subtree_best.read(child),
-                        );
-                        if holds {
-                            paid_as = index as u8;
-                            break;
-                        }
-                    }
+    let pv = tree.gather(pv);
+    let active = tree.gather(active);
+    // Per position: group volume, paid-as rank, and the highest paid-as rank anywhere in the
+    // subtree (its root included) — what a leg contributes to the `legs` rule.
+    let mut folded: Vec<(i64, u8, u8)> = vec![(0, 0, 0); tree.len()];
+    tree.fold_up(&mut folded, |position, folded| {
+        let legs = tree.child_positions(position);
+        let own_pv = pv[position];
+        let gv = own_pv + legs.clone().map(|leg| folded[leg].0).sum::<i64>();
+        let mut paid_as = 0u8;
+        if active[position] {
+            for index in (1..plan.ranks.len()).rev() {
+                if rank_holds(&plan.ranks[index], own_pv, gv, &folded[legs.clone()]) {
+                    paid_as = index as u8;
+                    break;
                 }
-                let best_below = children
-                    .iter()
-                    .map(|&child| subtree_best.read(child))
-                    .max()
-                    .unwrap_or(0);
-                group_volume.write(node, gv);
-                rank.write(node, paid_as);
-                subtree_best.write(node, paid_as.max(best_below));
             }
-        });
-    }
-    (group_volume, rank)
+        }
+        let best_below = legs.map(|leg| folded[leg].2).max().unwrap_or(0);
+        (gv, paid_as, paid_as.max(best_below))
+    });
+    let group_volume: Vec<i64> = folded.par_iter().map(|value| value.0).collect();
+    let rank: Vec<u8> = folded.par_iter().map(|value| value.1).collect();
+    (tree.scatter(&group_volume), tree.scatter(&rank))
 }
 
 /// Whether an active distributor meets one rank's requirements (tested on its own).
-fn rank_holds(
-    rank: &CompiledRank,
-    own_pv: i64,
-    group_volume: i64,
-    children: &[u32],
-    leg_volume: impl Fn(u32) -> i64,
-    leg_best_rank: impl Fn(u32) -> u8,
-) -> bool {
+/// `legs` holds each leg's `(GV, rank, highest rank in the leg)`.
+fn rank_holds(rank: &CompiledRank, own_pv: i64, group_volume: i64, legs: &[(i64, u8, u8)]) -> bool {
     if own_pv < rank.min_pv {
         return false;
     }
@@ -110,9 +80,9 @@ fn rank_holds(
                 let scale = pow10(share.scale);
                 let leg_cap = i128::from(share.mantissa) * i128::from(rank.min_gv);
                 let total: i128 = i128::from(own_pv) * scale
-                    + children
+                    + legs
                         .iter()
-                        .map(|&child| (i128::from(leg_volume(child)) * scale).min(leg_cap))
+                        .map(|leg| (i128::from(leg.0) * scale).min(leg_cap))
                         .sum::<i128>();
                 total >= i128::from(rank.min_gv) * scale
             }
@@ -121,12 +91,9 @@ fn rank_holds(
             return false;
         }
     }
-    if let Some(legs) = rank.legs {
-        let qualified_legs = children
-            .iter()
-            .filter(|&&child| leg_best_rank(child) >= legs.min_rank)
-            .count();
-        if (qualified_legs as u64) < u64::from(legs.count) {
+    if let Some(rule) = rank.legs {
+        let qualified_legs = legs.iter().filter(|leg| leg.2 >= rule.min_rank).count();
+        if (qualified_legs as u64) < u64::from(rule.count) {
             return false;
         }
     }
