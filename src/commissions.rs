@@ -66,9 +66,9 @@ pub fn main(args: CommissionsArgs) -> ExitCode {
 }
 
 /// Everything read from the input files, checked.
-pub struct LoadedRun<'a> {
+pub struct LoadedRun {
     pub plan: CompiledPlan,
-    pub network: Network<'a>,
+    pub network: Network,
     pub volumes: Volumes,
     pub state: CarryState,
 }
@@ -97,7 +97,7 @@ impl RunFiles {
     }
 
     /// Reads and checks the files in the spec's order: plan, distributors, orders, state.
-    pub fn load(&self, period_text: &str, report: &mut Report) -> Result<LoadedRun<'_>, String> {
+    pub fn load(&self, period_text: &str, report: &mut Report) -> Result<LoadedRun, String> {
         let plan = self.compile_plan()?;
         let period = engine::calendar::Period::parse(period_text)
             .map_err(|error| format!("--period: {error}"))?;
@@ -176,14 +176,14 @@ fn close_period(args: &CommissionsArgs, report: &mut Report) -> Result<(), Strin
 /// Writes the three files under temporary names, then renames them into place.
 pub fn write_outputs(
     out: &Path,
-    input: &RunInput<'_, '_>,
+    input: &RunInput<'_>,
     result: &RunResult,
     report: &mut Report,
 ) -> Result<(), String> {
     fs::create_dir_all(out)
         .map_err(|error| format!("{}: cannot create the directory: {error}", out.display()))?;
     type Writer = fn(
-        &RunInput<'_, '_>,
+        &RunInput<'_>,
         &RunResult,
         &mut BufWriter<fs::File>,
         &(dyn Fn(u64) + Sync),

@@ -144,7 +144,7 @@ impl Report {
     }
 
     /// The closing summary: counts, totals per bonus and where the time went.
-    pub fn summary(&self, input: &RunInput<'_, '_>, result: &RunResult, elapsed: Duration) {
+    pub fn summary(&self, input: &RunInput<'_>, result: &RunResult, elapsed: Duration) {
         if self.quiet {
             return;
         }

@@ -1,50 +1,95 @@
-//! Looking distributors up by id: a read-only open-addressing hash table of indexes into a
-//! sorted id list, built in parallel, read lock-free from many threads.
+//! Distributor ids: an owned table in ascending byte order, and a hash index from id to
+//! position in it.
 //!
-//! Each 16-byte slot holds the index, the id's length and its first 11 bytes, so a lookup of
-//! a short id (the common case) touches one cache line and never the id list; longer ids
-//! compare their tail against the list. Why not `HashMap<&[u8], u32>`: building it is
-//! single-threaded and every probe chases a pointer to the key.
+//! [`IdTable`] keeps every id in one byte arena (plus end offsets), so the input file can be
+//! released once it is read and a sweep in id order reads memory in sequence. [`IdIndex`] is
+//! a read-only open-addressing table of positions, built in parallel with compare-and-swap and
+//! read lock-free from many threads: a lookup costs one probe and one comparison against the
+//! table. Why not `HashMap<&[u8], u32>`: building it is single-threaded and it stores 24 bytes
+//! per entry instead of 4 per slot.
 
 use rayon::prelude::*;
 use std::hash::Hasher;
+use std::ops::Index;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 const EMPTY: u32 = u32::MAX;
-const INLINE_BYTES: usize = 11;
 
-#[derive(Clone, Copy)]
-#[repr(C, align(16))]
-struct Slot {
-    index: u32,
-    length: u8,
-    head: [u8; INLINE_BYTES],
+/// Ids in ascending byte order.
+#[derive(Debug, Clone, Default)]
+pub struct IdTable {
+    bytes: Vec<u8>,
+    /// `ends[i]` is where id `i` ends in `bytes`; it starts where id `i - 1` ends.
+    ends: Vec<u64>,
 }
 
-impl Slot {
-    const EMPTY: Slot = Slot {
-        index: EMPTY,
-        length: 0,
-        head: [0; INLINE_BYTES],
-    };
+impl IdTable {
+    /// Copies `count` ids, the i-th given by `id(i)`, into one arena (in parallel).
+    pub fn collect<'a>(count: usize, id: impl Fn(usize) -> &'a [u8] + Sync) -> IdTable {
+        let lengths: Vec<u64> = (0..count)
+            .into_par_iter()
+            .map(|at| id(at).len() as u64)
+            .collect();
+        let mut ends = Vec::with_capacity(count);
+        let mut total = 0u64;
+        for length in lengths {
+            total += length;
+            ends.push(total);
+        }
+        let mut bytes = vec![0u8; total as usize];
+        // Fill the arena in parallel, one run of consecutive ids per task.
+        const IDS_PER_TASK: usize = 1 << 16;
+        let mut pieces: Vec<(usize, &mut [u8])> = Vec::with_capacity(count / IDS_PER_TASK + 1);
+        let mut rest: &mut [u8] = &mut bytes;
+        let mut start = 0u64;
+        for first in (0..count).step_by(IDS_PER_TASK) {
+            let last = (first + IDS_PER_TASK).min(count) - 1;
+            let (piece, tail) = rest.split_at_mut((ends[last] - start) as usize);
+            pieces.push((first, piece));
+            rest = tail;
+            start = ends[last];
+        }
+        pieces.into_par_iter().for_each(|(first, piece)| {
+            let mut at = 0;
+            for index in first..(first + IDS_PER_TASK).min(count) {
+                let id = id(index);
+                piece[at..at + id.len()].copy_from_slice(id);
+                at += id.len();
+            }
+        });
+        IdTable { bytes, ends }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
 
     #[inline]
-    fn for_id(index: u32, id: &[u8]) -> Slot {
-        // A byte loop, not `copy_from_slice`: a variable-length copy becomes a libc call.
-        let mut head = [0u8; INLINE_BYTES];
-        for (at, &byte) in id.iter().take(INLINE_BYTES).enumerate() {
-            head[at] = byte;
-        }
-        Slot {
-            index,
-            length: id.len().min(255) as u8,
-            head,
-        }
+    pub fn get(&self, at: usize) -> &[u8] {
+        let start = if at == 0 {
+            0
+        } else {
+            self.ends[at - 1] as usize
+        };
+        &self.bytes[start..self.ends[at] as usize]
+    }
+}
+
+impl Index<usize> for IdTable {
+    type Output = [u8];
+
+    #[inline]
+    fn index(&self, at: usize) -> &[u8] {
+        self.get(at)
     }
 }
 
 pub struct IdIndex {
-    slots: Vec<Slot>,
+    slots: Vec<u32>,
     mask: usize,
     shift: u32,
 }
@@ -65,18 +110,18 @@ fn home_slot(id: &[u8], shift: u32) -> usize {
 }
 
 impl IdIndex {
-    /// Indexes `ids` (which must be distinct) so that `get(ids, ids[i]) == Some(i)`.
-    pub fn build(ids: &[&[u8]]) -> IdIndex {
-        // Load at most 3/4: linear probing stays short.
-        let capacity = (ids.len() * 4 / 3 + 1).next_power_of_two().max(16);
+    /// Indexes the (distinct) ids of `table` so that `get(table, table[i]) == Some(i)`.
+    pub fn build(table: &IdTable) -> IdIndex {
+        // Load at most 1/2: linear probing stays short.
+        let capacity = (table.len() * 2).next_power_of_two().max(16);
         let mask = capacity - 1;
         let shift = 64 - capacity.trailing_zeros();
         let claimed: Vec<AtomicU32> = (0..capacity)
             .into_par_iter()
             .map(|_| AtomicU32::new(EMPTY))
             .collect();
-        ids.par_iter().enumerate().for_each(|(index, id)| {
-            let mut slot = home_slot(id, shift);
+        (0..table.len()).into_par_iter().for_each(|index| {
+            let mut slot = home_slot(&table[index], shift);
             while claimed[slot]
                 .compare_exchange(EMPTY, index as u32, Ordering::Relaxed, Ordering::Relaxed)
                 .is_err()
@@ -84,31 +129,21 @@ impl IdIndex {
                 slot = (slot + 1) & mask;
             }
         });
-        let slots = claimed
-            .into_par_iter()
-            .map(|claim| match claim.into_inner() {
-                EMPTY => Slot::EMPTY,
-                index => Slot::for_id(index, ids[index as usize]),
-            })
-            .collect();
+        let slots = claimed.into_iter().map(AtomicU32::into_inner).collect();
         IdIndex { slots, mask, shift }
     }
 
-    /// The index of `id` in the list the table was built from.
+    /// The position of `id` in the table the index was built from.
     #[inline]
-    pub fn get(&self, ids: &[&[u8]], id: &[u8]) -> Option<u32> {
-        let probe = Slot::for_id(0, id);
+    pub fn get(&self, table: &IdTable, id: &[u8]) -> Option<u32> {
         let mut slot = home_slot(id, self.shift);
         loop {
-            let candidate = &self.slots[slot];
-            if candidate.index == EMPTY {
+            let candidate = self.slots[slot];
+            if candidate == EMPTY {
                 return None;
             }
-            if candidate.length == probe.length
-                && candidate.head == probe.head
-                && (id.len() <= INLINE_BYTES || ids[candidate.index as usize] == id)
-            {
-                return Some(candidate.index);
+            if &table[candidate as usize] == id {
+                return Some(candidate);
             }
             slot = (slot + 1) & self.mask;
         }
@@ -122,18 +157,19 @@ mod tests {
     #[test]
     fn finds_every_id_and_nothing_else() {
         let mut owned: Vec<String> = (0..10_000).map(|i| format!("d{i}")).collect();
-        // Long ids that share their first 11 bytes exercise the tail comparison.
         owned.extend((0..1000).map(|i| format!("a-very-long-identifier-{i}")));
         owned.push("x".repeat(300));
-        let ids: Vec<&[u8]> = owned.iter().map(|id| id.as_bytes()).collect();
-        let index = IdIndex::build(&ids);
-        for (i, id) in ids.iter().enumerate() {
-            assert_eq!(index.get(&ids, id), Some(i as u32));
+        owned.sort();
+        let table = IdTable::collect(owned.len(), |at| owned[at].as_bytes());
+        assert_eq!(table.len(), owned.len());
+        let index = IdIndex::build(&table);
+        for (i, id) in owned.iter().enumerate() {
+            assert_eq!(&table[i], id.as_bytes());
+            assert_eq!(index.get(&table, id.as_bytes()), Some(i as u32));
         }
-        assert_eq!(index.get(&ids, b"d10000"), None);
-        assert_eq!(index.get(&ids, b"a-very-long-identifier-1000"), None);
-        assert_eq!(index.get(&ids, "x".repeat(299).as_bytes()), None);
-        assert_eq!(index.get(&ids, "x".repeat(301).as_bytes()), None);
-        assert_eq!(index.get(&ids, b""), None);
+        assert_eq!(index.get(&table, b"d10000"), None);
+        assert_eq!(index.get(&table, b"a-very-long-identifier-1000"), None);
+        assert_eq!(index.get(&table, "x".repeat(299).as_bytes()), None);
+        assert_eq!(index.get(&table, b""), None);
     }
 }

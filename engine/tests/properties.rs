@@ -207,7 +207,7 @@ struct Outputs {
 
 fn with_run<T>(
     files: &Files,
-    inspect: impl FnOnce(&RunInput<'_, '_>, &RunResult) -> T,
+    inspect: impl FnOnce(&RunInput<'_>, &RunResult) -> T,
 ) -> (Outputs, T) {
     let plan =
         CompiledPlan::compile(&read_plan(&files.plan, PlanFormat::Json).expect("plan reads"))

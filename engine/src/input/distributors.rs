@@ -3,7 +3,7 @@
 use super::lines::{check_id, fields, quoted, scan_rows, split_header, FirstErrors, RowError};
 use super::InputError;
 use crate::calendar::{parse_date, Day};
-use crate::id_index::IdIndex;
+use crate::id_index::{IdIndex, IdTable};
 use crate::tree::{Tree, Unreachable, NONE};
 use rayon::prelude::*;
 
@@ -28,8 +28,8 @@ pub enum PlacementKind {
 }
 
 /// The distributors of a run, indexed `0..n` in ascending byte order of their ids.
-pub struct Network<'a> {
-    pub ids: Vec<&'a [u8]>,
+pub struct Network {
+    pub ids: IdTable,
     pub index: IdIndex,
     pub sponsor: Tree,
     pub placement: Option<Placement>,
@@ -37,7 +37,7 @@ pub struct Network<'a> {
     pub terminated: Vec<bool>,
 }
 
-impl Network<'_> {
+impl Network {
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -70,16 +70,19 @@ struct Row<'a> {
     terminated: bool,
 }
 
-pub fn read_distributors<'a>(
+/// An unresolved reference: the sponsor or placement id of a row that is not in the file.
+const UNKNOWN: u32 = NONE - 1;
+
+pub fn read_distributors(
     file: &str,
-    bytes: &'a [u8],
+    bytes: &[u8],
     kind: PlacementKind,
-) -> Result<Network<'a>, InputError> {
+) -> Result<Network, InputError> {
     let body = split_header(file, bytes, &HEADER)?;
     let (chunks, errors) = scan_rows(
         body,
         Vec::with_capacity,
-        |line, text, rows: &mut Vec<Row<'a>>| {
+        |line, text, rows: &mut Vec<Row<'_>>| {
             rows.push(parse_row(line, text, kind).map_err(RowError::Syntax)?);
             Ok(())
         },
@@ -87,56 +90,50 @@ pub fn read_distributors<'a>(
     if let Some(error) = errors.into_error(file) {
         return Err(error);
     }
-    let mut rows: Vec<Row<'a>> = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
-    for chunk in chunks {
-        rows.extend(chunk);
-    }
-    if rows.len() >= NONE as usize {
+    // Rows stay in file order (so line order) throughout; `sorted[i]` is the row of the i-th id.
+    let rows: Vec<Row<'_>> = chunks.into_par_iter().flatten().collect();
+    if rows.len() >= UNKNOWN as usize {
         return Err(InputError::whole_file(
             file,
-            format!("more than {} distributors", NONE - 1),
+            format!("more than {} distributors", UNKNOWN - 1),
         ));
     }
-    let rows = sort_by_id(rows);
+    let sorted = sort_by_id(&rows);
+    let ids = IdTable::collect(rows.len(), |at| rows[sorted[at] as usize].id);
     let mut errors = FirstErrors::default();
-    note_duplicate_ids(&rows, &mut errors);
-    let ids: Vec<&'a [u8]> = rows.par_iter().map(|row| row.id).collect();
+    note_duplicate_ids(&ids, &sorted, &rows, &mut errors);
     let index = IdIndex::build(&ids);
-    let lookup = |id: &[u8]| index.get(&ids, id);
-    let resolved: Vec<(u32, u32)> = rows
-        .par_iter()
-        .map(|row| {
-            let sponsor = if row.sponsor.is_empty() {
-                NONE
-            } else {
-                lookup(row.sponsor).unwrap_or(NONE - 1)
-            };
-            let placement = if row.placement.is_empty() {
-                NONE
-            } else {
-                lookup(row.placement).unwrap_or(NONE - 1)
-            };
-            (sponsor, placement)
-        })
-        .collect();
-    for (row, &(sponsor, placement)) in rows.iter().zip(&resolved) {
-        if sponsor == NONE - 1 {
-            errors.note_reference(
-                row.line,
-                format!("unknown sponsor_id {}", quoted(row.sponsor)),
-            );
+    // Resolved in file order, so the referenced ids are read in sequence.
+    let resolve = |id: &[u8]| {
+        if id.is_empty() {
+            NONE
+        } else {
+            index.get(&ids, id).unwrap_or(UNKNOWN)
         }
-        if placement == NONE - 1 {
-            errors.note_reference(
-                row.line,
-                format!("unknown placement_id {}", quoted(row.placement)),
-            );
-        }
+    };
+    let sponsor_of_row: Vec<u32> = rows.par_iter().map(|row| resolve(row.sponsor)).collect();
+    let placement_of_row: Vec<u32> = rows.par_iter().map(|row| resolve(row.placement)).collect();
+    if let Some(at) = sponsor_of_row
+        .iter()
+        .position(|&sponsor| sponsor == UNKNOWN)
+    {
+        errors.note_reference(
+            rows[at].line,
+            format!("unknown sponsor_id {}", quoted(rows[at].sponsor)),
+        );
     }
-    let mut roots: Vec<usize> = (0..rows.len())
+    if let Some(at) = placement_of_row
+        .iter()
+        .position(|&placement| placement == UNKNOWN)
+    {
+        errors.note_reference(
+            rows[at].line,
+            format!("unknown placement_id {}", quoted(rows[at].placement)),
+        );
+    }
+    let roots: Vec<usize> = (0..rows.len())
         .filter(|&at| rows[at].sponsor.is_empty())
         .collect();
-    roots.sort_by_key(|&at| rows[at].line);
     if let [first, second, ..] = roots[..] {
         errors.note_reference(
             rows[second].line,
@@ -149,33 +146,51 @@ pub fn read_distributors<'a>(
         );
     }
     if kind != PlacementKind::Ignored {
-        note_taken_slots(&rows, &resolved, &ids, kind, &mut errors);
+        note_taken_slots(&rows, &placement_of_row, &ids, kind, &mut errors);
     }
     if let Some(error) = errors.into_error(file) {
         return Err(error);
     }
-    let Some(&root) = roots.first() else {
+    let Some(&root_row) = roots.first() else {
         return Err(InputError::whole_file(
             file,
             "no root: exactly one row needs an empty sponsor_id (the company's house account)"
                 .into(),
         ));
     };
-    let root = root as u32;
-    let sponsor_parent: Vec<u32> = resolved.iter().map(|&(sponsor, _)| sponsor).collect();
-    let sponsor = Tree::build(sponsor_parent, root).map_err(|unreached| {
-        cycle_error(file, "sponsor", &rows, &unreached, |at| resolved[at].0)
+    let mut position_of_row = vec![0u32; rows.len()];
+    for (position, &row) in sorted.iter().enumerate() {
+        position_of_row[row as usize] = position as u32;
+    }
+    let root = position_of_row[root_row];
+    let by_id = |of_row: &[u32]| -> Vec<u32> {
+        sorted.par_iter().map(|&row| of_row[row as usize]).collect()
+    };
+    let sorted_rows = |pick: &(dyn Fn(&Row<'_>) -> u32 + Sync)| -> Vec<u32> {
+        sorted
+            .par_iter()
+            .map(|&row| pick(&rows[row as usize]))
+            .collect()
+    };
+    let sponsor = Tree::build(by_id(&sponsor_of_row), root).map_err(|unreached| {
+        cycle_error(file, "sponsor", &rows, &sorted, &unreached, |at| {
+            by_id_parent(&sponsor_of_row, &sorted, &position_of_row, at)
+        })
     })?;
     let placement = if kind == PlacementKind::Ignored {
         None
     } else {
-        let placement_parent: Vec<u32> = resolved.iter().map(|&(_, placement)| placement).collect();
-        let tree = Tree::build(placement_parent, root).map_err(|unreached| {
-            cycle_error(file, "placement", &rows, &unreached, |at| resolved[at].1)
+        let tree = Tree::build(by_id(&placement_of_row), root).map_err(|unreached| {
+            cycle_error(file, "placement", &rows, &sorted, &unreached, |at| {
+                by_id_parent(&placement_of_row, &sorted, &position_of_row, at)
+            })
         })?;
         Some(Placement {
             tree,
-            slot: rows.iter().map(|row| row.slot).collect(),
+            slot: sorted_rows(&|row| u32::from(row.slot))
+                .into_iter()
+                .map(|slot| slot as u8)
+                .collect(),
         })
     };
     Ok(Network {
@@ -183,9 +198,20 @@ pub fn read_distributors<'a>(
         index,
         sponsor,
         placement,
-        joined_on: rows.iter().map(|row| row.joined_on).collect(),
-        terminated: rows.iter().map(|row| row.terminated).collect(),
+        joined_on: sorted_rows(&|row| row.joined_on as u32)
+            .into_iter()
+            .map(|day| day as Day)
+            .collect(),
+        terminated: sorted
+            .par_iter()
+            .map(|&row| rows[row as usize].terminated)
+            .collect(),
     })
+}
+
+/// The parent (as an id position) of the distributor at id position `at`.
+fn by_id_parent(parent_of_row: &[u32], sorted: &[u32], _position_of_row: &[u32], at: usize) -> u32 {
+    parent_of_row[sorted[at] as usize]
 }
 
 fn parse_row(line: u32, text: &[u8], kind: PlacementKind) -> Result<Row<'_>, String> {
@@ -265,21 +291,19 @@ fn parse_slot(leg: &[u8], kind: PlacementKind) -> Result<u8, String> {
     }
 }
 
-/// Sorts rows by id bytes. The sort moves 12-byte keys — an 8-byte big-endian prefix that
-/// settles most comparisons, and the row's position — and the rows are gathered once after.
-fn sort_by_id<'a>(rows: Vec<Row<'a>>) -> Vec<Row<'a>> {
+/// The rows in ascending id order, as row positions. The sort moves 24-byte keys — the
+/// first 16 bytes of the id, big-endian, which settle all comparisons between short ids — and
+/// compares whole ids only when those are equal.
+fn sort_by_id(rows: &[Row<'_>]) -> Vec<u32> {
     #[inline]
-    fn prefix(id: &[u8]) -> u64 {
-        match id.get(..8) {
-            Some(head) => u64::from_be_bytes(head.try_into().expect("8 bytes")),
-            None => {
-                let mut bytes = [0u8; 8];
-                bytes[..id.len()].copy_from_slice(id);
-                u64::from_be_bytes(bytes)
-            }
+    fn prefix(id: &[u8]) -> u128 {
+        let mut bytes = [0u8; 16];
+        for (at, &byte) in id.iter().take(16).enumerate() {
+            bytes[at] = byte;
         }
+        u128::from_be_bytes(bytes)
     }
-    let mut keys: Vec<(u64, u32)> = rows
+    let mut keys: Vec<(u128, u32)> = rows
         .par_iter()
         .enumerate()
         .map(|(at, row)| (prefix(row.id), at as u32))
@@ -289,25 +313,28 @@ fn sort_by_id<'a>(rows: Vec<Row<'a>>) -> Vec<Row<'a>> {
             .cmp(&right.0)
             .then_with(|| rows[left.1 as usize].id.cmp(rows[right.1 as usize].id))
     });
-    keys.par_iter().map(|&(_, at)| rows[at as usize]).collect()
+    keys.into_par_iter().map(|(_, at)| at).collect()
 }
 
 /// Reports a repeated id at its second occurrence in the file.
-fn note_duplicate_ids(rows: &[Row<'_>], errors: &mut FirstErrors) {
+fn note_duplicate_ids(ids: &IdTable, sorted: &[u32], rows: &[Row<'_>], errors: &mut FirstErrors) {
     let mut start = 0;
-    while start < rows.len() {
+    while start < ids.len() {
         let mut end = start + 1;
-        while end < rows.len() && rows[end].id == rows[start].id {
+        while end < ids.len() && ids[end] == ids[start] {
             end += 1;
         }
         if end - start > 1 {
-            let mut lines: Vec<u32> = rows[start..end].iter().map(|row| row.line).collect();
+            let mut lines: Vec<u32> = sorted[start..end]
+                .iter()
+                .map(|&row| rows[row as usize].line)
+                .collect();
             lines.sort_unstable();
             errors.note_reference(
                 lines[1],
                 format!(
                     "duplicate id {} (first at line {})",
-                    quoted(rows[start].id),
+                    quoted(&ids[start]),
                     lines[0]
                 ),
             );
@@ -319,60 +346,64 @@ fn note_duplicate_ids(rows: &[Row<'_>], errors: &mut FirstErrors) {
 /// Reports a second child on one binary leg or matrix slot, at its later line.
 fn note_taken_slots(
     rows: &[Row<'_>],
-    resolved: &[(u32, u32)],
-    ids: &[&[u8]],
+    placement_of_row: &[u32],
+    ids: &IdTable,
     kind: PlacementKind,
     errors: &mut FirstErrors,
 ) {
-    let mut placed: Vec<(u64, u32, u32)> = resolved
-        .iter()
+    let mut placed: Vec<(u64, u32)> = placement_of_row
+        .par_iter()
         .enumerate()
-        .filter(|(_, &(_, parent))| parent < NONE - 1)
-        .map(|(at, &(_, parent))| {
+        .filter(|(_, &parent)| parent < UNKNOWN)
+        .map(|(at, &parent)| {
             (
                 (u64::from(parent) << 8) | u64::from(rows[at].slot),
-                rows[at].line,
                 at as u32,
             )
         })
         .collect();
-    placed.par_sort_unstable();
+    // Rows are in line order, so after a stable sort the first of equal keys came first.
+    placed.par_sort_by_key(|entry| entry.0);
     for pair in placed.windows(2) {
         let (first, second) = (pair[0], pair[1]);
         if first.0 == second.0 {
-            let parent = ids[(second.0 >> 8) as usize];
+            let parent = &ids[(second.0 >> 8) as usize];
             let position = match kind {
                 PlacementKind::Binary => {
                     format!("leg {}", if second.0 & 0xff == 1 { "L" } else { "R" })
                 }
                 _ => format!("slot {}", second.0 & 0xff),
             };
+            let (first_row, second_row) = (&rows[first.1 as usize], &rows[second.1 as usize]);
             errors.note_reference(
-                second.1,
+                second_row.line,
                 format!(
                     "{position} of {} is already taken by {} (line {})",
                     quoted(parent),
-                    quoted(rows[first.2 as usize].id),
-                    first.1
+                    quoted(first_row.id),
+                    first_row.line
                 ),
             );
         }
     }
 }
 
-/// Names one cycle among the unreached nodes, at the line of its earliest member.
+/// Names one cycle among the unreached nodes (id positions), at the line of its earliest
+/// member.
 fn cycle_error(
     file: &str,
     tree: &str,
     rows: &[Row<'_>],
+    sorted: &[u32],
     unreached: &Unreachable,
     parent_of: impl Fn(usize) -> u32,
 ) -> InputError {
+    let row_of = |node: u32| &rows[sorted[node as usize] as usize];
     let start = unreached
         .0
         .iter()
         .copied()
-        .min_by_key(|&node| rows[node as usize].line)
+        .min_by_key(|&node| row_of(node).line)
         .expect("a cycle has members");
     // Walk up until a node repeats: that node lies on the cycle.
     let mut seen = std::collections::HashSet::new();
@@ -388,7 +419,7 @@ fn cycle_error(
     }
     let first = *members
         .iter()
-        .min_by_key(|&&member| rows[member as usize].line)
+        .min_by_key(|&&member| row_of(member).line)
         .expect("non-empty");
     let rotate = members
         .iter()
@@ -399,12 +430,12 @@ fn cycle_error(
     let mut shown: Vec<String> = members
         .iter()
         .take(5)
-        .map(|&member| quoted(rows[member as usize].id))
+        .map(|&member| quoted(row_of(member).id))
         .collect();
     if members.len() > 5 {
         shown.push(format!("… ({} members)", members.len()));
     }
-    shown.push(quoted(rows[first as usize].id));
+    shown.push(quoted(row_of(first).id));
     let column = if tree == "sponsor" {
         "sponsor_id"
     } else {
@@ -412,7 +443,7 @@ fn cycle_error(
     };
     InputError::at(
         file,
-        rows[first as usize].line,
+        row_of(first).line,
         format!(
             "{tree} cycle: {} (each {column} points to the next, so none of them reaches the root)",
             shown.join(" → ")

@@ -36,7 +36,7 @@ struct Chunk {
 pub fn read_orders(
     file: &str,
     bytes: &[u8],
-    network: &Network<'_>,
+    network: &Network,
     period: &Period,
     fast_start_window_days: Option<u32>,
 ) -> Result<Volumes, InputError> {

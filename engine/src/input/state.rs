@@ -45,7 +45,7 @@ struct Row {
 pub fn read_state(
     file: &str,
     bytes: &[u8],
-    network: &Network<'_>,
+    network: &Network,
     plan: &CompiledPlan,
 ) -> Result<CarryState, InputError> {
     let body = split_header(file, bytes, &HEADER)?;
@@ -102,14 +102,14 @@ pub fn read_state(
     Ok(state)
 }
 
-fn note_second_rows(rows: &[Row], network: &Network<'_>, errors: &mut FirstErrors) {
+fn note_second_rows(rows: &[Row], network: &Network, errors: &mut FirstErrors) {
     for pair in rows.windows(2) {
         if pair[0].distributor == pair[1].distributor {
             errors.note_reference(
                 pair[1].line,
                 format!(
                     "a second row for id {} (first at line {})",
-                    quoted(network.ids[pair[1].distributor as usize]),
+                    quoted(&network.ids[pair[1].distributor as usize]),
                     pair[0].line
                 ),
             );

@@ -74,7 +74,7 @@ fn rate_text(rate: Rate) -> Vec<u8> {
 }
 
 impl RateTexts {
-    fn new(input: &RunInput<'_, '_>) -> RateTexts {
+    fn new(input: &RunInput<'_>) -> RateTexts {
         let plan = input.plan;
         let list = |rates: Option<&Vec<Rate>>| {
             rates.map_or(Vec::new(), |rates| {
@@ -105,7 +105,7 @@ fn amount_as_volume(amount: i64, decimals: u32) -> i64 {
 
 /// Writes `lines.csv`.
 pub fn write_lines<W: Write>(
-    input: &RunInput<'_, '_>,
+    input: &RunInput<'_>,
     result: &RunResult,
     out: &mut W,
     progress: &(dyn Fn(u64) + Sync),
@@ -146,11 +146,11 @@ pub fn write_lines<W: Write>(
             );
             let bound = ids[recipient].len() + ids[source].len() + 4 * NUMBER_BYTES_MAX + 32;
             let mut row = RowBuffer::new(text, bound);
-            row.bytes(ids[recipient]);
+            row.bytes(&ids[recipient]);
             row.byte(b',');
             row.bytes(line.bonus.name().as_bytes());
             row.byte(b',');
-            row.bytes(ids[source]);
+            row.bytes(&ids[source]);
             row.byte(b',');
             row.unsigned(level as u64);
             row.byte(b',');
@@ -232,13 +232,13 @@ pub fn write_lines<W: Write>(
 
 /// Writes `summary.csv`: one row per distributor, by id.
 pub fn write_summary<W: Write>(
-    input: &RunInput<'_, '_>,
+    input: &RunInput<'_>,
     result: &RunResult,
     out: &mut W,
     progress: &(dyn Fn(u64) + Sync),
 ) -> io::Result<()> {
     let plan = input.plan;
-    let network: &Network<'_> = input.network;
+    let network: &Network = input.network;
     let longest_rank = plan
         .ranks
         .iter()
@@ -254,7 +254,7 @@ pub fn write_summary<W: Write>(
                 text,
                 network.ids[at].len() + longest_rank + 12 * NUMBER_BYTES_MAX + 32,
             );
-            row.bytes(network.ids[at]);
+            row.bytes(&network.ids[at]);
             row.bytes(if result.active[at] {
                 b",true,"
             } else {
@@ -289,7 +289,7 @@ pub fn write_summary<W: Write>(
 
 /// Writes `state.csv`: the next period's carries and highest ranks, by id.
 pub fn write_state<W: Write>(
-    input: &RunInput<'_, '_>,
+    input: &RunInput<'_>,
     result: &RunResult,
     out: &mut W,
     progress: &(dyn Fn(u64) + Sync),
@@ -311,7 +311,7 @@ pub fn write_state<W: Write>(
                 text,
                 network.ids[at].len() + longest_rank + 2 * NUMBER_BYTES_MAX + 8,
             );
-            row.bytes(network.ids[at]);
+            row.bytes(&network.ids[at]);
             let (left, right) = result.binary.as_ref().map_or((0, 0), |binary| {
                 (binary.carry_left_out[at], binary.carry_right_out[at])
             });

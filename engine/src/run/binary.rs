@@ -49,7 +49,7 @@ pub fn binary(
     rules: &CompiledBinary,
     decimals: u32,
     placement: &Placement,
-    input: &RunInput<'_, '_>,
+    input: &RunInput<'_>,
     active: &[bool],
 ) -> BinaryOutcome {
     let legs = legs_by_node(&placement.tree, &placement.slot, &input.volumes.pv);

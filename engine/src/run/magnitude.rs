@@ -8,7 +8,7 @@ use crate::number::pow10;
 /// Totals stay below 2^62, leaving headroom for the sums of several bonuses.
 const BOUND: i128 = 1 << 62;
 
-pub fn check(input: &RunInput<'_, '_>) -> Result<(), RunError> {
+pub fn check(input: &RunInput<'_>) -> Result<(), RunError> {
     let plan = input.plan;
     let count = input.network.len() as i128;
     let volume_total =

@@ -31,9 +31,9 @@ use rayon::prelude::*;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Everything a run reads.
-pub struct RunInput<'r, 'a> {
+pub struct RunInput<'r> {
     pub plan: &'r CompiledPlan,
-    pub network: &'r Network<'a>,
+    pub network: &'r Network,
     pub volumes: &'r Volumes,
     pub state: &'r CarryState,
 }
@@ -112,13 +112,13 @@ pub enum Stage {
 }
 
 /// Computes one run.
-pub fn run(input: &RunInput<'_, '_>) -> Result<RunResult, RunError> {
+pub fn run(input: &RunInput<'_>) -> Result<RunResult, RunError> {
     run_observed(input, &mut |_| {})
 }
 
 /// Computes one run, calling `observe` as each stage starts.
 pub fn run_observed(
-    input: &RunInput<'_, '_>,
+    input: &RunInput<'_>,
     observe: &mut dyn FnMut(Stage),
 ) -> Result<RunResult, RunError> {
     let plan = input.plan;
