@@ -73,7 +73,7 @@ pub struct LoadedRun {
     pub state: CarryState,
 }
 
-/// The inputs of a run as mapped files; `load` borrows from them.
+/// The inputs of a run as mapped files; `load` reads them into a [`LoadedRun`].
 pub struct RunFiles {
     pub plan: InputFile,
     pub distributors: InputFile,
@@ -97,7 +97,9 @@ impl RunFiles {
     }
 
     /// Reads and checks the files in the spec's order: plan, distributors, orders, state.
-    pub fn load(&self, period_text: &str, report: &mut Report) -> Result<LoadedRun, String> {
+    /// Each file is unmapped as soon as it is read: what a run keeps is owned, and a file's
+    /// pages would otherwise count toward the process's peak memory.
+    pub fn load(self, period_text: &str, report: &mut Report) -> Result<LoadedRun, String> {
         let plan = self.compile_plan()?;
         let period = engine::calendar::Period::parse(period_text)
             .map_err(|error| format!("--period: {error}"))?;
@@ -111,6 +113,7 @@ impl RunFiles {
         let phase = report.phase(Phase::Distributors);
         let network = read_distributors(self.distributors.name(), self.distributors.bytes(), kind)
             .map_err(|error| error.to_string())?;
+        drop(self.distributors);
         report.finish(phase, network.len() as u64);
         let phase = report.phase(Phase::Orders);
         let window = plan
@@ -125,12 +128,15 @@ impl RunFiles {
             window,
         )
         .map_err(|error| error.to_string())?;
+        drop(self.orders);
         report.finish(phase, 0);
+        let phase = report.phase(Phase::State);
         let state = match &self.state {
             Some(file) => read_state(file.name(), file.bytes(), &network, &plan)
                 .map_err(|error| error.to_string())?,
             None => CarryState::empty(network.len()),
         };
+        report.finish(phase, 0);
         Ok(LoadedRun {
             plan,
             network,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 pub enum Phase {
     Distributors,
     Orders,
+    State,
     Compute,
     WriteLines,
     WriteSummary,
@@ -21,6 +22,7 @@ impl Phase {
         match self {
             Phase::Distributors => "reading distributors",
             Phase::Orders => "reading orders",
+            Phase::State => "reading state",
             Phase::Compute => "computing",
             Phase::WriteLines => "writing lines.csv",
             Phase::WriteSummary => "writing summary.csv",
@@ -181,7 +183,7 @@ impl Report {
         );
         eprintln!(
             "  time: read {:.2} s · compute {:.2} s · write {:.2} s · whole run {:.2} s",
-            self.seconds(&[Phase::Distributors, Phase::Orders]),
+            self.seconds(&[Phase::Distributors, Phase::Orders, Phase::State]),
             self.seconds(&[Phase::Compute]),
             self.seconds(&[Phase::WriteLines, Phase::WriteSummary, Phase::WriteState]),
             elapsed.as_secs_f64()
