@@ -164,6 +164,11 @@ impl Period {
         }
     }
 
+    /// Number of days in the period.
+    pub fn days(&self) -> i32 {
+        self.last - self.first + 1
+    }
+
     pub fn contains(&self, day: Day) -> bool {
         self.first <= day && day <= self.last
     }

@@ -7,12 +7,11 @@
 //! the placement columns (filled for binary and matrix plans by the §6 rules) and the state's
 //! carries (binary plans only) and ranks (`unilevel` has only `Member`).
 //!
-//! Modules, one job each: [`calendar`] (days and periods), [`text`] (byte formatting),
+//! Modules, one job each (days and periods come from `engine::calendar`): [`text`] (byte formatting),
 //! [`ids`], [`rng`] (reproducible streams), [`network`] (the sponsor tree), [`placement`],
 //! [`distributors`] (rows in shuffled order),
 //! [`orders`], [`state`], [`plans`], [`output`] (files and progress).
 
-mod calendar;
 mod distributors;
 mod ids;
 mod network;
@@ -25,7 +24,7 @@ mod state;
 mod text;
 
 use anyhow::{bail, Context as _, Result};
-use calendar::Period;
+use engine::calendar::Period;
 use engine::placement::PlacementTree;
 use ids::Ids;
 use network::{Network, Shape};
@@ -103,7 +102,8 @@ fn validate(args: &GenerateArgs) -> Result<Job> {
             text::grouped(MAX_DISTRIBUTORS)
         );
     }
-    let period = Period::parse(&args.period)?;
+    let period =
+        Period::parse(&args.period).map_err(|error| anyhow::anyhow!("--period: {error}"))?;
     Ok(Job {
         count: args.distributors as u32,
         seed: args.seed,
@@ -208,7 +208,7 @@ pub fn run(args: &GenerateArgs) -> Result<String> {
     files.push(output::write_small(
         &job.out,
         "period",
-        format!("{}\n", job.period.label).as_bytes(),
+        format!("{}\n", job.period).as_bytes(),
     )?);
     bar.finish();
 
@@ -244,7 +244,7 @@ fn summary(
         job.shape.name(),
         job.seed,
         job.plan.name(),
-        job.period.label,
+        job.period,
     );
     let _ = writeln!(
         s,

@@ -4,8 +4,8 @@
 //! and index 0 is the root, the company's house account. Ids, row order and the files are
 //! derived from these indexes elsewhere.
 
-use super::calendar::Period;
 use super::rng::{self, Stream};
+use engine::calendar::Period;
 use rand::Rng;
 use rayon::prelude::*;
 
@@ -150,10 +150,10 @@ fn join_day(i: u64, n: u64, period: &Period) -> i32 {
     let before = n - in_period;
     if i < before {
         let offset = (i * HISTORY_DAYS * HISTORY_DAYS / before).isqrt();
-        period.first_day - HISTORY_DAYS as i32 + offset as i32
+        period.first - HISTORY_DAYS as i32 + offset as i32
     } else {
-        let offset = (i - before) * period.len_days() as u64 / in_period;
-        period.first_day + offset as i32
+        let offset = (i - before) * period.days() as u64 / in_period;
+        period.first + offset as i32
     }
 }
 
@@ -223,10 +223,10 @@ mod tests {
     fn join_dates_span_two_years_and_the_period() {
         let p = period();
         let net = build(100_000, 5, Shape::Random);
-        assert_eq!(net.joined[0], p.first_day - 730);
-        assert_eq!(*net.joined.last().unwrap(), p.last_day);
+        assert_eq!(net.joined[0], p.first - 730);
+        assert_eq!(*net.joined.last().unwrap(), p.last);
         assert!(net.joined.windows(2).all(|w| w[0] <= w[1]));
-        let inside = net.joined.iter().filter(|&&d| d >= p.first_day).count();
+        let inside = net.joined.iter().filter(|&&d| d >= p.first).count();
         assert_eq!(inside, 8_000);
     }
 }

@@ -5,11 +5,11 @@
 //! distributor first (so each chunk knows the number of its first order), then the rows of each
 //! chunk from the chunk's own random stream — in parallel, with the same bytes on any machine.
 
-use super::calendar::Period;
 use super::ids::{self, Ids};
 use super::network::Network;
 use super::rng::{self, Stream};
 use super::text::{push_date, push_units};
+use engine::calendar::Period;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -103,16 +103,16 @@ fn volumes(rng: &mut ChaCha8Rng) -> (u64, u64) {
 /// inside it — for distributors who joined during the period, mostly on or after joining.
 fn order_day(rng: &mut ChaCha8Rng, joined: i32, period: &Period) -> i32 {
     match rng.gen_range(0..1000u32) {
-        0..25 => period.first_day - rng.gen_range(1..=28),
-        25..50 => period.last_day + rng.gen_range(1..=28),
+        0..25 => period.first - rng.gen_range(1..=28),
+        25..50 => period.last + rng.gen_range(1..=28),
         _ => {
-            let after_joining = joined > period.first_day && rng.gen_range(0..100u32) < 95;
+            let after_joining = joined > period.first && rng.gen_range(0..100u32) < 95;
             let first = if after_joining {
-                joined.min(period.last_day)
+                joined.min(period.last)
             } else {
-                period.first_day
+                period.first
             };
-            rng.gen_range(first..=period.last_day)
+            rng.gen_range(first..=period.last)
         }
     }
 }

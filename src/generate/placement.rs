@@ -81,7 +81,7 @@ pub fn place(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::calendar::Period;
+    use engine::calendar::Period;
     use std::collections::HashSet;
 
     fn network(n: u32, shape: Shape) -> Network {

@@ -1,7 +1,7 @@
 //! Writing numbers, ids and dates into byte buffers without allocating: the generator formats
 //! tens of millions of rows, so every field is appended digit by digit.
 
-use super::calendar;
+use engine::calendar;
 
 /// Appends the decimal digits of `value`.
 pub fn push_u64(out: &mut Vec<u8>, mut value: u64) {
