@@ -3,20 +3,8 @@
 
 use engine::calendar;
 
-/// Appends the decimal digits of `value`.
-pub fn push_u64(out: &mut Vec<u8>, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
-}
+/// Appends the decimal digits of `value` (the engine's formatter).
+pub use engine::number::write_u64 as push_u64;
 
 /// Appends `value` left-padded with zeros to at least `width` digits.
 pub fn push_u64_padded(out: &mut Vec<u8>, value: u64, width: usize) {
