@@ -25,11 +25,13 @@ use std::time::Instant;
         lines.csv (every commission line with its base, rate and amount), summary.csv (one row per distributor) \
         and state.csv (the carries and highest ranks for the next period) into --out.\n\n\
         On bad input it exits with status 1 and one line on standard error naming the file, the line and the \
-        problem (e.g. `orders.csv:17: unknown distributor id \"d99\"`), and writes nothing."
+        problem (e.g. `orders.csv:17: unknown distributor id \"d99\"`), and writes nothing.\n\n\
+        Progress goes to standard error when it is a terminal, then a one-screen summary. With \
+        UPLINE_STAGE_TIMINGS=1 the summary also lists the seconds of every phase and engine stage."
 )]
 pub struct CommissionsArgs {
     /// The compensation plan, JSON (`.json`) or YAML (any other name).
-    #[arg(long, value_name = "PLAN", env = "UPLINE_PLAN")]
+    #[arg(long, value_name = "PLAN")]
     pub plan: PathBuf,
     /// distributors.csv: `id,sponsor_id,placement_id,leg,joined_on,status`.
     #[arg(long, value_name = "FILE")]

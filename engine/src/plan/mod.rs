@@ -186,3 +186,35 @@ pub struct PoolBonus {
     /// Shares per rank; a distributor holds the shares of the highest listed rank at or below theirs.
     pub shares: BTreeMap<String, Decimal>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_schema_describes_every_bonus_with_numbers_as_numbers() {
+        let schema = serde_json::to_value(schemars::schema_for!(Plan)).expect("schema serializes");
+        let text = schema.to_string();
+        for field in [
+            "unilevel",
+            "binary",
+            "matrix",
+            "matching",
+            "fast_start",
+            "rank_advancement",
+            "pool",
+            "max_leg_share",
+        ] {
+            assert!(
+                text.contains(&format!("\"{field}\"")),
+                "schema lacks {field}"
+            );
+        }
+        let pct = &schema["definitions"]["BinaryBonus"]["properties"]["pct"];
+        assert_eq!(pct["type"], "number", "{pct}");
+        assert_eq!(
+            schema["required"],
+            serde_json::json!(["currency", "name", "ranks"])
+        );
+    }
+}
