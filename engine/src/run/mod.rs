@@ -224,7 +224,11 @@ pub fn run_observed(
     observe(Stage::RankAdvancement);
     let (highest_rank_out, advancement) =
         rank_advancement::advance(plan, &rank, &input.state.highest_rank, &keys);
-    if let Some((lines, earnings)) = advancement {
+    if let Some(rank_advancement::Advancement {
+        lines,
+        earned: earnings,
+    }) = advancement
+    {
         collect!(Bonus::RankAdvancement, lines, earnings);
     }
     let pool = plan

@@ -5,14 +5,20 @@ use super::{Bonus, LineKeys};
 use crate::plan::CompiledPlan;
 use rayon::prelude::*;
 
+/// The bonus's lines and the amount each distributor earned.
+pub struct Advancement {
+    pub lines: Vec<u64>,
+    pub earned: Vec<i64>,
+}
+
 /// Returns the highest rank out per distributor and, when the plan has the bonus, its lines
-/// and the amount each distributor earned.
+/// and earnings.
 pub fn advance(
     plan: &CompiledPlan,
     rank: &[u8],
     highest_in: &[u8],
     keys: &LineKeys,
-) -> (Vec<u8>, Option<(Vec<u64>, Vec<i64>)>) {
+) -> (Vec<u8>, Option<Advancement>) {
     let highest_out: Vec<u8> = rank
         .par_iter()
         .zip(highest_in.par_iter())
@@ -46,5 +52,5 @@ pub fn advance(
             })
         })
         .collect();
-    (highest_out, Some((lines, earned)))
+    (highest_out, Some(Advancement { lines, earned }))
 }
