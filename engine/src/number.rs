@@ -341,20 +341,8 @@ fn write_fraction(out: &mut Vec<u8>, mut fraction: u128, digits: u32) {
 /// Appends a volume (1/10,000 units) with exactly four fractional digits.
 #[inline]
 pub fn write_volume(out: &mut Vec<u8>, volume: i64) {
-    let magnitude = volume.unsigned_abs();
-    if volume < 0 {
-        out.push(b'-');
-    }
-    write_u64(out, magnitude / VOLUME_ONE as u64);
-    let fraction = (magnitude % VOLUME_ONE as u64) as usize;
-    let digits = [
-        b'.',
-        b'0' + (fraction / 1000) as u8,
-        b'0' + (fraction / 100 % 10) as u8,
-        b'0' + (fraction / 10 % 10) as u8,
-        b'0' + (fraction % 10) as u8,
-    ];
-    out.extend_from_slice(&digits);
+    // A volume is an amount with four decimals.
+    write_amount(out, volume, VOLUME_SCALE);
 }
 
 /// Appends an amount in units of `10^-decimals` with exactly `decimals` fractional digits.

@@ -4,7 +4,7 @@
 //! of rows made those calls a fifth of a run. A [`RowBuffer`] reserves room for the whole
 //! row once and copies short slices with overlapping 8- and 4-byte moves.
 
-use crate::number::{self, VOLUME_ONE};
+use crate::number::{self, VOLUME_SCALE};
 
 /// Room reserved per number of a row: 40 digits, a sign and a point.
 pub const NUMBER_BYTES_MAX: usize = 42;
@@ -87,20 +87,7 @@ impl<'v> RowBuffer<'v> {
     /// A volume in 1/10,000 units with exactly four fractional digits.
     #[inline]
     pub fn volume(&mut self, volume: i64) {
-        if volume < 0 {
-            self.byte(b'-');
-        }
-        let magnitude = volume.unsigned_abs();
-        self.unsigned(magnitude / VOLUME_ONE as u64);
-        let fraction = (magnitude % VOLUME_ONE as u64) as u32;
-        let digits = [
-            b'.',
-            b'0' + (fraction / 1000) as u8,
-            b'0' + (fraction / 100 % 10) as u8,
-            b'0' + (fraction / 10 % 10) as u8,
-            b'0' + (fraction % 10) as u8,
-        ];
-        self.bytes(&digits);
+        self.amount(volume, VOLUME_SCALE);
     }
 
     /// An amount in units of `10^-decimals`, with exactly `decimals` fractional digits.
