@@ -18,7 +18,7 @@ use std::io::{self, Write};
 /// Rows formatted by one parallel task.
 const ROWS_PER_TASK: usize = 16_384;
 /// Rows formatted before a batch is written: bounds the memory of formatted text.
-const ROWS_PER_BATCH: usize = 1 << 20;
+const ROWS_PER_BATCH: usize = 1 << 19;
 
 pub const LINES_HEADER: &str = "recipient,bonus,source,level,base,rate,amount\n";
 pub const SUMMARY_HEADER: &str =
@@ -26,8 +26,10 @@ pub const SUMMARY_HEADER: &str =
 pub const STATE_HEADER: &str = "id,carry_left,carry_right,highest_rank\n";
 
 /// Formats rows `0..count` with `format_row` in parallel and writes them in order,
-/// reporting the rows written so far to `progress`.
-fn write_rows<W: Write>(
+/// reporting the rows written so far to `progress`. A writer thread writes one batch while
+/// the next is formatted, so the kernel's copying overlaps the formatting; at most two
+/// formatted batches wait, which bounds memory.
+fn write_rows<W: Write + Send>(
     out: &mut W,
     header: &str,
     count: usize,
@@ -35,27 +37,40 @@ fn write_rows<W: Write>(
     progress: &(dyn Fn(u64) + Sync),
 ) -> io::Result<()> {
     out.write_all(header.as_bytes())?;
-    let mut batch_start = 0;
-    while batch_start < count {
-        let batch_end = (batch_start + ROWS_PER_BATCH).min(count);
-        let texts: Vec<Vec<u8>> = (batch_start..batch_end)
-            .into_par_iter()
-            .with_min_len(ROWS_PER_TASK)
-            .fold(
-                || Vec::with_capacity(ROWS_PER_TASK * 64),
-                |mut text, row| {
-                    format_row(row, &mut text);
-                    text
-                },
-            )
-            .collect();
-        for text in &texts {
-            out.write_all(text)?;
+    std::thread::scope(|scope| {
+        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+        let writer = scope.spawn(move || -> io::Result<()> {
+            for texts in received {
+                for text in &texts {
+                    out.write_all(text)?;
+                }
+            }
+            Ok(())
+        });
+        let mut batch_start = 0;
+        while batch_start < count {
+            let batch_end = (batch_start + ROWS_PER_BATCH).min(count);
+            let texts: Vec<Vec<u8>> = (batch_start..batch_end)
+                .into_par_iter()
+                .with_min_len(ROWS_PER_TASK)
+                .fold(
+                    || Vec::with_capacity(ROWS_PER_TASK * 64),
+                    |mut text, row| {
+                        format_row(row, &mut text);
+                        text
+                    },
+                )
+                .collect();
+            if batches.send(texts).is_err() {
+                // The writer stopped on an error, which `join` returns below.
+                break;
+            }
+            progress(batch_end as u64);
+            batch_start = batch_end;
         }
-        progress(batch_end as u64);
-        batch_start = batch_end;
-    }
-    Ok(())
+        drop(batches);
+        writer.join().expect("the writer thread does not panic")
+    })
 }
 
 /// Rates as they are printed, computed once per run.
@@ -104,7 +119,7 @@ fn amount_as_volume(amount: i64, decimals: u32) -> i64 {
 }
 
 /// Writes `lines.csv`.
-pub fn write_lines<W: Write>(
+pub fn write_lines<W: Write + Send>(
     input: &RunInput<'_>,
     result: &RunResult,
     out: &mut W,
@@ -231,7 +246,7 @@ pub fn write_lines<W: Write>(
 }
 
 /// Writes `summary.csv`: one row per distributor, by id.
-pub fn write_summary<W: Write>(
+pub fn write_summary<W: Write + Send>(
     input: &RunInput<'_>,
     result: &RunResult,
     out: &mut W,
@@ -288,7 +303,7 @@ pub fn write_summary<W: Write>(
 }
 
 /// Writes `state.csv`: the next period's carries and highest ranks, by id.
-pub fn write_state<W: Write>(
+pub fn write_state<W: Write + Send>(
     input: &RunInput<'_>,
     result: &RunResult,
     out: &mut W,
