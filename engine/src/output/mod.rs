@@ -73,6 +73,15 @@ fn write_rows<W: Write + Send>(
     })
 }
 
+/// The length of the longest rank name, for bounding a row's length.
+fn longest_rank_name(plan: &crate::plan::CompiledPlan) -> usize {
+    plan.ranks
+        .iter()
+        .map(|rank| rank.name.len())
+        .max()
+        .unwrap_or(0)
+}
+
 /// Rates as they are printed, computed once per run.
 struct RateTexts {
     unilevel: Vec<Vec<u8>>,
@@ -254,12 +263,7 @@ pub fn write_summary<W: Write + Send>(
 ) -> io::Result<()> {
     let plan = input.plan;
     let network: &Network = input.network;
-    let longest_rank = plan
-        .ranks
-        .iter()
-        .map(|rank| rank.name.len())
-        .max()
-        .unwrap_or(0);
+    let longest_rank = longest_rank_name(plan);
     write_rows(
         out,
         SUMMARY_HEADER,
@@ -311,12 +315,7 @@ pub fn write_state<W: Write + Send>(
 ) -> io::Result<()> {
     let plan = input.plan;
     let network = input.network;
-    let longest_rank = plan
-        .ranks
-        .iter()
-        .map(|rank| rank.name.len())
-        .max()
-        .unwrap_or(0);
+    let longest_rank = longest_rank_name(plan);
     write_rows(
         out,
         STATE_HEADER,
