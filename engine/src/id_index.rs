@@ -79,6 +79,42 @@ impl IdTable {
     }
 }
 
+impl IdTable {
+    /// Asks the CPU to fetch the memory of id `at` ahead of use.
+    #[inline]
+    fn prefetch(&self, at: usize) {
+        let end = &self.ends[at];
+        prefetch(end);
+        let start = if at == 0 {
+            0
+        } else {
+            self.ends[at - 1] as usize
+        };
+        if let Some(first_byte) = self.bytes.get(start) {
+            prefetch(first_byte);
+        }
+    }
+}
+
+/// Ids looked up together by [`IdIndex::get_batch`].
+pub const BATCH: usize = 16;
+
+/// A hint to load the cache line holding `value`; no effect on other architectures.
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint; it never faults, whatever the address.
+    #[allow(unused_unsafe)]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(
+            value as *const T as *const i8,
+            std::arch::x86_64::_MM_HINT_T0,
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 impl Index<usize> for IdTable {
     type Output = [u8];
 
@@ -153,10 +189,37 @@ impl IdIndex {
         IdIndex { slots, mask, shift }
     }
 
+    /// Looks up a group of ids (at most [`BATCH`]) at once, writing each one's position, or
+    /// `missing`, into `found`. The memory each lookup needs — its home slot, then the table
+    /// entry the slot names, then that entry's bytes — is requested for the whole group before
+    /// any of it is used, so the cache misses of different ids overlap instead of queueing.
+    pub fn get_batch(&self, table: &IdTable, ids: &[&[u8]], missing: u32, found: &mut [u32]) {
+        debug_assert!(ids.len() <= BATCH && found.len() >= ids.len());
+        let mut homes = [0usize; BATCH];
+        for (at, id) in ids.iter().enumerate() {
+            homes[at] = home_slot(id, self.shift);
+            prefetch(&self.slots[homes[at]]);
+        }
+        for at in 0..ids.len() {
+            let candidate = self.slots[homes[at]];
+            if candidate != EMPTY {
+                table.prefetch(candidate as usize);
+            }
+        }
+        for (at, id) in ids.iter().enumerate() {
+            found[at] = self.probe_from(table, id, homes[at]).unwrap_or(missing);
+        }
+    }
+
     /// The position of `id` in the table the index was built from.
     #[inline]
     pub fn get(&self, table: &IdTable, id: &[u8]) -> Option<u32> {
-        let mut slot = home_slot(id, self.shift);
+        self.probe_from(table, id, home_slot(id, self.shift))
+    }
+
+    #[inline]
+    fn probe_from(&self, table: &IdTable, id: &[u8], home: usize) -> Option<u32> {
+        let mut slot = home;
         loop {
             let candidate = self.slots[slot];
             if candidate == EMPTY {
@@ -191,5 +254,24 @@ mod tests {
         assert_eq!(index.get(&table, b"a-very-long-identifier-1000"), None);
         assert_eq!(index.get(&table, "x".repeat(299).as_bytes()), None);
         assert_eq!(index.get(&table, b""), None);
+        let probes: Vec<&[u8]> = vec![
+            b"d5",
+            b"nope",
+            owned[7].as_bytes(),
+            b"",
+            owned.last().unwrap().as_bytes(),
+        ];
+        let mut found = [0u32; BATCH];
+        index.get_batch(&table, &probes, u32::MAX, &mut found);
+        assert_eq!(
+            &found[..5],
+            &[
+                index.get(&table, b"d5").unwrap(),
+                u32::MAX,
+                7,
+                u32::MAX,
+                owned.len() as u32 - 1
+            ]
+        );
     }
 }

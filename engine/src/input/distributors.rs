@@ -3,7 +3,7 @@
 use super::lines::{check_id, fields, quoted, scan_rows, split_header, FirstErrors, RowError};
 use super::InputError;
 use crate::calendar::{parse_date, Day};
-use crate::id_index::{IdIndex, IdTable};
+use crate::id_index::{IdIndex, IdTable, BATCH};
 use crate::tree::{Tree, Unreachable, NONE};
 use rayon::prelude::*;
 
@@ -73,9 +73,9 @@ struct Row<'a> {
 /// An unresolved reference: the sponsor or placement id of a row that is not in the file.
 const UNKNOWN: u32 = NONE - 1;
 
-pub fn read_distributors(
+pub fn read_distributors<'b>(
     file: &str,
-    bytes: &[u8],
+    bytes: &'b [u8],
     kind: PlacementKind,
 ) -> Result<Network, InputError> {
     let body = split_header(file, bytes, &HEADER)?;
@@ -103,16 +103,30 @@ pub fn read_distributors(
     let mut errors = FirstErrors::default();
     note_duplicate_ids(&ids, &sorted, &rows, &mut errors);
     let index = IdIndex::build(&ids);
-    // Resolved in file order, so the referenced ids are read in sequence.
-    let resolve = |id: &[u8]| {
-        if id.is_empty() {
-            NONE
-        } else {
-            index.get(&ids, id).unwrap_or(UNKNOWN)
-        }
+    // Resolved in file order, so the referenced ids are read in sequence, in batches whose
+    // cache misses overlap.
+    let resolve_column = |reference: fn(&Row<'b>) -> &'b [u8]| -> Vec<u32> {
+        let mut resolved = vec![NONE; rows.len()];
+        resolved
+            .par_chunks_mut(BATCH)
+            .zip(rows.par_chunks(BATCH))
+            .with_min_len(256)
+            .for_each(|(found, group)| {
+                let mut wanted: [&[u8]; BATCH] = [&[]; BATCH];
+                for (at, row) in group.iter().enumerate() {
+                    wanted[at] = reference(row);
+                }
+                index.get_batch(&ids, &wanted[..group.len()], UNKNOWN, found);
+                for (at, row) in group.iter().enumerate() {
+                    if reference(row).is_empty() {
+                        found[at] = NONE;
+                    }
+                }
+            });
+        resolved
     };
-    let sponsor_of_row: Vec<u32> = rows.par_iter().map(|row| resolve(row.sponsor)).collect();
-    let placement_of_row: Vec<u32> = rows.par_iter().map(|row| resolve(row.placement)).collect();
+    let sponsor_of_row = resolve_column(|row| row.sponsor);
+    let placement_of_row = resolve_column(|row| row.placement);
     if let Some(at) = sponsor_of_row
         .iter()
         .position(|&sponsor| sponsor == UNKNOWN)

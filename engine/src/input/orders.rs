@@ -4,9 +4,10 @@ use super::lines::{
     check_id, fields, quoted, scan_rows, split_header, strip_cr, FirstErrors, RowError,
 };
 use super::{InputError, Network};
-use crate::calendar::{parse_date, Period};
-use crate::id_index::hash_id;
+use crate::calendar::{parse_date, Day, Period};
+use crate::id_index::{hash_id, BATCH};
 use crate::number::parse_volume;
+use crate::tree::NONE;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -26,11 +27,80 @@ pub struct Volumes {
     pub total_cv: i128,
 }
 
-#[derive(Default)]
-struct Chunk {
+/// One order, checked, waiting for its distributor to be looked up with a batch of others.
+struct Pending<'a> {
+    distributor_id: &'a [u8],
+    line: u32,
+    date: Day,
+    pv: i64,
+    cv: i64,
+    paid: bool,
+}
+
+/// What one parallel task collects from its part of the file.
+struct Chunk<'a> {
     order_ids: Vec<(u64, u32)>,
+    pending: Vec<Pending<'a>>,
+    first_unknown: Option<(u32, String)>,
     total_pv: i128,
     total_cv: i128,
+}
+
+/// The per-distributor sums that orders add to, from many threads.
+struct Sums<'r> {
+    network: &'r Network,
+    period: &'r Period,
+    fast_start_window_days: Option<u32>,
+    pv: Vec<AtomicI64>,
+    cv: Vec<AtomicI64>,
+    fast_start_cv: Vec<AtomicI64>,
+}
+
+impl Sums<'_> {
+    /// Looks the pending orders' distributors up together, then adds the counting ones.
+    fn flush(&self, chunk: &mut Chunk<'_>) {
+        let mut found = [0u32; BATCH];
+        let mut wanted: [&[u8]; BATCH] = [&[]; BATCH];
+        for (at, order) in chunk.pending.iter().enumerate() {
+            wanted[at] = order.distributor_id;
+        }
+        let waiting = chunk.pending.len();
+        self.network
+            .index
+            .get_batch(&self.network.ids, &wanted[..waiting], NONE, &mut found);
+        for (order, &distributor) in chunk.pending.iter().zip(&found[..waiting]) {
+            if distributor == NONE {
+                if chunk
+                    .first_unknown
+                    .as_ref()
+                    .is_none_or(|(line, _)| order.line < *line)
+                {
+                    chunk.first_unknown = Some((
+                        order.line,
+                        format!("unknown distributor id {}", quoted(order.distributor_id)),
+                    ));
+                }
+                continue;
+            }
+            if !(order.paid && self.period.contains(order.date)) {
+                continue;
+            }
+            let at = distributor as usize;
+            self.pv[at].fetch_add(order.pv, Ordering::Relaxed);
+            self.cv[at].fetch_add(order.cv, Ordering::Relaxed);
+            chunk.total_pv += i128::from(order.pv);
+            chunk.total_cv += i128::from(order.cv);
+            if let Some(window) = self.fast_start_window_days {
+                let joined = self.network.joined_on[at];
+                if joined <= order.date
+                    && i64::from(order.date) <= i64::from(joined) + i64::from(window)
+                {
+                    self.fast_start_cv[at].fetch_add(order.cv, Ordering::Relaxed);
+                }
+            }
+        }
+        chunk.pending.clear();
+    }
 }
 
 pub fn read_orders(
@@ -42,23 +112,32 @@ pub fn read_orders(
 ) -> Result<Volumes, InputError> {
     let body = split_header(file, bytes, &HEADER)?;
     let count = network.len();
-    let atomic_zeros = || {
+    let atomic_zeros = |count: usize| {
         (0..count)
             .into_par_iter()
             .map(|_| AtomicI64::new(0))
             .collect::<Vec<_>>()
     };
-    let (pv, cv) = (atomic_zeros(), atomic_zeros());
-    let fast_start_cv = if fast_start_window_days.is_some() {
-        atomic_zeros()
-    } else {
-        Vec::new()
+    let sums = Sums {
+        network,
+        period,
+        fast_start_window_days,
+        pv: atomic_zeros(count),
+        cv: atomic_zeros(count),
+        fast_start_cv: atomic_zeros(if fast_start_window_days.is_some() {
+            count
+        } else {
+            0
+        }),
     };
     let new_chunk = |capacity: usize| Chunk {
         order_ids: Vec::with_capacity(capacity),
-        ..Chunk::default()
+        pending: Vec::with_capacity(BATCH),
+        first_unknown: None,
+        total_pv: 0,
+        total_cv: 0,
     };
-    let (chunks, mut errors) = scan_rows(body, new_chunk, |line, text, chunk: &mut Chunk| {
+    let (mut chunks, mut errors) = scan_rows(body, new_chunk, |line, text, chunk: &mut Chunk| {
         let [order_id, distributor_id, date, pv_cell, cv_cell, status] =
             fields::<6>(text).map_err(RowError::Syntax)?;
         check_id(order_id, "order_id").map_err(RowError::Syntax)?;
@@ -69,10 +148,10 @@ pub fn read_orders(
                 quoted(date)
             ))
         })?;
-        let order_pv = parse_volume(pv_cell).map_err(|error| {
+        let pv = parse_volume(pv_cell).map_err(|error| {
             RowError::Syntax(format!("pv {} {}", quoted(pv_cell), error.describe()))
         })?;
-        let order_cv = parse_volume(cv_cell).map_err(|error| {
+        let cv = parse_volume(cv_cell).map_err(|error| {
             RowError::Syntax(format!("cv {} {}", quoted(cv_cell), error.describe()))
         })?;
         let paid = match status {
@@ -86,27 +165,25 @@ pub fn read_orders(
             }
         };
         chunk.order_ids.push((hash_id(order_id), line));
-        let Some(distributor) = network.lookup(distributor_id) else {
-            return Err(RowError::Reference(format!(
-                "unknown distributor id {}",
-                quoted(distributor_id)
-            )));
-        };
-        if paid && period.contains(date) {
-            let at = distributor as usize;
-            pv[at].fetch_add(order_pv, Ordering::Relaxed);
-            cv[at].fetch_add(order_cv, Ordering::Relaxed);
-            chunk.total_pv += i128::from(order_pv);
-            chunk.total_cv += i128::from(order_cv);
-            if let Some(window) = fast_start_window_days {
-                let joined = network.joined_on[at];
-                if joined <= date && i64::from(date) <= i64::from(joined) + i64::from(window) {
-                    fast_start_cv[at].fetch_add(order_cv, Ordering::Relaxed);
-                }
-            }
+        chunk.pending.push(Pending {
+            distributor_id,
+            line,
+            date,
+            pv,
+            cv,
+            paid,
+        });
+        if chunk.pending.len() == BATCH {
+            sums.flush(chunk);
         }
         Ok(())
     });
+    chunks.par_iter_mut().for_each(|chunk| sums.flush(chunk));
+    for chunk in &mut chunks {
+        if let Some((line, message)) = chunk.first_unknown.take() {
+            errors.note_reference(line, message);
+        }
+    }
     if errors.syntax.is_none() {
         note_duplicate_order_ids(body, &chunks, &mut errors);
     }
@@ -120,13 +197,13 @@ pub fn read_orders(
             .collect::<Vec<i64>>()
     };
     let fast_start_cv = if fast_start_window_days.is_some() {
-        into_plain(fast_start_cv)
+        into_plain(sums.fast_start_cv)
     } else {
         vec![0; count]
     };
     Ok(Volumes {
-        pv: into_plain(pv),
-        cv: into_plain(cv),
+        pv: into_plain(sums.pv),
+        cv: into_plain(sums.cv),
         fast_start_cv,
         total_pv: chunks.iter().map(|chunk| chunk.total_pv).sum(),
         total_cv: chunks.iter().map(|chunk| chunk.total_cv).sum(),
