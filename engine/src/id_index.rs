@@ -200,8 +200,8 @@ impl IdIndex {
             homes[at] = home_slot(id, self.shift);
             prefetch(&self.slots[homes[at]]);
         }
-        for at in 0..ids.len() {
-            let candidate = self.slots[homes[at]];
+        for &home in &homes[..ids.len()] {
+            let candidate = self.slots[home];
             if candidate != EMPTY {
                 table.prefetch(candidate as usize);
             }
