@@ -142,14 +142,12 @@ fn measure_in_process(folder: &Path) -> Result<Measured> {
     let loading = started.elapsed();
     let read_distributors = report.phase_seconds(crate::report::Phase::Distributors);
     // Trees alone, from the parent arrays the reading produced.
-    let started = Instant::now();
     let sponsor_parent = loaded.network.sponsor.parent.clone();
     let placement_parent = loaded
         .network
         .placement
         .as_ref()
         .map(|placement| placement.tree.parent.clone());
-    let copying = started.elapsed();
     let started = Instant::now();
     Tree::build(sponsor_parent, loaded.network.sponsor.root)
         .map_err(|_| anyhow!("sponsor tree"))?;
@@ -157,7 +155,6 @@ fn measure_in_process(folder: &Path) -> Result<Measured> {
         Tree::build(parent, loaded.network.sponsor.root).map_err(|_| anyhow!("placement tree"))?;
     }
     let tree_building = started.elapsed();
-    let _ = copying;
     let input = RunInput {
         plan: &loaded.plan,
         network: &loaded.network,

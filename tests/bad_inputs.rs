@@ -209,3 +209,22 @@ fn run(dir: &Path, period: &str, out: &Path) -> std::process::Output {
         .output()
         .expect("upline runs")
 }
+
+#[test]
+fn an_output_path_that_is_a_file_is_one_line_and_exit_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = case("base", "", &[]);
+    for (name, content) in &base.files {
+        std::fs::write(dir.path().join(name), content).expect("write input");
+    }
+    let out = dir.path().join("taken");
+    std::fs::write(&out, "a file, not a directory").expect("write the obstacle");
+    let output = run(dir.path(), "2026-11", &out);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("{}: cannot create the directory:", out.display())),
+        "{stderr}"
+    );
+}

@@ -172,23 +172,17 @@ pub fn read_distributors<'b>(
                 .into(),
         ));
     };
-    let mut position_of_row = vec![0u32; rows.len()];
-    for (position, &row) in sorted.iter().enumerate() {
-        position_of_row[row as usize] = position as u32;
-    }
-    let root = position_of_row[root_row];
+    let root = sorted
+        .par_iter()
+        .position_any(|&row| row as usize == root_row)
+        .expect("the root is a row") as u32;
+    // Parents by id position; a cycle is described from the same arrays, by row.
     let by_id = |of_row: &[u32]| -> Vec<u32> {
         sorted.par_iter().map(|&row| of_row[row as usize]).collect()
     };
-    let sorted_rows = |pick: &(dyn Fn(&Row<'_>) -> u32 + Sync)| -> Vec<u32> {
-        sorted
-            .par_iter()
-            .map(|&row| pick(&rows[row as usize]))
-            .collect()
-    };
     let sponsor = Tree::build(by_id(&sponsor_of_row), root).map_err(|unreached| {
         cycle_error(file, "sponsor", &rows, &sorted, &unreached, |at| {
-            by_id_parent(&sponsor_of_row, &sorted, &position_of_row, at)
+            sponsor_of_row[sorted[at] as usize]
         })
     })?;
     let placement = if kind == PlacementKind::Ignored {
@@ -196,14 +190,14 @@ pub fn read_distributors<'b>(
     } else {
         let tree = Tree::build(by_id(&placement_of_row), root).map_err(|unreached| {
             cycle_error(file, "placement", &rows, &sorted, &unreached, |at| {
-                by_id_parent(&placement_of_row, &sorted, &position_of_row, at)
+                placement_of_row[sorted[at] as usize]
             })
         })?;
         Some(Placement {
             tree,
-            slot: sorted_rows(&|row| u32::from(row.slot))
-                .into_iter()
-                .map(|slot| slot as u8)
+            slot: sorted
+                .par_iter()
+                .map(|&row| rows[row as usize].slot)
                 .collect(),
         })
     };
@@ -212,20 +206,15 @@ pub fn read_distributors<'b>(
         index,
         sponsor,
         placement,
-        joined_on: sorted_rows(&|row| row.joined_on as u32)
-            .into_iter()
-            .map(|day| day as Day)
+        joined_on: sorted
+            .par_iter()
+            .map(|&row| rows[row as usize].joined_on)
             .collect(),
         terminated: sorted
             .par_iter()
             .map(|&row| rows[row as usize].terminated)
             .collect(),
     })
-}
-
-/// The parent (as an id position) of the distributor at id position `at`.
-fn by_id_parent(parent_of_row: &[u32], sorted: &[u32], _position_of_row: &[u32], at: usize) -> u32 {
-    parent_of_row[sorted[at] as usize]
 }
 
 fn parse_row(line: u32, text: &[u8], kind: PlacementKind) -> Result<Row<'_>, String> {
