@@ -3,11 +3,11 @@
 //! order of the input rows: everything is indexed by id rank and lines are sorted.
 //!
 //! The stages, each its own module:
-//! 1. [`ranks`]: activity, group volume and paid-as rank, bottom-up over the sponsor tree;
-//! 2. [`binary`]: leg volumes, pairing and carries over the placement tree;
-//! 3. [`levels`]: unilevel and matrix lines, walking up from each source;
-//! 4. [`fast_start`], then [`matching`] (which needs the earnings of 2–4), then
-//!    [`rank_advancement`] and [`pool`];
+//! 1. `ranks`: activity, group volume and paid-as rank, bottom-up over the sponsor tree;
+//! 2. `binary`: leg volumes, pairing and carries over the placement tree;
+//! 3. `levels`: unilevel and matrix lines, walking up from each source;
+//! 4. `fast_start`, then `matching` (which needs the earnings of 2–4), then
+//!    `rank_advancement` and `pool`;
 //! 5. all lines sorted into the order of `lines.csv`.
 
 mod binary;
