@@ -6,6 +6,7 @@
 
 use super::ranks::People;
 use super::{Bonus, Earnings, LineKeys};
+use crate::number::Rate;
 use crate::plan::CompiledLevels;
 use crate::tree::{Tree, NONE};
 use rayon::prelude::*;
@@ -19,39 +20,75 @@ pub fn level_lines(
     keys: &LineKeys,
     earnings: &Earnings,
 ) -> Vec<u64> {
+    // Inactive ancestors (only met without compression) and ranks paid fewer levels leave a
+    // level unpaid: breakage.
     let up: Vec<u32> = if levels.compression {
         nearest_active_ancestors(tree, people.active)
     } else {
         tree.parent.clone()
     };
-    let first_up = |node: u32| up[node as usize];
     let decimals = people.plan.decimals;
-    (0..cv.len() as u32)
-        .into_par_iter()
-        .with_min_len(4096)
-        .filter(|&source| cv[source as usize] > 0)
-        .fold(Vec::new, |mut lines, source| {
-            let volume = cv[source as usize];
-            let mut ancestor = first_up(source);
-            for (index, rate) in levels.rates.iter().enumerate() {
-                if ancestor == NONE {
-                    break;
-                }
-                let level = index as u32 + 1;
-                // Inactive ancestors (only possible without compression) or ranks paid fewer
-                // levels leave this level unpaid: breakage.
-                if people.is_active(ancestor) && level <= people.level_limit(ancestor) {
-                    let amount = rate.apply_half_even(volume, decimals);
-                    if amount > 0 {
-                        lines.push(keys.pack(ancestor, bonus, source, level));
-                        earnings.add(ancestor, amount);
+    let walk = UpwardWalk {
+        up: &up,
+        rates: &levels.rates,
+        bonus,
+        keys,
+        earnings,
+    };
+    walk.lines(
+        cv,
+        |ancestor| people.is_active(ancestor),
+        |ancestor| people.level_limit(ancestor),
+        |rate, volume| rate.apply_half_even(volume, decimals),
+    )
+}
+
+/// Pays a share of each source's base to its ancestors, one rate per level: the walk that
+/// unilevel, matrix and matching share. `up[node]` is the next ancestor to consider (the
+/// parent, or with compression the nearest active ancestor).
+pub(super) struct UpwardWalk<'w> {
+    pub up: &'w [u32],
+    pub rates: &'w [Rate],
+    pub bonus: Bonus,
+    pub keys: &'w LineKeys,
+    pub earnings: &'w Earnings,
+}
+
+impl UpwardWalk<'_> {
+    /// Lines for every source with a positive base. An ancestor is paid level `k` when
+    /// `paid(ancestor)` and `k <= limit(ancestor)`; otherwise the level is breakage.
+    pub fn lines(
+        &self,
+        bases: &[i64],
+        paid: impl Fn(u32) -> bool + Sync,
+        limit: impl Fn(u32) -> u32 + Sync,
+        amount_of: impl Fn(Rate, i64) -> i64 + Sync,
+    ) -> Vec<u64> {
+        (0..bases.len() as u32)
+            .into_par_iter()
+            .with_min_len(4096)
+            .filter(|&source| bases[source as usize] > 0)
+            .fold(Vec::new, |mut lines, source| {
+                let base = bases[source as usize];
+                let mut ancestor = self.up[source as usize];
+                for (index, &rate) in self.rates.iter().enumerate() {
+                    if ancestor == NONE {
+                        break;
                     }
+                    let level = index as u32 + 1;
+                    if paid(ancestor) && level <= limit(ancestor) {
+                        let amount = amount_of(rate, base);
+                        if amount > 0 {
+                            lines.push(self.keys.pack(ancestor, self.bonus, source, level));
+                            self.earnings.add(ancestor, amount);
+                        }
+                    }
+                    ancestor = self.up[ancestor as usize];
                 }
-                ancestor = first_up(ancestor);
-            }
-            lines
-        })
-        .reduce(Vec::new, concat)
+                lines
+            })
+            .reduce(Vec::new, concat)
+    }
 }
 
 pub(super) fn concat(mut left: Vec<u64>, mut right: Vec<u64>) -> Vec<u64> {

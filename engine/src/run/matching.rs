@@ -2,12 +2,12 @@
 //! bonuses named in `of` (COMP_PLAN_SPEC.md §4). No compression: generation g is the g-th
 //! sponsor ancestor.
 
-use super::levels::concat;
+use super::levels::UpwardWalk;
 use super::ranks::People;
 use super::{Bonus, Earnings, LineKeys};
 use crate::number::Rate;
 use crate::plan::CompiledMatching;
-use crate::tree::{Tree, NONE};
+use crate::tree::Tree;
 use rayon::prelude::*;
 
 /// `E(x)`: the sum of x's rounded amounts of the matched bonuses.
@@ -53,28 +53,17 @@ pub fn matching_lines(
     keys: &LineKeys,
     earnings: &Earnings,
 ) -> Vec<u64> {
-    (0..matched.len() as u32)
-        .into_par_iter()
-        .with_min_len(4096)
-        .filter(|&source| matched[source as usize] > 0)
-        .fold(Vec::new, |mut lines, source| {
-            let base = matched[source as usize];
-            let mut ancestor = sponsor.parent[source as usize];
-            for (index, rate) in rules.rates.iter().enumerate() {
-                if ancestor == NONE {
-                    break;
-                }
-                let generation = index as u32 + 1;
-                if people.is_active(ancestor) && generation <= people.generation_limit(ancestor) {
-                    let amount = match_amount(*rate, base);
-                    if amount > 0 {
-                        lines.push(keys.pack(ancestor, Bonus::Matching, source, generation));
-                        earnings.add(ancestor, amount);
-                    }
-                }
-                ancestor = sponsor.parent[ancestor as usize];
-            }
-            lines
-        })
-        .reduce(Vec::new, concat)
+    let walk = UpwardWalk {
+        up: &sponsor.parent,
+        rates: &rules.rates,
+        bonus: Bonus::Matching,
+        keys,
+        earnings,
+    };
+    walk.lines(
+        matched,
+        |ancestor| people.is_active(ancestor),
+        |ancestor| people.generation_limit(ancestor),
+        match_amount,
+    )
 }
