@@ -60,7 +60,6 @@ pub fn main(args: CommissionsArgs) -> ExitCode {
     match close_period(&args, &mut report) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            report.abandon();
             eprintln!("{message}");
             ExitCode::FAILURE
         }
@@ -105,18 +104,12 @@ impl RunFiles {
         let plan = self.compile_plan()?;
         let period = engine::calendar::Period::parse(period_text)
             .map_err(|error| format!("--period: {error}"))?;
-        let kind = match (&plan.binary, &plan.matrix) {
-            (Some(_), _) => PlacementKind::Binary,
-            (_, Some(_)) => PlacementKind::Matrix {
-                width: plan.matrix_width as u8,
-            },
-            _ => PlacementKind::Ignored,
-        };
+        let kind = PlacementKind::of_plan(&plan);
         let phase = report.phase(Phase::Distributors);
         let network = read_distributors(self.distributors.name(), self.distributors.bytes(), kind)
             .map_err(|error| error.to_string())?;
         drop(self.distributors);
-        report.finish(phase, network.len() as u64);
+        report.finish(phase);
         let phase = report.phase(Phase::Orders);
         let window = plan
             .fast_start
@@ -131,14 +124,14 @@ impl RunFiles {
         )
         .map_err(|error| error.to_string())?;
         drop(self.orders);
-        report.finish(phase, 0);
+        report.finish(phase);
         let phase = report.phase(Phase::State);
         let state = match &self.state {
             Some(file) => read_state(file.name(), file.bytes(), &network, &plan)
                 .map_err(|error| error.to_string())?,
             None => CarryState::empty(network.len()),
         };
-        report.finish(phase, 0);
+        report.finish(phase);
         Ok(LoadedRun {
             plan,
             network,
@@ -175,7 +168,7 @@ fn close_period(args: &CommissionsArgs, report: &mut Report) -> Result<(), Strin
     let phase = report.phase(Phase::Compute);
     let result = run_observed(&input, &mut |stage| report.stage(&phase, stage))
         .map_err(|error| error.to_string())?;
-    report.finish(phase, result.lines.len() as u64);
+    report.finish(phase);
     write_outputs(&args.out, &input, &result, report)?;
     report.summary(&input, &result, started.elapsed());
     Ok(())
@@ -228,7 +221,7 @@ pub fn write_outputs(
             writer.flush()?;
             Ok::<(), std::io::Error>(())
         })();
-        report.finish(bar, rows);
+        report.finish(bar);
         if let Err(error) = outcome {
             let _ = fs::remove_file(&temporary);
             for (temporary, _) in &written {

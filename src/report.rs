@@ -121,12 +121,10 @@ impl Report {
             .collect()
     }
 
-    pub fn finish(&mut self, phase: PhaseBar, _count: u64) {
+    pub fn finish(&mut self, phase: PhaseBar) {
         phase.bar.finish_and_clear();
         self.timings.push((phase.phase, phase.started.elapsed()));
     }
-
-    pub fn abandon(&mut self) {}
 
     /// Time spent in one phase so far.
     pub fn phase_seconds(&self, phase: Phase) -> std::time::Duration {

@@ -126,11 +126,6 @@ impl Fixed {
         left.cmp(&right)
     }
 
-    /// Number of fractional digits after dropping trailing zeros.
-    pub fn fractional_digits(self) -> u32 {
-        self.normalized().scale
-    }
-
     /// Parses a decimal written as `-?[0-9]*(\.[0-9]*)?([eE][-+]?[0-9]+)?` with at least one
     /// digit (the JSON and YAML 1.2 core number syntaxes), exactly.
     pub fn parse(text: &str) -> Option<Fixed> {
@@ -217,17 +212,6 @@ impl Rate {
         Fixed {
             mantissa: i128::from(self.mantissa) * volume,
             scale: self.scale + VOLUME_SCALE,
-        }
-    }
-
-    pub fn is_zero(self) -> bool {
-        self.mantissa == 0
-    }
-
-    pub fn as_fixed(self) -> Fixed {
-        Fixed {
-            mantissa: i128::from(self.mantissa),
-            scale: self.scale,
         }
     }
 }

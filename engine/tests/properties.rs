@@ -212,13 +212,7 @@ fn with_run<T>(
     let plan =
         CompiledPlan::compile(&read_plan(&files.plan, PlanFormat::Json).expect("plan reads"))
             .expect("plan compiles");
-    let kind = match (&plan.binary, &plan.matrix) {
-        (Some(_), _) => PlacementKind::Binary,
-        (_, Some(_)) => PlacementKind::Matrix {
-            width: plan.matrix_width as u8,
-        },
-        _ => PlacementKind::Ignored,
-    };
+    let kind = PlacementKind::of_plan(&plan);
     let distributors = csv(
         "id,sponsor_id,placement_id,leg,joined_on,status",
         &files.distributors,

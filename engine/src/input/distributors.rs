@@ -27,6 +27,19 @@ pub enum PlacementKind {
     Matrix { width: u8 },
 }
 
+impl PlacementKind {
+    /// The placement tree a plan's bonuses read.
+    pub fn of_plan(plan: &crate::plan::CompiledPlan) -> PlacementKind {
+        match (&plan.binary, &plan.matrix) {
+            (Some(_), _) => PlacementKind::Binary,
+            (_, Some(_)) => PlacementKind::Matrix {
+                width: plan.matrix_width as u8,
+            },
+            _ => PlacementKind::Ignored,
+        }
+    }
+}
+
 /// The distributors of a run, indexed `0..n` in ascending byte order of their ids.
 pub struct Network {
     pub ids: IdTable,

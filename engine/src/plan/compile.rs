@@ -318,11 +318,6 @@ impl CompiledPlan {
             .position(|rank| rank.name.as_bytes() == name)
             .map(|index| index as u8)
     }
-
-    /// Whether the run uses the placement tree (binary or matrix).
-    pub fn uses_placement(&self) -> bool {
-        self.binary.is_some() || self.matrix.is_some()
-    }
 }
 
 fn rank_names(plan: &Plan) -> String {

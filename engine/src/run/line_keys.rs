@@ -101,12 +101,6 @@ impl LineKeys {
             level,
         }
     }
-
-    /// The recipient of a packed line, without unpacking the rest.
-    #[inline]
-    pub fn recipient(&self, key: u64) -> u32 {
-        (key >> (self.level_bits + self.node_bits + BONUS_BITS)) as u32
-    }
 }
 
 #[cfg(test)]

@@ -11,9 +11,7 @@ use rayon::prelude::*;
 pub struct PoolOutcome {
     /// `pct × Σ CV`, exact.
     pub pool: Fixed,
-    /// Shares per distributor, as integers at one common scale.
-    pub shares: Vec<i128>,
-    /// Shares held at each rank index, at the same scale.
+    /// Shares held at each rank index, as integers at one common scale.
     pub shares_at_rank: Vec<i128>,
     pub total_shares: i128,
     pub amount: Vec<i64>,
@@ -73,7 +71,6 @@ pub fn pool(
     };
     PoolOutcome {
         pool,
-        shares,
         shares_at_rank,
         total_shares,
         amount,
