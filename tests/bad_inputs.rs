@@ -1,9 +1,10 @@
 //! One row per kind of bad input of COMP_PLAN_SPEC.md §1 and §2: `upline commissions` exits
 //! 1, prints exactly one line naming the file, the line and the problem, and writes nothing.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 const BINARY_PLAN: &str = r#"{"name":"t","currency":"USD","ranks":[{"name":"Member"},{"name":"Bronze","min_gv":100}],
  "bonuses":{"binary":{"pct":0.1},"unilevel":{"levels":[0.05]}}}"#;
@@ -194,20 +195,14 @@ fn the_base_case_of_the_table_is_valid() {
 }
 
 fn run(dir: &Path, period: &str, out: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_upline"))
-        .args(["commissions", "--quiet", "--period", period])
-        .arg("--plan")
-        .arg(dir.join("plan.json"))
-        .arg("--distributors")
-        .arg(dir.join("distributors.csv"))
-        .arg("--orders")
-        .arg(dir.join("orders.csv"))
-        .arg("--state")
-        .arg(dir.join("state.csv"))
-        .arg("--out")
-        .arg(out)
-        .output()
-        .expect("upline runs")
+    common::commissions(
+        &dir.join("plan.json"),
+        &dir.join("distributors.csv"),
+        &dir.join("orders.csv"),
+        Some(&dir.join("state.csv")),
+        period,
+        out,
+    )
 }
 
 #[test]

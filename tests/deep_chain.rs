@@ -2,6 +2,8 @@
 //! legal input: the whole command must close it without recursion or stack overflow, and pay
 //! the deep chain exactly as a short one would at each level.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
@@ -30,20 +32,8 @@ fn a_chain_one_million_deep_closes() {
         String::from_utf8_lossy(&generated.stderr)
     );
     let out = dir.path().join("out");
-    let closed = Command::new(env!("CARGO_BIN_EXE_upline"))
-        .args(["commissions", "--quiet", "--period", "2026-11"])
-        .arg("--plan")
-        .arg(network.join("plan.json"))
-        .arg("--distributors")
-        .arg(network.join("distributors.csv"))
-        .arg("--orders")
-        .arg(network.join("orders.csv"))
-        .arg("--state")
-        .arg(network.join("state.csv"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("upline commissions runs");
+    let closed =
+        common::commissions_in_folder(&network, &network.join("plan.json"), "2026-11", &out);
     assert!(
         closed.status.success(),
         "{}",

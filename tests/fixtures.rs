@@ -2,8 +2,9 @@
 //! outputs; `upline commissions` must reproduce each file. The folder is walked, so a new
 //! fixture is picked up without a code change.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn fixtures_root() -> PathBuf {
     let root = std::env::var_os("UPLINE_FIXTURES")
@@ -33,24 +34,8 @@ fn every_fixture_is_reproduced_byte_for_byte() {
     for case in &cases {
         let out = tempfile::tempdir().expect("temp dir");
         let period = std::fs::read_to_string(case.join("period")).expect("period file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_upline"));
-        command
-            .arg("commissions")
-            .arg("--quiet")
-            .arg("--plan")
-            .arg(case.join("plan.json"))
-            .arg("--distributors")
-            .arg(case.join("distributors.csv"))
-            .arg("--orders")
-            .arg(case.join("orders.csv"))
-            .arg("--period")
-            .arg(period.trim())
-            .arg("--out")
-            .arg(out.path());
-        if case.join("state.csv").exists() {
-            command.arg("--state").arg(case.join("state.csv"));
-        }
-        let output = command.output().expect("upline runs");
+        let output =
+            common::commissions_in_folder(case, &case.join("plan.json"), period.trim(), out.path());
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         if !output.status.success() {
             failures.push(format!(
@@ -131,20 +116,7 @@ fn a_yaml_plan_gives_the_same_outputs_as_its_json_twin() {
     std::fs::write(&yaml_plan, RANDOM_FULL_101_YAML).unwrap();
     let period = std::fs::read_to_string(case.join("period")).unwrap();
     let out = dir.path().join("out");
-    let output = Command::new(env!("CARGO_BIN_EXE_upline"))
-        .args(["commissions", "--quiet", "--period", period.trim()])
-        .arg("--plan")
-        .arg(&yaml_plan)
-        .arg("--distributors")
-        .arg(case.join("distributors.csv"))
-        .arg("--orders")
-        .arg(case.join("orders.csv"))
-        .arg("--state")
-        .arg(case.join("state.csv"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("upline runs");
+    let output = common::commissions_in_folder(&case, &yaml_plan, period.trim(), &out);
     assert!(
         output.status.success(),
         "{}",

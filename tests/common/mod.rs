@@ -1,0 +1,45 @@
+//! What the end-to-end tests share: running `upline commissions` the way a user would.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `upline commissions --quiet` with the given files for `period`, writing into `out`.
+#[allow(dead_code)]
+pub fn commissions(
+    plan: &Path,
+    distributors: &Path,
+    orders: &Path,
+    state: Option<&Path>,
+    period: &str,
+    out: &Path,
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_upline"));
+    command
+        .args(["commissions", "--quiet", "--period", period])
+        .arg("--plan")
+        .arg(plan)
+        .arg("--distributors")
+        .arg(distributors)
+        .arg("--orders")
+        .arg(orders)
+        .arg("--out")
+        .arg(out);
+    if let Some(state) = state {
+        command.arg("--state").arg(state);
+    }
+    command.output().expect("upline runs")
+}
+
+/// The same for a folder in fixture layout (`state.csv` when present), with `plan` as the plan.
+#[allow(dead_code)] // not every test file uses both helpers
+pub fn commissions_in_folder(folder: &Path, plan: &Path, period: &str, out: &Path) -> Output {
+    let state = folder.join("state.csv");
+    commissions(
+        plan,
+        &folder.join("distributors.csv"),
+        &folder.join("orders.csv"),
+        state.exists().then_some(state.as_path()),
+        period,
+        out,
+    )
+}
