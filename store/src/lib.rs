@@ -1,2 +1,22 @@
-//! Storage traits and backends (embedded, ScyllaDB) with one conformance suite.
-//! Built under the API and ScyllaDB issues; the engine's pure types are what it stores.
+//! # Upline's storage
+//!
+//! The traits by aggregate ([`TenantStore`], [`DistributorStore`], [`OrderStore`],
+//! [`VolumeStore`], [`RunStore`], [`LedgerStore`], [`OutboxStore`]; together [`Store`]), the
+//! embedded backend ([`embedded::EmbeddedStore`], the default: one data directory, redb, group
+//! commit) and the [`conformance`] suite that every backend runs.
+//!
+//! The traits are shaped for ScyllaDB: each method is one atomic step on one partition (one
+//! tenant's one entity with its outbox event), and every wider change is a sequence of
+//! idempotent steps that a retry or a restart completes (see [`traits`]).
+//!
+//! This crate depends on no web framework and the traits on no backend.
+
+pub mod conformance;
+pub mod embedded;
+pub mod error;
+pub mod model;
+pub mod traits;
+
+pub use error::{StoreError, StoreResult};
+pub use model::*;
+pub use traits::*;

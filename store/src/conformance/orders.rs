@@ -1,0 +1,73 @@
+//! Orders and idempotency keys.
+
+use super::{order, unique_tenant};
+use crate::model::*;
+use crate::traits::Store;
+
+fn new_order(key: &str, body: &str, order: Order) -> NewOrder {
+    NewOrder {
+        idempotency_key: key.into(),
+        request_sha256: body.into(),
+        order,
+    }
+}
+
+pub async fn an_idempotency_key_replays_its_first_answer(store: &dyn Store) {
+    let t = unique_tenant("idem");
+    let first = order("o1", "d1", 1_000_000, 500_000);
+    let created = store
+        .create_order(&t, new_order("k1", "body-1", first.clone()))
+        .await
+        .unwrap();
+    assert_eq!(created, OrderOutcome::Created(first.clone()));
+    let mut later = first.clone();
+    later.created_at_ms = 99;
+    let replayed = store
+        .create_order(&t, new_order("k1", "body-1", later))
+        .await
+        .unwrap();
+    assert_eq!(replayed, OrderOutcome::Replayed(first.clone()));
+    let other_body = store
+        .create_order(&t, new_order("k1", "body-2", order("o2", "d1", 1, 1)))
+        .await
+        .unwrap();
+    assert_eq!(other_body, OrderOutcome::KeyReusedWithAnotherBody);
+    assert_eq!(store.order(&t, "o2").await.unwrap(), None);
+    assert_eq!(store.orders(&t).await.unwrap(), vec![first]);
+}
+
+pub async fn an_order_id_is_taken_once(store: &dyn Store) {
+    let t = unique_tenant("order-id");
+    let first = order("o1", "d1", 1, 1);
+    store
+        .create_order(&t, new_order("k1", "b1", first.clone()))
+        .await
+        .unwrap();
+    let again = store
+        .create_order(&t, new_order("k2", "b2", order("o1", "d2", 5, 5)))
+        .await
+        .unwrap();
+    assert_eq!(again, OrderOutcome::OrderIdTaken);
+    assert_eq!(store.order(&t, "o1").await.unwrap(), Some(first));
+}
+
+pub async fn a_refund_happens_once(store: &dyn Store) {
+    let t = unique_tenant("refund");
+    store
+        .create_order(&t, new_order("k1", "b1", order("o1", "d1", 1, 1)))
+        .await
+        .unwrap();
+    let RefundOutcome::Refunded(refunded) = store.refund_order(&t, "o1").await.unwrap() else {
+        panic!("the first refund must refund");
+    };
+    assert_eq!(refunded.status, OrderStatus::Refunded);
+    assert_eq!(
+        store.refund_order(&t, "o1").await.unwrap(),
+        RefundOutcome::AlreadyRefunded(refunded.clone())
+    );
+    assert_eq!(
+        store.refund_order(&t, "o9").await.unwrap(),
+        RefundOutcome::NotFound
+    );
+    assert_eq!(store.order(&t, "o1").await.unwrap(), Some(refunded));
+}

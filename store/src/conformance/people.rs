@@ -1,0 +1,177 @@
+//! Tenants, API keys and distributors.
+
+use super::{distributor, tenant, unique_tenant};
+use crate::error::StoreError;
+use crate::model::*;
+use crate::traits::Store;
+
+pub async fn tenants_are_created_once_and_read_back(store: &dyn Store) {
+    let id = unique_tenant("tenants");
+    store.create_tenant(tenant(&id)).await.unwrap();
+    assert_eq!(store.tenant(&id).await.unwrap(), Some(tenant(&id)));
+    let again = store.create_tenant(tenant(&id)).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+    assert!(store
+        .tenants()
+        .await
+        .unwrap()
+        .iter()
+        .any(|found| found.id == id));
+    assert_eq!(store.tenant(&format!("{id}-missing")).await.unwrap(), None);
+}
+
+pub async fn api_keys_are_found_by_hash_and_revoked_only_by_their_tenant(store: &dyn Store) {
+    let (a, b) = (unique_tenant("keys-a"), unique_tenant("keys-b"));
+    let key = ApiKey {
+        key_id: "k1".into(),
+        tenant_id: a.clone(),
+        secret_sha256: format!("hash-of-{a}"),
+        created_at_ms: 1,
+        revoked: false,
+    };
+    store.create_api_key(key.clone()).await.unwrap();
+    assert_eq!(
+        store.api_key_by_hash(&key.secret_sha256).await.unwrap(),
+        Some(key.clone())
+    );
+    let duplicate = store.create_api_key(key.clone()).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict { .. })),
+        "{duplicate:?}"
+    );
+    assert!(
+        !store.revoke_api_key(&b, "k1").await.unwrap(),
+        "tenant b revoked a's key"
+    );
+    assert!(
+        !store
+            .api_key_by_hash(&key.secret_sha256)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    assert!(store.revoke_api_key(&a, "k1").await.unwrap());
+    assert!(
+        store
+            .api_key_by_hash(&key.secret_sha256)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+}
+
+pub async fn enrollment_is_idempotent_and_ids_are_unique(store: &dyn Store) {
+    let t = unique_tenant("enroll");
+    let root = distributor("root", 0, None);
+    let first = store.enroll(&t, vec![root.clone()]).await.unwrap();
+    assert!(matches!(first.as_slice(), [Ok(true)]), "{first:?}");
+    let retry = store.enroll(&t, vec![root.clone()]).await.unwrap();
+    assert!(matches!(retry.as_slice(), [Ok(false)]), "{retry:?}");
+    let other = distributor("root", 7, Some("x"));
+    let both = store
+        .enroll(&t, vec![other, distributor("d1", 1, Some("root"))])
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            both.as_slice(),
+            [Err(StoreError::Conflict { .. }), Ok(true)]
+        ),
+        "{both:?}"
+    );
+    assert_eq!(store.distributor(&t, "root").await.unwrap(), Some(root));
+}
+
+pub async fn distributors_come_back_in_enrollment_order(store: &dyn Store) {
+    let t = unique_tenant("order");
+    // Ids sort the other way round from their enrollment.
+    let records: Vec<_> = (0..50u32)
+        .map(|node| {
+            distributor(
+                &format!("z{:03}", 100 - node),
+                node,
+                (node > 0).then_some("z100"),
+            )
+        })
+        .collect();
+    for chunk in records.chunks(7) {
+        store.enroll(&t, chunk.to_vec()).await.unwrap();
+    }
+    assert_eq!(store.distributors(&t).await.unwrap(), records);
+}
+
+pub async fn profiles_and_terminations_change_one_distributor(store: &dyn Store) {
+    let t = unique_tenant("profile");
+    store
+        .enroll(
+            &t,
+            vec![
+                distributor("root", 0, None),
+                distributor("d1", 1, Some("root")),
+            ],
+        )
+        .await
+        .unwrap();
+    let profile = Profile {
+        name: Some("Ada".into()),
+        email: Some("ada@example.com".into()),
+        country: Some("GB".into()),
+    };
+    let updated = store
+        .update_profile(&t, "d1", profile.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.profile, profile);
+    let terminated = store.terminate(&t, "d1").await.unwrap().unwrap();
+    assert_eq!(terminated.status, DistributorStatus::Terminated);
+    assert_eq!(
+        store.terminate(&t, "d1").await.unwrap().unwrap(),
+        terminated
+    );
+    assert_eq!(
+        store.distributor(&t, "root").await.unwrap().unwrap(),
+        distributor("root", 0, None)
+    );
+    assert_eq!(store.terminate(&t, "nobody").await.unwrap(), None);
+    assert_eq!(
+        store
+            .update_profile(&t, "nobody", Profile::default())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn tenants_never_see_each_other(store: &dyn Store) {
+    let (a, b) = (unique_tenant("iso-a"), unique_tenant("iso-b"));
+    store
+        .enroll(&a, vec![distributor("root", 0, None)])
+        .await
+        .unwrap();
+    assert_eq!(store.distributor(&b, "root").await.unwrap(), None);
+    assert!(store.distributors(&b).await.unwrap().is_empty());
+    assert_eq!(store.terminate(&b, "root").await.unwrap(), None);
+    let mut in_b = distributor("root", 0, None);
+    in_b.joined_on = "2026-01-01".into();
+    let stored = store.enroll(&b, vec![in_b.clone()]).await.unwrap();
+    assert!(
+        matches!(stored.as_slice(), [Ok(true)]),
+        "the same id in another tenant: {stored:?}"
+    );
+    assert_eq!(
+        store
+            .distributor(&a, "root")
+            .await
+            .unwrap()
+            .unwrap()
+            .joined_on,
+        "2026-11-01"
+    );
+    assert_eq!(store.distributor(&b, "root").await.unwrap(), Some(in_b));
+}

@@ -1,0 +1,120 @@
+//! Distributors.
+
+use super::codec::key;
+use super::tables::DISTRIBUTORS;
+use super::{get_in, put_in, EmbeddedStore};
+use crate::error::{StoreError, StoreResult};
+use crate::model::{Distributor, DistributorStatus, NewEvent, Profile};
+use crate::traits::DistributorStore;
+use async_trait::async_trait;
+
+#[async_trait]
+impl DistributorStore for EmbeddedStore {
+    async fn enroll(
+        &self,
+        tenant_id: &str,
+        distributors: Vec<Distributor>,
+    ) -> StoreResult<Vec<StoreResult<bool>>> {
+        let tenant_id = tenant_id.to_owned();
+        self.writer
+            .write(move |context| {
+                let mut outcomes = Vec::with_capacity(distributors.len());
+                for distributor in distributors {
+                    let record_key = key(&[&tenant_id, &distributor.id]);
+                    match get_in::<Distributor>(context.txn, DISTRIBUTORS, &record_key)? {
+                        Some(existing) if existing == distributor => outcomes.push(Ok(false)),
+                        Some(_) => outcomes.push(Err(StoreError::conflict(format!(
+                            "distributor {:?}",
+                            distributor.id
+                        )))),
+                        None => {
+                            put_in(context.txn, DISTRIBUTORS, &record_key, &distributor)?;
+                            context.emit(
+                                &tenant_id,
+                                NewEvent {
+                                    kind: "distributor.enrolled",
+                                    payload: serde_json::json!({
+                                        "id": distributor.id,
+                                        "node": distributor.node,
+                                        "sponsor_id": distributor.sponsor_id,
+                                    }),
+                                },
+                            )?;
+                            outcomes.push(Ok(true));
+                        }
+                    }
+                }
+                Ok(outcomes)
+            })
+            .await
+    }
+
+    async fn distributor(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Distributor>> {
+        self.get(DISTRIBUTORS, &key(&[tenant_id, id]))
+    }
+
+    async fn update_profile(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        profile: Profile,
+    ) -> StoreResult<Option<Distributor>> {
+        self.change(tenant_id, id, "distributor.updated", move |distributor| {
+            distributor.profile = profile
+        })
+        .await
+    }
+
+    async fn terminate(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Distributor>> {
+        self.change(tenant_id, id, "distributor.terminated", |distributor| {
+            distributor.status = DistributorStatus::Terminated
+        })
+        .await
+    }
+
+    async fn distributors(&self, tenant_id: &str) -> StoreResult<Vec<Distributor>> {
+        let mut distributors: Vec<Distributor> = self
+            .scan(DISTRIBUTORS, &[tenant_id])
+            .await?
+            .into_iter()
+            .map(|(_, distributor)| distributor)
+            .collect();
+        distributors.sort_unstable_by_key(|distributor| distributor.node);
+        Ok(distributors)
+    }
+}
+
+impl EmbeddedStore {
+    /// Changes one distributor with an event of `kind`; unchanged records write nothing.
+    async fn change(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        kind: &'static str,
+        edit: impl FnOnce(&mut Distributor) + Send + 'static,
+    ) -> StoreResult<Option<Distributor>> {
+        let tenant_id = tenant_id.to_owned();
+        let record_key = key(&[&tenant_id, id]);
+        self.writer
+            .write(move |context| {
+                let Some(before) = get_in::<Distributor>(context.txn, DISTRIBUTORS, &record_key)?
+                else {
+                    return Ok(None);
+                };
+                let mut after = before.clone();
+                edit(&mut after);
+                if after != before {
+                    put_in(context.txn, DISTRIBUTORS, &record_key, &after)?;
+                    context.emit(
+                        &tenant_id,
+                        NewEvent {
+                            kind,
+                            payload: serde_json::json!({ "id": after.id }),
+                        },
+                    )?;
+                }
+                Ok(Some(after))
+            })
+            .await
+    }
+}

@@ -1,0 +1,105 @@
+//! Orders and idempotency keys.
+
+use super::codec::key;
+use super::tables::{IDEMPOTENCY_KEYS, ORDERS};
+use super::{get_in, put_in, EmbeddedStore};
+use crate::error::{StoreError, StoreResult};
+use crate::model::{NewEvent, NewOrder, Order, OrderOutcome, OrderStatus, RefundOutcome};
+use crate::traits::OrderStore;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// What an idempotency key remembers: the request it first came with and the order it made.
+#[derive(Serialize, Deserialize)]
+struct IdempotencyRecord {
+    request_sha256: String,
+    order_id: String,
+}
+
+#[async_trait]
+impl OrderStore for EmbeddedStore {
+    async fn create_order(
+        &self,
+        tenant_id: &str,
+        new_order: NewOrder,
+    ) -> StoreResult<OrderOutcome> {
+        let tenant_id = tenant_id.to_owned();
+        self.writer
+            .write(move |context| {
+                let key_key = key(&[&tenant_id, &new_order.idempotency_key]);
+                let order_key = key(&[&tenant_id, &new_order.order.order_id]);
+                if let Some(first) =
+                    get_in::<IdempotencyRecord>(context.txn, IDEMPOTENCY_KEYS, &key_key)?
+                {
+                    if first.request_sha256 != new_order.request_sha256 {
+                        return Ok(OrderOutcome::KeyReusedWithAnotherBody);
+                    }
+                    let first_order_key = key(&[&tenant_id, &first.order_id]);
+                    let order = get_in::<Order>(context.txn, ORDERS, &first_order_key)?
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "idempotency key without its order {:?}",
+                                first.order_id
+                            ))
+                        })?;
+                    return Ok(OrderOutcome::Replayed(order));
+                }
+                if get_in::<Order>(context.txn, ORDERS, &order_key)?.is_some() {
+                    return Ok(OrderOutcome::OrderIdTaken);
+                }
+                let record = IdempotencyRecord {
+                    request_sha256: new_order.request_sha256,
+                    order_id: new_order.order.order_id.clone(),
+                };
+                put_in(context.txn, IDEMPOTENCY_KEYS, &key_key, &record)?;
+                put_in(context.txn, ORDERS, &order_key, &new_order.order)?;
+                context.emit(
+                    &tenant_id,
+                    NewEvent {
+                        kind: "order.created",
+                        payload: serde_json::to_value(&new_order.order).expect("orders serialize"),
+                    },
+                )?;
+                Ok(OrderOutcome::Created(new_order.order))
+            })
+            .await
+    }
+
+    async fn refund_order(&self, tenant_id: &str, order_id: &str) -> StoreResult<RefundOutcome> {
+        let tenant_id = tenant_id.to_owned();
+        let order_key = key(&[&tenant_id, order_id]);
+        self.writer
+            .write(move |context| {
+                let Some(mut order) = get_in::<Order>(context.txn, ORDERS, &order_key)? else {
+                    return Ok(RefundOutcome::NotFound);
+                };
+                if order.status == OrderStatus::Refunded {
+                    return Ok(RefundOutcome::AlreadyRefunded(order));
+                }
+                order.status = OrderStatus::Refunded;
+                put_in(context.txn, ORDERS, &order_key, &order)?;
+                context.emit(
+                    &tenant_id,
+                    NewEvent {
+                        kind: "order.refunded",
+                        payload: serde_json::to_value(&order).expect("orders serialize"),
+                    },
+                )?;
+                Ok(RefundOutcome::Refunded(order))
+            })
+            .await
+    }
+
+    async fn order(&self, tenant_id: &str, order_id: &str) -> StoreResult<Option<Order>> {
+        self.get(ORDERS, &key(&[tenant_id, order_id]))
+    }
+
+    async fn orders(&self, tenant_id: &str) -> StoreResult<Vec<Order>> {
+        Ok(self
+            .scan(ORDERS, &[tenant_id])
+            .await?
+            .into_iter()
+            .map(|(_, order)| order)
+            .collect())
+    }
+}

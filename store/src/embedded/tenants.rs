@@ -1,0 +1,85 @@
+//! Tenants and API keys.
+
+use super::codec::key;
+use super::tables::{API_KEYS, API_KEY_IDS, TENANTS};
+use super::{backend, get_in, put_in, EmbeddedStore};
+use crate::error::{StoreError, StoreResult};
+use crate::model::{ApiKey, Tenant};
+use crate::traits::TenantStore;
+use async_trait::async_trait;
+use redb::ReadableDatabase as _;
+
+#[async_trait]
+impl TenantStore for EmbeddedStore {
+    async fn create_tenant(&self, tenant: Tenant) -> StoreResult<()> {
+        self.writer
+            .write(move |context| {
+                let tenant_key = key(&[&tenant.id]);
+                if get_in::<Tenant>(context.txn, TENANTS, &tenant_key)?.is_some() {
+                    return Err(StoreError::conflict(format!("tenant {:?}", tenant.id)));
+                }
+                put_in(context.txn, TENANTS, &tenant_key, &tenant)
+            })
+            .await
+    }
+
+    async fn tenant(&self, tenant_id: &str) -> StoreResult<Option<Tenant>> {
+        self.get(TENANTS, &key(&[tenant_id]))
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let (start, end) = (Vec::new(), vec![0xff]);
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(TENANTS).map_err(backend)?;
+        let mut tenants = Vec::new();
+        for entry in table
+            .range(start.as_slice()..end.as_slice())
+            .map_err(backend)?
+        {
+            let (_, value) = entry.map_err(backend)?;
+            tenants.push(super::codec::decode(value.value())?);
+        }
+        Ok(tenants)
+    }
+
+    async fn create_api_key(&self, api_key: ApiKey) -> StoreResult<()> {
+        self.writer
+            .write(move |context| {
+                let hash_key = key(&[&api_key.secret_sha256]);
+                let id_key = key(&[&api_key.tenant_id, &api_key.key_id]);
+                if get_in::<ApiKey>(context.txn, API_KEYS, &hash_key)?.is_some()
+                    || get_in::<String>(context.txn, API_KEY_IDS, &id_key)?.is_some()
+                {
+                    return Err(StoreError::conflict(format!(
+                        "api key {:?}",
+                        api_key.key_id
+                    )));
+                }
+                put_in(context.txn, API_KEY_IDS, &id_key, &api_key.secret_sha256)?;
+                put_in(context.txn, API_KEYS, &hash_key, &api_key)
+            })
+            .await
+    }
+
+    async fn api_key_by_hash(&self, secret_sha256: &str) -> StoreResult<Option<ApiKey>> {
+        self.get(API_KEYS, &key(&[secret_sha256]))
+    }
+
+    async fn revoke_api_key(&self, tenant_id: &str, key_id: &str) -> StoreResult<bool> {
+        let id_key = key(&[tenant_id, key_id]);
+        self.writer
+            .write(move |context| {
+                let Some(hash) = get_in::<String>(context.txn, API_KEY_IDS, &id_key)? else {
+                    return Ok(false);
+                };
+                let hash_key = key(&[&hash]);
+                let Some(mut api_key) = get_in::<ApiKey>(context.txn, API_KEYS, &hash_key)? else {
+                    return Ok(false);
+                };
+                api_key.revoked = true;
+                put_in(context.txn, API_KEYS, &hash_key, &api_key)?;
+                Ok(true)
+            })
+            .await
+    }
+}

@@ -1,0 +1,157 @@
+//! The storage traits, one per aggregate.
+//!
+//! Every method is one atomic step on one partition — one tenant's one entity, together with
+//! the outbox event that describes the change — as ScyllaDB can do it (a lightweight transaction
+//! or a single-partition batch). Anything wider is a sequence of such steps, each idempotent, so
+//! that a retry or a restart completes it: a period's volumes are applied from order events keyed
+//! by `(order_id, kind)`, statements are written in idempotent chunks, ledger transfers are keyed
+//! by ids derived from what caused them. A backend may be stronger (the embedded one commits a
+//! whole batch at once); nothing above these traits relies on it.
+
+use crate::error::StoreResult;
+use crate::model::*;
+use async_trait::async_trait;
+
+/// Tenants and their API keys. Partitions: the tenant; the key's hash.
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates the tenant; `Conflict` when the id exists.
+    async fn create_tenant(&self, tenant: Tenant) -> StoreResult<()>;
+    async fn tenant(&self, tenant_id: &str) -> StoreResult<Option<Tenant>>;
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// Stores a new key; `Conflict` when its hash or id exists.
+    async fn create_api_key(&self, key: ApiKey) -> StoreResult<()>;
+    async fn api_key_by_hash(&self, secret_sha256: &str) -> StoreResult<Option<ApiKey>>;
+    /// Revokes the tenant's key; false when the tenant has no such key.
+    async fn revoke_api_key(&self, tenant_id: &str, key_id: &str) -> StoreResult<bool>;
+}
+
+/// Distributors. Partition: (tenant, distributor id).
+#[async_trait]
+pub trait DistributorStore: Send + Sync {
+    /// Inserts each distributor that does not exist yet, with a `distributor.enrolled` event.
+    /// One outcome per input, in order: `Ok(true)` stored, `Ok(false)` the same record was
+    /// there already (a retry), `Err(Conflict)` another record holds the id.
+    async fn enroll(
+        &self,
+        tenant_id: &str,
+        distributors: Vec<Distributor>,
+    ) -> StoreResult<Vec<StoreResult<bool>>>;
+    async fn distributor(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Distributor>>;
+    /// Replaces the profile; `None` when there is no such distributor.
+    async fn update_profile(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        profile: Profile,
+    ) -> StoreResult<Option<Distributor>>;
+    /// Marks the distributor terminated (idempotent); `None` when there is no such distributor.
+    async fn terminate(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Distributor>>;
+    /// Every distributor of the tenant, in enrollment order (`node`).
+    async fn distributors(&self, tenant_id: &str) -> StoreResult<Vec<Distributor>>;
+}
+
+/// Orders and their idempotency keys. Partitions: (tenant, order id) and (tenant, key).
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Creates the order with an `order.created` event, unless its key or its id was used.
+    async fn create_order(&self, tenant_id: &str, order: NewOrder) -> StoreResult<OrderOutcome>;
+    /// Marks a paid order refunded, with an `order.refunded` event.
+    async fn refund_order(&self, tenant_id: &str, order_id: &str) -> StoreResult<RefundOutcome>;
+    async fn order(&self, tenant_id: &str, order_id: &str) -> StoreResult<Option<Order>>;
+    /// Every order of the tenant (export and audits only: a period close reads volumes).
+    async fn orders(&self, tenant_id: &str) -> StoreResult<Vec<Order>>;
+}
+
+/// Period volumes, maintained from order events. Partition: (tenant, period, distributor).
+#[async_trait]
+pub trait VolumeStore: Send + Sync {
+    /// Applies each delta to each of its periods; a delta whose `(order_id, kind)` was applied to a
+    /// period before is skipped there. Returns how many (delta, period) pairs changed.
+    async fn apply_volumes(&self, tenant_id: &str, deltas: Vec<VolumeDelta>) -> StoreResult<u64>;
+    /// The counting volumes of every distributor with any in the period.
+    async fn period_volumes(
+        &self,
+        tenant_id: &str,
+        period: &str,
+    ) -> StoreResult<Vec<(String, PeriodVolume)>>;
+    /// The periods (months and weeks) that have volumes.
+    async fn volume_periods(&self, tenant_id: &str) -> StoreResult<Vec<String>>;
+}
+
+/// Commission runs and their statements. Partitions: (tenant, run); (tenant, run, distributor).
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Creates the run; `Conflict` when the id exists.
+    async fn create_run(&self, tenant_id: &str, run: Run) -> StoreResult<()>;
+    /// Replaces the run if its stored status is `expected` (compare-and-set); returns whether it did.
+    async fn update_run(&self, tenant_id: &str, expected: RunStatus, run: Run)
+        -> StoreResult<bool>;
+    async fn run(&self, tenant_id: &str, run_id: &str) -> StoreResult<Option<Run>>;
+    async fn runs(&self, tenant_id: &str) -> StoreResult<Vec<Run>>;
+    /// Writes statements (idempotent: the same statement written twice is one).
+    async fn put_statements(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        statements: Vec<Statement>,
+    ) -> StoreResult<()>;
+    async fn statement(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        distributor_id: &str,
+    ) -> StoreResult<Option<Statement>>;
+    /// Every statement of the run, sorted by distributor id.
+    async fn statements(&self, tenant_id: &str, run_id: &str) -> StoreResult<Vec<Statement>>;
+}
+
+/// The double-entry ledger. Partitions: (tenant, transfer id); (tenant, account).
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
+    /// Posts each transfer once (keyed by id), each with a `transfer.posted` event. One outcome
+    /// per input, in order.
+    async fn post_transfers(
+        &self,
+        tenant_id: &str,
+        transfers: Vec<Transfer>,
+    ) -> StoreResult<Vec<TransferOutcome>>;
+    /// The account (a zero balance when it never moved).
+    async fn account(&self, tenant_id: &str, account_id: &str) -> StoreResult<Account>;
+    /// Every account that ever moved.
+    async fn accounts(&self, tenant_id: &str) -> StoreResult<Vec<Account>>;
+    /// The account's transfers, newest first, at most `limit`.
+    async fn account_transfers(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Transfer>>;
+    async fn transfer(&self, tenant_id: &str, transfer_id: &str) -> StoreResult<Option<Transfer>>;
+}
+
+/// The outbox: events written with the changes they describe, until the relay acknowledges them.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Pending events with a sequence above `after`, in order, at most `limit`.
+    async fn pending_events(&self, after: u64, limit: usize) -> StoreResult<Vec<OutboxEvent>>;
+    /// Removes delivered events (idempotent).
+    async fn acknowledge_events(&self, sequences: Vec<u64>) -> StoreResult<()>;
+}
+
+/// Everything a backend provides.
+pub trait Store:
+    TenantStore + DistributorStore + OrderStore + VolumeStore + RunStore + LedgerStore + OutboxStore
+{
+}
+
+impl<T> Store for T where
+    T: TenantStore
+        + DistributorStore
+        + OrderStore
+        + VolumeStore
+        + RunStore
+        + LedgerStore
+        + OutboxStore
+{
+}
