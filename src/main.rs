@@ -4,9 +4,12 @@
 
 mod bench;
 mod commissions;
+mod demo;
+mod export;
 mod generate;
 mod input_files;
 mod report;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,6 +32,13 @@ enum Command {
     /// Measure the engine on a generated network (tree building, compute, the whole command,
     /// peak memory), as docs/benchmarks.md reports it.
     Bench(bench::BenchArgs),
+    /// Serve the platform API (tenants, genealogy, orders, commission runs, wallets) on the
+    /// embedded store.
+    Serve(serve::ServeArgs),
+    /// Write a tenant's period as plain files that `upline commissions` reproduces exactly.
+    Export(export::ExportArgs),
+    /// Create a demo tenant (generated network, a month of orders, the period closed) and serve it.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +47,8 @@ fn main() -> ExitCode {
         Command::Commissions(args) => commissions::main(args),
         Command::Generate(args) => generate::main(args),
         Command::Bench(args) => bench::main(args),
+        Command::Serve(args) => serve::main(args),
+        Command::Export(args) => export::main(args),
+        Command::Demo(args) => demo::main(args),
     }
 }

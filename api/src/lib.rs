@@ -1,2 +1,61 @@
-//! The tenant API (axum): tenancy, genealogy, orders, commission runs, wallets.
-//! Built under the API issue.
+//! # Upline's HTTP API
+//!
+//! The service companies integrate with: tenants and API keys (platform admin), distributors
+//! and their genealogy, orders, commission runs (preview → commit → post, restatements) and
+//! wallets, as JSON under `/v1`, with `/openapi.json`, `/healthz`, `/readyz` and `/metrics`.
+//!
+//! Handlers validate at the edge into typed values and call the storage traits (`store`);
+//! every tenant route resolves its API key to one tenant first ([`auth`]), so no handler can
+//! reach another tenant's data. The genealogy is answered from an in-memory index per tenant
+//! ([`directory`]), orders feed period volumes through the outbox ([`projector`]), and a
+//! period close runs the engine on those volumes ([`runs`]).
+//!
+//! [`app`] builds the router (tests call it directly); [`server::serve`] runs it.
+
+pub mod auth;
+pub mod directory;
+pub mod distributors;
+pub mod enrollment;
+pub mod error;
+pub mod genealogy;
+pub mod import;
+pub mod json;
+pub mod metrics;
+pub mod money;
+pub mod openapi;
+pub mod orders;
+pub mod periods;
+pub mod projector;
+pub mod rank_progress;
+pub mod runs;
+pub mod runtime;
+pub mod server;
+pub mod state;
+pub mod tenants;
+pub mod tree_shim;
+pub mod wallets;
+
+use axum::routing::get;
+use axum::Router;
+pub use state::AppState;
+
+/// The whole service over `state`.
+pub fn app(state: AppState) -> Router {
+    let (api, document) = openapi::router().split_for_parts();
+    let document = std::sync::Arc::new(document);
+    let metrics = state.metrics().clone();
+    Router::new()
+        .merge(api)
+        .route(
+            "/openapi.json",
+            get(move || openapi::serve_document(document.clone())),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ready" }))
+        .route("/metrics", get(metrics::metrics_page))
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::observe,
+        ))
+}

@@ -43,3 +43,6 @@ pub fn commissions_in_folder(folder: &Path, plan: &Path, period: &str, out: &Pat
         out,
     )
 }
+
+#[allow(dead_code)]
+pub mod serve;

@@ -1,0 +1,150 @@
+//! The enrollment queue of one tenant.
+//!
+//! Enrollments must become durable in the order the index numbers them: a recruit stored
+//! without its sponsor could not be replayed. So one task per tenant takes every waiting
+//! request, checks and places them in order in the index, stores the whole batch in one call,
+//! and only then answers them and takes the next batch. Batching keeps the rate high (one
+//! durable write for many enrollments); the single task keeps the order.
+
+use crate::directory::PlacementChoice;
+use crate::error::{ApiError, ApiResult};
+use crate::state::TenantRuntime;
+use std::sync::{Arc, Weak};
+use store::{Distributor, Profile, Store};
+use tokio::sync::{mpsc, oneshot};
+
+/// The most enrollments stored in one call.
+const BATCH_MAX: usize = 2048;
+/// Requests waiting before senders wait too.
+const QUEUE_MAX: usize = 16_384;
+
+/// One enrollment, checked for syntax, not yet against the genealogy.
+pub struct EnrollmentRequest {
+    pub id: String,
+    pub sponsor_id: Option<String>,
+    pub placement: PlacementChoice,
+    pub joined_on: engine::calendar::Day,
+    pub profile: Profile,
+}
+
+type Reply = oneshot::Sender<ApiResult<Distributor>>;
+
+#[derive(Clone)]
+pub struct EnrollmentQueue {
+    requests: mpsc::Sender<(EnrollmentRequest, Reply)>,
+}
+
+impl EnrollmentQueue {
+    /// Starts the tenant's enrollment task. It holds the runtime weakly and ends with it.
+    pub fn start(
+        store: Arc<dyn Store>,
+        tenant: Weak<TenantRuntime>,
+        requests_receiver: mpsc::Receiver<(EnrollmentRequest, Reply)>,
+    ) {
+        tokio::spawn(run(store, tenant, requests_receiver));
+    }
+
+    pub fn channel() -> (EnrollmentQueue, mpsc::Receiver<(EnrollmentRequest, Reply)>) {
+        let (requests, receiver) = mpsc::channel(QUEUE_MAX);
+        (EnrollmentQueue { requests }, receiver)
+    }
+
+    /// Enrolls one distributor; answers once it is durable.
+    pub async fn enroll(&self, request: EnrollmentRequest) -> ApiResult<Distributor> {
+        let answer = self.submit(request).await?;
+        answer.await
+    }
+
+    /// Queues an enrollment behind every one queued before it; the returned future answers
+    /// once it is durable. Lets one caller queue many in order without waiting for each.
+    pub async fn submit(
+        &self,
+        request: EnrollmentRequest,
+    ) -> ApiResult<impl std::future::Future<Output = ApiResult<Distributor>>> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send((request, reply))
+            .await
+            .map_err(|_| ApiError::Internal("the enrollment queue has stopped".into()))?;
+        Ok(async move {
+            answer
+                .await
+                .map_err(|_| ApiError::Internal("the enrollment queue dropped a request".into()))?
+        })
+    }
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    tenant: Weak<TenantRuntime>,
+    mut requests: mpsc::Receiver<(EnrollmentRequest, Reply)>,
+) {
+    let mut batch = Vec::with_capacity(BATCH_MAX);
+    while requests.recv_many(&mut batch, BATCH_MAX).await > 0 {
+        let Some(tenant) = tenant.upgrade() else {
+            return;
+        };
+        enroll_batch(&*store, &tenant, batch.drain(..)).await;
+    }
+}
+
+async fn enroll_batch(
+    store: &dyn Store,
+    tenant: &TenantRuntime,
+    batch: impl Iterator<Item = (EnrollmentRequest, Reply)>,
+) {
+    let mut accepted: Vec<(Distributor, Reply)> = Vec::new();
+    {
+        let mut directory = tenant.directory.write().expect("directory lock");
+        for (request, reply) in batch {
+            let placed = directory.enroll(
+                &request.id,
+                request.sponsor_id.as_deref(),
+                request.placement,
+                request.joined_on,
+            );
+            match placed {
+                Ok(mut distributor) => {
+                    distributor.profile = request.profile;
+                    accepted.push((distributor, reply));
+                }
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            }
+        }
+    }
+    if accepted.is_empty() {
+        return;
+    }
+    let records: Vec<Distributor> = accepted
+        .iter()
+        .map(|(distributor, _)| distributor.clone())
+        .collect();
+    match store.enroll(&tenant.tenant.id, records).await {
+        Ok(outcomes) if outcomes.iter().all(Result::is_ok) => {
+            tenant
+                .directory
+                .write()
+                .expect("directory lock")
+                .mark_durable();
+            for (distributor, reply) in accepted {
+                let _ = reply.send(Ok(distributor));
+            }
+        }
+        failed => {
+            // The index got ahead of the store: rebuild it from what is durable.
+            let message = match &failed {
+                Ok(outcomes) => format!("{:?}", outcomes.iter().find(|outcome| outcome.is_err())),
+                Err(error) => error.to_string(),
+            };
+            tracing::error!(tenant = %tenant.tenant.id, %message, "enrollment batch failed; rebuilding the index");
+            if let Err(error) = crate::runtime::rebuild_directory(store, tenant).await {
+                tracing::error!(tenant = %tenant.tenant.id, %error, "rebuilding the index failed");
+            }
+            for (_, reply) in accepted {
+                let _ = reply.send(Err(ApiError::Internal(message.clone())));
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The API's one error type and its RFC 7807 `application/problem+json` answer.
+//!
+//! A problem names the rule that was broken (`type`), says what happened in words a client can
+//! act on (`detail`) and, for bad input, which field. Backend failures are logged and answered
+//! with a bare 500: clients never see internals.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use store::StoreError;
+use utoipa::ToSchema;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed: `field` names the offending part.
+    #[error("{field}: {message}")]
+    InvalidField { field: String, message: String },
+    /// No credential, or one that is unknown or revoked.
+    #[error("a valid API key is required")]
+    Unauthorized,
+    /// The thing does not exist — or belongs to another tenant, which is the same to the caller.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request conflicts with the current state (an id in use, a run not in the right status).
+    #[error("{0}")]
+    Conflict(String),
+    /// The same `Idempotency-Key` came with a different body.
+    #[error("the Idempotency-Key was used before with a different request body")]
+    IdempotencyKeyReused,
+    /// A withdrawal larger than the balance.
+    #[error("insufficient funds: the balance is {balance}")]
+    InsufficientFunds { balance: String },
+    /// The backend failed; the details go to the log, never to the client.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::InvalidField {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InsufficientFunds { .. } => StatusCode::CONFLICT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn rule(&self) -> &'static str {
+        match self {
+            ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::InsufficientFunds { .. } => "insufficient_funds",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict { what } => ApiError::Conflict(format!("{what} already exists")),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// An RFC 7807 problem document.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the broken rule: `urn:upline:problem:<rule>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The request field at fault, for invalid input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(details) = &self {
+            tracing::error!(%details, "request failed in the backend");
+        }
+        let field = match &self {
+            ApiError::InvalidField { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        let problem = Problem {
+            kind: format!("urn:upline:problem:{}", self.rule()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            field,
+        };
+        let body = serde_json::to_vec(&problem).expect("problems serialize");
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,229 @@
+//! Orders: created under an `Idempotency-Key`, refunded, read back.
+
+use crate::auth::{sha256_hex, TenantAccess};
+use crate::error::{ApiError, ApiResult};
+use crate::json::JsonBody;
+use crate::money::{parse_volume_field, volume_text};
+use crate::state::{now_ms, AppState};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use store::{NewOrder, Order, OrderOutcome, OrderStatus, RefundOutcome};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_order))
+        .routes(routes!(get_order))
+        .routes(routes!(refund_order))
+}
+
+/// The longest `Idempotency-Key` accepted.
+const IDEMPOTENCY_KEY_LENGTH_MAX: usize = 200;
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrderBody {
+    pub order_id: String,
+    pub distributor_id: String,
+    /// `YYYY-MM-DD`: the periods the order counts in.
+    pub date: String,
+    /// Point volume: a decimal string with at most 4 fractional digits.
+    pub pv: String,
+    /// Commissionable value, same syntax.
+    pub cv: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug, PartialEq)]
+pub struct OrderView {
+    pub order_id: String,
+    pub distributor_id: String,
+    pub date: String,
+    pub pv: String,
+    pub cv: String,
+    /// `paid` or `refunded`.
+    pub status: String,
+    pub created_at_ms: i64,
+}
+
+impl OrderView {
+    pub fn of(order: &Order) -> OrderView {
+        OrderView {
+            order_id: order.order_id.clone(),
+            distributor_id: order.distributor_id.clone(),
+            date: order.date.clone(),
+            pv: volume_text(order.pv),
+            cv: volume_text(order.cv),
+            status: match order.status {
+                OrderStatus::Paid => "paid",
+                OrderStatus::Refunded => "refunded",
+            }
+            .to_owned(),
+            created_at_ms: order.created_at_ms,
+        }
+    }
+}
+
+/// Checks an id: non-empty, at most 128 bytes, no whitespace, comma, quote or control character
+/// (so that it can appear in the spec's CSV files as it is).
+pub fn check_id(field: &str, id: &str) -> ApiResult<()> {
+    let valid = !id.is_empty()
+        && id.len() <= 128
+        && !id
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '"' || c == '\'');
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            "must be 1 to 128 characters without whitespace, commas, quotes or control characters",
+        ))
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
+    let invalid = |message: &str| ApiError::invalid("Idempotency-Key", message);
+    let value = headers.get("idempotency-key").ok_or_else(|| {
+        invalid("this header is required: a unique string per order, reused only to retry")
+    })?;
+    let key = value
+        .to_str()
+        .map_err(|_| invalid("must be visible ASCII"))?;
+    if key.is_empty() || key.len() > IDEMPOTENCY_KEY_LENGTH_MAX || key.contains('\0') {
+        return Err(invalid("must be 1 to 200 characters"));
+    }
+    Ok(key.to_owned())
+}
+
+/// Create an order. A retry with the same `Idempotency-Key` and body answers as the first
+/// time (with `Idempotent-Replayed: true`); the same key with another body is 422.
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = NewOrderBody,
+    params(("Idempotency-Key" = String, Header, description = "Unique per order; reuse it only to retry")),
+    responses((status = 201, body = OrderView), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("api_key" = [])))]
+async fn create_order(
+    TenantAccess(tenant): TenantAccess,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<NewOrderBody>,
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    check_id("order_id", &body.order_id)?;
+    check_id("distributor_id", &body.distributor_id)?;
+    if engine::calendar::parse_date(body.date.as_bytes()).is_none() {
+        return Err(ApiError::invalid("date", "must be a date YYYY-MM-DD"));
+    }
+    let pv = parse_volume_field("pv", &body.pv)?;
+    let cv = parse_volume_field("cv", &body.cv)?;
+    let known = tenant
+        .directory
+        .read()
+        .expect("directory lock")
+        .durable_node(&body.distributor_id)
+        .is_some();
+    if !known {
+        return Err(ApiError::invalid(
+            "distributor_id",
+            format!("unknown distributor {:?}", body.distributor_id),
+        ));
+    }
+    // The fingerprint of the request as understood (not its bytes): the same order sent with
+    // other spacing is the same request.
+    let fingerprint = sha256_hex(&serde_json::to_vec(&body).expect("bodies serialize"));
+    let order = Order {
+        order_id: body.order_id,
+        distributor_id: body.distributor_id,
+        date: body.date,
+        pv,
+        cv,
+        status: OrderStatus::Paid,
+        created_at_ms: now_ms(),
+    };
+    let new_order = NewOrder {
+        idempotency_key: key,
+        request_sha256: fingerprint,
+        order,
+    };
+    let outcome = state
+        .store()
+        .create_order(&tenant.tenant.id, new_order)
+        .await?;
+    let orders = &state.metrics().orders;
+    match outcome {
+        OrderOutcome::Created(order) => {
+            orders.with_label_values(&["created"]).inc();
+            state.projector().wake();
+            Ok((StatusCode::CREATED, Json(OrderView::of(&order))).into_response())
+        }
+        OrderOutcome::Replayed(order) => {
+            orders.with_label_values(&["replayed"]).inc();
+            let mut response = (StatusCode::CREATED, Json(OrderView::of(&order))).into_response();
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            Ok(response)
+        }
+        OrderOutcome::KeyReusedWithAnotherBody => {
+            orders.with_label_values(&["key_reused"]).inc();
+            Err(ApiError::IdempotencyKeyReused)
+        }
+        OrderOutcome::OrderIdTaken => {
+            orders.with_label_values(&["order_id_taken"]).inc();
+            Err(ApiError::Conflict(
+                "order_id is already used by another order".into(),
+            ))
+        }
+    }
+}
+
+/// Read an order.
+#[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "orders", params(("order_id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 404, body = crate::error::Problem)), security(("api_key" = [])))]
+async fn get_order(
+    TenantAccess(tenant): TenantAccess,
+    State(state): State<AppState>,
+    Path(order_id): Path<String>,
+) -> ApiResult<Json<OrderView>> {
+    let order = state.store().order(&tenant.tenant.id, &order_id).await?;
+    order
+        .map(|order| Json(OrderView::of(&order)))
+        .ok_or_else(|| ApiError::NotFound(format!("order {order_id:?}")))
+}
+
+/// Refund an order (idempotent). A refund in a period whose run is committed restates that
+/// run: the differences are posted as adjustments.
+#[utoipa::path(post, path = "/v1/orders/{order_id}/refund", tag = "orders", params(("order_id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 404, body = crate::error::Problem)), security(("api_key" = [])))]
+async fn refund_order(
+    TenantAccess(tenant): TenantAccess,
+    State(state): State<AppState>,
+    Path(order_id): Path<String>,
+) -> ApiResult<Json<OrderView>> {
+    match state
+        .store()
+        .refund_order(&tenant.tenant.id, &order_id)
+        .await?
+    {
+        RefundOutcome::Refunded(order) => {
+            state
+                .metrics()
+                .orders
+                .with_label_values(&["refunded"])
+                .inc();
+            state.projector().wake();
+            crate::runs::restatement::restate_after_refund(
+                state.clone(),
+                tenant.clone(),
+                order.date.clone(),
+            );
+            Ok(Json(OrderView::of(&order)))
+        }
+        RefundOutcome::AlreadyRefunded(order) => Ok(Json(OrderView::of(&order))),
+        RefundOutcome::NotFound => Err(ApiError::NotFound(format!("order {order_id:?}"))),
+    }
+}

@@ -1,0 +1,160 @@
+//! Computing a run in the background: gather the inputs, run the engine, store the statements.
+
+use super::inputs;
+use super::statements::{close, Closed};
+use crate::state::{AppState, TenantRuntime};
+use engine::calendar::Period;
+use engine::run::Bonus;
+use std::sync::Arc;
+use store::{Run, RunStatus, Statement, Store};
+
+/// Statements stored per call (bounds one write batch).
+const STATEMENTS_PER_WRITE: usize = 20_000;
+
+/// The runs whose result stands for their period: committed or posted, not superseded.
+pub fn is_effective(run: &Run) -> bool {
+    matches!(run.status, RunStatus::Committed | RunStatus::Posted)
+}
+
+/// The state the period starts from: the effective run of the latest earlier period, if any.
+pub async fn previous_state(
+    store: &dyn Store,
+    tenant_id: &str,
+    period: &Period,
+) -> Result<Option<Vec<Statement>>, String> {
+    let runs = store
+        .runs(tenant_id)
+        .await
+        .map_err(|error| error.to_string())?;
+    let previous = runs
+        .iter()
+        .filter(|run| is_effective(run))
+        .filter_map(|run| Period::parse(&run.period).ok().map(|parsed| (parsed, run)))
+        .filter(|(parsed, _)| parsed.last < period.first)
+        .max_by_key(|(parsed, _)| parsed.last);
+    match previous {
+        Some((_, run)) => Ok(Some(
+            store
+                .statements(tenant_id, &run.run_id)
+                .await
+                .map_err(|error| error.to_string())?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Computes `run` (status `Running`, already stored) and stores its statements; the run ends
+/// `Preview` or `Failed`. Returns the final record.
+pub async fn compute(state: &AppState, tenant: &Arc<TenantRuntime>, mut run: Run) -> Run {
+    let tenant_id = tenant.tenant.id.clone();
+    let outcome = compute_statements(state, tenant, &run).await;
+    let finished = match outcome {
+        Ok(closed) => {
+            run.status = RunStatus::Preview;
+            run.lines = closed.lines;
+            run.distributors = closed.statements.len() as u64;
+            run.totals = Bonus::ALL
+                .iter()
+                .map(|bonus| {
+                    (
+                        bonus.name().to_owned(),
+                        crate::money::amount_text(
+                            closed.totals[*bonus as usize],
+                            tenant.plan.decimals,
+                        ),
+                    )
+                })
+                .collect();
+            store_statements(state, &tenant_id, &run.run_id, closed.statements).await
+        }
+        Err(error) => Err(error),
+    };
+    if let Err(error) = finished {
+        run.status = RunStatus::Failed;
+        run.error = Some(error);
+    }
+    let label = if run.status == RunStatus::Failed {
+        "failed"
+    } else {
+        "computed"
+    };
+    state.metrics().runs.with_label_values(&[label]).inc();
+    if let Err(error) = state
+        .store()
+        .update_run(&tenant_id, RunStatus::Running, run.clone())
+        .await
+    {
+        tracing::error!(%error, run = %run.run_id, "storing the run's outcome failed");
+    }
+    state.runs().clear(&tenant_id, &run.run_id);
+    run
+}
+
+async fn compute_statements(
+    state: &AppState,
+    tenant: &Arc<TenantRuntime>,
+    run: &Run,
+) -> Result<Closed, String> {
+    let store = state.store();
+    let tenant_id = &tenant.tenant.id;
+    let progress = |stage: &str| state.runs().set(tenant_id, &run.run_id, stage);
+    let period = Period::parse(&run.period).map_err(|error| error.to_string())?;
+    progress("waiting for every acknowledged order to reach the volumes");
+    state
+        .projector()
+        .sync()
+        .await
+        .map_err(|error| error.to_string())?;
+    progress("reading the genealogy and the volumes");
+    let distributors = store
+        .distributors(tenant_id)
+        .await
+        .map_err(|error| error.to_string())?;
+    let period_volumes = store
+        .period_volumes(tenant_id, &run.period)
+        .await
+        .map_err(|error| error.to_string())?;
+    let previous = previous_state(&**store, tenant_id, &period).await?;
+    let tenant = tenant.clone();
+    progress("computing");
+    tokio::task::spawn_blocking(move || {
+        let plan = &tenant.plan;
+        let network = inputs::network(
+            plan,
+            &inputs::distributors_csv(&distributors, plan.binary.is_some()),
+        )?;
+        drop(distributors);
+        let volumes = inputs::volumes(plan, &network, &period, &period_volumes)?;
+        let state_bytes = previous.as_deref().map(inputs::state_csv);
+        let carry = inputs::carry_state(plan, &network, state_bytes.as_deref())?;
+        close(plan, &network, &volumes, &carry)
+    })
+    .await
+    .map_err(|error| error.to_string())?
+}
+
+async fn store_statements(
+    state: &AppState,
+    tenant_id: &str,
+    run_id: &str,
+    statements: Vec<Statement>,
+) -> Result<(), String> {
+    let total = statements.len();
+    let mut stored = 0;
+    let mut statements = statements.into_iter().peekable();
+    while statements.peek().is_some() {
+        let chunk: Vec<Statement> = statements.by_ref().take(STATEMENTS_PER_WRITE).collect();
+        stored += chunk.len();
+        state
+            .store()
+            .put_statements(tenant_id, run_id, chunk)
+            .await
+            .map_err(|error| error.to_string())?;
+        state.runs().set(
+            tenant_id,
+            run_id,
+            format!("storing statements: {stored} of {total}"),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! A run's lifecycle: preview (computed, stored, not payable) → commit (immutable, the
+//! period's result) → post (ledger transfers). Each step is a compare-and-set on the run's
+//! status, so a retried or concurrent step happens once.
+
+use super::compute::{compute, is_effective};
+use super::posting::{line_amounts, line_transfer, post_all};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{now_ms, AppState, TenantRuntime};
+use std::sync::Arc;
+use store::{Run, RunStatus, TransferKind};
+
+/// Stores a new `Running` run of `period` with the next free id (`<period>.<n>`).
+pub async fn new_run(
+    state: &AppState,
+    tenant: &TenantRuntime,
+    period: &str,
+    restates: Option<String>,
+) -> ApiResult<Run> {
+    let tenant_id = &tenant.tenant.id;
+    let existing = state.store().runs(tenant_id).await?;
+    let mut number = existing.iter().filter(|run| run.period == period).count() + 1;
+    loop {
+        let run = Run {
+            run_id: format!("{period}.{number}"),
+            period: period.to_owned(),
+            plan_version: tenant.tenant.plan_version,
+            status: RunStatus::Running,
+            restates: restates.clone(),
+            created_at_ms: now_ms(),
+            distributors: 0,
+            lines: 0,
+            totals: Vec::new(),
+            error: None,
+        };
+        match state.store().create_run(tenant_id, run.clone()).await {
+            Ok(()) => return Ok(run),
+            Err(store::StoreError::Conflict { .. }) => number += 1,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// Moves `run` to `to`, if it still has the status it was read with.
+pub async fn set_status(
+    state: &AppState,
+    tenant_id: &str,
+    run: Run,
+    to: RunStatus,
+) -> ApiResult<Run> {
+    let from = run.status;
+    let changed = Run { status: to, ..run };
+    if state
+        .store()
+        .update_run(tenant_id, from, changed.clone())
+        .await?
+    {
+        Ok(changed)
+    } else {
+        Err(ApiError::Conflict(format!(
+            "run {:?} changed meanwhile; read it again",
+            changed.run_id
+        )))
+    }
+}
+
+/// Starts a preview run of `period` in the background; answers at once with the running run.
+pub async fn start_preview(
+    state: &AppState,
+    tenant: &Arc<TenantRuntime>,
+    period: &str,
+) -> ApiResult<Run> {
+    engine::calendar::Period::parse(period)
+        .map_err(|error| ApiError::invalid("period", error.to_string()))?;
+    let run = {
+        let _lifecycle = tenant.run_lifecycle.lock().await;
+        new_run(state, tenant, period, None).await?
+    };
+    state.runs().set(&tenant.tenant.id, &run.run_id, "queued");
+    let (state, tenant, running) = (state.clone(), tenant.clone(), run.clone());
+    tokio::spawn(async move {
+        compute(&state, &tenant, running).await;
+    });
+    Ok(run)
+}
+
+/// The run, or 404.
+pub async fn find_run(state: &AppState, tenant_id: &str, run_id: &str) -> ApiResult<Run> {
+    state
+        .store()
+        .run(tenant_id, run_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run {run_id:?}")))
+}
+
+/// Commits a preview: it becomes the period's result. A period has one effective run; to
+/// change a committed period, refund or correct and let the restatement do it.
+pub async fn commit(state: &AppState, tenant: &TenantRuntime, run_id: &str) -> ApiResult<Run> {
+    let _lifecycle = tenant.run_lifecycle.lock().await;
+    let tenant_id = &tenant.tenant.id;
+    let run = find_run(state, tenant_id, run_id).await?;
+    match run.status {
+        RunStatus::Preview => {}
+        RunStatus::Committed | RunStatus::Posted => return Ok(run),
+        other => {
+            return Err(ApiError::Conflict(format!(
+                "run {run_id:?} is {other:?}; only a preview can be committed"
+            )))
+        }
+    }
+    let runs = state.store().runs(tenant_id).await?;
+    if let Some(effective) = runs
+        .iter()
+        .find(|other| other.period == run.period && is_effective(other))
+    {
+        return Err(ApiError::Conflict(format!(
+            "period {} is already committed by run {:?}",
+            run.period, effective.run_id
+        )));
+    }
+    set_status(state, tenant_id, run, RunStatus::Committed).await
+}
+
+/// Posts a committed run: one transfer per line, ids derived from run and line, so a retry
+/// (or a post resumed after a crash) pays nothing twice.
+pub async fn post(state: &AppState, tenant: &TenantRuntime, run_id: &str) -> ApiResult<Run> {
+    let _lifecycle = tenant.run_lifecycle.lock().await;
+    let tenant_id = &tenant.tenant.id;
+    let run = find_run(state, tenant_id, run_id).await?;
+    match run.status {
+        RunStatus::Committed => {}
+        RunStatus::Posted => return Ok(run),
+        other => {
+            return Err(ApiError::Conflict(format!(
+                "run {run_id:?} is {other:?}; commit it before posting"
+            )))
+        }
+    }
+    let statements = state.store().statements(tenant_id, run_id).await?;
+    let lines = line_amounts(&statements).map_err(ApiError::Internal)?;
+    let now = now_ms();
+    let transfers = lines
+        .iter()
+        .map(|(key, (recipient, amount))| {
+            line_transfer(
+                format!("{run_id}/{key}"),
+                recipient,
+                *amount,
+                TransferKind::Commission,
+                now,
+            )
+        })
+        .collect();
+    post_all(state, tenant_id, transfers).await?;
+    set_status(state, tenant_id, run, RunStatus::Posted).await
+}

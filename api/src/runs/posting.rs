@@ -1,0 +1,134 @@
+//! Turning statements into ledger transfers.
+//!
+//! A commission line becomes one transfer from a system account to the recipient's wallet,
+//! with an id derived from the run and the line (`<run>/<recipient>/<bonus>/<source>/<level>`):
+//! posting a run twice, or resuming a post that stopped half way, moves every cent once.
+//! The system side is spread over [`SYSTEM_SHARDS`] accounts so that no single row is hot.
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use std::collections::BTreeMap;
+use store::{Statement, Transfer, TransferKind, TransferOutcome};
+
+/// How many system accounts carry the company side of commissions.
+pub const SYSTEM_SHARDS: u64 = 16;
+/// Transfers posted per call.
+const TRANSFERS_PER_POST: usize = 10_000;
+
+/// The wallet account of a distributor.
+pub fn wallet_account(distributor_id: &str) -> String {
+    format!("wallet:{distributor_id}")
+}
+
+/// The system account that pays `recipient` (FNV-1a of the id picks the shard).
+pub fn commissions_account(recipient: &str) -> String {
+    let hash = recipient
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("system:commissions:{}", hash % SYSTEM_SHARDS)
+}
+
+/// The line identity (`recipient/bonus/source/level`) and amount (minor units) of every line.
+pub fn line_amounts(statements: &[Statement]) -> Result<BTreeMap<String, (String, i64)>, String> {
+    let mut amounts = BTreeMap::new();
+    for statement in statements {
+        for line in &statement.lines {
+            let cells: Vec<&str> = line.split(',').collect();
+            let [recipient, bonus, source, level, _base, _rate, amount] = cells[..] else {
+                return Err(format!("a stored line has {} cells: {line:?}", cells.len()));
+            };
+            let minor: i64 = amount
+                .replace('.', "")
+                .parse()
+                .map_err(|_| format!("a stored line has a bad amount: {line:?}"))?;
+            amounts.insert(
+                format!("{recipient}/{bonus}/{source}/{level}"),
+                (recipient.to_owned(), minor),
+            );
+        }
+    }
+    Ok(amounts)
+}
+
+/// The transfer moving `amount` (signed: negative claws back) for one line.
+pub fn line_transfer(
+    id: String,
+    recipient: &str,
+    amount: i64,
+    kind: TransferKind,
+    now_ms: i64,
+) -> Transfer {
+    let (wallet, system) = (wallet_account(recipient), commissions_account(recipient));
+    let (debit, credit) = if amount >= 0 {
+        (system, wallet)
+    } else {
+        (wallet, system)
+    };
+    Transfer {
+        id,
+        debit,
+        credit,
+        amount: amount.abs(),
+        kind,
+        debit_must_stay_non_negative: false,
+        created_at_ms: now_ms,
+    }
+}
+
+/// Posts transfers in chunks; every outcome must be `Posted` or `AlreadyPosted`.
+pub async fn post_all(
+    state: &AppState,
+    tenant_id: &str,
+    transfers: Vec<Transfer>,
+) -> ApiResult<u64> {
+    let mut posted = 0;
+    let mut transfers = transfers.into_iter().peekable();
+    while transfers.peek().is_some() {
+        let chunk: Vec<Transfer> = transfers.by_ref().take(TRANSFERS_PER_POST).collect();
+        let kinds: Vec<TransferKind> = chunk.iter().map(|transfer| transfer.kind).collect();
+        let outcomes = state.store().post_transfers(tenant_id, chunk).await?;
+        for (outcome, kind) in outcomes.iter().zip(kinds) {
+            match outcome {
+                TransferOutcome::Posted => {
+                    posted += 1;
+                    let label = match kind {
+                        TransferKind::Commission => "commission",
+                        TransferKind::Adjustment => "adjustment",
+                        TransferKind::Withdrawal => "withdrawal",
+                    };
+                    state.metrics().transfers.with_label_values(&[label]).inc();
+                }
+                TransferOutcome::AlreadyPosted => {}
+                other => {
+                    return Err(ApiError::Internal(format!(
+                        "a run transfer was refused: {other:?}"
+                    )))
+                }
+            }
+        }
+    }
+    Ok(posted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_bounded() {
+        assert_eq!(commissions_account("d1"), commissions_account("d1"));
+        let shards: std::collections::BTreeSet<_> = (0..1000)
+            .map(|n| commissions_account(&format!("d{n}")))
+            .collect();
+        assert_eq!(shards.len() as u64, SYSTEM_SHARDS);
+    }
+
+    #[test]
+    fn negative_amounts_claw_back_from_the_wallet() {
+        let back = line_transfer("t".into(), "d1", -250, TransferKind::Adjustment, 0);
+        assert_eq!((back.debit.as_str(), back.amount), ("wallet:d1", 250));
+        assert!(back.credit.starts_with("system:commissions:"));
+    }
+}

@@ -1,0 +1,101 @@
+//! The service's state: one `Clone` struct shared by every handler.
+
+use crate::directory::Directory;
+use crate::metrics::Metrics;
+use crate::projector::Projector;
+use crate::runs::progress::RunProgress;
+use engine::plan::CompiledPlan;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use store::{Store, Tenant};
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    /// SHA-256 of the platform admin token (the token itself is not kept).
+    admin_token_sha256: String,
+    tenants: RwLock<HashMap<String, Arc<TenantRuntime>>>,
+    metrics: Metrics,
+    projector: Arc<Projector>,
+    runs: RunProgress,
+}
+
+/// One tenant, live: its plan compiled and its genealogy index in memory.
+pub struct TenantRuntime {
+    pub tenant: Tenant,
+    pub plan: CompiledPlan,
+    /// The genealogy index; writers hold it only to check and reserve an enrollment.
+    pub directory: RwLock<Directory>,
+    /// Where enrollments wait to be placed and stored in order.
+    pub enrollments: crate::enrollment::EnrollmentQueue,
+    /// Held while a run changes status or a restatement runs, so those steps never interleave.
+    pub run_lifecycle: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        admin_token_sha256: String,
+        metrics: Metrics,
+        projector: Arc<Projector>,
+    ) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                admin_token_sha256,
+                tenants: RwLock::new(HashMap::new()),
+                metrics,
+                projector,
+                runs: RunProgress::default(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn admin_token_sha256(&self) -> &str {
+        &self.inner.admin_token_sha256
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn projector(&self) -> &Arc<Projector> {
+        &self.inner.projector
+    }
+
+    pub fn runs(&self) -> &RunProgress {
+        &self.inner.runs
+    }
+
+    pub fn tenant(&self, tenant_id: &str) -> Option<Arc<TenantRuntime>> {
+        self.inner
+            .tenants
+            .read()
+            .expect("tenant map lock")
+            .get(tenant_id)
+            .cloned()
+    }
+
+    pub fn add_tenant(&self, runtime: Arc<TenantRuntime>) -> Arc<TenantRuntime> {
+        let mut tenants = self.inner.tenants.write().expect("tenant map lock");
+        tenants.insert(runtime.tenant.id.clone(), runtime.clone());
+        runtime
+    }
+}
+
+/// Milliseconds since the Unix epoch: the API's only clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or(0)
+}

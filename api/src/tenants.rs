@@ -1,0 +1,162 @@
+//! The platform admin's routes: tenants and their API keys.
+
+use crate::auth::{new_api_key, sha256_hex, Admin};
+use crate::error::{ApiError, ApiResult};
+use crate::json::JsonBody;
+use crate::runtime::runtime_for_new_tenant;
+use crate::state::{now_ms, AppState};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use store::{ApiKey, Tenant};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(create_api_key))
+        .routes(routes!(revoke_api_key))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// `[a-z0-9-]{1,40}`, starting with a letter or digit.
+    pub id: String,
+    pub name: String,
+    /// The compensation plan (COMP_PLAN_SPEC.md §2) as a JSON object; numbers may be JSON
+    /// numbers or strings, both read exactly.
+    #[schema(value_type = Object)]
+    pub plan: serde_json::Value,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TenantView {
+    pub id: String,
+    pub name: String,
+    pub currency: String,
+    pub plan_version: u32,
+}
+
+impl TenantView {
+    fn of(tenant: &Tenant, currency: &str) -> TenantView {
+        TenantView {
+            id: tenant.id.clone(),
+            name: tenant.name.clone(),
+            currency: currency.to_owned(),
+            plan_version: tenant.plan_version,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct NewApiKeyView {
+    pub key_id: String,
+    /// The key itself: shown this once, stored only as a hash.
+    pub key: String,
+}
+
+/// Checks a tenant id: it becomes part of every key of the tenant's data.
+pub fn check_tenant_id(id: &str) -> ApiResult<()> {
+    let valid = !id.is_empty()
+        && id.len() <= 40
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+        && !id.starts_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "id",
+            "must be 1 to 40 of a-z, 0-9 and '-', not starting with '-'",
+        ))
+    }
+}
+
+/// Create a tenant with its compensation plan.
+#[utoipa::path(post, path = "/v1/tenants", tag = "admin", request_body = NewTenant,
+    responses((status = 201, body = TenantView), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("admin" = [])))]
+async fn create_tenant(
+    _: Admin,
+    State(state): State<AppState>,
+    JsonBody(new): JsonBody<NewTenant>,
+) -> ApiResult<(StatusCode, Json<TenantView>)> {
+    check_tenant_id(&new.id)?;
+    if new.name.trim().is_empty() {
+        return Err(ApiError::invalid("name", "must not be empty"));
+    }
+    let tenant = Tenant {
+        id: new.id,
+        name: new.name,
+        plan: new.plan,
+        plan_version: 1,
+        created_at_ms: now_ms(),
+    };
+    let runtime = runtime_for_new_tenant(state.store().clone(), tenant.clone())?;
+    state.store().create_tenant(tenant.clone()).await?;
+    let view = TenantView::of(&tenant, &runtime.plan.currency);
+    state.add_tenant(runtime);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// List the tenants.
+#[utoipa::path(get, path = "/v1/tenants", tag = "admin", responses((status = 200, body = Vec<TenantView>)), security(("admin" = [])))]
+async fn list_tenants(_: Admin, State(state): State<AppState>) -> ApiResult<Json<Vec<TenantView>>> {
+    let tenants = state.store().tenants().await?;
+    let views = tenants
+        .iter()
+        .filter_map(|tenant| {
+            state
+                .tenant(&tenant.id)
+                .map(|runtime| TenantView::of(tenant, &runtime.plan.currency))
+        })
+        .collect();
+    Ok(Json(views))
+}
+
+/// Create an API key for a tenant; the answer is the only time the key is shown.
+#[utoipa::path(post, path = "/v1/tenants/{tenant_id}/api-keys", tag = "admin",
+    params(("tenant_id" = String, Path)),
+    responses((status = 201, body = NewApiKeyView), (status = 404, body = crate::error::Problem)),
+    security(("admin" = [])))]
+async fn create_api_key(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(tenant_id): Path<String>,
+) -> ApiResult<(StatusCode, Json<NewApiKeyView>)> {
+    if state.tenant(&tenant_id).is_none() {
+        return Err(ApiError::NotFound(format!("tenant {tenant_id:?}")));
+    }
+    let (key_id, key) = new_api_key();
+    let api_key = ApiKey {
+        key_id: key_id.clone(),
+        tenant_id,
+        secret_sha256: sha256_hex(key.as_bytes()),
+        created_at_ms: now_ms(),
+        revoked: false,
+    };
+    state.store().create_api_key(api_key).await?;
+    Ok((StatusCode::CREATED, Json(NewApiKeyView { key_id, key })))
+}
+
+/// Revoke a tenant's API key; it stops working at once.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant_id}/api-keys/{key_id}", tag = "admin",
+    params(("tenant_id" = String, Path), ("key_id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::error::Problem)),
+    security(("admin" = [])))]
+async fn revoke_api_key(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((tenant_id, key_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    if state.store().revoke_api_key(&tenant_id, &key_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("api key {key_id:?}")))
+    }
+}

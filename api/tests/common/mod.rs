@@ -1,0 +1,201 @@
+//! A real `upline serve` (the library's server, on the embedded store in a temporary
+//! directory) on a loopback port, and a small client for it.
+#![allow(dead_code)]
+
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+pub struct Server {
+    pub base: String,
+    pub client: Client,
+    pub data: tempfile::TempDir,
+}
+
+/// Starts a server on a fresh data directory.
+pub async fn start() -> Server {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let base = start_on(data.path()).await;
+    Server {
+        base,
+        client: Client::new(),
+        data,
+    }
+}
+
+/// Starts a server on `data`; returns its base URL.
+pub async fn start_on(data: &std::path::Path) -> String {
+    let hash = api::auth::sha256_hex(ADMIN_TOKEN.as_bytes());
+    let state = api::server::recover(data, hash)
+        .await
+        .expect("the server recovers");
+    let (bound, address) = tokio::sync::oneshot::channel::<SocketAddr>();
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    tokio::spawn(async move {
+        api::server::serve(state, listen, move |address| {
+            let _ = bound.send(address);
+        })
+        .await
+        .expect("the server runs");
+    });
+    format!("http://{}", address.await.expect("the server binds"))
+}
+
+impl Server {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("the server answers")
+    }
+
+    /// Calls and expects `status`; returns the JSON body (Null when empty).
+    pub async fn expect(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        status: StatusCode,
+    ) -> Value {
+        let response = self.call(method.clone(), path, token, body).await;
+        let got = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(got, status, "{method} {path}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// A tenant with `plan`; returns its API key.
+    pub async fn tenant(&self, id: &str, plan: Value) -> String {
+        self.expect(
+            Method::POST,
+            "/v1/tenants",
+            ADMIN_TOKEN,
+            Some(json!({ "id": id, "name": id, "plan": plan })),
+            StatusCode::CREATED,
+        )
+        .await;
+        let key = self
+            .expect(
+                Method::POST,
+                &format!("/v1/tenants/{id}/api-keys"),
+                ADMIN_TOKEN,
+                None,
+                StatusCode::CREATED,
+            )
+            .await;
+        key["key"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn enroll(&self, key: &str, id: &str, sponsor: Option<&str>) -> Value {
+        let mut body = json!({ "id": id, "joined_on": "2026-10-01" });
+        if let Some(sponsor) = sponsor {
+            body["sponsor_id"] = json!(sponsor);
+        }
+        self.expect(
+            Method::POST,
+            "/v1/distributors",
+            key,
+            Some(body),
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    pub async fn order(
+        &self,
+        key: &str,
+        order_id: &str,
+        distributor: &str,
+        pv: &str,
+        cv: &str,
+    ) -> Value {
+        let body = json!({ "order_id": order_id, "distributor_id": distributor, "date": "2026-11-05", "pv": pv, "cv": cv });
+        let response = self
+            .client
+            .post(format!("{}/v1/orders", self.base))
+            .bearer_auth(key)
+            .header("Idempotency-Key", format!("key-{order_id}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    /// Starts a run of `period` and waits for it to leave `running`.
+    pub async fn run(&self, key: &str, period: &str) -> Value {
+        let run = self
+            .expect(
+                Method::POST,
+                "/v1/runs",
+                key,
+                Some(json!({ "period": period })),
+                StatusCode::ACCEPTED,
+            )
+            .await;
+        let run_id = run["run_id"].as_str().unwrap().to_owned();
+        self.wait_run(key, &run_id).await
+    }
+
+    pub async fn wait_run(&self, key: &str, run_id: &str) -> Value {
+        loop {
+            let run = self
+                .expect(
+                    Method::GET,
+                    &format!("/v1/runs/{run_id}"),
+                    key,
+                    None,
+                    StatusCode::OK,
+                )
+                .await;
+            if run["status"] != "running" {
+                return run;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn balance(&self, key: &str, distributor: &str) -> String {
+        let wallet = self
+            .expect(
+                Method::GET,
+                &format!("/v1/wallets/{distributor}"),
+                key,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        wallet["balance"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn ledger_sum(&self, key: &str) -> String {
+        let ledger = self
+            .expect(Method::GET, "/v1/ledger/balance", key, None, StatusCode::OK)
+            .await;
+        ledger["sum"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A unilevel plan: everyone active at 10 PV, two levels at 10% and 5%.
+pub fn unilevel_plan() -> Value {
+    // From text: plan numbers are exact decimals, never binary floats.
+    serde_json::from_str(
+        r#"{ "name": "test", "currency": "USD", "activity": { "min_pv": 10 },
+             "ranks": [{ "name": "Member" }], "bonuses": { "unilevel": { "levels": [0.10, 0.05] } } }"#,
+    )
+    .unwrap()
+}

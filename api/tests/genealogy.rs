@@ -1,0 +1,311 @@
+//! Distributors and the genealogy over HTTP: enrollment with placement rules, explicit
+//! positions and their errors, bulk import with a per-row report, upline, downline pages,
+//! statistics.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+fn binary_plan() -> Value {
+    serde_json::from_str(r#"{ "name": "bin", "currency": "USD", "ranks": [{ "name": "Member" }], "bonuses": { "binary": { "pct": 0.1 } } }"#)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_enrollment_places_by_rule_or_position() {
+    let server = start().await;
+    let key = server.tenant("binary", binary_plan()).await;
+    server.enroll(&key, "root", None).await;
+    let enroll = |body: Value| {
+        server.expect(
+            Method::POST,
+            "/v1/distributors",
+            &key,
+            Some(body),
+            StatusCode::CREATED,
+        )
+    };
+    let a =
+        enroll(json!({ "id": "a", "sponsor_id": "root", "placement": { "rule": "outer_left" } }))
+            .await;
+    assert_eq!(a["placement"], json!({ "parent_id": "root", "leg": "L" }));
+    let b =
+        enroll(json!({ "id": "b", "sponsor_id": "root", "placement": { "rule": "outer_left" } }))
+            .await;
+    assert_eq!(b["placement"], json!({ "parent_id": "a", "leg": "L" }));
+    let c = enroll(json!({ "id": "c", "sponsor_id": "root", "placement": { "parent_id": "root", "leg": "R" } })).await;
+    assert_eq!(c["placement"], json!({ "parent_id": "root", "leg": "R" }));
+    // Weak leg: both legs have no PV, ties go left: the end of the left edge.
+    let d = enroll(json!({ "id": "d", "sponsor_id": "root" })).await;
+    assert_eq!(d["placement"], json!({ "parent_id": "b", "leg": "L" }));
+    let cases = [
+        (
+            json!({ "id": "e", "sponsor_id": "root", "placement": { "parent_id": "root", "leg": "R" } }),
+            "placement",
+        ),
+        (
+            json!({ "id": "e", "sponsor_id": "root", "placement": { "parent_id": "root", "leg": "X" } }),
+            "placement.leg",
+        ),
+        (
+            json!({ "id": "e", "sponsor_id": "root", "placement": { "rule": "spillover" } }),
+            "placement.rule",
+        ),
+        (json!({ "id": "e", "sponsor_id": "nobody" }), "sponsor_id"),
+        (json!({ "id": "e" }), "sponsor_id"),
+        (json!({ "id": "bad id", "sponsor_id": "root" }), "id"),
+        (
+            json!({ "id": "e", "sponsor_id": "root", "colour": "red" }),
+            "colour",
+        ),
+    ];
+    for (body, field) in cases {
+        let problem = server
+            .expect(
+                Method::POST,
+                "/v1/distributors",
+                &key,
+                Some(body.clone()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert_eq!(problem["field"], field, "{body}: {problem}");
+    }
+    server
+        .expect(
+            Method::POST,
+            "/v1/distributors",
+            &key,
+            Some(json!({ "id": "a", "sponsor_id": "root" })),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    server
+        .expect(
+            Method::GET,
+            "/v1/distributors/e",
+            &key,
+            None,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upline_downline_and_stats_follow_the_tree() {
+    let server = start().await;
+    let key = server.tenant("tree", unilevel_plan()).await;
+    // root ─ a ─ a1 ─ a11
+    //      │    └ a2
+    //      └ b
+    server.enroll(&key, "root", None).await;
+    for (id, sponsor) in [
+        ("a", "root"),
+        ("b", "root"),
+        ("a1", "a"),
+        ("a2", "a"),
+        ("a11", "a1"),
+    ] {
+        server.enroll(&key, id, Some(sponsor)).await;
+    }
+    let upline = server
+        .expect(
+            Method::GET,
+            "/v1/distributors/a11/upline",
+            &key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(
+        upline["items"],
+        json!([{ "id": "a1", "level": 1 }, { "id": "a", "level": 2 }, { "id": "root", "level": 3 }])
+    );
+    let two = server
+        .expect(
+            Method::GET,
+            "/v1/distributors/a11/upline?levels=2",
+            &key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(two["items"].as_array().unwrap().len(), 2);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/v1/distributors/root/downline?limit=2&cursor={cursor}"),
+            None => "/v1/distributors/root/downline?limit=2".to_owned(),
+        };
+        let page = server
+            .expect(Method::GET, &path, &key, None, StatusCode::OK)
+            .await;
+        for item in page["items"].as_array().unwrap() {
+            seen.push((
+                item["id"].as_str().unwrap().to_owned(),
+                item["level"].as_u64().unwrap(),
+            ));
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<(String, u64)> = [("a", 1), ("a1", 2), ("a11", 3), ("a2", 2), ("b", 1)]
+        .iter()
+        .map(|(id, level)| (id.to_string(), *level))
+        .collect();
+    assert_eq!(seen, expected, "depth-first, recruits in enrollment order");
+    let shallow = server
+        .expect(
+            Method::GET,
+            "/v1/distributors/root/downline?depth=1",
+            &key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(
+        shallow["items"],
+        json!([{ "id": "a", "level": 1 }, { "id": "b", "level": 1 }])
+    );
+    server
+        .expect(
+            Method::GET,
+            "/v1/distributors/root/downline?cursor=nobody",
+            &key,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    server
+        .expect(
+            Method::GET,
+            "/v1/distributors/a/downline?cursor=b",
+            &key,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+
+    server.order(&key, "o1", "a11", "40", "40").await;
+    server.order(&key, "o2", "b", "5", "5").await;
+    server.run(&key, "2026-11").await; // waits for the volumes
+    let stats = server
+        .expect(
+            Method::GET,
+            "/v1/distributors/root/stats?period=2026-11",
+            &key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(stats["size"], 6);
+    assert_eq!(stats["gv"], "45.0000");
+    assert_eq!(
+        stats["legs"],
+        json!([{ "id": "a", "gv": "40.0000" }, { "id": "b", "gv": "5.0000" }])
+    );
+    server
+        .expect(
+            Method::GET,
+            "/v1/distributors/root/stats?period=2026-13",
+            &key,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    let progress = server
+        .expect(
+            Method::GET,
+            "/v1/distributors/a11/rank-progress?period=2026-11",
+            &key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(progress["active"], true);
+    assert_eq!(progress["paid_as_rank"], "Member");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_import_enrolls_the_good_rows_and_reports_the_bad() {
+    let server = start().await;
+    let key = server.tenant("import", unilevel_plan()).await;
+    let csv = "id,sponsor_id,placement_id,leg,joined_on,status\n\
+        root,,,,2026-01-01,active\n\
+        a,root,,,2026-01-02,active\n\
+        b,nobody,,,2026-01-02,active\n\
+        c,a,,,2026-13-01,active\n\
+        d,a,,,2026-01-03,terminated\n\
+        e,b,,,2026-01-03,active\n";
+    let response = server
+        .client
+        .post(format!("{}/v1/distributors/import", server.base))
+        .bearer_auth(&key)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["rows"], 6);
+    assert_eq!(report["enrolled"], 3);
+    assert_eq!(report["refused"], 3);
+    let lines: Vec<u64> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| error["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [4, 5, 7], "{report}");
+    assert!(
+        report["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sponsor_id"),
+        "{report}"
+    );
+    let d = server
+        .expect(
+            Method::GET,
+            "/v1/distributors/d",
+            &key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(d["status"], "terminated");
+    // NDJSON too.
+    let ndjson = "{\"id\":\"f\",\"sponsor_id\":\"a\"}\n{\"id\":\"g\",\"sponsor_id\":\"f\",\"joined_on\":\"bad\"}\n";
+    let response = server
+        .client
+        .post(format!("{}/v1/distributors/import", server.base))
+        .bearer_auth(&key)
+        .header("content-type", "application/x-ndjson")
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(
+        (report["enrolled"].as_u64(), report["refused"].as_u64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    let bad_header = server
+        .client
+        .post(format!("{}/v1/distributors/import", server.base))
+        .bearer_auth(&key)
+        .header("content-type", "text/csv")
+        .body("id,sponsor\nx,y\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_header.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

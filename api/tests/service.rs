@@ -1,0 +1,116 @@
+//! The service around the API: the OpenAPI document (snapshot), health, metrics, problems.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+const SNAPSHOT: &str = "tests/snapshots/openapi.json";
+
+/// The document is generated from the routes; a change to the API shows up as a diff here.
+/// Run with UPDATE_SNAPSHOTS=1 to accept it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_matches_its_snapshot() {
+    let server = start().await;
+    let document: Value = server
+        .client
+        .get(format!("{}/openapi.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = serde_json::to_string_pretty(&document).unwrap() + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let snapshot =
+        std::fs::read_to_string(&path).expect("the snapshot exists (UPDATE_SNAPSHOTS=1 writes it)");
+    assert!(
+        snapshot == text,
+        "/openapi.json changed; review and run with UPDATE_SNAPSHOTS=1"
+    );
+    for route in [
+        "/v1/orders",
+        "/v1/distributors/{id}/downline",
+        "/v1/runs/{run_id}/post",
+        "/v1/wallets/{distributor_id}/withdrawals",
+    ] {
+        assert!(
+            document["paths"][route].is_object(),
+            "{route} is not documented"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_and_problems() {
+    let server = start().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = server
+            .client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    let key = server.tenant("metrics", unilevel_plan()).await;
+    server.enroll(&key, "root", None).await;
+    server.order(&key, "o1", "root", "1", "1").await;
+    server
+        .expect(
+            Method::GET,
+            "/v1/distributors/nobody-123",
+            &key,
+            None,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+    let metrics = server
+        .client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("upline_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/orders\",status=\"201\""), "{metrics}");
+    assert!(
+        metrics.contains("route=\"/v1/distributors/{id}\",status=\"404\""),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("nobody-123"), "an id became a label");
+    assert!(
+        metrics.contains("upline_orders_total{outcome=\"created\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("upline_enrollments_total{outcome=\"enrolled\"} 1"),
+        "{metrics}"
+    );
+    // A problem document: the right media type, no internals.
+    let response = server
+        .call(
+            Method::POST,
+            "/v1/runs",
+            &key,
+            Some(serde_json::json!({ "period": "2025-W53" })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["field"], "period");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("52 ISO weeks"),
+        "{problem}"
+    );
+}

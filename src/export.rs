@@ -1,0 +1,131 @@
+//! `upline export`: a tenant's period as the files of COMP_PLAN_SPEC.md, so that
+//! `upline commissions` on them reproduces the API's statements exactly.
+
+use api::runs::compute::previous_state;
+use api::runs::inputs::{distributors_csv, state_csv};
+use engine::calendar::Period;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use store::embedded::EmbeddedStore;
+use store::{DistributorStore, OrderStatus, OrderStore, TenantStore};
+
+#[derive(clap::Args, Debug)]
+#[command(
+    about = "Write a tenant's period as plain files (distributors.csv, orders.csv, state.csv, plan.json, period)",
+    long_about = "Write the inputs of one tenant's period close in the formats of COMP_PLAN_SPEC.md: \
+        distributors.csv (the genealogy), orders.csv (every order dated in the period, refunded ones marked), \
+        state.csv (the carries of the latest committed run of an earlier period), plan.json and period. \
+        `upline commissions` on these files gives exactly the statements the API computes for that period.\n\n\
+        Reads the data directory directly: stop `upline serve` on it first (the store allows one process)."
+)]
+pub struct ExportArgs {
+    /// The data directory of `upline serve`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "UPLINE_DATA",
+        default_value = "upline-data"
+    )]
+    pub data: PathBuf,
+    /// The tenant id.
+    #[arg(long, value_name = "T")]
+    pub tenant: String,
+    /// The period: a month `YYYY-MM` or an ISO week `YYYY-Www`.
+    #[arg(long, value_name = "P")]
+    pub period: String,
+    /// Where to write the files (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+pub fn main(args: ExportArgs) -> ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    match runtime.block_on(export(&args)) {
+        Ok(summary) => {
+            eprintln!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("upline export: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn export(args: &ExportArgs) -> Result<String, String> {
+    let period = Period::parse(&args.period).map_err(|error| format!("--period: {error}"))?;
+    let store = EmbeddedStore::open(&args.data).map_err(|error| {
+        format!(
+            "{error} (is `upline serve` running on {}? stop it first)",
+            args.data.display()
+        )
+    })?;
+    let failed = |error: store::StoreError| error.to_string();
+    let tenant = store
+        .tenant(&args.tenant)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| {
+            format!(
+                "--tenant: no tenant {:?} in {}",
+                args.tenant,
+                args.data.display()
+            )
+        })?;
+    let plan = api::runtime::compile_plan(&tenant.plan).map_err(|error| error.to_string())?;
+    let distributors = store.distributors(&tenant.id).await.map_err(failed)?;
+    let orders = store.orders(&tenant.id).await.map_err(failed)?;
+    let previous = previous_state(&store, &tenant.id, &period).await?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|error| format!("--out: cannot create {}: {error}", args.out.display()))?;
+    let mut orders_csv = String::from("order_id,distributor_id,date,pv,cv,status\n");
+    let mut exported_orders = 0;
+    for order in &orders {
+        let in_period = engine::calendar::parse_date(order.date.as_bytes())
+            .is_some_and(|day| period.contains(day));
+        if !in_period {
+            continue;
+        }
+        let status = match order.status {
+            OrderStatus::Paid => "paid",
+            OrderStatus::Refunded => "refunded",
+        };
+        let (pv, cv) = (
+            api::money::volume_text(order.pv),
+            api::money::volume_text(order.cv),
+        );
+        let _ = writeln!(
+            orders_csv,
+            "{},{},{},{pv},{cv},{status}",
+            order.order_id, order.distributor_id, order.date
+        );
+        exported_orders += 1;
+    }
+    let plan_json =
+        serde_json::to_string_pretty(&tenant.plan).map_err(|error| error.to_string())?;
+    let files: [(&str, Vec<u8>); 5] = [
+        (
+            "distributors.csv",
+            distributors_csv(&distributors, plan.binary.is_some()),
+        ),
+        ("orders.csv", orders_csv.into_bytes()),
+        ("state.csv", state_csv(previous.as_deref().unwrap_or(&[]))),
+        ("plan.json", format!("{plan_json}\n").into_bytes()),
+        ("period", format!("{}\n", args.period).into_bytes()),
+    ];
+    for (name, bytes) in files {
+        write(&args.out.join(name), &bytes)?;
+    }
+    Ok(format!(
+        "upline export: tenant {}, period {}: {} distributors, {exported_orders} orders → {}",
+        tenant.id,
+        args.period,
+        distributors.len(),
+        args.out.display()
+    ))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|error| format!("cannot write {}: {error}", path.display()))
+}

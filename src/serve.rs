@@ -1,0 +1,149 @@
+//! `upline serve`: the platform API on the embedded store.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+#[command(
+    about = "Serve the platform API (tenants, genealogy, orders, commission runs, wallets) on the embedded store",
+    long_about = "Serve the platform API on the embedded store: one data directory, durable before every \
+        acknowledgement (group commit).\n\n\
+        On start it applies any order events left unapplied by a crash, rebuilds every tenant's genealogy index \
+        and then listens. The platform admin token (for creating tenants and API keys) comes from \
+        UPLINE_ADMIN_TOKEN or --admin-token-file; without either, one is generated and written to \
+        DATA/admin-token. The API is documented at /openapi.json; /metrics serves Prometheus metrics.\n\n\
+        Logs go to standard error; set UPLINE_LOG (e.g. `info`, `upline_api=debug`) to choose how much."
+)]
+pub struct ServeArgs {
+    /// The data directory (created if missing).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "UPLINE_DATA",
+        default_value = "upline-data"
+    )]
+    pub data: PathBuf,
+    /// The address to listen on.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "UPLINE_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: SocketAddr,
+    /// A file holding the platform admin token (one line). Overrides UPLINE_ADMIN_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+pub fn main(args: ServeArgs) -> ExitCode {
+    init_logging();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("upline serve: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let token = admin_token(&args.data, args.admin_token_file.as_deref())?;
+    let state = api::server::recover(&args.data, sha256_hex(&token.secret)).await?;
+    api::server::serve(state, args.listen, |address| {
+        eprintln!(
+            "upline serve: listening on http://{address} (data in {})",
+            args.data.display()
+        );
+        if let Some(path) = &token.written_to {
+            eprintln!(
+                "upline serve: a new admin token was written to {}",
+                path.display()
+            );
+        }
+    })
+    .await
+}
+
+/// Logs to standard error, filtered by UPLINE_LOG (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UPLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// The admin token and, when it was generated now, where it was written.
+pub struct AdminToken {
+    pub secret: String,
+    pub written_to: Option<PathBuf>,
+}
+
+/// The token from the file, the environment, DATA/admin-token, or a new one written there.
+pub fn admin_token(data: &Path, file: Option<&Path>) -> Result<AdminToken, String> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path)
+            .map(|text| text.trim().to_owned())
+            .map_err(|error| {
+                format!(
+                    "cannot read the admin token from {}: {error}",
+                    path.display()
+                )
+            })
+    };
+    if let Some(path) = file {
+        return Ok(AdminToken {
+            secret: read(path)?,
+            written_to: None,
+        });
+    }
+    if let Ok(secret) = std::env::var("UPLINE_ADMIN_TOKEN") {
+        if !secret.trim().is_empty() {
+            return Ok(AdminToken {
+                secret: secret.trim().to_owned(),
+                written_to: None,
+            });
+        }
+    }
+    let path = data.join("admin-token");
+    if path.exists() {
+        return Ok(AdminToken {
+            secret: read(&path)?,
+            written_to: None,
+        });
+    }
+    std::fs::create_dir_all(data)
+        .map_err(|error| format!("cannot create {}: {error}", data.display()))?;
+    let mut random = [0u8; 24];
+    let mut urandom = std::fs::File::open("/dev/urandom").map_err(|error| error.to_string())?;
+    std::io::Read::read_exact(&mut urandom, &mut random).map_err(|error| error.to_string())?;
+    let secret = format!("upa_{}", hex::encode(random));
+    write_private(&path, &secret)?;
+    Ok(AdminToken {
+        secret,
+        written_to: Some(path),
+    })
+}
+
+fn write_private(path: &Path, secret: &str) -> Result<(), String> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    writeln!(file, "{secret}").map_err(|error| error.to_string())
+}

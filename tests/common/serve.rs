@@ -1,0 +1,145 @@
+//! `upline serve` as a child process on a loopback port, and a small HTTP client for it.
+#![allow(dead_code)]
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub const ADMIN_TOKEN: &str = "cli-test-admin-token";
+
+pub struct ServeProcess {
+    pub child: Child,
+    pub base: String,
+    pub client: Client,
+}
+
+/// Starts `upline serve --data DATA` on a free port and waits until it listens.
+pub fn start(data: &Path) -> ServeProcess {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_upline"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("UPLINE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("UPLINE_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("upline serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(address) = line.split("listening on ").nth(1) {
+                let _ = sender.send(address.split_whitespace().next().unwrap().to_owned());
+            }
+            eprintln!("[serve] {line}");
+        }
+    });
+    let base = receiver
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("upline serve printed its address");
+    ServeProcess {
+        child,
+        base,
+        client: Client::new(),
+    }
+}
+
+impl ServeProcess {
+    /// SIGKILL: no shutdown of any kind.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM and wait: a graceful stop.
+    pub fn stop(mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().unwrap();
+    }
+
+    pub async fn expect(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        status: StatusCode,
+    ) -> Value {
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let got = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(got, status, "{method} {path}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// A tenant with `plan`; returns its API key.
+    pub async fn tenant(&self, id: &str, plan: Value) -> String {
+        let body = json!({ "id": id, "name": id, "plan": plan });
+        self.expect(
+            Method::POST,
+            "/v1/tenants",
+            ADMIN_TOKEN,
+            Some(body),
+            StatusCode::CREATED,
+        )
+        .await;
+        let key = self
+            .expect(
+                Method::POST,
+                &format!("/v1/tenants/{id}/api-keys"),
+                ADMIN_TOKEN,
+                None,
+                StatusCode::CREATED,
+            )
+            .await;
+        key["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Posts an order; `Ok(status)` for an answer, `Err` when the connection failed.
+    pub async fn post_order(
+        &self,
+        key: &str,
+        order_id: &str,
+        distributor: &str,
+        date: &str,
+        pv: &str,
+        cv: &str,
+    ) -> Result<StatusCode, reqwest::Error> {
+        let body = json!({ "order_id": order_id, "distributor_id": distributor, "date": date, "pv": pv, "cv": cv });
+        let response = self
+            .client
+            .post(format!("{}/v1/orders", self.base))
+            .bearer_auth(key)
+            .header("Idempotency-Key", format!("idem-{order_id}"))
+            .json(&body)
+            .send()
+            .await?;
+        Ok(response.status())
+    }
+
+    pub async fn wait_run(&self, key: &str, run_id: &str) -> Value {
+        loop {
+            let run = self
+                .expect(
+                    Method::GET,
+                    &format!("/v1/runs/{run_id}"),
+                    key,
+                    None,
+                    StatusCode::OK,
+                )
+                .await;
+            if run["status"] != "running" {
+                return run;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
