@@ -1,21 +1,16 @@
 #!/usr/bin/env bash
-# The main job on the embedded default (no external services): generate a one-million-
-# distributor network and close its period with `upline commissions`.
-#   UPLINE_DISTRIBUTORS (default 1000000), UPLINE_SEED (1), UPLINE_PLAN (full), UPLINE_WORK (a temp dir)
+# The main job on the embedded default (no external services): `upline demo` generates a
+# one-million-distributor network with a month of orders, loads it into the embedded store,
+# closes the period and serves the API on 127.0.0.1:8080 (Ctrl-C stops it; run it again to
+# serve the same data at once).
+#   UPLINE_DISTRIBUTORS (default 1000000), UPLINE_DATA (default ./upline-demo),
+#   UPLINE_LISTEN (default 127.0.0.1:8080)
+# The file-based close of earlier sessions is still one command away:
+#   upline generate ... && upline commissions ...   (see README)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-distributors=${UPLINE_DISTRIBUTORS:-1000000}
-seed=${UPLINE_SEED:-1}
-plan=${UPLINE_PLAN:-full}
-work=${UPLINE_WORK:-$(mktemp -d -t upline-main-job.XXXXXX)}
-cargo build --release --quiet
-upline=target/release/upline
-"$upline" generate --distributors "$distributors" --seed "$seed" --plan "$plan" --out "$work/network"
-"$upline" commissions \
-  --plan "$work/network/plan.json" \
-  --distributors "$work/network/distributors.csv" \
-  --orders "$work/network/orders.csv" \
-  --state "$work/network/state.csv" \
-  --period "$(cat "$work/network/period")" \
-  --out "$work/close"
-echo "inputs in $work/network, lines.csv, summary.csv and state.csv in $work/close"
+if ! command -v cargo >/dev/null 2>&1; then
+  [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+fi
+cargo build --release --quiet -p upline
+exec target/release/upline demo --distributors "${UPLINE_DISTRIBUTORS:-1000000}" "$@"

@@ -80,7 +80,12 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
     let state = api::server::recover(&args.data, sha256_hex(&token.secret)).await?;
     if state.tenant(DEMO_TENANT).is_none() {
         let input = args.data.join("demo-input");
+        let phase = Instant::now();
         generate_input(&args, &input)?;
+        eprintln!(
+            "upline demo: network generated in {:.1} s",
+            phase.elapsed().as_secs_f64()
+        );
         load(&state, &input, &args.period).await?;
     } else {
         eprintln!(
@@ -153,9 +158,25 @@ async fn load(state: &AppState, input: &Path, period: &str) -> Result<(), String
         .await
         .map_err(|error| error.to_string())?;
     let runtime = state.add_tenant(runtime);
+    let phase = Instant::now();
     load_distributors(state, &runtime, &read("distributors.csv")?).await?;
+    eprintln!(
+        "upline demo: distributors loaded in {:.1} s",
+        phase.elapsed().as_secs_f64()
+    );
+    let phase = Instant::now();
     load_orders(state, &read("orders.csv")?).await?;
-    close_period(state, &runtime, period).await
+    eprintln!(
+        "upline demo: orders loaded and applied in {:.1} s",
+        phase.elapsed().as_secs_f64()
+    );
+    let phase = Instant::now();
+    close_period(state, &runtime, period).await?;
+    eprintln!(
+        "upline demo: period closed in {:.1} s",
+        phase.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Enrolls the generated genealogy, sponsors and placement parents before their recruits.

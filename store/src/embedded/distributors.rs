@@ -21,14 +21,14 @@ impl DistributorStore for EmbeddedStore {
                 let mut outcomes = Vec::with_capacity(distributors.len());
                 for distributor in distributors {
                     let record_key = key(&[&tenant_id, &distributor.id]);
-                    match get_in::<Distributor>(context.txn, DISTRIBUTORS, &record_key)? {
+                    match get_in::<Distributor>(context, DISTRIBUTORS, &record_key)? {
                         Some(existing) if existing == distributor => outcomes.push(Ok(false)),
                         Some(_) => outcomes.push(Err(StoreError::conflict(format!(
                             "distributor {:?}",
                             distributor.id
                         )))),
                         None => {
-                            put_in(context.txn, DISTRIBUTORS, &record_key, &distributor)?;
+                            put_in(context, DISTRIBUTORS, &record_key, &distributor)?;
                             context.emit(
                                 &tenant_id,
                                 NewEvent {
@@ -97,14 +97,14 @@ impl EmbeddedStore {
         let record_key = key(&[&tenant_id, id]);
         self.writer
             .write(move |context| {
-                let Some(before) = get_in::<Distributor>(context.txn, DISTRIBUTORS, &record_key)?
+                let Some(before) = get_in::<Distributor>(context, DISTRIBUTORS, &record_key)?
                 else {
                     return Ok(None);
                 };
                 let mut after = before.clone();
                 edit(&mut after);
                 if after != before {
-                    put_in(context.txn, DISTRIBUTORS, &record_key, &after)?;
+                    put_in(context, DISTRIBUTORS, &record_key, &after)?;
                     context.emit(
                         &tenant_id,
                         NewEvent {

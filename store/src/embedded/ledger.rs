@@ -2,13 +2,13 @@
 
 use super::codec::key;
 use super::tables::{ACCOUNTS, ACCOUNT_TRANSFERS, TRANSFERS};
+use super::writer::WriteContext;
 use super::{backend, codec, get_in, put_in, EmbeddedStore};
 use crate::error::StoreResult;
 use crate::model::{Account, NewEvent, Transfer, TransferOutcome};
 use crate::traits::LedgerStore;
 use async_trait::async_trait;
 use redb::ReadableDatabase as _;
-use redb::WriteTransaction;
 
 #[async_trait]
 impl LedgerStore for EmbeddedStore {
@@ -22,7 +22,7 @@ impl LedgerStore for EmbeddedStore {
             .write(move |context| {
                 let mut outcomes = Vec::with_capacity(transfers.len());
                 for transfer in transfers {
-                    let outcome = post_one(context.txn, &tenant_id, &transfer)?;
+                    let outcome = post_one(context, &tenant_id, &transfer)?;
                     if outcome == TransferOutcome::Posted {
                         context.emit(
                             &tenant_id,
@@ -93,7 +93,7 @@ impl LedgerStore for EmbeddedStore {
 
 /// Checks one transfer against the rules, in their order, and moves the money when all hold.
 fn post_one(
-    txn: &WriteTransaction,
+    context: &mut WriteContext<'_>,
     tenant_id: &str,
     transfer: &Transfer,
 ) -> StoreResult<TransferOutcome> {
@@ -104,7 +104,7 @@ fn post_one(
         return Ok(TransferOutcome::AccountsMustBeDifferent);
     }
     let transfer_key = key(&[tenant_id, &transfer.id]);
-    if let Some(posted) = get_in::<Transfer>(txn, TRANSFERS, &transfer_key)? {
+    if let Some(posted) = get_in::<Transfer>(context, TRANSFERS, &transfer_key)? {
         let same = Transfer {
             created_at_ms: posted.created_at_ms,
             ..transfer.clone()
@@ -117,13 +117,13 @@ fn post_one(
     }
     let debit_key = key(&[tenant_id, &transfer.debit]);
     let credit_key = key(&[tenant_id, &transfer.credit]);
-    let mut debit = account_in(txn, &debit_key, &transfer.debit)?;
+    let mut debit = account_in(context, &debit_key, &transfer.debit)?;
     if transfer.debit_must_stay_non_negative && debit.balance < transfer.amount {
         return Ok(TransferOutcome::InsufficientFunds {
             balance: debit.balance,
         });
     }
-    let mut credit = account_in(txn, &credit_key, &transfer.credit)?;
+    let mut credit = account_in(context, &credit_key, &transfer.credit)?;
     debit.balance -= transfer.amount;
     credit.balance += transfer.amount;
     for (account_key, account) in [(&debit_key, &mut debit), (&credit_key, &mut credit)] {
@@ -132,17 +132,21 @@ fn post_one(
             &account.id,
             &format!("{:016x}", account.transfers),
         ]);
-        put_in(txn, ACCOUNT_TRANSFERS, &index_key, &transfer.id)?;
+        put_in(context, ACCOUNT_TRANSFERS, &index_key, &transfer.id)?;
         account.transfers += 1;
-        put_in(txn, ACCOUNTS, account_key, account)?;
+        put_in(context, ACCOUNTS, account_key, account)?;
     }
-    put_in(txn, TRANSFERS, &transfer_key, transfer)?;
+    put_in(context, TRANSFERS, &transfer_key, transfer)?;
     Ok(TransferOutcome::Posted)
 }
 
-fn account_in(txn: &WriteTransaction, account_key: &[u8], id: &str) -> StoreResult<Account> {
+fn account_in(
+    context: &mut WriteContext<'_>,
+    account_key: &[u8],
+    id: &str,
+) -> StoreResult<Account> {
     Ok(
-        get_in(txn, ACCOUNTS, account_key)?.unwrap_or_else(|| Account {
+        get_in(context, ACCOUNTS, account_key)?.unwrap_or_else(|| Account {
             id: id.to_owned(),
             ..Account::default()
         }),

@@ -17,12 +17,12 @@ mod writer;
 
 use crate::error::{StoreError, StoreResult};
 use redb::ReadableDatabase as _;
-use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use writer::{backend, Writer};
+use writer::{backend, WriteContext, Writer};
 
 pub use writer::BATCH_JOBS_MAX;
 
@@ -113,26 +113,25 @@ async fn blocking<R: Send + 'static>(
         .map_err(|error| StoreError::Backend(error.to_string()))?
 }
 
-/// A record inside a write transaction.
+/// A record inside a write batch.
 fn get_in<T: DeserializeOwned>(
-    txn: &WriteTransaction,
+    context: &mut WriteContext<'_>,
     table: Bytes,
     key: &[u8],
 ) -> StoreResult<Option<T>> {
-    let table = txn.open_table(table).map_err(backend)?;
-    let value = table.get(key).map_err(backend)?;
+    let value = context.table(table)?.get(key).map_err(backend)?;
     value.map(|value| codec::decode(value.value())).transpose()
 }
 
-/// Writes a record inside a write transaction.
+/// Writes a record inside a write batch.
 fn put_in<T: Serialize>(
-    txn: &WriteTransaction,
+    context: &mut WriteContext<'_>,
     table: Bytes,
     key: &[u8],
     value: &T,
 ) -> StoreResult<()> {
-    let mut table = txn.open_table(table).map_err(backend)?;
-    table
+    context
+        .table(table)?
         .insert(key, codec::encode(value).as_slice())
         .map_err(backend)?;
     Ok(())

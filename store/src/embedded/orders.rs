@@ -29,14 +29,14 @@ impl OrderStore for EmbeddedStore {
                 let key_key = key(&[&tenant_id, &new_order.idempotency_key]);
                 let order_key = key(&[&tenant_id, &new_order.order.order_id]);
                 if let Some(first) =
-                    get_in::<IdempotencyRecord>(context.txn, IDEMPOTENCY_KEYS, &key_key)?
+                    get_in::<IdempotencyRecord>(context, IDEMPOTENCY_KEYS, &key_key)?
                 {
                     if first.request_sha256 != new_order.request_sha256 {
                         return Ok(OrderOutcome::KeyReusedWithAnotherBody);
                     }
                     let first_order_key = key(&[&tenant_id, &first.order_id]);
-                    let order = get_in::<Order>(context.txn, ORDERS, &first_order_key)?
-                        .ok_or_else(|| {
+                    let order =
+                        get_in::<Order>(context, ORDERS, &first_order_key)?.ok_or_else(|| {
                             StoreError::Corrupt(format!(
                                 "idempotency key without its order {:?}",
                                 first.order_id
@@ -44,15 +44,15 @@ impl OrderStore for EmbeddedStore {
                         })?;
                     return Ok(OrderOutcome::Replayed(order));
                 }
-                if get_in::<Order>(context.txn, ORDERS, &order_key)?.is_some() {
+                if get_in::<Order>(context, ORDERS, &order_key)?.is_some() {
                     return Ok(OrderOutcome::OrderIdTaken);
                 }
                 let record = IdempotencyRecord {
                     request_sha256: new_order.request_sha256,
                     order_id: new_order.order.order_id.clone(),
                 };
-                put_in(context.txn, IDEMPOTENCY_KEYS, &key_key, &record)?;
-                put_in(context.txn, ORDERS, &order_key, &new_order.order)?;
+                put_in(context, IDEMPOTENCY_KEYS, &key_key, &record)?;
+                put_in(context, ORDERS, &order_key, &new_order.order)?;
                 context.emit(
                     &tenant_id,
                     NewEvent {
@@ -70,14 +70,14 @@ impl OrderStore for EmbeddedStore {
         let order_key = key(&[&tenant_id, order_id]);
         self.writer
             .write(move |context| {
-                let Some(mut order) = get_in::<Order>(context.txn, ORDERS, &order_key)? else {
+                let Some(mut order) = get_in::<Order>(context, ORDERS, &order_key)? else {
                     return Ok(RefundOutcome::NotFound);
                 };
                 if order.status == OrderStatus::Refunded {
                     return Ok(RefundOutcome::AlreadyRefunded(order));
                 }
                 order.status = OrderStatus::Refunded;
-                put_in(context.txn, ORDERS, &order_key, &order)?;
+                put_in(context, ORDERS, &order_key, &order)?;
                 context.emit(
                     &tenant_id,
                     NewEvent {

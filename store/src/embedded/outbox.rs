@@ -28,7 +28,7 @@ impl OutboxStore for EmbeddedStore {
     async fn acknowledge_events(&self, sequences: Vec<u64>) -> StoreResult<()> {
         self.writer
             .write(move |context| {
-                let mut outbox = context.txn.open_table(OUTBOX).map_err(backend)?;
+                let outbox = context.outbox()?;
                 for sequence in sequences {
                     outbox.remove(sequence).map_err(backend)?;
                 }

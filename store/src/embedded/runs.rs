@@ -14,10 +14,10 @@ impl RunStore for EmbeddedStore {
         let run_key = key(&[tenant_id, &run.run_id]);
         self.writer
             .write(move |context| {
-                if get_in::<Run>(context.txn, RUNS, &run_key)?.is_some() {
+                if get_in::<Run>(context, RUNS, &run_key)?.is_some() {
                     return Err(StoreError::conflict(format!("run {:?}", run.run_id)));
                 }
-                put_in(context.txn, RUNS, &run_key, &run)
+                put_in(context, RUNS, &run_key, &run)
             })
             .await
     }
@@ -31,9 +31,9 @@ impl RunStore for EmbeddedStore {
         let run_key = key(&[tenant_id, &run.run_id]);
         self.writer
             .write(
-                move |context| match get_in::<Run>(context.txn, RUNS, &run_key)? {
+                move |context| match get_in::<Run>(context, RUNS, &run_key)? {
                     Some(stored) if stored.status == expected => {
-                        put_in(context.txn, RUNS, &run_key, &run)?;
+                        put_in(context, RUNS, &run_key, &run)?;
                         Ok(true)
                     }
                     _ => Ok(false),
@@ -66,7 +66,7 @@ impl RunStore for EmbeddedStore {
             .write(move |context| {
                 for statement in &statements {
                     let statement_key = key(&[&tenant_id, &run_id, &statement.distributor_id]);
-                    put_in(context.txn, STATEMENTS, &statement_key, statement)?;
+                    put_in(context, STATEMENTS, &statement_key, statement)?;
                 }
                 Ok(())
             })

@@ -18,7 +18,7 @@ pub const ORDERS: Bytes = TableDefinition::new("orders");
 pub const IDEMPOTENCY_KEYS: Bytes = TableDefinition::new("idempotency_keys");
 /// (tenant, period, distributor) → PeriodVolume
 pub const VOLUMES: Bytes = TableDefinition::new("volumes");
-/// (tenant, period, distributor, order id, kind) → empty: the deltas applied there
+/// (tenant, order id, kind) → empty: the order events applied to the volumes
 pub const VOLUMES_APPLIED: Bytes = TableDefinition::new("volumes_applied");
 /// (tenant, run) → Run
 pub const RUNS: Bytes = TableDefinition::new("runs");

@@ -15,10 +15,10 @@ impl TenantStore for EmbeddedStore {
         self.writer
             .write(move |context| {
                 let tenant_key = key(&[&tenant.id]);
-                if get_in::<Tenant>(context.txn, TENANTS, &tenant_key)?.is_some() {
+                if get_in::<Tenant>(context, TENANTS, &tenant_key)?.is_some() {
                     return Err(StoreError::conflict(format!("tenant {:?}", tenant.id)));
                 }
-                put_in(context.txn, TENANTS, &tenant_key, &tenant)
+                put_in(context, TENANTS, &tenant_key, &tenant)
             })
             .await
     }
@@ -47,16 +47,16 @@ impl TenantStore for EmbeddedStore {
             .write(move |context| {
                 let hash_key = key(&[&api_key.secret_sha256]);
                 let id_key = key(&[&api_key.tenant_id, &api_key.key_id]);
-                if get_in::<ApiKey>(context.txn, API_KEYS, &hash_key)?.is_some()
-                    || get_in::<String>(context.txn, API_KEY_IDS, &id_key)?.is_some()
+                if get_in::<ApiKey>(context, API_KEYS, &hash_key)?.is_some()
+                    || get_in::<String>(context, API_KEY_IDS, &id_key)?.is_some()
                 {
                     return Err(StoreError::conflict(format!(
                         "api key {:?}",
                         api_key.key_id
                     )));
                 }
-                put_in(context.txn, API_KEY_IDS, &id_key, &api_key.secret_sha256)?;
-                put_in(context.txn, API_KEYS, &hash_key, &api_key)
+                put_in(context, API_KEY_IDS, &id_key, &api_key.secret_sha256)?;
+                put_in(context, API_KEYS, &hash_key, &api_key)
             })
             .await
     }
@@ -69,15 +69,15 @@ impl TenantStore for EmbeddedStore {
         let id_key = key(&[tenant_id, key_id]);
         self.writer
             .write(move |context| {
-                let Some(hash) = get_in::<String>(context.txn, API_KEY_IDS, &id_key)? else {
+                let Some(hash) = get_in::<String>(context, API_KEY_IDS, &id_key)? else {
                     return Ok(false);
                 };
                 let hash_key = key(&[&hash]);
-                let Some(mut api_key) = get_in::<ApiKey>(context.txn, API_KEYS, &hash_key)? else {
+                let Some(mut api_key) = get_in::<ApiKey>(context, API_KEYS, &hash_key)? else {
                     return Ok(false);
                 };
                 api_key.revoked = true;
-                put_in(context.txn, API_KEYS, &hash_key, &api_key)?;
+                put_in(context, API_KEYS, &hash_key, &api_key)?;
                 Ok(true)
             })
             .await

@@ -22,32 +22,27 @@ impl VolumeStore for EmbeddedStore {
                         VolumeEventKind::Paid => "paid",
                         VolumeEventKind::Refunded => "refunded",
                     };
+                    // One marker per order event: its periods are applied together, so a
+                    // redelivered event is skipped in all of them (the embedded image of the
+                    // per-period markers a partitioned backend keeps).
+                    let applied_key = key(&[&tenant_id, &delta.order_id, kind]);
+                    let applied = context.table(VOLUMES_APPLIED)?;
+                    if applied
+                        .get(applied_key.as_slice())
+                        .map_err(backend)?
+                        .is_some()
+                    {
+                        continue;
+                    }
+                    applied
+                        .insert(applied_key.as_slice(), [].as_slice())
+                        .map_err(backend)?;
                     for period in &delta.periods {
-                        let applied_key = key(&[
-                            &tenant_id,
-                            period,
-                            &delta.distributor_id,
-                            &delta.order_id,
-                            kind,
-                        ]);
-                        let mut applied =
-                            context.txn.open_table(VOLUMES_APPLIED).map_err(backend)?;
-                        if applied
-                            .get(applied_key.as_slice())
-                            .map_err(backend)?
-                            .is_some()
-                        {
-                            continue;
-                        }
-                        applied
-                            .insert(applied_key.as_slice(), [].as_slice())
-                            .map_err(backend)?;
-                        drop(applied);
                         let volume_key = key(&[&tenant_id, period, &delta.distributor_id]);
                         let mut volume: PeriodVolume =
-                            get_in(context.txn, VOLUMES, &volume_key)?.unwrap_or_default();
+                            get_in(context, VOLUMES, &volume_key)?.unwrap_or_default();
                         add(&mut volume, delta);
-                        put_in(context.txn, VOLUMES, &volume_key, &volume)?;
+                        put_in(context, VOLUMES, &volume_key, &volume)?;
                         changed += 1;
                     }
                 }

@@ -13,7 +13,7 @@
 use crate::error::{StoreError, StoreResult};
 use crate::model::{NewEvent, OutboxEvent};
 use redb::ReadableDatabase as _;
-use redb::{Database, ReadableTable, WriteTransaction};
+use redb::{Database, ReadableTable, Table, TableDefinition, TableHandle, WriteTransaction};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,13 +25,44 @@ pub const BATCH_JOBS_MAX: usize = 4096;
 const QUEUE_JOBS_MAX: usize = 65_536;
 const NEXT_SEQUENCE: &str = "outbox.next_sequence";
 
-/// What a job sees: the batch's transaction and the outbox.
+type BytesTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
+
+/// What a job sees: the batch's tables and the outbox. Tables are opened once per batch and
+/// shared by its jobs (opening one per access costs more than the access).
 pub struct WriteContext<'t> {
-    pub txn: &'t WriteTransaction,
+    txn: &'t WriteTransaction,
     next_sequence: &'t mut u64,
+    tables: Vec<(String, BytesTable<'t>)>,
+    outbox: Option<Table<'t, u64, &'static [u8]>>,
 }
 
-impl WriteContext<'_> {
+impl<'t> WriteContext<'t> {
+    /// The batch's handle on `definition`, opened on first use.
+    pub fn table(
+        &mut self,
+        definition: TableDefinition<'static, &'static [u8], &'static [u8]>,
+    ) -> StoreResult<&mut BytesTable<'t>> {
+        let name = definition.name();
+        let at = match self.tables.iter().position(|(open, _)| open == name) {
+            Some(at) => at,
+            None => {
+                let name = name.to_owned();
+                let table = self.txn.open_table(definition).map_err(backend)?;
+                self.tables.push((name, table));
+                self.tables.len() - 1
+            }
+        };
+        Ok(&mut self.tables[at].1)
+    }
+
+    /// The outbox table, opened on first use.
+    pub fn outbox(&mut self) -> StoreResult<&mut Table<'t, u64, &'static [u8]>> {
+        if self.outbox.is_none() {
+            self.outbox = Some(self.txn.open_table(OUTBOX).map_err(backend)?);
+        }
+        Ok(self.outbox.as_mut().expect("opened above"))
+    }
+
     /// Appends an event to the outbox, in this transaction.
     pub fn emit(&mut self, tenant_id: &str, event: NewEvent) -> StoreResult<()> {
         let outbox_event = OutboxEvent {
@@ -40,12 +71,9 @@ impl WriteContext<'_> {
             kind: event.kind.to_owned(),
             payload: event.payload,
         };
-        let mut outbox = self.txn.open_table(OUTBOX).map_err(backend)?;
-        outbox
-            .insert(
-                outbox_event.sequence,
-                super::codec::encode(&outbox_event).as_slice(),
-            )
+        let encoded = super::codec::encode(&outbox_event);
+        self.outbox()?
+            .insert(outbox_event.sequence, encoded.as_slice())
             .map_err(backend)?;
         *self.next_sequence += 1;
         Ok(())
@@ -139,6 +167,8 @@ fn run_batch(
     let mut context = WriteContext {
         txn: &txn,
         next_sequence,
+        tables: Vec::new(),
+        outbox: None,
     };
     for job in jobs {
         match job(&mut context) {
@@ -147,6 +177,7 @@ fn run_batch(
         }
     }
     let next = *context.next_sequence;
+    drop(context);
     let saved = txn.open_table(META).map_err(backend).and_then(|mut meta| {
         meta.insert(NEXT_SEQUENCE, next)
             .map(|_| ())
