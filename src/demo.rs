@@ -5,7 +5,6 @@ use crate::generate::{self, GenerateArgs, PlanKind, Shape};
 use crate::serve::{admin_token, init_logging, sha256_hex};
 use api::directory::PlacementChoice;
 use api::state::AppState;
-use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,14 +12,15 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use store::{
     ApiKey, Distributor, DistributorStatus, NewOrder, Order, OrderStatus, RunStatus, Tenant,
+    VolumeDelta, VolumeEventKind,
 };
 
 /// The demo tenant's id.
 pub const DEMO_TENANT: &str = "demo";
 /// Distributors stored per call while loading.
-const DISTRIBUTORS_PER_WRITE: usize = 20_000;
-/// Orders in flight at once while loading (group commit batches them).
-const ORDERS_IN_FLIGHT: usize = 4096;
+const DISTRIBUTORS_PER_WRITE: usize = 250_000;
+/// Orders imported per call.
+const ORDERS_PER_IMPORT: usize = 200_000;
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -292,7 +292,8 @@ fn enrollment_order(rows: &[Vec<&str>]) -> Result<Vec<usize>, String> {
     Ok(order)
 }
 
-/// Creates every order (and refunds the refunded ones), many in flight at once.
+/// Imports the month of orders: each stored with its idempotency key, the paid ones' volumes
+/// applied in the same step (refunded ones count nowhere).
 async fn load_orders(state: &AppState, csv: &str) -> Result<(), String> {
     let rows: Vec<Vec<&str>> = csv
         .lines()
@@ -301,60 +302,55 @@ async fn load_orders(state: &AppState, csv: &str) -> Result<(), String> {
         .collect();
     let bar = bar("orders", rows.len() as u64);
     let now = api::state::now_ms();
-    let mut orders = Vec::with_capacity(rows.len());
-    let mut refunded = Vec::new();
-    for row in &rows {
-        let volume = |text: &str| {
-            engine::number::parse_volume(text.as_bytes())
-                .map_err(|error| format!("orders.csv: {}", error.describe()))
-        };
-        orders.push(NewOrder {
-            idempotency_key: format!("demo-{}", row[0]),
-            request_sha256: row[0].to_owned(),
-            order: Order {
-                order_id: row[0].to_owned(),
-                distributor_id: row[1].to_owned(),
-                date: row[2].to_owned(),
-                pv: volume(row[3])?,
-                cv: volume(row[4])?,
-                status: OrderStatus::Paid,
-                created_at_ms: now,
-            },
-        });
-        if row[5] == "refunded" {
-            refunded.push(row[0].to_owned());
+    for chunk in rows.chunks(ORDERS_PER_IMPORT) {
+        let mut orders = Vec::with_capacity(chunk.len());
+        let mut deltas = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            let volume = |text: &str| {
+                engine::number::parse_volume(text.as_bytes())
+                    .map_err(|error| format!("orders.csv: {}", error.describe()))
+            };
+            let (pv, cv) = (volume(row[3])?, volume(row[4])?);
+            let day =
+                engine::calendar::parse_date(row[2].as_bytes()).ok_or("orders.csv: bad date")?;
+            let paid = row[5] == "paid";
+            if paid {
+                deltas.push(VolumeDelta {
+                    order_id: row[0].to_owned(),
+                    kind: VolumeEventKind::Paid,
+                    distributor_id: row[1].to_owned(),
+                    periods: api::periods::periods_of(day),
+                    day,
+                    pv,
+                    cv,
+                });
+            }
+            orders.push(NewOrder {
+                idempotency_key: format!("demo-{}", row[0]),
+                request_sha256: row[0].to_owned(),
+                order: Order {
+                    order_id: row[0].to_owned(),
+                    distributor_id: row[1].to_owned(),
+                    date: row[2].to_owned(),
+                    pv,
+                    cv,
+                    status: if paid {
+                        OrderStatus::Paid
+                    } else {
+                        OrderStatus::Refunded
+                    },
+                    created_at_ms: now,
+                },
+            });
         }
-    }
-    let store = state.store().clone();
-    let mut created = futures_util::stream::iter(orders)
-        .map(|order| {
-            let store = store.clone();
-            async move { store.create_order(DEMO_TENANT, order).await }
-        })
-        .buffer_unordered(ORDERS_IN_FLIGHT);
-    while let Some(outcome) = created.next().await {
-        outcome.map_err(|error| error.to_string())?;
-        bar.inc(1);
-    }
-    let mut refunds = futures_util::stream::iter(refunded)
-        .map(|order_id| {
-            let store = store.clone();
-            async move { store.refund_order(DEMO_TENANT, &order_id).await }
-        })
-        .buffer_unordered(ORDERS_IN_FLIGHT);
-    while let Some(outcome) = refunds.next().await {
-        outcome.map_err(|error| error.to_string())?;
+        state
+            .store()
+            .import_orders(DEMO_TENANT, orders, deltas)
+            .await
+            .map_err(|error| error.to_string())?;
+        bar.inc(chunk.len() as u64);
     }
     bar.finish();
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_message("applying the orders to the period volumes");
-    spinner.enable_steady_tick(Duration::from_millis(200));
-    state
-        .projector()
-        .sync()
-        .await
-        .map_err(|error| error.to_string())?;
-    spinner.finish_and_clear();
     Ok(())
 }
 

@@ -58,6 +58,16 @@ pub trait OrderStore: Send + Sync {
     async fn create_order(&self, tenant_id: &str, order: NewOrder) -> StoreResult<OrderOutcome>;
     /// Marks a paid order refunded, with an `order.refunded` event.
     async fn refund_order(&self, tenant_id: &str, order_id: &str) -> StoreResult<RefundOutcome>;
+    /// A bulk import of order history: creates every order whose key and id are unused, with
+    /// the volume deltas of the created ones applied in the same step instead of through events.
+    /// Returns how many orders were created. A backend without multi-partition batches performs
+    /// it as `create_order` then `apply_volumes` per order, both idempotent, so a retry completes it.
+    async fn import_orders(
+        &self,
+        tenant_id: &str,
+        orders: Vec<NewOrder>,
+        deltas: Vec<VolumeDelta>,
+    ) -> StoreResult<u64>;
     async fn order(&self, tenant_id: &str, order_id: &str) -> StoreResult<Option<Order>>;
     /// Every order of the tenant (export and audits only: a period close reads volumes).
     async fn orders(&self, tenant_id: &str) -> StoreResult<Vec<Order>>;

@@ -91,6 +91,7 @@ macro_rules! conformance_suite {
             an_idempotency_key_replays_its_first_answer,
             an_order_id_is_taken_once,
             a_refund_happens_once,
+            an_import_creates_new_orders_with_their_volumes,
             volumes_apply_each_order_event_once,
             refunds_take_volume_back,
             volume_periods_are_listed,

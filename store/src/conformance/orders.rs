@@ -71,3 +71,45 @@ pub async fn a_refund_happens_once(store: &dyn Store) {
     );
     assert_eq!(store.order(&t, "o1").await.unwrap(), Some(refunded));
 }
+
+pub async fn an_import_creates_new_orders_with_their_volumes(store: &dyn Store) {
+    let t = unique_tenant("import");
+    store
+        .create_order(&t, new_order("k0", "b0", order("o0", "d1", 1, 1)))
+        .await
+        .unwrap();
+    let delta = |order_id: &str, pv: i64| VolumeDelta {
+        order_id: order_id.into(),
+        kind: VolumeEventKind::Paid,
+        distributor_id: "d1".into(),
+        periods: vec!["2026-11".into()],
+        day: 100,
+        pv,
+        cv: pv,
+    };
+    let orders = vec![
+        new_order("k2", "b2", order("o2", "d1", 20, 20)),
+        new_order("k1", "b1", order("o1", "d1", 10, 10)),
+        new_order("k9", "b9", order("o0", "d1", 99, 99)), // the id is taken: skipped
+    ];
+    let deltas = vec![delta("o1", 10), delta("o2", 20), delta("o0", 99)];
+    assert_eq!(
+        store
+            .import_orders(&t, orders.clone(), deltas.clone())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.import_orders(&t, orders, deltas).await.unwrap(),
+        0,
+        "a retried import created again"
+    );
+    let volumes = store.period_volumes(&t, "2026-11").await.unwrap();
+    assert_eq!(volumes[0].1.pv, 30, "only the created orders' volume, once");
+    let replay = store
+        .create_order(&t, new_order("k1", "b1", order("o1", "d1", 10, 10)))
+        .await
+        .unwrap();
+    assert!(matches!(replay, OrderOutcome::Replayed(_)), "{replay:?}");
+}

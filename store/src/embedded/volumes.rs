@@ -2,6 +2,7 @@
 
 use super::codec::{key, prefix_range};
 use super::tables::{VOLUMES, VOLUMES_APPLIED};
+use super::writer::WriteContext;
 use super::{backend, get_in, put_in, EmbeddedStore};
 use crate::error::StoreResult;
 use crate::model::{PeriodVolume, VolumeDelta, VolumeEventKind};
@@ -15,39 +16,7 @@ impl VolumeStore for EmbeddedStore {
     async fn apply_volumes(&self, tenant_id: &str, deltas: Vec<VolumeDelta>) -> StoreResult<u64> {
         let tenant_id = tenant_id.to_owned();
         self.writer
-            .write(move |context| {
-                let mut changed = 0;
-                for delta in &deltas {
-                    let kind = match delta.kind {
-                        VolumeEventKind::Paid => "paid",
-                        VolumeEventKind::Refunded => "refunded",
-                    };
-                    // One marker per order event: its periods are applied together, so a
-                    // redelivered event is skipped in all of them (the embedded image of the
-                    // per-period markers a partitioned backend keeps).
-                    let applied_key = key(&[&tenant_id, &delta.order_id, kind]);
-                    let applied = context.table(VOLUMES_APPLIED)?;
-                    if applied
-                        .get(applied_key.as_slice())
-                        .map_err(backend)?
-                        .is_some()
-                    {
-                        continue;
-                    }
-                    applied
-                        .insert(applied_key.as_slice(), [].as_slice())
-                        .map_err(backend)?;
-                    for period in &delta.periods {
-                        let volume_key = key(&[&tenant_id, period, &delta.distributor_id]);
-                        let mut volume: PeriodVolume =
-                            get_in(context, VOLUMES, &volume_key)?.unwrap_or_default();
-                        add(&mut volume, delta);
-                        put_in(context, VOLUMES, &volume_key, &volume)?;
-                        changed += 1;
-                    }
-                }
-                Ok(changed)
-            })
+            .write(move |context| apply_deltas(context, &tenant_id, &deltas))
             .await
     }
 
@@ -83,6 +52,45 @@ impl VolumeStore for EmbeddedStore {
         }
         Ok(periods)
     }
+}
+
+/// Applies each delta not applied before to each of its periods; returns the (delta, period)
+/// pairs changed. One marker per order event: its periods are applied together, so a
+/// redelivered event is skipped in all of them (the embedded image of the per-period markers a
+/// partitioned backend keeps).
+pub(super) fn apply_deltas(
+    context: &mut WriteContext<'_>,
+    tenant_id: &str,
+    deltas: &[VolumeDelta],
+) -> StoreResult<u64> {
+    let mut changed = 0;
+    for delta in deltas {
+        let kind = match delta.kind {
+            VolumeEventKind::Paid => "paid",
+            VolumeEventKind::Refunded => "refunded",
+        };
+        let applied_key = key(&[tenant_id, &delta.order_id, kind]);
+        let applied = context.table(VOLUMES_APPLIED)?;
+        if applied
+            .get(applied_key.as_slice())
+            .map_err(backend)?
+            .is_some()
+        {
+            continue;
+        }
+        applied
+            .insert(applied_key.as_slice(), [].as_slice())
+            .map_err(backend)?;
+        for period in &delta.periods {
+            let volume_key = key(&[tenant_id, period, &delta.distributor_id]);
+            let mut volume: PeriodVolume =
+                get_in(context, VOLUMES, &volume_key)?.unwrap_or_default();
+            add(&mut volume, delta);
+            put_in(context, VOLUMES, &volume_key, &volume)?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
 
 /// Adds a (signed) delta to a period volume, keeping `cv_by_day` sorted and free of zero days.
