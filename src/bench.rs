@@ -26,6 +26,9 @@ pub enum BenchTarget {
     /// Time tree building, the engine run (compute only) and the whole `upline commissions`
     /// run on a generated network, with peak memory.
     Commissions(CommissionsBench),
+    /// Offer an open-loop load to a running `upline serve` (orders, enrollments, upline and
+    /// downline reads) and report throughput and latency percentiles.
+    Api(crate::bench_api::ApiBench),
 }
 
 #[derive(clap::Args, Debug)]
@@ -54,7 +57,10 @@ pub struct CommissionsBench {
 }
 
 pub fn main(args: BenchArgs) -> ExitCode {
-    let BenchTarget::Commissions(bench) = args.target;
+    let bench = match args.target {
+        BenchTarget::Commissions(bench) => bench,
+        BenchTarget::Api(bench) => return crate::bench_api::main(bench),
+    };
     match bench_commissions(&bench) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -3,6 +3,7 @@
 //! `api`, `worker`, `operator`).
 
 mod bench;
+mod bench_api;
 mod commissions;
 mod demo;
 mod export;

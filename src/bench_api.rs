@@ -1,0 +1,327 @@
+//! `upline bench api`: an open-loop load generator against a running `upline serve`.
+//!
+//! Requests are scheduled at a fixed rate, independently of the answers, and each latency is
+//! measured from its *scheduled* time — so a stalled server shows up as latency instead of
+//! quietly lowering the offered load (no coordinated omission). In-flight requests are bounded;
+//! a request waiting for a slot still counts its wait.
+
+use rand::{Rng, SeedableRng};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+#[derive(clap::Args, Debug)]
+pub struct ApiBench {
+    /// What to send: `orders` (POST /v1/orders, unique ids and Idempotency-Keys), `enroll`
+    /// (POST /v1/distributors under random already-enrolled sponsors), `upline`
+    /// (GET .../upline?levels=20) or `downline` (GET .../downline?depth=3&limit=50).
+    #[arg(long, value_name = "SCENARIO")]
+    pub scenario: String,
+    /// The server, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub base_url: String,
+    /// Requests per second offered (open loop).
+    #[arg(long, value_name = "R", default_value_t = 1000)]
+    pub rate: u64,
+    /// Seconds measured.
+    #[arg(long, value_name = "S", default_value_t = 20)]
+    pub duration: u64,
+    /// Seconds sent first and not measured.
+    #[arg(long, value_name = "S", default_value_t = 3)]
+    pub warmup: u64,
+    /// Requests in flight at most.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_in_flight: usize,
+    /// A tenant API key. Without it, a tenant is created with --admin-token (orders and enroll
+    /// scenarios: with a network of --network distributors enrolled first, not measured).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// The platform admin token, for creating the tenant.
+    #[arg(long, value_name = "TOKEN", env = "UPLINE_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+    /// distributors.csv whose ids the requests pick from (with --key).
+    #[arg(long, value_name = "FILE")]
+    pub distributors: Option<PathBuf>,
+    /// Distributors enrolled before measuring, when the tool creates its own tenant.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub network: usize,
+    /// Seed of the random choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Latencies and outcomes of the measured window.
+#[derive(Default)]
+struct Record {
+    latencies_us: Mutex<Vec<u64>>,
+    ok: AtomicU64,
+    failed: AtomicU64,
+}
+
+pub fn main(bench: ApiBench) -> std::process::ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    match runtime.block_on(run(bench)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("upline bench api: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(bench: ApiBench) -> Result<(), String> {
+    let client = Client::builder()
+        .pool_max_idle_per_host(bench.max_in_flight)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let target = Target::prepare(&client, &bench).await?;
+    let target = Arc::new(target);
+    let record = Arc::new(Record::default());
+    let slots = Arc::new(Semaphore::new(bench.max_in_flight));
+    let interval = Duration::from_nanos(1_000_000_000 / bench.rate.max(1));
+    let start = Instant::now() + Duration::from_millis(100);
+    let measure_from = start + Duration::from_secs(bench.warmup);
+    let end = measure_from + Duration::from_secs(bench.duration);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(bench.seed);
+    let mut tasks = Vec::new();
+    let mut sequence: u64 = 0;
+    loop {
+        let scheduled = start + interval * sequence as u32;
+        if scheduled >= end {
+            break;
+        }
+        tokio::time::sleep_until(scheduled.into()).await;
+        let measured = scheduled >= measure_from;
+        let (client, target, record, slots) = (
+            client.clone(),
+            target.clone(),
+            record.clone(),
+            slots.clone(),
+        );
+        let pick: u64 = rng.gen();
+        tasks.push(tokio::spawn(async move {
+            let _slot = slots
+                .acquire_owned()
+                .await
+                .expect("the semaphore stays open");
+            let ok = target.send(&client, sequence, pick).await;
+            if measured {
+                let latency = scheduled.elapsed().as_micros() as u64;
+                record.latencies_us.lock().unwrap().push(latency);
+                let counter = if ok { &record.ok } else { &record.failed };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+        sequence += 1;
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let waited = end.elapsed();
+    report(&bench, &record, waited);
+    Ok(())
+}
+
+fn report(bench: &ApiBench, record: &Record, drain: Duration) {
+    let mut latencies = record.latencies_us.lock().unwrap().clone();
+    latencies.sort_unstable();
+    let at = |quantile: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let index =
+            ((latencies.len() as f64 * quantile).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[index] as f64 / 1000.0
+    };
+    let ok = record.ok.load(Ordering::Relaxed);
+    let failed = record.failed.load(Ordering::Relaxed);
+    println!(
+        "scenario {} | offered {} req/s for {} s (open loop, {} in flight max) | ok {} ({:.0}/s) failed {} | latency ms p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} | drained in {:.1} s",
+        bench.scenario,
+        bench.rate,
+        bench.duration,
+        bench.max_in_flight,
+        ok,
+        ok as f64 / bench.duration as f64,
+        failed,
+        at(0.50),
+        at(0.90),
+        at(0.99),
+        at(0.999),
+        at(1.0),
+        drain.as_secs_f64()
+    );
+}
+
+/// What the scenario sends, with what it needs.
+struct Target {
+    scenario: String,
+    base: String,
+    key: String,
+    ids: Vec<String>,
+    /// Enroll: the ids acknowledged so far (sponsors for the next ones).
+    enrolled: Mutex<Vec<String>>,
+    run_id: String,
+}
+
+impl Target {
+    async fn prepare(client: &Client, bench: &ApiBench) -> Result<Target, String> {
+        let run_id = format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+        );
+        let base = bench.base_url.trim_end_matches('/').to_owned();
+        let (key, ids) = match (&bench.key, &bench.admin_token) {
+            (Some(key), _) => {
+                let path = bench
+                    .distributors
+                    .as_ref()
+                    .ok_or("--distributors is needed with --key")?;
+                let csv = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                (
+                    key.clone(),
+                    csv.lines()
+                        .skip(1)
+                        .filter_map(|line| line.split(',').next())
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            }
+            (None, Some(admin)) => own_tenant(client, &base, admin, &run_id, bench.network).await?,
+            (None, None) => return Err("give --key (and --distributors) or --admin-token".into()),
+        };
+        if ids.is_empty() {
+            return Err("no distributor ids to pick from".into());
+        }
+        Ok(Target {
+            scenario: bench.scenario.clone(),
+            base,
+            key,
+            enrolled: Mutex::new(ids.clone()),
+            ids,
+            run_id,
+        })
+    }
+
+    async fn send(&self, client: &Client, sequence: u64, pick: u64) -> bool {
+        let id = &self.ids[(pick % self.ids.len() as u64) as usize];
+        let request = match self.scenario.as_str() {
+            "orders" => {
+                let order_id = format!("load-{}-{sequence}", self.run_id);
+                let body = json!({ "order_id": order_id, "distributor_id": id, "date": "2026-11-05", "pv": "25.5", "cv": "20" });
+                client
+                    .post(format!("{}/v1/orders", self.base))
+                    .header("Idempotency-Key", order_id)
+                    .json(&body)
+            }
+            "enroll" => {
+                let sponsor = {
+                    let enrolled = self.enrolled.lock().unwrap();
+                    enrolled[(pick % enrolled.len() as u64) as usize].clone()
+                };
+                let new_id = format!("load-{}-{sequence}", self.run_id);
+                let body = json!({ "id": new_id, "sponsor_id": sponsor });
+                let response = client
+                    .post(format!("{}/v1/distributors", self.base))
+                    .bearer_auth(&self.key)
+                    .json(&body)
+                    .send()
+                    .await;
+                let ok = matches!(&response, Ok(r) if r.status() == StatusCode::CREATED);
+                if ok {
+                    self.enrolled.lock().unwrap().push(new_id);
+                }
+                return ok;
+            }
+            "upline" => client.get(format!(
+                "{}/v1/distributors/{id}/upline?levels=20",
+                self.base
+            )),
+            "downline" => client.get(format!(
+                "{}/v1/distributors/{id}/downline?depth=3&limit=50",
+                self.base
+            )),
+            _ => return false,
+        };
+        match request.bearer_auth(&self.key).send().await {
+            Ok(response) => {
+                let ok = response.status().is_success();
+                let _ = response.bytes().await;
+                ok
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Creates a tenant with a key and enrolls `network` distributors (not measured).
+async fn own_tenant(
+    client: &Client,
+    base: &str,
+    admin: &str,
+    run_id: &str,
+    network: usize,
+) -> Result<(String, Vec<String>), String> {
+    let tenant = format!("load-{run_id}");
+    let plan: Value = serde_json::from_str(r#"{"name":"load","currency":"USD","ranks":[{"name":"Member"}],"bonuses":{"unilevel":{"levels":[0.05,0.03]}}}"#).unwrap();
+    let post = |path: String, token: String, body: Value| {
+        let request = client
+            .post(format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body);
+        async move {
+            let response = request.send().await.map_err(|e| e.to_string())?;
+            let status = response.status();
+            let value: Value = response.json().await.map_err(|e| e.to_string())?;
+            if status.is_success() {
+                Ok(value)
+            } else {
+                Err(format!("{path}: {status} {value}"))
+            }
+        }
+    };
+    post(
+        "/v1/tenants".into(),
+        admin.into(),
+        json!({ "id": tenant, "name": "Load test", "plan": plan }),
+    )
+    .await?;
+    let key = post(
+        format!("/v1/tenants/{tenant}/api-keys"),
+        admin.into(),
+        json!({}),
+    )
+    .await?;
+    let key = key["key"]
+        .as_str()
+        .ok_or("no key in the answer")?
+        .to_owned();
+    post(
+        "/v1/distributors".into(),
+        key.clone(),
+        json!({ "id": "root" }),
+    )
+    .await?;
+    let mut ids = vec!["root".to_owned()];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for n in 1..network {
+        let sponsor = ids[rng.gen_range(0..ids.len())].clone();
+        let id = format!("n{n}");
+        post(
+            "/v1/distributors".into(),
+            key.clone(),
+            json!({ "id": id, "sponsor_id": sponsor }),
+        )
+        .await?;
+        ids.push(id);
+    }
+    Ok((key, ids))
+}
