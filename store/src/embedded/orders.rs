@@ -2,13 +2,15 @@
 
 use super::codec::key;
 use super::tables::{IDEMPOTENCY_KEYS, ORDERS};
-use super::{get_in, put_in, EmbeddedStore};
+use super::writer::{backend, encode_event};
+use super::{codec, get_in, put_in, EmbeddedStore};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     NewEvent, NewOrder, Order, OrderOutcome, OrderStatus, RefundOutcome, VolumeDelta,
 };
 use crate::traits::OrderStore;
 use async_trait::async_trait;
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 /// What an idempotency key remembers: the request it first came with and the order it made.
@@ -25,11 +27,25 @@ impl OrderStore for EmbeddedStore {
         tenant_id: &str,
         new_order: NewOrder,
     ) -> StoreResult<OrderOutcome> {
+        // Everything that can be computed before the batch is: the writer thread only looks
+        // up and inserts bytes.
+        let key_key = key(&[tenant_id, &new_order.idempotency_key]);
+        let order_key = key(&[tenant_id, &new_order.order.order_id]);
+        let record = codec::encode(&IdempotencyRecord {
+            request_sha256: new_order.request_sha256.clone(),
+            order_id: new_order.order.order_id.clone(),
+        });
+        let order_bytes = codec::encode(&new_order.order);
+        let event = encode_event(
+            tenant_id,
+            NewEvent {
+                kind: "order.created",
+                payload: serde_json::to_value(&new_order.order).expect("orders serialize"),
+            },
+        );
         let tenant_id = tenant_id.to_owned();
         self.writer
             .write(move |context| {
-                let key_key = key(&[&tenant_id, &new_order.idempotency_key]);
-                let order_key = key(&[&tenant_id, &new_order.order.order_id]);
                 if let Some(first) =
                     get_in::<IdempotencyRecord>(context, IDEMPOTENCY_KEYS, &key_key)?
                 {
@@ -46,22 +62,18 @@ impl OrderStore for EmbeddedStore {
                         })?;
                     return Ok(OrderOutcome::Replayed(order));
                 }
-                if get_in::<Order>(context, ORDERS, &order_key)?.is_some() {
+                let orders = context.table(ORDERS)?;
+                if orders.get(order_key.as_slice()).map_err(backend)?.is_some() {
                     return Ok(OrderOutcome::OrderIdTaken);
                 }
-                let record = IdempotencyRecord {
-                    request_sha256: new_order.request_sha256,
-                    order_id: new_order.order.order_id.clone(),
-                };
-                put_in(context, IDEMPOTENCY_KEYS, &key_key, &record)?;
-                put_in(context, ORDERS, &order_key, &new_order.order)?;
-                context.emit(
-                    &tenant_id,
-                    NewEvent {
-                        kind: "order.created",
-                        payload: serde_json::to_value(&new_order.order).expect("orders serialize"),
-                    },
-                )?;
+                orders
+                    .insert(order_key.as_slice(), order_bytes.as_slice())
+                    .map_err(backend)?;
+                context
+                    .table(IDEMPOTENCY_KEYS)?
+                    .insert(key_key.as_slice(), record.as_slice())
+                    .map_err(backend)?;
+                context.emit_encoded(&event)?;
                 Ok(OrderOutcome::Created(new_order.order))
             })
             .await

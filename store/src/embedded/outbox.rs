@@ -1,7 +1,7 @@
 //! The outbox.
 
 use super::tables::OUTBOX;
-use super::{backend, codec, EmbeddedStore};
+use super::{backend, EmbeddedStore};
 use crate::error::StoreResult;
 use crate::model::OutboxEvent;
 use crate::traits::OutboxStore;
@@ -19,8 +19,11 @@ impl OutboxStore for EmbeddedStore {
             .map_err(backend)?
             .take(limit)
         {
-            let (_, value) = entry.map_err(backend)?;
-            events.push(codec::decode(value.value())?);
+            let (sequence, value) = entry.map_err(backend)?;
+            events.push(super::writer::decode_event(
+                sequence.value(),
+                value.value(),
+            )?);
         }
         Ok(events)
     }

@@ -65,19 +65,48 @@ impl<'t> WriteContext<'t> {
 
     /// Appends an event to the outbox, in this transaction.
     pub fn emit(&mut self, tenant_id: &str, event: NewEvent) -> StoreResult<()> {
-        let outbox_event = OutboxEvent {
-            sequence: *self.next_sequence,
-            tenant_id: tenant_id.to_owned(),
-            kind: event.kind.to_owned(),
-            payload: event.payload,
-        };
-        let encoded = super::codec::encode(&outbox_event);
+        self.emit_encoded(&encode_event(tenant_id, event))
+    }
+
+    /// Appends an event encoded beforehand (off the writer thread) to the outbox.
+    pub fn emit_encoded(&mut self, event: &EncodedEvent) -> StoreResult<()> {
+        let sequence = *self.next_sequence;
         self.outbox()?
-            .insert(outbox_event.sequence, encoded.as_slice())
+            .insert(sequence, event.0.as_slice())
             .map_err(backend)?;
         *self.next_sequence += 1;
         Ok(())
     }
+}
+
+/// An outbox event as stored: everything but its sequence, which is its key.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct StoredEvent {
+    pub tenant_id: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+}
+
+/// An event's stored bytes, made before the job runs.
+pub struct EncodedEvent(Vec<u8>);
+
+pub fn encode_event(tenant_id: &str, event: NewEvent) -> EncodedEvent {
+    EncodedEvent(super::codec::encode(&StoredEvent {
+        tenant_id: tenant_id.to_owned(),
+        kind: event.kind.to_owned(),
+        payload: event.payload,
+    }))
+}
+
+/// The event stored under `sequence`.
+pub fn decode_event(sequence: u64, bytes: &[u8]) -> StoreResult<OutboxEvent> {
+    let stored: StoredEvent = super::codec::decode(bytes)?;
+    Ok(OutboxEvent {
+        sequence,
+        tenant_id: stored.tenant_id,
+        kind: stored.kind,
+        payload: stored.payload,
+    })
 }
 
 type Answer = Box<dyn FnOnce(StoreResult<()>) + Send>;
