@@ -63,14 +63,7 @@ struct Record {
 }
 
 pub fn main(bench: ApiBench) -> std::process::ExitCode {
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    match runtime.block_on(run(bench)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("upline bench api: {message}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    crate::serve::run_command("bench api", run(bench))
 }
 
 async fn run(bench: ApiBench) -> Result<(), String> {

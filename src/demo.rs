@@ -64,14 +64,7 @@ pub struct DemoArgs {
 
 pub fn main(args: DemoArgs) -> ExitCode {
     init_logging();
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    match runtime.block_on(demo(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("upline demo: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::serve::run_command("demo", demo(args))
 }
 
 async fn demo(args: DemoArgs) -> Result<(), String> {

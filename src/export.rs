@@ -40,17 +40,10 @@ pub struct ExportArgs {
 }
 
 pub fn main(args: ExportArgs) -> ExitCode {
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    match runtime.block_on(export(&args)) {
-        Ok(summary) => {
-            eprintln!("{summary}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("upline export: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::serve::run_command("export", async {
+        eprintln!("{}", export(&args).await?);
+        Ok(())
+    })
 }
 
 async fn export(args: &ExportArgs) -> Result<String, String> {

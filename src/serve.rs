@@ -39,11 +39,19 @@ pub struct ServeArgs {
 
 pub fn main(args: ServeArgs) -> ExitCode {
     init_logging();
+    run_command("serve", serve(args))
+}
+
+/// Runs an async subcommand to its end: exit 0, or exit 1 with `upline NAME: message`.
+pub fn run_command(
+    name: &str,
+    command: impl std::future::Future<Output = Result<(), String>>,
+) -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    match runtime.block_on(serve(args)) {
+    match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("upline serve: {message}");
+            eprintln!("upline {name}: {message}");
             ExitCode::FAILURE
         }
     }

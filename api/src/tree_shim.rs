@@ -1,5 +1,9 @@
-//! TEMPORARY stand-in for `engine::genealogy` while it is being written (same API, naive).
-#![allow(dead_code)]
+//! The genealogy index behind the API, in its first, simple form: sponsor arrays with children
+//! lists, the engine's `PlacementTree` for §6 placement. Upline and `is_in_downline` are
+//! O(depth); downline pages, subtree sizes and sums walk the subtree with an explicit stack
+//! (O(subtree), no recursion). The planned replacement (in `engine`) keeps a DFS-ordered
+//! snapshot with per-depth position lists so pages cost O(depth·log n + page); the API uses only
+//! the methods below, so it can be swapped in without touching the handlers.
 
 use engine::placement::{PlacementTree, EMPTY};
 
