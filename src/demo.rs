@@ -219,16 +219,22 @@ async fn load_distributors(
             records.push(record);
         }
     }
-    for chunk in records.chunks(DISTRIBUTORS_PER_WRITE) {
+    // Key order: each batch then writes one contiguous range of the B-tree, which copies the
+    // pages a transaction touches.
+    records.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let mut records = records.into_iter().peekable();
+    while records.peek().is_some() {
+        let chunk: Vec<Distributor> = records.by_ref().take(DISTRIBUTORS_PER_WRITE).collect();
+        let stored = chunk.len() as u64;
         let outcomes = state
             .store()
-            .enroll(DEMO_TENANT, chunk.to_vec())
+            .enroll(DEMO_TENANT, chunk)
             .await
             .map_err(|error| error.to_string())?;
         if let Some(Err(error)) = outcomes.into_iter().find(Result::is_err) {
             return Err(error.to_string());
         }
-        bar.inc(chunk.len() as u64);
+        bar.inc(stored);
     }
     tenant
         .directory

@@ -271,14 +271,12 @@ async fn enroll(
     ))
 }
 
-async fn view(
-    state: &AppState,
+fn view(
     tenant: &TenantRuntime,
     distributor: Option<Distributor>,
     id: &str,
 ) -> ApiResult<Json<DistributorView>> {
     let shape = tenant.directory.read().expect("directory lock").shape();
-    let _ = state;
     distributor
         .map(|distributor| Json(DistributorView::of(&distributor, shape)))
         .ok_or_else(|| ApiError::NotFound(format!("distributor {id:?}")))
@@ -293,7 +291,7 @@ async fn get_distributor(
     Path(id): Path<String>,
 ) -> ApiResult<Json<DistributorView>> {
     let distributor = state.store().distributor(&tenant.tenant.id, &id).await?;
-    view(&state, &tenant, distributor, &id).await
+    view(&tenant, distributor, &id)
 }
 
 /// Replace a distributor's profile.
@@ -311,7 +309,7 @@ async fn update_profile(
         .store()
         .update_profile(&tenant.tenant.id, &id, profile)
         .await?;
-    view(&state, &tenant, distributor, &id).await
+    view(&tenant, distributor, &id)
 }
 
 /// Terminate a distributor: they stay in the genealogy (their volume still counts) but are never paid again.
@@ -323,5 +321,5 @@ async fn terminate(
     Path(id): Path<String>,
 ) -> ApiResult<Json<DistributorView>> {
     let distributor = state.store().terminate(&tenant.tenant.id, &id).await?;
-    view(&state, &tenant, distributor, &id).await
+    view(&tenant, distributor, &id)
 }

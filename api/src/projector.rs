@@ -65,8 +65,8 @@ impl Projector {
     }
 
     /// Applies every pending event once, now (at start, before the indexes are built).
-    pub async fn drain(&self, state: Option<&AppState>) -> StoreResult<()> {
-        while self.round(state).await? > 0 {}
+    pub async fn drain(&self) -> StoreResult<()> {
+        while self.round(None).await? > 0 {}
         Ok(())
     }
 

@@ -57,7 +57,13 @@ pub async fn rank_progress(
         Some(run) => rank_in_run(state, tenant_id, run, id).await?,
         None => None,
     };
-    let (own_pv, legs, leg_ids) = {
+    // Leg-rank rules need every leg's members; walk them only when a rule and a run exist.
+    let leg_rule_rank_max = plan
+        .ranks
+        .iter()
+        .filter_map(|rank| rank.legs.map(|rule| rule.min_rank))
+        .max();
+    let (own_pv, legs, leg_members) = {
         let directory = tenant.directory.read().expect("directory lock");
         let node = directory
             .node(id)
@@ -68,29 +74,21 @@ pub async fn rank_progress(
             .iter()
             .map(|&child| tree.subtree_sum(child, &pv))
             .collect();
-        let leg_ids: Vec<Vec<String>> = children
-            .iter()
-            .map(|&child| {
-                let mut members = vec![directory.id(child).to_owned()];
-                let mut after = None;
-                loop {
-                    let Ok(page) = tree.downline_page(child, None, after, 1000) else {
-                        break;
-                    };
-                    members.extend(
-                        page.items
-                            .iter()
-                            .map(|&(member, _)| directory.id(member).to_owned()),
-                    );
-                    after = page.items.last().map(|&(member, _)| member);
-                    if !page.more {
-                        break;
-                    }
-                }
-                members
-            })
-            .collect();
-        (pv[node as usize], legs, leg_ids)
+        let leg_members: Option<Vec<Vec<String>>> = (run.is_some() && leg_rule_rank_max.is_some())
+            .then(|| {
+                children
+                    .iter()
+                    .map(|&child| subtree_ids(&directory, child))
+                    .collect()
+            });
+        (pv[node as usize], legs, leg_members)
+    };
+    // The best paid-as rank in each leg, read once for every rank's rule.
+    let leg_best_ranks = match (&run, &leg_members, leg_rule_rank_max) {
+        (Some(run), Some(members), Some(enough)) => {
+            Some(best_rank_per_leg(state, tenant, run, members, enough).await?)
+        }
+        _ => None,
     };
     let active = distributor.status == DistributorStatus::Active && own_pv >= plan.min_active_pv;
     let mut requirements = Vec::new();
@@ -118,12 +116,9 @@ pub async fn rank_progress(
         let (legs_needed, legs_min_rank, legs_qualified) = match &rank.legs {
             Some(rule) => {
                 let min_rank = &plan.ranks[rule.min_rank as usize].name;
-                let qualified = match &run {
-                    Some(run) => Some(
-                        count_legs_with_rank(state, tenant, run, &leg_ids, rule.min_rank).await?,
-                    ),
-                    None => None,
-                };
+                let qualified = leg_best_ranks
+                    .as_ref()
+                    .map(|best| best.iter().filter(|&&rank| rank >= rule.min_rank).count() as u32);
                 (Some(rule.count), Some(min_rank.clone()), qualified)
             }
             None => (None, None, None),
@@ -152,24 +147,49 @@ pub async fn rank_progress(
     })
 }
 
-/// Legs holding someone whose paid-as rank in `run` is at least `min_rank` (stops at the first).
-async fn count_legs_with_rank(
+/// A member's subtree ids, the member first, in depth-first order.
+fn subtree_ids(
+    directory: &crate::directory::Directory,
+    head: crate::tree_shim::Node,
+) -> Vec<String> {
+    let tree = directory.tree();
+    let mut members = vec![directory.id(head).to_owned()];
+    let mut after = None;
+    while let Ok(page) = tree.downline_page(head, None, after, 1000) {
+        members.extend(
+            page.items
+                .iter()
+                .map(|&(member, _)| directory.id(member).to_owned()),
+        );
+        after = page.items.last().map(|&(member, _)| member);
+        if !page.more {
+            break;
+        }
+    }
+    members
+}
+
+/// The highest paid-as rank in `run` of anyone in each leg (a leg stops being read once it
+/// reaches `enough`, the highest rank any rule asks for).
+async fn best_rank_per_leg(
     state: &AppState,
     tenant: &TenantRuntime,
     run: &Run,
     legs: &[Vec<String>],
-    min_rank: u8,
-) -> ApiResult<u32> {
-    let mut count = 0;
+    enough: u8,
+) -> ApiResult<Vec<u8>> {
+    let mut best_ranks = Vec::with_capacity(legs.len());
     for members in legs {
+        let mut best = 0u8;
         for member in members {
             let rank = rank_in_run(state, &tenant.tenant.id, run, member).await?;
             let index = rank.and_then(|name| tenant.plan.rank_by_name(name.as_bytes()));
-            if index.is_some_and(|index| index >= min_rank) {
-                count += 1;
+            best = best.max(index.unwrap_or(0));
+            if best >= enough {
                 break;
             }
         }
+        best_ranks.push(best);
     }
-    Ok(count)
+    Ok(best_ranks)
 }

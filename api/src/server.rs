@@ -17,10 +17,7 @@ pub async fn recover(
     let store: Arc<dyn Store> =
         Arc::new(EmbeddedStore::open(data_dir).map_err(|error| error.to_string())?);
     let projector = Projector::new(store.clone());
-    projector
-        .drain(None)
-        .await
-        .map_err(|error| error.to_string())?;
+    projector.drain().await.map_err(|error| error.to_string())?;
     let state = AppState::new(store, admin_token_sha256, Metrics::new(), projector.clone());
     crate::runtime::load_tenants(&state).await?;
     tokio::spawn(projector.run(state.clone()));
