@@ -2,17 +2,21 @@
 //!
 //! Requests are scheduled at a fixed rate, independently of the answers, and each latency is
 //! measured from its *scheduled* time — so a stalled server shows up as latency instead of
-//! quietly lowering the offered load (no coordinated omission). In-flight requests are bounded;
-//! a request waiting for a slot still counts its wait.
+//! quietly lowering the offered load (no coordinated omission). In-flight requests are bounded
+//! by the connections kept open; a request waiting for a free connection still counts its
+//! wait. Requests go through a lean HTTP/1.1 client ([`crate::bench_http`]) so that the load
+//! tool takes as little as it can of the CPU it shares with the server.
 
 use rand::{Rng, SeedableRng};
-use reqwest::{Client, StatusCode};
+
+/// What `--scenario` may name.
+const SCENARIOS: [&str; 4] = ["orders", "enroll", "upline", "downline"];
+use reqwest::Client;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 
 #[derive(clap::Args, Debug)]
 pub struct ApiBench {
@@ -33,7 +37,8 @@ pub struct ApiBench {
     /// Seconds sent first and not measured.
     #[arg(long, value_name = "S", default_value_t = 3)]
     pub warmup: u64,
-    /// Requests in flight at most.
+    /// Connections kept open, so requests in flight at most (each connection sends the next
+    /// due request as soon as it is free).
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_in_flight: usize,
     /// A tenant API key. Without it, a tenant is created with --admin-token (orders and enroll
@@ -71,52 +76,98 @@ async fn run(bench: ApiBench) -> Result<(), String> {
         .pool_max_idle_per_host(bench.max_in_flight)
         .build()
         .map_err(|e| e.to_string())?;
+    if !SCENARIOS.contains(&bench.scenario.as_str()) {
+        return Err(format!(
+            "unknown --scenario {:?}: use one of {}",
+            bench.scenario,
+            SCENARIOS.join(", ")
+        ));
+    }
     let target = Target::prepare(&client, &bench).await?;
     let target = Arc::new(target);
     let record = Arc::new(Record::default());
-    let slots = Arc::new(Semaphore::new(bench.max_in_flight));
     let interval = Duration::from_nanos(1_000_000_000 / bench.rate.max(1));
     let start = Instant::now() + Duration::from_millis(100);
     let measure_from = start + Duration::from_secs(bench.warmup);
     let end = measure_from + Duration::from_secs(bench.duration);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(bench.seed);
-    let mut tasks = Vec::new();
-    let mut sequence: u64 = 0;
-    loop {
-        let scheduled = start + interval * sequence as u32;
-        if scheduled >= end {
-            break;
-        }
-        tokio::time::sleep_until(scheduled.into()).await;
-        let measured = scheduled >= measure_from;
-        let (client, target, record, slots) = (
-            client.clone(),
-            target.clone(),
-            record.clone(),
-            slots.clone(),
-        );
-        let pick: u64 = rng.gen();
-        tasks.push(tokio::spawn(async move {
-            let _slot = slots
-                .acquire_owned()
-                .await
-                .expect("the semaphore stays open");
-            let ok = target.send(&client, sequence, pick).await;
-            if measured {
-                let latency = scheduled.elapsed().as_micros() as u64;
-                record.latencies_us.lock().unwrap().push(latency);
-                let counter = if ok { &record.ok } else { &record.failed };
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-        sequence += 1;
-    }
-    for task in tasks {
-        let _ = task.await;
+    let schedule = Arc::new(Schedule {
+        start,
+        interval,
+        measure_from,
+        end,
+        next_sequence: AtomicU64::new(0),
+        seed: bench.seed,
+    });
+    // One task per connection: each takes the next scheduled request, waits for its time and
+    // sends it. When every connection is busy, the next request is late, and its lateness is
+    // part of its latency.
+    let workers: Vec<_> = (0..bench.max_in_flight.max(1))
+        .map(|_| {
+            let (target, record, schedule) = (target.clone(), record.clone(), schedule.clone());
+            tokio::spawn(async move { send_scheduled(&target, &record, &schedule).await })
+        })
+        .collect();
+    for worker in workers {
+        let _ = worker.await;
     }
     let waited = end.elapsed();
     report(&bench, &record, waited);
     Ok(())
+}
+
+/// When each request is due.
+struct Schedule {
+    start: Instant,
+    interval: Duration,
+    measure_from: Instant,
+    end: Instant,
+    next_sequence: AtomicU64,
+    seed: u64,
+}
+
+/// One connection's loop: the next due request, until the schedule ends.
+async fn send_scheduled(target: &Target, record: &Record, schedule: &Schedule) {
+    let mut connection: Option<crate::bench_http::Connection> = None;
+    loop {
+        let sequence = schedule.next_sequence.fetch_add(1, Ordering::Relaxed);
+        let scheduled = schedule.start + schedule.interval * sequence as u32;
+        if scheduled >= schedule.end {
+            return;
+        }
+        tokio::time::sleep_until(scheduled.into()).await;
+        if connection.is_none() {
+            connection = crate::bench_http::Connection::open(&target.host).await.ok();
+        }
+        let ok = match connection.as_mut() {
+            Some(open) => match target
+                .send(open, sequence, pick(schedule.seed, sequence))
+                .await
+            {
+                Ok(ok) => ok,
+                Err(_) => {
+                    connection = None;
+                    false
+                }
+            },
+            None => false,
+        };
+        if scheduled >= schedule.measure_from {
+            let latency = scheduled.elapsed().as_micros() as u64;
+            record.latencies_us.lock().unwrap().push(latency);
+            let counter = if ok { &record.ok } else { &record.failed };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The random choice of request `sequence` (splitmix64): the same seed picks the same ids.
+fn pick(seed: u64, sequence: u64) -> u64 {
+    let mut z = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(sequence.wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 fn report(bench: &ApiBench, record: &Record, drain: Duration) {
@@ -153,8 +204,10 @@ fn report(bench: &ApiBench, record: &Record, drain: Duration) {
 /// What the scenario sends, with what it needs.
 struct Target {
     scenario: String,
-    base: String,
-    key: String,
+    /// `host:port` of the server.
+    host: String,
+    /// `Bearer <key>`.
+    authorization: String,
     ids: Vec<String>,
     /// Enroll: the ids acknowledged so far (sponsors for the next ones).
     enrolled: Mutex<Vec<String>>,
@@ -194,26 +247,43 @@ impl Target {
         if ids.is_empty() {
             return Err("no distributor ids to pick from".into());
         }
+        let host = base
+            .strip_prefix("http://")
+            .ok_or("--base-url must start with http:// (the load tool speaks plain HTTP/1.1)")?
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         Ok(Target {
             scenario: bench.scenario.clone(),
-            base,
-            key,
+            host,
+            authorization: format!("Bearer {key}"),
             enrolled: Mutex::new(ids.clone()),
             ids,
             run_id,
         })
     }
 
-    async fn send(&self, client: &Client, sequence: u64, pick: u64) -> bool {
+    /// Sends request `sequence`; `Ok(false)` is an answer that is not a success, `Err` a
+    /// broken connection.
+    async fn send(
+        &self,
+        connection: &mut crate::bench_http::Connection,
+        sequence: u64,
+        pick: u64,
+    ) -> std::io::Result<bool> {
         let id = &self.ids[(pick % self.ids.len() as u64) as usize];
-        let request = match self.scenario.as_str() {
+        let authorization = ("Authorization", self.authorization.as_str());
+        match self.scenario.as_str() {
             "orders" => {
                 let order_id = format!("load-{}-{sequence}", self.run_id);
                 let body = json!({ "order_id": order_id, "distributor_id": id, "date": "2026-11-05", "pv": "25.5", "cv": "20" });
-                client
-                    .post(format!("{}/v1/orders", self.base))
-                    .header("Idempotency-Key", order_id)
-                    .json(&body)
+                let headers = [authorization, ("Idempotency-Key", order_id.as_str())];
+                let body = serde_json::to_vec(&body).expect("a JSON body");
+                let answer = connection
+                    .send("POST", "/v1/orders", &headers, Some(&body))
+                    .await?;
+                Ok(answer.status == 201)
             }
             "enroll" => {
                 let sponsor = {
@@ -222,35 +292,31 @@ impl Target {
                 };
                 let new_id = format!("load-{}-{sequence}", self.run_id);
                 let body = json!({ "id": new_id, "sponsor_id": sponsor });
-                let response = client
-                    .post(format!("{}/v1/distributors", self.base))
-                    .bearer_auth(&self.key)
-                    .json(&body)
-                    .send()
-                    .await;
-                let ok = matches!(&response, Ok(r) if r.status() == StatusCode::CREATED);
-                if ok {
+                let body = serde_json::to_vec(&body).expect("a JSON body");
+                let answer = connection
+                    .send("POST", "/v1/distributors", &[authorization], Some(&body))
+                    .await?;
+                let created = answer.status == 201;
+                if created {
                     self.enrolled.lock().unwrap().push(new_id);
                 }
-                return ok;
+                Ok(created)
             }
-            "upline" => client.get(format!(
-                "{}/v1/distributors/{id}/upline?levels=20",
-                self.base
-            )),
-            "downline" => client.get(format!(
-                "{}/v1/distributors/{id}/downline?depth=3&limit=50",
-                self.base
-            )),
-            _ => return false,
-        };
-        match request.bearer_auth(&self.key).send().await {
-            Ok(response) => {
-                let ok = response.status().is_success();
-                let _ = response.bytes().await;
-                ok
+            "upline" => {
+                let path = format!("/v1/distributors/{id}/upline?levels=20");
+                let answer = connection
+                    .send("GET", &path, &[authorization], None)
+                    .await?;
+                Ok(answer.status == 200)
             }
-            Err(_) => false,
+            "downline" => {
+                let path = format!("/v1/distributors/{id}/downline?depth=3&limit=50");
+                let answer = connection
+                    .send("GET", &path, &[authorization], None)
+                    .await?;
+                Ok(answer.status == 200)
+            }
+            _ => Ok(false),
         }
     }
 }

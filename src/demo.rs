@@ -315,6 +315,7 @@ async fn load_orders(state: &AppState, csv: &str) -> Result<(), String> {
             let paid = row[5] == "paid";
             if paid {
                 deltas.push(VolumeDelta {
+                    sequence: 0,
                     order_id: row[0].to_owned(),
                     kind: VolumeEventKind::Paid,
                     distributor_id: row[1].to_owned(),

@@ -76,16 +76,21 @@ impl FromRequestParts<AppState> for TenantAccess {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let key = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let stored = state
-            .store()
-            .api_key_by_hash(&sha256_hex(key.as_bytes()))
-            .await?;
-        let api_key = stored
-            .filter(|api_key| !api_key.revoked)
-            .ok_or(ApiError::Unauthorized)?;
-        let tenant = state
-            .tenant(&api_key.tenant_id)
-            .ok_or(ApiError::Unauthorized)?;
+        let secret_sha256 = sha256_hex(key.as_bytes());
+        let tenant_id = match state.api_keys().tenant_of(&secret_sha256) {
+            Some(tenant_id) => tenant_id,
+            None => {
+                let stored = state.store().api_key_by_hash(&secret_sha256).await?;
+                let api_key = stored
+                    .filter(|api_key| !api_key.revoked)
+                    .ok_or(ApiError::Unauthorized)?;
+                state
+                    .api_keys()
+                    .remember(secret_sha256, api_key.tenant_id.clone(), api_key.key_id);
+                api_key.tenant_id
+            }
+        };
+        let tenant = state.tenant(&tenant_id).ok_or(ApiError::Unauthorized)?;
         Ok(TenantAccess(tenant))
     }
 }

@@ -4,7 +4,7 @@
 //! enrollments can never take the same id or slot).
 
 use crate::error::ApiError;
-use crate::tree_shim::{Genealogy, Node, PlacementRequest, PlacementShape};
+use crate::genealogy_index::{Genealogy, Node, PlacementRequest, PlacementShape};
 use engine::calendar::Day;
 use engine::plan::CompiledPlan;
 use std::collections::HashMap;

@@ -4,10 +4,10 @@ use crate::auth::TenantAccess;
 use crate::directory::PlacementChoice;
 use crate::enrollment::EnrollmentRequest;
 use crate::error::{ApiError, ApiResult};
+use crate::genealogy_index::PlacementShape;
 use crate::json::JsonBody;
 use crate::orders::check_id;
 use crate::state::{now_ms, AppState, TenantRuntime};
-use crate::tree_shim::PlacementShape;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_distributor, update_profile))
         .routes(routes!(terminate))
         .routes(routes!(crate::import::import_distributors))
+        .routes(routes!(crate::import::import_progress))
 }
 
 /// Where to place a new distributor: a rule, or an explicit parent and leg. Omitted: the plan's

@@ -3,9 +3,9 @@
 
 use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
+use crate::genealogy_index::{Node, PlacementShape};
 use crate::money::volume_text;
 use crate::state::{AppState, TenantRuntime};
-use crate::tree_shim::{Node, PlacementShape};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -173,7 +173,8 @@ pub struct StatsView {
     pub right: Option<String>,
 }
 
-/// Period PV per node, read from the maintained volumes.
+/// Period PV per node: the stored volumes plus the order events folded since the projector's
+/// last checkpoint (each counted once: a delta already in its record is skipped).
 pub async fn period_pv(
     state: &AppState,
     tenant: &Arc<TenantRuntime>,
@@ -181,15 +182,29 @@ pub async fn period_pv(
 ) -> ApiResult<Vec<i64>> {
     engine::calendar::Period::parse(period)
         .map_err(|error| ApiError::invalid("period", error.to_string()))?;
+    let pending = state.projector().pending_deltas();
     let volumes = state
         .store()
         .period_volumes(&tenant.tenant.id, period)
         .await?;
     let directory = tenant.directory.read().expect("directory lock");
     let mut pv = vec![0i64; directory.len()];
+    let mut applied_through = vec![0u64; directory.len()];
     for (id, volume) in volumes {
         if let Some(node) = directory.node(&id) {
             pv[node as usize] = volume.pv;
+            applied_through[node as usize] = volume.applied_through;
+        }
+    }
+    for delta in pending.deltas_of(&tenant.tenant.id) {
+        let counts_here = delta.periods.iter().any(|of| of == period);
+        if let Some(node) = directory
+            .node(&delta.distributor_id)
+            .filter(|_| counts_here)
+        {
+            if delta.sequence > applied_through[node as usize] {
+                pv[node as usize] += delta.pv;
+            }
         }
     }
     Ok(pv)

@@ -6,19 +6,22 @@
 use crate::auth::TenantAccess;
 use crate::distributors::{enrollment_request, NewDistributor, PlacementBody};
 use crate::error::{ApiError, ApiResult};
+use crate::import_progress::ImportProgressView;
 use crate::state::{AppState, TenantRuntime};
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// Rows in flight at once (queued, not yet answered).
 const WINDOW_ROWS: usize = 4096;
+/// How often the counts of a named import are published, in rows read.
+const PROGRESS_EVERY_ROWS: u64 = 1024;
 /// Errors listed in the report (the count covers them all).
 const ERRORS_LISTED_MAX: usize = 1000;
 const CSV_HEADER: &str = "id,sponsor_id,placement_id,leg,joined_on,status";
@@ -42,17 +45,29 @@ pub struct RowError {
 
 type Pending = Pin<Box<dyn Future<Output = ApiResult<(store::Distributor, bool)>> + Send>>;
 
+#[derive(Deserialize, IntoParams)]
+pub struct ImportQuery {
+    /// A name for this import, chosen by the client: its progress can then be read at
+    /// `/v1/distributors/imports/{import_id}` while the stream is sent.
+    pub import_id: Option<String>,
+}
+
 /// Import distributors from a CSV (`text/csv`, header `id,sponsor_id,placement_id,leg,joined_on,status`)
 /// or NDJSON (`application/x-ndjson`, one enrollment body per line) stream.
 #[utoipa::path(post, path = "/v1/distributors/import", tag = "distributors",
+    params(ImportQuery),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = ImportReport), (status = 422, body = crate::error::Problem)), security(("api_key" = [])))]
 pub async fn import_distributors(
     TenantAccess(tenant): TenantAccess,
     State(state): State<AppState>,
+    Query(query): Query<ImportQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<ImportReport>> {
+    if let Some(import_id) = &query.import_id {
+        crate::orders::check_id("import_id", import_id)?;
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -79,7 +94,9 @@ pub async fn import_distributors(
         },
         pending: Vec::new(),
         line: 0,
+        import_id: query.import_id,
     };
+    import.publish_progress(false);
     let mut stream = body.into_data_stream();
     let mut carry: Vec<u8> = Vec::new();
     while let Some(chunk) = stream.next().await {
@@ -97,8 +114,25 @@ pub async fn import_distributors(
         import.line(&carry.clone()).await?;
     }
     import.settle_all().await;
+    import.publish_progress(true);
     import.report.errors.sort_by_key(|error| error.line);
     Ok(Json(import.report))
+}
+
+/// The progress of a named bulk import of this tenant (`?import_id=` on the upload).
+#[utoipa::path(get, path = "/v1/distributors/imports/{import_id}", tag = "distributors",
+    params(("import_id" = String, Path)),
+    responses((status = 200, body = ImportProgressView), (status = 404, body = crate::error::Problem)), security(("api_key" = [])))]
+pub async fn import_progress(
+    TenantAccess(tenant): TenantAccess,
+    State(state): State<AppState>,
+    Path(import_id): Path<String>,
+) -> ApiResult<Json<ImportProgressView>> {
+    state
+        .imports()
+        .get(&tenant.tenant.id, &import_id)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("import {import_id:?}")))
 }
 
 struct Import<'a> {
@@ -108,6 +142,7 @@ struct Import<'a> {
     report: ImportReport,
     pending: Vec<(u64, Pending)>,
     line: u64,
+    import_id: Option<String>,
 }
 
 impl Import<'_> {
@@ -128,6 +163,9 @@ impl Import<'_> {
             return Ok(());
         }
         self.report.rows += 1;
+        if self.report.rows % PROGRESS_EVERY_ROWS == 0 {
+            self.publish_progress(false);
+        }
         let parsed = if self.csv {
             csv_row(text)
         } else {
@@ -153,7 +191,22 @@ impl Import<'_> {
         Ok(())
     }
 
-    /// Waits for every queued row and records its outcome.
+    /// Publishes the counts so far, when the client named the import.
+    fn publish_progress(&self, done: bool) {
+        if let Some(import_id) = &self.import_id {
+            let progress = ImportProgressView {
+                rows: self.report.rows,
+                enrolled: self.report.enrolled,
+                refused: self.report.refused,
+                done,
+            };
+            self.state
+                .imports()
+                .set(&self.tenant.tenant.id, import_id, progress);
+        }
+    }
+
+    /// Waits for every queued row, records its outcome and publishes the counts.
     async fn settle_all(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         let mut terminate = Vec::new();
@@ -185,6 +238,7 @@ impl Import<'_> {
                 tracing::error!(%error, "terminating an imported distributor failed");
             }
         }
+        self.publish_progress(false);
     }
 
     fn refuse(&mut self, line: u64, error: ApiError) {

@@ -157,7 +157,6 @@ async fn create_order(
     match outcome {
         OrderOutcome::Created(order) => {
             orders.with_label_values(&["created"]).inc();
-            state.projector().wake();
             Ok((StatusCode::CREATED, Json(OrderView::of(&order))).into_response())
         }
         OrderOutcome::Replayed(order) => {
@@ -215,7 +214,6 @@ async fn refund_order(
                 .orders
                 .with_label_values(&["refunded"])
                 .inc();
-            state.projector().wake();
             crate::runs::restatement::restate_after_refund(
                 state.clone(),
                 tenant.clone(),

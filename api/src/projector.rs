@@ -1,62 +1,128 @@
 //! The volume projector: the in-process consumer of the outbox.
 //!
 //! Orders are stored with an `order.created` / `order.refunded` event in one step; this task
-//! applies the events to the period volumes (idempotently: the store skips an `(order, kind)`
-//! it has applied) and to the binary plans' lifetime PV, then acknowledges them. After a crash
-//! the unacknowledged events are simply applied again. A period close first waits until every
-//! event written before it has been applied ([`Projector::sync`]), so it reflects every
-//! acknowledged order without ever scanning orders.
+//! turns the events into period volumes. It works in two paces:
+//!
+//! - **Fold** (every [`FOLD_PAUSE`]): read the new events and keep their volume deltas in
+//!   memory, where reads see them at once ([`Projector::pending_deltas`]), and add their PV to
+//!   the binary plans' lifetime PV (weak-leg placement).
+//! - **Checkpoint** (every [`CHECKPOINT_INTERVAL`], every [`CHECKPOINT_EVENTS_MAX`] events, or
+//!   when a close asks through [`Projector::sync`]): store the folded deltas, record by record
+//!   in key order and in short writes, then acknowledge (delete) their events.
+//!
+//! Why two paces: an order lands on two random volume records (its month and its ISO week),
+//! and a B-tree copies every page a transaction touches. Stored order by order, each order
+//! cost two page copies in the single writer's group commit, which capped ingestion there;
+//! stored per checkpoint, the orders of many seconds share each record and page once.
+//!
+//! Nothing is lost or counted twice: until a checkpoint is acknowledged its events stay in the
+//! outbox, so after a crash they are folded again; each volume record remembers the highest
+//! event sequence it holds, so the events of an interrupted checkpoint that reached a record
+//! already are skipped there (`VolumeStore::apply_volumes`).
 
+use crate::genealogy_index::PlacementShape;
 use crate::periods::periods_of;
 use crate::state::AppState;
-use crate::tree_shim::PlacementShape;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use store::{Order, OutboxEvent, Store, StoreResult, VolumeDelta, VolumeEventKind};
 use tokio::sync::{watch, Notify};
 
-/// Events taken per round.
-const EVENTS_PER_ROUND_MAX: usize = 8192;
-/// How long an idle projector sleeps when nobody wakes it.
-const IDLE_POLL: Duration = Duration::from_millis(200);
+/// Events read per fold.
+const EVENTS_PER_READ_MAX: usize = 8192;
+/// The pause between folds when the outbox is caught up.
+const FOLD_PAUSE: Duration = Duration::from_millis(20);
+/// Folded events are stored at least this often.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
+/// ... and at the latest when this many events are folded (bounds memory and replay).
+const CHECKPOINT_EVENTS_MAX: usize = 200_000;
+/// Volume records per write of a checkpoint: each write is one job of the store's group
+/// commit, and a short one keeps the orders committed in the same batch fast.
+const RECORDS_PER_WRITE_MAX: usize = 256;
+/// Events acknowledged per write.
+const ACKNOWLEDGEMENTS_PER_WRITE_MAX: usize = 4096;
 
 pub struct Projector {
     store: Arc<dyn Store>,
-    wake: Notify,
-    /// The highest outbox sequence applied and acknowledged.
+    /// Rings when a close waits for a checkpoint.
+    flush: Notify,
+    /// The highest sequence a close waits for: checkpoints run at once and unpaced until
+    /// `applied_through` reaches it.
+    flush_through: AtomicU64,
+    /// The highest outbox sequence whose volumes are stored and whose events are acknowledged.
     applied_through: watch::Sender<u64>,
+    /// What has been folded and not yet stored. Readers take the `Arc` and read without the
+    /// lock; a fold copies it only if a reader still holds the old one, and then copies only
+    /// the lists of shared slices.
+    folded: Mutex<Arc<Folded>>,
+}
+
+/// Events folded since the last checkpoint.
+#[derive(Default, Clone)]
+pub struct Folded {
+    /// The highest sequence folded.
+    through: u64,
+    /// The sequences folded, one slice per read, to acknowledge once stored.
+    sequences: Vec<Arc<[u64]>>,
+    events: usize,
+    /// Per tenant, the volume deltas in sequence order, one slice per read.
+    deltas: BTreeMap<String, Vec<Arc<[VolumeDelta]>>>,
+    /// When the oldest event of this fold was folded.
+    oldest_at: Option<Instant>,
+}
+
+impl Folded {
+    /// The tenant's deltas folded and not yet stored, in sequence order.
+    pub fn deltas_of(&self, tenant_id: &str) -> impl Iterator<Item = &VolumeDelta> {
+        self.deltas
+            .get(tenant_id)
+            .into_iter()
+            .flatten()
+            .flat_map(|slice| slice.iter())
+    }
 }
 
 impl Projector {
     pub fn new(store: Arc<dyn Store>) -> Arc<Projector> {
         Arc::new(Projector {
             store,
-            wake: Notify::new(),
+            flush: Notify::new(),
+            flush_through: AtomicU64::new(0),
             applied_through: watch::Sender::new(0),
+            folded: Mutex::new(Arc::new(Folded::default())),
         })
     }
 
-    /// Tells the projector new events are waiting.
-    pub fn wake(&self) {
-        self.wake.notify_one();
+    /// The deltas folded and not yet stored. A reader adds a delta to a stored record only
+    /// if its sequence is above the record's `applied_through` (a checkpoint may be halfway).
+    pub fn pending_deltas(&self) -> Arc<Folded> {
+        self.folded.lock().expect("folded lock").clone()
     }
 
-    /// Waits until every event pending now has been applied.
+    /// Waits until every event pending now is stored in the volumes.
     pub async fn sync(&self) -> StoreResult<()> {
-        let mut target = *self.applied_through.borrow();
+        let mut target = self
+            .pending_deltas()
+            .through
+            .max(*self.applied_through.borrow());
         loop {
             let pending = self
                 .store
-                .pending_events(target, EVENTS_PER_ROUND_MAX)
+                .pending_events(target, EVENTS_PER_READ_MAX)
                 .await?;
             match pending.last() {
                 Some(last) => target = last.sequence,
                 None => break,
             }
         }
-        self.wake();
         let mut applied = self.applied_through.subscribe();
+        if *applied.borrow() >= target {
+            return Ok(());
+        }
+        self.flush_through.fetch_max(target, Ordering::SeqCst);
+        self.flush.notify_one();
         applied
             .wait_for(|&through| through >= target)
             .await
@@ -64,56 +130,170 @@ impl Projector {
         Ok(())
     }
 
-    /// Applies every pending event once, now (at start, before the indexes are built).
+    /// Stores every pending event now (at start, before the indexes are built).
     pub async fn drain(&self) -> StoreResult<()> {
-        while self.round(None).await? > 0 {}
-        Ok(())
+        while self.fold(None).await? > 0 {}
+        self.flush_through
+            .fetch_max(self.pending_deltas().through, Ordering::SeqCst);
+        self.checkpoint(None).await
     }
 
     /// Runs forever: the background task of a serving process.
     pub async fn run(self: Arc<Self>, state: AppState) {
         loop {
-            match self.round(Some(&state)).await {
-                Ok(0) => {
-                    let _ = tokio::time::timeout(IDLE_POLL, self.wake.notified()).await;
+            let outcome = async {
+                let read = self.fold(Some(&state)).await?;
+                if self.checkpoint_due() {
+                    self.checkpoint(Some(&state)).await?;
                 }
-                Ok(_) => {}
+                StoreResult::Ok(read)
+            }
+            .await;
+            match outcome {
+                Ok(read) if read == EVENTS_PER_READ_MAX => {}
+                Ok(_) => {
+                    let _ = tokio::time::timeout(FOLD_PAUSE, self.flush.notified()).await;
+                }
                 Err(error) => {
                     tracing::error!(%error, "volume projector round failed; retrying");
-                    tokio::time::sleep(IDLE_POLL).await;
+                    tokio::time::sleep(FOLD_PAUSE * 10).await;
                 }
             }
         }
     }
 
-    /// One round: applies and acknowledges up to a page of events; returns how many.
-    async fn round(&self, state: Option<&AppState>) -> StoreResult<usize> {
-        let after = *self.applied_through.borrow();
+    /// Reads the events after those folded and folds them; returns how many were read.
+    async fn fold(&self, state: Option<&AppState>) -> StoreResult<usize> {
+        let after = self
+            .pending_deltas()
+            .through
+            .max(*self.applied_through.borrow());
         let events = self
             .store
-            .pending_events(after, EVENTS_PER_ROUND_MAX)
+            .pending_events(after, EVENTS_PER_READ_MAX)
             .await?;
         let Some(last) = events.last().map(|event| event.sequence) else {
             return Ok(0);
         };
-        let mut by_tenant: BTreeMap<&str, Vec<VolumeDelta>> = BTreeMap::new();
+        let mut new_deltas: BTreeMap<&str, Vec<VolumeDelta>> = BTreeMap::new();
         for event in &events {
             if let Some(delta) = volume_delta(event)? {
-                by_tenant.entry(&event.tenant_id).or_default().push(delta);
+                new_deltas.entry(&event.tenant_id).or_default().push(delta);
             }
         }
-        for (tenant_id, deltas) in by_tenant {
-            self.store.apply_volumes(tenant_id, deltas.clone()).await?;
-            if let Some(state) = state {
-                add_lifetime_pv(state, tenant_id, &deltas);
+        if let Some(state) = state {
+            for (tenant_id, deltas) in &new_deltas {
+                add_lifetime_pv(state, tenant_id, deltas);
             }
         }
-        self.store
-            .acknowledge_events(events.iter().map(|event| event.sequence).collect())
-            .await?;
-        self.applied_through.send_replace(last);
+        let mut guard = self.folded.lock().expect("folded lock");
+        let folded = Arc::make_mut(&mut guard);
+        folded.through = last;
+        folded.oldest_at.get_or_insert_with(Instant::now);
+        folded
+            .sequences
+            .push(events.iter().map(|event| event.sequence).collect());
+        folded.events += events.len();
+        for (tenant_id, deltas) in new_deltas {
+            folded
+                .deltas
+                .entry(tenant_id.to_owned())
+                .or_default()
+                .push(deltas.into());
+        }
         Ok(events.len())
     }
+
+    /// Whether a close waits for events not stored yet.
+    fn flush_waited(&self) -> bool {
+        self.flush_through.load(Ordering::SeqCst) > *self.applied_through.borrow()
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        let folded = self.pending_deltas();
+        let Some(oldest_at) = folded.oldest_at else {
+            return false;
+        };
+        self.flush_waited()
+            || folded.events >= CHECKPOINT_EVENTS_MAX
+            || oldest_at.elapsed() >= CHECKPOINT_INTERVAL
+    }
+
+    /// Stores everything folded up to now, acknowledges its events and drops them from the
+    /// fold. Unless a close is waiting, it is paced: after each write it pauses as long as the
+    /// write took, so a checkpoint never takes more than half of the store writer's time from
+    /// the orders, and it keeps folding new events meanwhile.
+    async fn checkpoint(&self, state: Option<&AppState>) -> StoreResult<()> {
+        let snapshot = self.pending_deltas();
+        if snapshot.events == 0 {
+            return Ok(());
+        }
+        let mut last_fold = Instant::now();
+        for tenant_id in snapshot.deltas.keys() {
+            for chunk in deltas_by_record_chunks(snapshot.deltas_of(tenant_id)) {
+                let started = Instant::now();
+                self.store.apply_volumes(tenant_id, chunk).await?;
+                if !self.flush_waited() {
+                    tokio::time::sleep(started.elapsed()).await;
+                }
+                if last_fold.elapsed() >= FOLD_PAUSE {
+                    self.fold(state).await?;
+                    last_fold = Instant::now();
+                }
+            }
+        }
+        let sequences: Vec<u64> = snapshot
+            .sequences
+            .iter()
+            .flat_map(|slice| slice.iter().copied())
+            .collect();
+        for chunk in sequences.chunks(ACKNOWLEDGEMENTS_PER_WRITE_MAX) {
+            self.store.acknowledge_events(chunk.to_vec()).await?;
+        }
+        self.forget_stored(&snapshot);
+        self.applied_through.send_replace(snapshot.through);
+        Ok(())
+    }
+
+    /// Drops what `snapshot` held from the fold. Folds only append slices, so the snapshot is
+    /// a prefix of every list.
+    fn forget_stored(&self, snapshot: &Folded) {
+        let mut guard = self.folded.lock().expect("folded lock");
+        let folded = Arc::make_mut(&mut guard);
+        folded.sequences.drain(..snapshot.sequences.len());
+        folded.events -= snapshot.events;
+        for (tenant_id, stored) in &snapshot.deltas {
+            let slices = folded.deltas.get_mut(tenant_id).expect("a prefix stays");
+            slices.drain(..stored.len());
+        }
+        folded.deltas.retain(|_, slices| !slices.is_empty());
+        folded.oldest_at = (folded.events > 0).then(Instant::now);
+    }
+}
+
+/// Splits deltas into writes of at most [`RECORDS_PER_WRITE_MAX`] records each, records in key
+/// order (neighbouring records share B-tree pages) and every delta of a record in the same
+/// write.
+fn deltas_by_record_chunks<'d>(
+    deltas: impl Iterator<Item = &'d VolumeDelta>,
+) -> Vec<Vec<VolumeDelta>> {
+    let mut by_record: BTreeMap<(&str, &str), Vec<VolumeDelta>> = BTreeMap::new();
+    for delta in deltas {
+        for period in &delta.periods {
+            by_record
+                .entry((period, &delta.distributor_id))
+                .or_default()
+                .push(VolumeDelta {
+                    periods: vec![period.clone()],
+                    ..delta.clone()
+                });
+        }
+    }
+    let records: Vec<Vec<VolumeDelta>> = by_record.into_values().collect();
+    records
+        .chunks(RECORDS_PER_WRITE_MAX)
+        .map(|chunk| chunk.concat())
+        .collect()
 }
 
 /// The volume change an event makes, if it is an order event.
@@ -130,6 +310,7 @@ fn volume_delta(event: &OutboxEvent) -> StoreResult<Option<VolumeDelta>> {
         store::StoreError::Corrupt(format!("event {}: bad order date", event.event_id()))
     })?;
     Ok(Some(VolumeDelta {
+        sequence: event.sequence,
         order_id: order.order_id,
         kind,
         distributor_id: order.distributor_id,

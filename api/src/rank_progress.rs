@@ -150,7 +150,7 @@ pub async fn rank_progress(
 /// A member's subtree ids, the member first, in depth-first order.
 fn subtree_ids(
     directory: &crate::directory::Directory,
-    head: crate::tree_shim::Node,
+    head: crate::genealogy_index::Node,
 ) -> Vec<String> {
     let tree = directory.tree();
     let mut members = vec![directory.id(head).to_owned()];

@@ -4,8 +4,8 @@
 use crate::directory::Directory;
 use crate::enrollment::EnrollmentQueue;
 use crate::error::{ApiError, ApiResult};
+use crate::genealogy_index::PlacementShape;
 use crate::state::{AppState, TenantRuntime};
-use crate::tree_shim::PlacementShape;
 use engine::plan::{read_plan, CompiledPlan, PlanFormat};
 use std::sync::{Arc, RwLock};
 use store::{Store, Tenant};
@@ -65,9 +65,11 @@ pub async fn directory_from_store(
         .await
         .map_err(|error| error.to_string())?;
     let mut directory = Directory::for_plan(plan);
+    directory.tree_mut().defer_sponsor_index();
     for distributor in &distributors {
         directory.replay(distributor)?;
     }
+    directory.tree_mut().build_deferred()?;
     if matches!(directory.shape(), PlacementShape::Binary) {
         for period in store
             .volume_periods(tenant_id)

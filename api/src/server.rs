@@ -20,11 +20,39 @@ pub async fn recover(
     projector.drain().await.map_err(|error| error.to_string())?;
     let state = AppState::new(store, admin_token_sha256, Metrics::new(), projector.clone());
     crate::runtime::load_tenants(&state).await?;
-    tokio::spawn(projector.run(state.clone()));
+    spawn_projector(projector, state.clone());
     Ok(state)
 }
 
+/// Runs the volume projector on a thread of its own: its folds and checkpoints are bursts of
+/// CPU work (decoding thousands of events, sorting deltas by record) that would otherwise hold
+/// up the request workers they share a runtime with. It stops with the runtime that started it.
+fn spawn_projector(projector: Arc<Projector>, state: AppState) {
+    let (keep_running, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _keep_running = keep_running;
+        std::future::pending::<()>().await
+    });
+    std::thread::Builder::new()
+        .name("upline-projector".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("a runtime for the projector");
+            runtime.block_on(async move {
+                tokio::select! {
+                    () = projector.run(state) => {}
+                    _ = stopped => {}
+                }
+            });
+        })
+        .expect("a thread for the projector");
+}
+
 /// Serves until Ctrl-C or SIGTERM; `ready` is called with the bound address once listening.
+/// On the way out the volume projector stores what it has folded, so the next start has no
+/// events to replay (after a crash it replays them instead: nothing depends on this).
 pub async fn serve(
     state: AppState,
     listen: SocketAddr,
@@ -35,10 +63,15 @@ pub async fn serve(
         .map_err(|error| format!("cannot listen on {listen}: {error}"))?;
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     ready(address);
-    axum::serve(listener, crate::app(state))
+    axum::serve(listener, crate::app(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|error| error.to_string())
+        .map_err(|error| error.to_string())?;
+    state
+        .projector()
+        .sync()
+        .await
+        .map_err(|error| format!("storing the folded volumes on the way out: {error}"))
 }
 
 async fn shutdown_signal() {

@@ -1,6 +1,8 @@
 //! The service's state: one `Clone` struct shared by every handler.
 
 use crate::directory::Directory;
+use crate::import_progress::ImportProgress;
+use crate::key_cache::KeyCache;
 use crate::metrics::Metrics;
 use crate::projector::Projector;
 use crate::runs::progress::RunProgress;
@@ -23,6 +25,8 @@ struct Inner {
     metrics: Metrics,
     projector: Arc<Projector>,
     runs: RunProgress,
+    api_keys: KeyCache,
+    imports: ImportProgress,
 }
 
 /// One tenant, live: its plan compiled and its genealogy index in memory.
@@ -52,6 +56,8 @@ impl AppState {
                 metrics,
                 projector,
                 runs: RunProgress::default(),
+                api_keys: KeyCache::default(),
+                imports: ImportProgress::default(),
             }),
         }
     }
@@ -74,6 +80,16 @@ impl AppState {
 
     pub fn runs(&self) -> &RunProgress {
         &self.inner.runs
+    }
+
+    /// Bulk imports running or recently ended.
+    pub fn imports(&self) -> &ImportProgress {
+        &self.inner.imports
+    }
+
+    /// API keys resolved recently.
+    pub fn api_keys(&self) -> &KeyCache {
+        &self.inner.api_keys
     }
 
     pub fn tenant(&self, tenant_id: &str) -> Option<Arc<TenantRuntime>> {

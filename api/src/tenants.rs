@@ -155,6 +155,7 @@ async fn revoke_api_key(
     Path((tenant_id, key_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     if state.store().revoke_api_key(&tenant_id, &key_id).await? {
+        state.api_keys().forget(&tenant_id, &key_id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("api key {key_id:?}")))

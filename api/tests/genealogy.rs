@@ -309,3 +309,78 @@ async fn a_bulk_import_enrolls_the_good_rows_and_reports_the_bad() {
         .unwrap();
     assert_eq!(bad_header.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// A named import shows its progress while the stream is still being sent, then its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_import_shows_progress_while_it_streams() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start().await;
+    let key = server.tenant("import-progress", unilevel_plan()).await;
+    let first_part: String = std::iter::once(
+        "id,sponsor_id,placement_id,leg,joined_on,status\nroot,,,,2026-01-01,active\n".to_owned(),
+    )
+    .chain((1..3000).map(|n| format!("m{n},root,,,2026-01-02,active\n")))
+    .collect();
+    let second_part: String = (3000..3500)
+        .map(|n| format!("m{n},root,,,2026-01-02,active\n"))
+        .collect();
+    // A chunked upload over a raw connection: the test decides when the rest is sent.
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut upload = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/distributors/import?import_id=big-1 HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {key}\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    upload.write_all(head.as_bytes()).await.unwrap();
+    let chunk = |part: &str| format!("{:x}\r\n{part}\r\n", part.len());
+    upload
+        .write_all(chunk(&first_part).as_bytes())
+        .await
+        .unwrap();
+    let progress_path = "/v1/distributors/imports/big-1";
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        seen = server
+            .expect(Method::GET, progress_path, &key, None, StatusCode::OK)
+            .await;
+        if seen["rows"].as_u64().unwrap_or(0) >= 2048 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen["rows"].as_u64().unwrap() >= 2048, "{seen}");
+    assert!(seen["rows"].as_u64().unwrap() <= 3000, "{seen}");
+    assert_eq!(seen["done"], false, "{seen}");
+    upload
+        .write_all(format!("{}0\r\n\r\n", chunk(&second_part)).as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\"errors\"") {
+        let read = upload.read(&mut buffer).await.unwrap();
+        assert!(read > 0, "the server closed before answering");
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let done = server
+        .expect(Method::GET, progress_path, &key, None, StatusCode::OK)
+        .await;
+    assert_eq!(done["rows"], 3500, "{done}");
+    assert_eq!(done["enrolled"], 3500, "{done}");
+    assert_eq!(done["done"], true, "{done}");
+    // Another tenant does not see it.
+    let other = server
+        .tenant("import-progress-other", unilevel_plan())
+        .await;
+    server
+        .expect(
+            Method::GET,
+            progress_path,
+            &other,
+            None,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+}

@@ -50,4 +50,5 @@ pub mod output;
 pub mod placement;
 pub mod plan;
 pub mod run;
+pub mod sponsor_index;
 pub mod tree;

@@ -122,10 +122,13 @@ pub enum RefundOutcome {
     NotFound,
 }
 
-/// A change of one distributor's period volume, caused by one order event. Applying the same
-/// `(order_id, kind)` twice changes nothing.
+/// A change of one distributor's period volume, caused by one order event (or by an order of a
+/// bulk import). Replays are recognised by `sequence` (see `VolumeStore::apply_volumes`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeDelta {
+    /// The outbox sequence of the event that caused it (0 in a bulk import, which applies
+    /// outside the event stream).
+    pub sequence: u64,
     pub order_id: String,
     pub kind: VolumeEventKind,
     pub distributor_id: String,
@@ -153,6 +156,9 @@ pub struct PeriodVolume {
     /// CV per order day (day number, CV), sorted by day: fast start counts only the days of its
     /// window, so the day is kept, never the order.
     pub cv_by_day: Vec<(i32, i64)>,
+    /// The highest event sequence applied to this record: events at or below it are in it.
+    #[serde(default)]
+    pub applied_through: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

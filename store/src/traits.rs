@@ -76,8 +76,14 @@ pub trait OrderStore: Send + Sync {
 /// Period volumes, maintained from order events. Partition: (tenant, period, distributor).
 #[async_trait]
 pub trait VolumeStore: Send + Sync {
-    /// Applies each delta to each of its periods; a delta whose `(order_id, kind)` was applied to a
-    /// period before is skipped there. Returns how many (delta, period) pairs changed.
+    /// Applies each delta to each of its periods. Every record (tenant, period, distributor)
+    /// remembers the highest event sequence applied to it (`PeriodVolume::applied_through`) and
+    /// skips deltas at or below it, so a replay of events in sequence order — a redelivery, or
+    /// the events of a checkpoint interrupted by a crash — applies each event once. Callers give
+    /// each record's deltas in increasing sequence across calls (the volume projector follows
+    /// the outbox, so it does); one call may hold a record's deltas in any order. One atomic
+    /// step per record: a backend may apply a call's records separately. Returns how many
+    /// (delta, period) pairs changed.
     async fn apply_volumes(&self, tenant_id: &str, deltas: Vec<VolumeDelta>) -> StoreResult<u64>;
     /// The counting volumes of every distributor with any in the period.
     async fn period_volumes(

@@ -95,6 +95,7 @@ macro_rules! conformance_suite {
             volumes_apply_each_order_event_once,
             refunds_take_volume_back,
             volume_periods_are_listed,
+            a_replayed_range_applies_each_event_once,
             runs_change_only_from_the_expected_status,
             statements_are_sorted_and_idempotent,
             transfers_post_once,

@@ -79,6 +79,7 @@ pub async fn an_import_creates_new_orders_with_their_volumes(store: &dyn Store) 
         .await
         .unwrap();
     let delta = |order_id: &str, pv: i64| VolumeDelta {
+        sequence: 0,
         order_id: order_id.into(),
         kind: VolumeEventKind::Paid,
         distributor_id: "d1".into(),

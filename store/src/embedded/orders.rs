@@ -136,7 +136,12 @@ impl OrderStore for EmbeddedStore {
                     created.insert(new_order.order.order_id);
                 }
                 deltas.retain(|delta| created.contains(&delta.order_id));
-                super::volumes::apply_deltas(context, &tenant_id, &deltas)?;
+                super::volumes::apply_deltas(
+                    context,
+                    &tenant_id,
+                    &deltas,
+                    super::volumes::DeltaSource::Import,
+                )?;
                 Ok(created.len() as u64)
             })
             .await

@@ -16,10 +16,8 @@ pub const DISTRIBUTORS: Bytes = TableDefinition::new("distributors");
 pub const ORDERS: Bytes = TableDefinition::new("orders");
 /// (tenant, idempotency key) → IdempotencyRecord
 pub const IDEMPOTENCY_KEYS: Bytes = TableDefinition::new("idempotency_keys");
-/// (tenant, period, distributor) → PeriodVolume
+/// (tenant, period, distributor) → PeriodVolume (with the highest event sequence applied)
 pub const VOLUMES: Bytes = TableDefinition::new("volumes");
-/// (tenant, order id, kind) → empty: the order events applied to the volumes
-pub const VOLUMES_APPLIED: Bytes = TableDefinition::new("volumes_applied");
 /// (tenant, run) → Run
 pub const RUNS: Bytes = TableDefinition::new("runs");
 /// (tenant, run, distributor) → Statement
@@ -46,7 +44,6 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
         ORDERS,
         IDEMPOTENCY_KEYS,
         VOLUMES,
-        VOLUMES_APPLIED,
         RUNS,
         STATEMENTS,
         TRANSFERS,

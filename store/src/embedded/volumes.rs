@@ -1,22 +1,22 @@
 //! Period volumes, applied from order events.
 
 use super::codec::{key, prefix_range};
-use super::tables::{VOLUMES, VOLUMES_APPLIED};
+use super::tables::VOLUMES;
 use super::writer::WriteContext;
 use super::{backend, get_in, put_in, EmbeddedStore};
 use crate::error::StoreResult;
-use crate::model::{PeriodVolume, VolumeDelta, VolumeEventKind};
+use crate::model::{PeriodVolume, VolumeDelta};
 use crate::traits::VolumeStore;
 use async_trait::async_trait;
 use redb::ReadableDatabase as _;
-use redb::ReadableTable;
+use std::collections::BTreeMap;
 
 #[async_trait]
 impl VolumeStore for EmbeddedStore {
     async fn apply_volumes(&self, tenant_id: &str, deltas: Vec<VolumeDelta>) -> StoreResult<u64> {
         let tenant_id = tenant_id.to_owned();
         self.writer
-            .write(move |context| apply_deltas(context, &tenant_id, &deltas))
+            .write(move |context| apply_deltas(context, &tenant_id, &deltas, DeltaSource::Events))
             .await
     }
 
@@ -54,40 +54,52 @@ impl VolumeStore for EmbeddedStore {
     }
 }
 
-/// Applies each delta not applied before to each of its periods; returns the (delta, period)
-/// pairs changed. One marker per order event: its periods are applied together, so a
-/// redelivered event is skipped in all of them (the embedded image of the per-period markers a
-/// partitioned backend keeps).
+/// Where deltas come from, which decides how replays are recognised.
+pub(super) enum DeltaSource {
+    /// Order events: skip what a record has applied already (its `applied_through`), then
+    /// raise it.
+    Events,
+    /// A bulk import, outside the event stream (it recognises its own retries by order id):
+    /// apply every delta and leave the watermark alone.
+    Import,
+}
+
+/// Applies the deltas to each of their periods, reading and writing each record once (in key
+/// order: a B-tree copies the pages a transaction touches, so neighbours share the copies);
+/// returns the (delta, period) pairs changed.
 pub(super) fn apply_deltas(
     context: &mut WriteContext<'_>,
     tenant_id: &str,
     deltas: &[VolumeDelta],
+    source: DeltaSource,
 ) -> StoreResult<u64> {
-    let mut changed = 0;
+    let mut by_record: BTreeMap<Vec<u8>, Vec<&VolumeDelta>> = BTreeMap::new();
     for delta in deltas {
-        let kind = match delta.kind {
-            VolumeEventKind::Paid => "paid",
-            VolumeEventKind::Refunded => "refunded",
-        };
-        let applied_key = key(&[tenant_id, &delta.order_id, kind]);
-        let applied = context.table(VOLUMES_APPLIED)?;
-        if applied
-            .get(applied_key.as_slice())
-            .map_err(backend)?
-            .is_some()
-        {
-            continue;
-        }
-        applied
-            .insert(applied_key.as_slice(), [].as_slice())
-            .map_err(backend)?;
         for period in &delta.periods {
-            let volume_key = key(&[tenant_id, period, &delta.distributor_id]);
-            let mut volume: PeriodVolume =
-                get_in(context, VOLUMES, &volume_key)?.unwrap_or_default();
+            by_record
+                .entry(key(&[tenant_id, period, &delta.distributor_id]))
+                .or_default()
+                .push(delta);
+        }
+    }
+    let mut changed = 0;
+    for (volume_key, mut record_deltas) in by_record {
+        record_deltas.sort_by_key(|delta| delta.sequence);
+        let mut volume: PeriodVolume = get_in(context, VOLUMES, &volume_key)?.unwrap_or_default();
+        let mut changed_here = 0;
+        for delta in record_deltas {
+            if let DeltaSource::Events = source {
+                if delta.sequence <= volume.applied_through {
+                    continue;
+                }
+                volume.applied_through = delta.sequence;
+            }
             add(&mut volume, delta);
+            changed_here += 1;
+        }
+        if changed_here > 0 {
             put_in(context, VOLUMES, &volume_key, &volume)?;
-            changed += 1;
+            changed += changed_here;
         }
     }
     Ok(changed)

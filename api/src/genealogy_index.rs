@@ -1,11 +1,11 @@
-//! The genealogy index behind the API, in its first, simple form: sponsor arrays with children
-//! lists, the engine's `PlacementTree` for §6 placement. Upline and `is_in_downline` are
-//! O(depth); downline pages, subtree sizes and sums walk the subtree with an explicit stack
-//! (O(subtree), no recursion). The planned replacement (in `engine`) keeps a DFS-ordered
-//! snapshot with per-depth position lists so pages cost O(depth·log n + page); the API uses only
-//! the methods below, so it can be swapped in without touching the handlers.
+//! One tenant's genealogy index: the sponsor tree in depth-first order
+//! (`engine::sponsor_index`: upline O(depth), "is X in Y's downline" and subtree sizes O(1),
+//! downline pages are slices of the sequence) and, for binary and matrix plans, the engine's
+//! `PlacementTree` for the §6 placement rules and lifetime leg volumes. The handlers use only
+//! the methods below.
 
 use engine::placement::{PlacementTree, EMPTY};
+use engine::sponsor_index::SponsorIndex;
 
 pub type Node = u32;
 
@@ -37,9 +37,10 @@ pub struct DownlinePage {
 
 pub struct Genealogy {
     shape: PlacementShape,
-    sponsor: Vec<Node>,
-    depth: Vec<u32>,
-    children: Vec<Vec<Node>>,
+    sponsors: SponsorIndex,
+    /// While a stored genealogy is replayed at start: the sponsor of each node, for one bulk
+    /// build at the end instead of a million insertions.
+    deferred_sponsors: Option<Vec<Node>>,
     placement: Option<PlacementTree>,
 }
 
@@ -52,27 +53,45 @@ impl Genealogy {
         };
         Genealogy {
             shape,
-            sponsor: Vec::new(),
-            depth: Vec::new(),
-            children: Vec::new(),
+            sponsors: SponsorIndex::new(),
+            deferred_sponsors: None,
             placement,
         }
     }
+
+    /// Enrollments from now on only record their sponsor, until [`Self::build_deferred`]
+    /// builds the sponsor index from them at once. Nothing may be read meanwhile.
+    pub fn defer_sponsor_index(&mut self) {
+        let mut sponsors = Vec::with_capacity(self.len() as usize);
+        sponsors.extend((0..self.len()).map(|node| self.sponsors.sponsor(node).unwrap_or(EMPTY)));
+        self.deferred_sponsors = Some(sponsors);
+    }
+
+    /// Builds the sponsor index from the enrollments recorded since [`Self::defer_sponsor_index`].
+    pub fn build_deferred(&mut self) -> Result<(), String> {
+        if let Some(sponsors) = self.deferred_sponsors.take() {
+            self.sponsors = SponsorIndex::from_sponsors(&sponsors)?;
+        }
+        Ok(())
+    }
+
     pub fn len(&self) -> u32 {
-        self.sponsor.len() as u32
+        match &self.deferred_sponsors {
+            Some(sponsors) => sponsors.len() as u32,
+            None => self.sponsors.len() as u32,
+        }
     }
     pub fn enroll(
         &mut self,
         sponsor: Option<Node>,
         request: PlacementRequest,
     ) -> Result<Enrolled, String> {
-        match (sponsor, self.sponsor.is_empty()) {
+        let size = self.len() as usize;
+        match (sponsor, size == 0) {
             (None, true) => {}
             (None, false) => return Err("only the root has no sponsor".into()),
             (Some(_), true) => return Err("the root has no sponsor".into()),
-            (Some(s), false) if s as usize >= self.sponsor.len() => {
-                return Err("unknown sponsor".into())
-            }
+            (Some(s), false) if s as usize >= size => return Err("unknown sponsor".into()),
             _ => {}
         }
         let mut placed = None;
@@ -103,54 +122,36 @@ impl Genealogy {
                 tree.add_root().map_err(|e| e.to_string())?;
             }
         }
-        let node = self.sponsor.len() as Node;
-        self.sponsor.push(sponsor.unwrap_or(EMPTY));
-        self.depth
-            .push(sponsor.map_or(0, |s| self.depth[s as usize] + 1));
-        self.children.push(Vec::new());
-        if let Some(s) = sponsor {
-            self.children[s as usize].push(node);
-        }
+        let node = match (&mut self.deferred_sponsors, sponsor) {
+            (Some(deferred), _) => {
+                deferred.push(sponsor.unwrap_or(EMPTY));
+                (deferred.len() - 1) as Node
+            }
+            (None, Some(sponsor)) => self.sponsors.add(sponsor)?,
+            (None, None) => self.sponsors.add_root()?,
+        };
         Ok(Enrolled {
             node,
             placement: placed,
         })
     }
     pub fn upline(&self, n: Node, levels: Option<u32>) -> impl Iterator<Item = Node> + '_ {
-        let mut at = n;
-        std::iter::from_fn(move || {
-            let s = self.sponsor[at as usize];
-            (s != EMPTY).then(|| {
-                at = s;
-                s
-            })
-        })
-        .take(levels.unwrap_or(u32::MAX) as usize)
+        self.sponsors.upline(n, levels)
     }
     pub fn is_in_downline(&self, x: Node, of: Node) -> bool {
-        self.upline(x, None).any(|a| a == of)
+        self.sponsors.is_in_downline(x, of)
     }
     pub fn add_lifetime_pv(&mut self, n: Node, pv: i64) {
         if let Some(tree) = &mut self.placement {
             let _ = tree.add_pv(n, pv);
         }
     }
-    pub fn children(&self, n: Node) -> &[Node] {
-        &self.children[n as usize]
+    /// Personal recruits, in enrollment order.
+    pub fn children(&self, n: Node) -> Vec<Node> {
+        self.sponsors.recruits(n).collect()
     }
-    fn dfs(&self, of: Node) -> Vec<(Node, u32)> {
-        let mut out = Vec::new();
-        let mut stack: Vec<(Node, u32)> = self.children[of as usize]
-            .iter()
-            .rev()
-            .map(|&c| (c, 1))
-            .collect();
-        while let Some((n, d)) = stack.pop() {
-            out.push((n, d));
-            stack.extend(self.children[n as usize].iter().rev().map(|&c| (c, d + 1)));
-        }
-        out
-    }
+    /// A page of the downline in depth-first order, at most `max_depth` levels deep, after
+    /// the member `after`: O(limit), whatever the size of the downline.
     pub fn downline_page(
         &self,
         of: Node,
@@ -158,35 +159,18 @@ impl Genealogy {
         after: Option<Node>,
         limit: usize,
     ) -> Result<DownlinePage, String> {
-        let all: Vec<(Node, u32)> = self
-            .dfs(of)
-            .into_iter()
-            .filter(|&(_, d)| max_depth.is_none_or(|m| d <= m))
-            .collect();
-        let start = match after {
-            Some(a) => all
-                .iter()
-                .position(|&(n, _)| n == a)
-                .map(|p| p + 1)
-                .unwrap_or(all.len()),
-            None => 0,
-        };
-        let items: Vec<_> = all[start..].iter().take(limit).copied().collect();
+        let page = self.sponsors.downline_page(of, max_depth, after, limit)?;
         Ok(DownlinePage {
-            more: start + items.len() < all.len(),
-            items,
+            items: page.items,
+            more: page.more,
         })
     }
     pub fn subtree_size(&self, of: Node) -> u64 {
-        self.dfs(of).len() as u64 + 1
+        self.sponsors.subtree_size(of)
     }
+    /// The sum of `values` (indexed by node) over the subtree, `of` included.
     pub fn subtree_sum(&self, of: Node, values: &[i64]) -> i64 {
-        values[of as usize]
-            + self
-                .dfs(of)
-                .iter()
-                .map(|&(n, _)| values[n as usize])
-                .sum::<i64>()
+        self.sponsors.subtree_sum(of, values)
     }
     pub fn placement_leg_sums(&self, of: Node, values: &[i64]) -> Vec<i64> {
         let Some(tree) = &self.placement else {
