@@ -160,14 +160,9 @@ async fn send_scheduled(target: &Target, record: &Record, schedule: &Schedule) {
     }
 }
 
-/// The random choice of request `sequence` (splitmix64): the same seed picks the same ids.
+/// The random choice of request `sequence`: the same seed picks the same ids.
 fn pick(seed: u64, sequence: u64) -> u64 {
-    let mut z = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(sequence.wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    engine::splitmix::mix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ sequence)
 }
 
 fn report(bench: &ApiBench, record: &Record, drain: Duration) {

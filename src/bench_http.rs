@@ -22,10 +22,9 @@ pub struct Connection {
     response: Vec<u8>,
 }
 
-/// What came back: the status, and the body's length (the load tool reads no bodies).
+/// What came back (the load tool reads past the body without keeping it).
 pub struct Answer {
     pub status: u16,
-    pub body_length: usize,
 }
 
 impl Connection {
@@ -125,10 +124,7 @@ impl Connection {
         if response.len() > head_end + length {
             return Err(invalid("bytes after the response body"));
         }
-        Ok(Answer {
-            status,
-            body_length: length,
-        })
+        Ok(Answer { status })
     }
 }
 
@@ -188,9 +184,10 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!((created.status, created.body_length), (201, 2));
+        assert_eq!(created.status, 201);
         let missing = connection.send("GET", "/v1/x", &[], None).await.unwrap();
-        assert_eq!((missing.status, missing.body_length), (404, 0));
+        // The second answer is read right only if the first body was consumed exactly.
+        assert_eq!(missing.status, 404);
         let seen = server.await.unwrap();
         assert!(
             seen[0].starts_with("POST /v1/orders HTTP/1.1\r\n"),

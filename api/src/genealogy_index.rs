@@ -7,6 +7,8 @@
 use engine::placement::{PlacementTree, EMPTY};
 use engine::sponsor_index::SponsorIndex;
 
+pub use engine::sponsor_index::DownlinePage;
+
 pub type Node = u32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,11 +30,6 @@ pub enum PlacementRequest {
 pub struct Enrolled {
     pub node: Node,
     pub placement: Option<(Node, u8)>,
-}
-
-pub struct DownlinePage {
-    pub items: Vec<(Node, u32)>,
-    pub more: bool,
 }
 
 pub struct Genealogy {
@@ -159,11 +156,7 @@ impl Genealogy {
         after: Option<Node>,
         limit: usize,
     ) -> Result<DownlinePage, String> {
-        let page = self.sponsors.downline_page(of, max_depth, after, limit)?;
-        Ok(DownlinePage {
-            items: page.items,
-            more: page.more,
-        })
+        self.sponsors.downline_page(of, max_depth, after, limit)
     }
     pub fn subtree_size(&self, of: Node) -> u64 {
         self.sponsors.subtree_size(of)

@@ -40,7 +40,7 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 const CHECKPOINT_EVENTS_MAX: usize = 200_000;
 /// Volume records per write of a checkpoint: each write is one job of the store's group
 /// commit, and a short one keeps the orders committed in the same batch fast.
-const RECORDS_PER_WRITE_MAX: usize = 256;
+const RECORDS_PER_WRITE_MAX: usize = 128;
 /// Events acknowledged per write.
 const ACKNOWLEDGEMENTS_PER_WRITE_MAX: usize = 4096;
 
@@ -321,19 +321,29 @@ fn volume_delta(event: &OutboxEvent) -> StoreResult<Option<VolumeDelta>> {
     }))
 }
 
+/// Deltas added to the lifetime PV under one hold of the directory's write lock: each walks
+/// up the placement tree, and orders wait for the read lock meanwhile, so the lock is taken
+/// for a few walks at a time, never for a whole fold.
+const LIFETIME_DELTAS_PER_LOCK_MAX: usize = 16;
+
 /// Binary plans place by lifetime PV (weak leg): keep the index's subtree sums current.
 /// At start this runs before the index exists (the index then reads the volumes instead).
 fn add_lifetime_pv(state: &AppState, tenant_id: &str, deltas: &[VolumeDelta]) {
     let Some(tenant) = state.tenant(tenant_id) else {
         return;
     };
-    let mut directory = tenant.directory.write().expect("directory lock");
-    if !matches!(directory.shape(), PlacementShape::Binary) {
+    if !matches!(
+        tenant.directory.read().expect("directory lock").shape(),
+        PlacementShape::Binary
+    ) {
         return;
     }
-    for delta in deltas {
-        if let Some(node) = directory.node(&delta.distributor_id) {
-            directory.tree_mut().add_lifetime_pv(node, delta.pv);
+    for chunk in deltas.chunks(LIFETIME_DELTAS_PER_LOCK_MAX) {
+        let mut directory = tenant.directory.write().expect("directory lock");
+        for delta in chunk {
+            if let Some(node) = directory.node(&delta.distributor_id) {
+                directory.tree_mut().add_lifetime_pv(node, delta.pv);
+            }
         }
     }
 }

@@ -150,3 +150,55 @@ async fn bad_orders_are_refused_naming_the_field() {
         )
         .await;
 }
+
+/// Orders count in the statistics as soon as the projector has folded them — long before its
+/// next checkpoint stores them — and a refund takes them back the same way; a close then
+/// stores exactly what the reads showed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_see_orders_before_they_are_stored() {
+    let server = start().await;
+    let key = server.tenant("folded", unilevel_plan()).await;
+    server.enroll(&key, "root", None).await;
+    server.enroll(&key, "a", Some("root")).await;
+    server.order(&key, "o1", "a", "30", "30").await;
+    server.order(&key, "o2", "root", "5", "5").await;
+    let gv_of_root = || async {
+        let stats = server
+            .expect(
+                Method::GET,
+                "/v1/distributors/root/stats?period=2026-11",
+                &key,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        stats["gv"].as_str().unwrap().to_owned()
+    };
+    let mut gv = String::new();
+    for _ in 0..100 {
+        gv = gv_of_root().await;
+        if gv == "35.0000" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(gv, "35.0000", "the folded orders are not counted");
+    let refund = server
+        .client
+        .post(format!("{}/v1/orders/o1/refund", server.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refund.status(), StatusCode::OK);
+    for _ in 0..100 {
+        gv = gv_of_root().await;
+        if gv == "5.0000" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(gv, "5.0000", "the folded refund is not counted");
+    server.run(&key, "2026-11").await; // stores the fold
+    assert_eq!(gv_of_root().await, "5.0000", "counted again once stored");
+}

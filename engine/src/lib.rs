@@ -50,5 +50,6 @@ pub mod output;
 pub mod placement;
 pub mod plan;
 pub mod run;
+pub mod splitmix;
 pub mod sponsor_index;
 pub mod tree;

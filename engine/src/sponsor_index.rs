@@ -853,19 +853,15 @@ mod tests {
     use proptest::prelude::*;
 
     /// A small deterministic generator (SplitMix64), so a failing case replays from its seed.
-    struct Random(u64);
+    struct Random(crate::splitmix::SplitMix64);
 
     impl Random {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
+        fn new(seed: u64) -> Random {
+            Random(crate::splitmix::SplitMix64(seed))
         }
 
         fn below(&mut self, bound: usize) -> usize {
-            (self.next() % bound.max(1) as u64) as usize
+            self.0.below(bound as u64) as usize
         }
 
         /// A sponsor for the next member: often the newest member (deep chains), often the
@@ -1119,7 +1115,7 @@ mod tests {
             adds in 0usize..250,
             seed in any::<u64>(),
         ) {
-            let mut random = Random(seed);
+            let mut random = Random::new(seed);
             let mut index = SponsorIndex::with_block_len(block_len);
             index.add_root().unwrap();
             let mut model = Model::with_root();
@@ -1142,7 +1138,7 @@ mod tests {
 
     #[test]
     fn sponsor_index_with_default_blocks_matches_naive_model() {
-        let mut random = Random(7);
+        let mut random = Random::new(7);
         let mut model = Model::with_root();
         for _ in 0..6000 {
             let sponsor = random.below(model.sponsor.len()) as Node;

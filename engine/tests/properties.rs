@@ -11,18 +11,14 @@ use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 
 /// A small deterministic generator (SplitMix64), so a failing case is reproducible from its seed.
-struct Random(u64);
+struct Random(engine::splitmix::SplitMix64);
 
 impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    fn new(seed: u64) -> Random {
+        Random(engine::splitmix::SplitMix64(seed))
     }
     fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound.max(1)
+        self.0.below(bound)
     }
     fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
@@ -96,7 +92,7 @@ fn plan_text(kind: Kind, random: &mut Random) -> String {
 }
 
 fn random_files(seed: u64, count: usize, kind: Kind) -> Files {
-    let mut random = Random(seed);
+    let mut random = Random::new(seed);
     let ids: Vec<String> = (0..count)
         .map(|index| format!("d{}x{index}", random.below(1000)))
         .collect();
@@ -273,7 +269,7 @@ proptest! {
     fn shuffling_rows_changes_nothing(seed in any::<u64>(), count in 1usize..70, kind in kind_strategy(), shuffle_seed in any::<u64>()) {
         let files = random_files(seed, count, kind);
         let (expected, _) = with_run(&files, |_, _| ());
-        let mut random = Random(shuffle_seed);
+        let mut random = Random::new(shuffle_seed);
         let mut shuffled = Files { plan: files.plan.clone(), distributors: files.distributors.clone(), orders: files.orders.clone(), state: files.state.clone() };
         random.shuffle(&mut shuffled.distributors);
         random.shuffle(&mut shuffled.orders);
