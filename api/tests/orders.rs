@@ -78,26 +78,10 @@ async fn concurrent_retries_of_one_key_create_one_order() {
     assert_eq!(created, 1, "exactly one request created the order");
     assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
     // The period volume counts it once.
-    let stats = server
-        .expect(
-            Method::GET,
-            "/v1/distributors/root/stats?period=2026-11",
-            &key,
-            None,
-            StatusCode::OK,
-        )
-        .await;
+    let stats = server.stats(&key, "root", "2026-11").await;
     let run = server.run(&key, "2026-11").await;
     assert_eq!(run["status"], "preview");
-    let stats_after = server
-        .expect(
-            Method::GET,
-            "/v1/distributors/root/stats?period=2026-11",
-            &key,
-            None,
-            StatusCode::OK,
-        )
-        .await;
+    let stats_after = server.stats(&key, "root", "2026-11").await;
     assert_eq!(stats_after["pv"], "10.0000", "before the sync: {stats}");
 }
 
@@ -163,15 +147,7 @@ async fn statistics_see_orders_before_they_are_stored() {
     server.order(&key, "o1", "a", "30", "30").await;
     server.order(&key, "o2", "root", "5", "5").await;
     let gv_of_root = || async {
-        let stats = server
-            .expect(
-                Method::GET,
-                "/v1/distributors/root/stats?period=2026-11",
-                &key,
-                None,
-                StatusCode::OK,
-            )
-            .await;
+        let stats = server.stats(&key, "root", "2026-11").await;
         stats["gv"].as_str().unwrap().to_owned()
     };
     let mut gv = String::new();

@@ -136,6 +136,13 @@ impl Server {
         response.json().await.unwrap()
     }
 
+    /// A distributor's subtree statistics for `period`.
+    pub async fn stats(&self, key: &str, id: &str, period: &str) -> Value {
+        let path = format!("/v1/distributors/{id}/stats?period={period}");
+        self.expect(Method::GET, &path, key, None, StatusCode::OK)
+            .await
+    }
+
     /// Starts a run of `period` and waits for it to leave `running`.
     pub async fn run(&self, key: &str, period: &str) -> Value {
         let run = self
