@@ -297,21 +297,17 @@ impl Target {
                 }
                 Ok(created)
             }
-            "upline" => {
-                let path = format!("/v1/distributors/{id}/upline?levels=20");
+            read => {
+                let query = match read {
+                    "upline" => "upline?levels=20",
+                    _ => "downline?depth=3&limit=50",
+                };
+                let path = format!("/v1/distributors/{id}/{query}");
                 let answer = connection
                     .send("GET", &path, &[authorization], None)
                     .await?;
                 Ok(answer.status == 200)
             }
-            "downline" => {
-                let path = format!("/v1/distributors/{id}/downline?depth=3&limit=50");
-                let answer = connection
-                    .send("GET", &path, &[authorization], None)
-                    .await?;
-                Ok(answer.status == 200)
-            }
-            _ => Ok(false),
         }
     }
 }

@@ -197,14 +197,14 @@ pub async fn period_pv(
         }
     }
     for delta in pending.deltas_of(&tenant.tenant.id) {
-        let counts_here = delta.periods.iter().any(|of| of == period);
-        if let Some(node) = directory
-            .node(&delta.distributor_id)
-            .filter(|_| counts_here)
-        {
-            if delta.sequence > applied_through[node as usize] {
-                pv[node as usize] += delta.pv;
-            }
+        if !delta.periods.iter().any(|of| of == period) {
+            continue;
+        }
+        let Some(node) = directory.node(&delta.distributor_id) else {
+            continue;
+        };
+        if delta.sequence > applied_through[node as usize] {
+            pv[node as usize] += delta.pv;
         }
     }
     Ok(pv)

@@ -103,10 +103,7 @@ impl Projector {
 
     /// Waits until every event pending now is stored in the volumes.
     pub async fn sync(&self) -> StoreResult<()> {
-        let mut target = self
-            .pending_deltas()
-            .through
-            .max(*self.applied_through.borrow());
+        let mut target = self.read_through();
         loop {
             let pending = self
                 .store
@@ -164,10 +161,7 @@ impl Projector {
 
     /// Reads the events after those folded and folds them; returns how many were read.
     async fn fold(&self, state: Option<&AppState>) -> StoreResult<usize> {
-        let after = self
-            .pending_deltas()
-            .through
-            .max(*self.applied_through.borrow());
+        let after = self.read_through();
         let events = self
             .store
             .pending_events(after, EVENTS_PER_READ_MAX)
@@ -204,6 +198,13 @@ impl Projector {
         Ok(events.len())
     }
 
+    /// The highest sequence read from the outbox: folded, or stored by a checkpoint.
+    fn read_through(&self) -> u64 {
+        self.pending_deltas()
+            .through
+            .max(*self.applied_through.borrow())
+    }
+
     /// Whether a close waits for events not stored yet.
     fn flush_waited(&self) -> bool {
         self.flush_through.load(Ordering::SeqCst) > *self.applied_through.borrow()
@@ -229,8 +230,9 @@ impl Projector {
             return Ok(());
         }
         let mut last_fold = Instant::now();
-        for tenant_id in snapshot.deltas.keys() {
-            for chunk in deltas_by_record_chunks(snapshot.deltas_of(tenant_id)) {
+        for (tenant_id, slices) in &snapshot.deltas {
+            let deltas = slices.iter().flat_map(|slice| slice.iter());
+            for chunk in deltas_by_record_chunks(deltas) {
                 let started = Instant::now();
                 self.store.apply_volumes(tenant_id, chunk).await?;
                 if !self.flush_waited() {
@@ -242,13 +244,10 @@ impl Projector {
                 }
             }
         }
-        let sequences: Vec<u64> = snapshot
-            .sequences
-            .iter()
-            .flat_map(|slice| slice.iter().copied())
-            .collect();
-        for chunk in sequences.chunks(ACKNOWLEDGEMENTS_PER_WRITE_MAX) {
-            self.store.acknowledge_events(chunk.to_vec()).await?;
+        for slice in &snapshot.sequences {
+            for chunk in slice.chunks(ACKNOWLEDGEMENTS_PER_WRITE_MAX) {
+                self.store.acknowledge_events(chunk.to_vec()).await?;
+            }
         }
         self.forget_stored(&snapshot);
         self.applied_through.send_replace(snapshot.through);

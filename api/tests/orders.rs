@@ -146,19 +146,11 @@ async fn statistics_see_orders_before_they_are_stored() {
     server.enroll(&key, "a", Some("root")).await;
     server.order(&key, "o1", "a", "30", "30").await;
     server.order(&key, "o2", "root", "5", "5").await;
-    let gv_of_root = || async {
-        let stats = server.stats(&key, "root", "2026-11").await;
-        stats["gv"].as_str().unwrap().to_owned()
-    };
-    let mut gv = String::new();
-    for _ in 0..100 {
-        gv = gv_of_root().await;
-        if gv == "35.0000" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(gv, "35.0000", "the folded orders are not counted");
+    assert_eq!(
+        root_gv_once_folded(&server, &key, "35.0000").await,
+        "35.0000",
+        "the folded orders are not counted"
+    );
     let refund = server
         .client
         .post(format!("{}/v1/orders/o1/refund", server.base))
@@ -167,14 +159,27 @@ async fn statistics_see_orders_before_they_are_stored() {
         .await
         .unwrap();
     assert_eq!(refund.status(), StatusCode::OK);
+    assert_eq!(
+        root_gv_once_folded(&server, &key, "5.0000").await,
+        "5.0000",
+        "the folded refund is not counted"
+    );
+    server.run(&key, "2026-11").await; // stores the fold
+    let stored = server.stats(&key, "root", "2026-11").await;
+    assert_eq!(stored["gv"], "5.0000", "counted again once stored");
+}
+
+/// The root's period GV once it reads `expected`, or after a hundred tries 20 ms apart (the
+/// projector folds every 20 ms).
+async fn root_gv_once_folded(server: &Server, key: &str, expected: &str) -> String {
+    let mut gv = String::new();
     for _ in 0..100 {
-        gv = gv_of_root().await;
-        if gv == "5.0000" {
+        let stats = server.stats(key, "root", "2026-11").await;
+        gv = stats["gv"].as_str().unwrap().to_owned();
+        if gv == expected {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(gv, "5.0000", "the folded refund is not counted");
-    server.run(&key, "2026-11").await; // stores the fold
-    assert_eq!(gv_of_root().await, "5.0000", "counted again once stored");
+    gv
 }
