@@ -9,6 +9,7 @@ mod commissions;
 mod demo;
 mod export;
 mod generate;
+mod huge_pages;
 mod input_files;
 mod report;
 mod serve;
@@ -52,9 +53,15 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Commissions(args) => commissions::main(args),
+        Command::Commissions(args) => {
+            huge_pages::disable_for_this_process();
+            commissions::main(args)
+        }
         Command::Generate(args) => generate::main(args),
-        Command::Bench(args) => bench::main(args),
+        Command::Bench(args) => {
+            huge_pages::disable_for_this_process();
+            bench::main(args)
+        }
         Command::Serve(args) => serve::main(args),
         Command::Export(args) => export::main(args),
         Command::Demo(args) => demo::main(args),

@@ -1,6 +1,6 @@
 //! `distributors.csv` → the sponsor tree, the placement tree and each distributor's facts.
 
-use super::lines::{check_id, fields, quoted, scan_rows, split_header, FirstErrors, RowError};
+use super::lines::{check_id, collect_rows, fields, quoted, split_header, FirstErrors, Malformed};
 use super::InputError;
 use crate::calendar::{parse_date, Day};
 use crate::id_index::{IdIndex, IdTable, BATCH};
@@ -78,9 +78,14 @@ struct Row<'a> {
     sponsor: &'a [u8],
     placement: &'a [u8],
     joined_on: Day,
-    line: u32,
     slot: u8,
     terminated: bool,
+}
+
+/// The line of the row at `at`: rows are kept in file order, one per line, after the header.
+#[inline]
+fn line_of(at: usize) -> u32 {
+    at as u32 + 2
 }
 
 /// An unresolved reference: the sponsor or placement id of a row that is not in the file.
@@ -92,19 +97,13 @@ pub fn read_distributors<'b>(
     kind: PlacementKind,
 ) -> Result<Network, InputError> {
     let body = split_header(file, bytes, &HEADER)?;
-    let (chunks, errors) = scan_rows(
-        body,
-        Vec::with_capacity,
-        |line, text, rows: &mut Vec<Row<'_>>| {
-            rows.push(parse_row(line, text, kind).map_err(RowError::Syntax)?);
-            Ok(())
-        },
-    );
+    crate::trace_mark("start");
+    let (rows, errors) = collect_rows(body, |_, text| parse_row(text, kind).map_err(Malformed));
     if let Some(error) = errors.into_error(file) {
         return Err(error);
     }
     // Rows stay in file order (so line order) throughout; `sorted[i]` is the row of the i-th id.
-    let rows: Vec<Row<'_>> = chunks.into_par_iter().flatten().collect();
+    crate::trace_mark("flatten");
     if rows.len() >= UNKNOWN as usize {
         return Err(InputError::whole_file(
             file,
@@ -112,10 +111,13 @@ pub fn read_distributors<'b>(
         ));
     }
     let sorted = sort_by_id(&rows);
+    crate::trace_mark("sort");
     let ids = IdTable::collect(rows.len(), |at| rows[sorted[at] as usize].id);
+    crate::trace_mark("idtable");
     let mut errors = FirstErrors::default();
-    note_duplicate_ids(&ids, &sorted, &rows, &mut errors);
+    note_duplicate_ids(&ids, &sorted, &mut errors);
     let index = IdIndex::build(&ids);
+    crate::trace_mark("index");
     // Resolved in file order, so the referenced ids are read in sequence, in batches whose
     // cache misses overlap.
     let resolve_column = |reference: fn(&Row<'b>) -> &'b [u8]| -> Vec<u32> {
@@ -140,12 +142,13 @@ pub fn read_distributors<'b>(
     };
     let sponsor_of_row = resolve_column(|row| row.sponsor);
     let placement_of_row = resolve_column(|row| row.placement);
+    crate::trace_mark("resolve");
     if let Some(at) = sponsor_of_row
         .iter()
         .position(|&sponsor| sponsor == UNKNOWN)
     {
         errors.note_reference(
-            rows[at].line,
+            line_of(at),
             format!("unknown sponsor_id {}", quoted(rows[at].sponsor)),
         );
     }
@@ -154,7 +157,7 @@ pub fn read_distributors<'b>(
         .position(|&placement| placement == UNKNOWN)
     {
         errors.note_reference(
-            rows[at].line,
+            line_of(at),
             format!("unknown placement_id {}", quoted(rows[at].placement)),
         );
     }
@@ -163,12 +166,12 @@ pub fn read_distributors<'b>(
         .collect();
     if let [first, second, ..] = roots[..] {
         errors.note_reference(
-            rows[second].line,
+            line_of(second),
             format!(
                 "a second root: {} has an empty sponsor_id like {} (line {}); only the company's house account has no sponsor",
                 quoted(rows[second].id),
                 quoted(rows[first].id),
-                rows[first].line
+                line_of(first)
             ),
         );
     }
@@ -185,6 +188,7 @@ pub fn read_distributors<'b>(
                 .into(),
         ));
     };
+    crate::trace_mark("checks");
     let root = sorted
         .par_iter()
         .position_any(|&row| row as usize == root_row)
@@ -198,6 +202,7 @@ pub fn read_distributors<'b>(
             sponsor_of_row[sorted[at] as usize]
         })
     })?;
+    crate::trace_mark("tree");
     let placement = if kind == PlacementKind::Ignored {
         None
     } else {
@@ -214,6 +219,7 @@ pub fn read_distributors<'b>(
                 .collect(),
         })
     };
+    crate::trace_mark("placement");
     Ok(Network {
         ids,
         index,
@@ -230,7 +236,7 @@ pub fn read_distributors<'b>(
     })
 }
 
-fn parse_row(line: u32, text: &[u8], kind: PlacementKind) -> Result<Row<'_>, String> {
+fn parse_row(text: &[u8], kind: PlacementKind) -> Result<Row<'_>, String> {
     let [id, sponsor, placement, leg, joined_on, status] = fields::<6>(text)?;
     check_id(id, "id")?;
     if !sponsor.is_empty() {
@@ -275,7 +281,6 @@ fn parse_row(line: u32, text: &[u8], kind: PlacementKind) -> Result<Row<'_>, Str
         sponsor,
         placement,
         joined_on,
-        line,
         slot,
         terminated,
     })
@@ -333,7 +338,7 @@ fn sort_by_id(rows: &[Row<'_>]) -> Vec<u32> {
 }
 
 /// Reports a repeated id at its second occurrence in the file.
-fn note_duplicate_ids(ids: &IdTable, sorted: &[u32], rows: &[Row<'_>], errors: &mut FirstErrors) {
+fn note_duplicate_ids(ids: &IdTable, sorted: &[u32], errors: &mut FirstErrors) {
     let mut start = 0;
     while start < ids.len() {
         let mut end = start + 1;
@@ -343,7 +348,7 @@ fn note_duplicate_ids(ids: &IdTable, sorted: &[u32], rows: &[Row<'_>], errors: &
         if end - start > 1 {
             let mut lines: Vec<u32> = sorted[start..end]
                 .iter()
-                .map(|&row| rows[row as usize].line)
+                .map(|&row| line_of(row as usize))
                 .collect();
             lines.sort_unstable();
             errors.note_reference(
@@ -390,14 +395,14 @@ fn note_taken_slots(
                 }
                 _ => format!("slot {}", second.0 & 0xff),
             };
-            let (first_row, second_row) = (&rows[first.1 as usize], &rows[second.1 as usize]);
+            let (first_at, second_at) = (first.1 as usize, second.1 as usize);
             errors.note_reference(
-                second_row.line,
+                line_of(second_at),
                 format!(
                     "{position} of {} is already taken by {} (line {})",
                     quoted(parent),
-                    quoted(first_row.id),
-                    first_row.line
+                    quoted(rows[first_at].id),
+                    line_of(first_at)
                 ),
             );
         }
@@ -415,11 +420,12 @@ fn cycle_error(
     parent_of: impl Fn(usize) -> u32,
 ) -> InputError {
     let row_of = |node: u32| &rows[sorted[node as usize] as usize];
+    let line_of_node = |node: u32| line_of(sorted[node as usize] as usize);
     let start = unreached
         .0
         .iter()
         .copied()
-        .min_by_key(|&node| row_of(node).line)
+        .min_by_key(|&node| line_of_node(node))
         .expect("a cycle has members");
     // Walk up until a node repeats: that node lies on the cycle.
     let mut seen = std::collections::HashSet::new();
@@ -435,7 +441,7 @@ fn cycle_error(
     }
     let first = *members
         .iter()
-        .min_by_key(|&&member| row_of(member).line)
+        .min_by_key(|&&member| line_of_node(member))
         .expect("non-empty");
     let rotate = members
         .iter()
@@ -459,7 +465,7 @@ fn cycle_error(
     };
     InputError::at(
         file,
-        row_of(first).line,
+        line_of_node(first),
         format!(
             "{tree} cycle: {} (each {column} points to the next, so none of them reaches the root)",
             shown.join(" → ")

@@ -1,7 +1,7 @@
 //! `orders.csv` → each distributor's period volumes, aggregated as the rows stream by.
 
 use super::lines::{
-    check_id, fields, quoted, scan_rows, split_header, strip_cr, FirstErrors, RowError,
+    check_id, fields, quoted, scan_rows, split_header, strip_cr, FirstErrors, Malformed,
 };
 use super::{InputError, Network};
 use crate::calendar::{parse_date, Day, Period};
@@ -9,7 +9,7 @@ use crate::id_index::{hash_id, BATCH};
 use crate::number::parse_volume;
 use crate::tree::NONE;
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 const HEADER: [&str; 6] = ["order_id", "distributor_id", "date", "pv", "cv", "status"];
@@ -39,7 +39,8 @@ struct Pending<'a> {
 
 /// What one parallel task collects from its part of the file.
 struct Chunk<'a> {
-    order_ids: Vec<(u64, u32)>,
+    /// The hash of every order id in the chunk, for finding repeats.
+    order_id_hashes: Vec<u64>,
     pending: Vec<Pending<'a>>,
     first_unknown: Option<(u32, String)>,
     total_pv: i128,
@@ -111,6 +112,7 @@ pub fn read_orders(
     fast_start_window_days: Option<u32>,
 ) -> Result<Volumes, InputError> {
     let body = split_header(file, bytes, &HEADER)?;
+    crate::trace_mark("orders start");
     let count = network.len();
     let atomic_zeros = |count: usize| {
         (0..count)
@@ -131,7 +133,7 @@ pub fn read_orders(
         }),
     };
     let new_chunk = |capacity: usize| Chunk {
-        order_ids: Vec::with_capacity(capacity),
+        order_id_hashes: Vec::with_capacity(capacity),
         pending: Vec::with_capacity(BATCH),
         first_unknown: None,
         total_pv: 0,
@@ -139,32 +141,30 @@ pub fn read_orders(
     };
     let (mut chunks, mut errors) = scan_rows(body, new_chunk, |line, text, chunk: &mut Chunk| {
         let [order_id, distributor_id, date, pv_cell, cv_cell, status] =
-            fields::<6>(text).map_err(RowError::Syntax)?;
-        check_id(order_id, "order_id").map_err(RowError::Syntax)?;
-        check_id(distributor_id, "distributor_id").map_err(RowError::Syntax)?;
+            fields::<6>(text).map_err(Malformed)?;
+        check_id(order_id, "order_id").map_err(Malformed)?;
+        check_id(distributor_id, "distributor_id").map_err(Malformed)?;
         let date = parse_date(date).ok_or_else(|| {
-            RowError::Syntax(format!(
+            Malformed(format!(
                 "date {} is not a date of the form YYYY-MM-DD",
                 quoted(date)
             ))
         })?;
-        let pv = parse_volume(pv_cell).map_err(|error| {
-            RowError::Syntax(format!("pv {} {}", quoted(pv_cell), error.describe()))
-        })?;
-        let cv = parse_volume(cv_cell).map_err(|error| {
-            RowError::Syntax(format!("cv {} {}", quoted(cv_cell), error.describe()))
-        })?;
+        let pv = parse_volume(pv_cell)
+            .map_err(|error| Malformed(format!("pv {} {}", quoted(pv_cell), error.describe())))?;
+        let cv = parse_volume(cv_cell)
+            .map_err(|error| Malformed(format!("cv {} {}", quoted(cv_cell), error.describe())))?;
         let paid = match status {
             b"paid" => true,
             b"refunded" => false,
             _ => {
-                return Err(RowError::Syntax(format!(
+                return Err(Malformed(format!(
                     "unknown status {}; use paid or refunded",
                     quoted(status)
                 )))
             }
         };
-        chunk.order_ids.push((hash_id(order_id), line));
+        chunk.order_id_hashes.push(hash_id(order_id));
         chunk.pending.push(Pending {
             distributor_id,
             line,
@@ -179,6 +179,7 @@ pub fn read_orders(
         Ok(())
     });
     chunks.par_iter_mut().for_each(|chunk| sums.flush(chunk));
+    crate::trace_mark("orders scan");
     for chunk in &mut chunks {
         if let Some((line, message)) = chunk.first_unknown.take() {
             errors.note_reference(line, message);
@@ -187,6 +188,7 @@ pub fn read_orders(
     if errors.syntax.is_none() {
         note_duplicate_order_ids(body, &chunks, &mut errors);
     }
+    crate::trace_mark("orders dup");
     if let Some(error) = errors.into_error(file) {
         return Err(error);
     }
@@ -210,65 +212,44 @@ pub fn read_orders(
     })
 }
 
-/// Finds repeated order ids: equal hashes are candidates, confirmed on the ids' text.
+/// Finds repeated order ids. Sorting the bare 64-bit hashes shows whether any two are equal;
+/// only then (a repeat, or very rarely a collision) is the file read again for the ids with
+/// those hashes, which are compared on their text.
 fn note_duplicate_order_ids(body: &[u8], chunks: &[Chunk], errors: &mut FirstErrors) {
-    let mut hashed: Vec<(u64, u32)> =
-        Vec::with_capacity(chunks.iter().map(|chunk| chunk.order_ids.len()).sum());
+    let mut hashes: Vec<u64> =
+        Vec::with_capacity(chunks.iter().map(|chunk| chunk.order_id_hashes.len()).sum());
     for chunk in chunks {
-        hashed.extend_from_slice(&chunk.order_ids);
+        hashes.extend_from_slice(&chunk.order_id_hashes);
     }
-    hashed.par_sort_unstable();
-    let mut candidate_groups: Vec<&[(u64, u32)]> = Vec::new();
-    let mut start = 0;
-    while start < hashed.len() {
-        let mut end = start + 1;
-        while end < hashed.len() && hashed[end].0 == hashed[start].0 {
-            end += 1;
-        }
-        if end - start > 1 {
-            candidate_groups.push(&hashed[start..end]);
-        }
-        start = end;
-    }
-    if candidate_groups.is_empty() {
+    hashes.par_sort_unstable();
+    let repeated: HashSet<u64> = hashes
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    if repeated.is_empty() {
         return;
     }
-    let wanted: HashMap<u32, ()> = candidate_groups
-        .iter()
-        .flat_map(|group| group.iter().map(|&(_, line)| (line, ())))
-        .collect();
-    let texts = order_ids_at_lines(body, &wanted);
-    for group in candidate_groups {
-        let mut by_text: HashMap<&[u8], Vec<u32>> = HashMap::new();
-        for &(_, line) in group {
-            by_text.entry(texts[&line]).or_default().push(line);
-        }
-        for (text, mut lines) in by_text {
-            if lines.len() > 1 {
-                lines.sort_unstable();
-                errors.note_reference(
-                    lines[1],
-                    format!(
-                        "duplicate order_id {} (first at line {})",
-                        quoted(text),
-                        lines[0]
-                    ),
-                );
-            }
+    let mut lines_by_id: HashMap<&[u8], Vec<u32>> = HashMap::new();
+    for (text, line) in body.split(|&byte| byte == b'\n').zip(2u32..) {
+        let order_id = strip_cr(text)
+            .split(|&byte| byte == b',')
+            .next()
+            .unwrap_or_default();
+        if repeated.contains(&hash_id(order_id)) {
+            lines_by_id.entry(order_id).or_default().push(line);
         }
     }
-}
-
-fn order_ids_at_lines<'a>(body: &'a [u8], wanted: &HashMap<u32, ()>) -> HashMap<u32, &'a [u8]> {
-    body.split(|&byte| byte == b'\n')
-        .zip(2u32..)
-        .filter(|(_, line)| wanted.contains_key(line))
-        .map(|(text, line)| {
-            let text = strip_cr(text);
-            (
-                line,
-                text.split(|&byte| byte == b',').next().unwrap_or_default(),
-            )
-        })
-        .collect()
+    for (order_id, lines) in lines_by_id {
+        // Lines were collected in file order.
+        if let [first, second, ..] = lines[..] {
+            errors.note_reference(
+                second,
+                format!(
+                    "duplicate order_id {} (first at line {first})",
+                    quoted(order_id)
+                ),
+            );
+        }
+    }
 }

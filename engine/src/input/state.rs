@@ -1,9 +1,11 @@
 //! `state.csv` → the previous period's carries and highest ranks.
 
-use super::lines::{check_id, fields, quoted, scan_rows, split_header, FirstErrors, RowError};
+use super::lines::{check_id, collect_rows, fields, quoted, split_header, FirstErrors, Malformed};
 use super::{InputError, Network};
+use crate::id_index::BATCH;
 use crate::number::parse_volume;
 use crate::plan::CompiledPlan;
+use crate::tree::NONE;
 use rayon::prelude::*;
 
 const HEADER: [&str; 4] = ["id", "carry_left", "carry_right", "highest_rank"];
@@ -34,9 +36,9 @@ impl CarryState {
     }
 }
 
-struct Row {
-    distributor: u32,
-    line: u32,
+#[derive(Clone, Copy)]
+struct Row<'a> {
+    id: &'a [u8],
     carry_left: i64,
     carry_right: i64,
     highest_rank: u8,
@@ -49,70 +51,90 @@ pub fn read_state(
     plan: &CompiledPlan,
 ) -> Result<CarryState, InputError> {
     let body = split_header(file, bytes, &HEADER)?;
-    let (chunks, mut errors) = scan_rows(
-        body,
-        Vec::with_capacity,
-        |line, text, rows: &mut Vec<Row>| {
-            let [id, left, right, rank] = fields::<4>(text).map_err(RowError::Syntax)?;
-            check_id(id, "id").map_err(RowError::Syntax)?;
-            let carry = |cell: &[u8], column: &str| {
-                parse_volume(cell).map_err(|error| {
-                    RowError::Syntax(format!("{column} {} {}", quoted(cell), error.describe()))
-                })
-            };
-            let carry_left = carry(left, "carry_left")?;
-            let carry_right = carry(right, "carry_right")?;
-            let highest_rank = plan.rank_by_name(rank).ok_or_else(|| {
-                let names: Vec<&str> = plan.ranks.iter().map(|rank| rank.name.as_str()).collect();
-                RowError::Syntax(format!(
-                    "unknown rank name {}; the plan's ranks are {}",
-                    quoted(rank),
-                    names.join(", ")
-                ))
-            })?;
-            let distributor = network.lookup(id).ok_or_else(|| {
-                RowError::Reference(format!(
-                    "unknown distributor id {} (not in the distributors file)",
-                    quoted(id)
-                ))
-            })?;
-            rows.push(Row {
-                distributor,
-                line,
-                carry_left,
-                carry_right,
-                highest_rank,
-            });
-            Ok(())
-        },
-    );
-    let mut rows: Vec<Row> = chunks.into_iter().flatten().collect();
-    rows.par_sort_unstable_by_key(|row| (row.distributor, row.line));
-    note_second_rows(&rows, network, &mut errors);
+    let (rows, errors) = collect_rows(body, |_, text| {
+        let [id, left, right, rank] = fields::<4>(text).map_err(Malformed)?;
+        check_id(id, "id").map_err(Malformed)?;
+        let carry = |cell: &[u8], column: &str| {
+            parse_volume(cell).map_err(|error| {
+                Malformed(format!("{column} {} {}", quoted(cell), error.describe()))
+            })
+        };
+        let carry_left = carry(left, "carry_left")?;
+        let carry_right = carry(right, "carry_right")?;
+        let highest_rank = plan.rank_by_name(rank).ok_or_else(|| {
+            let names: Vec<&str> = plan.ranks.iter().map(|rank| rank.name.as_str()).collect();
+            Malformed(format!(
+                "unknown rank name {}; the plan's ranks are {}",
+                quoted(rank),
+                names.join(", ")
+            ))
+        })?;
+        Ok(Row {
+            id,
+            carry_left,
+            carry_right,
+            highest_rank,
+        })
+    });
     if let Some(error) = errors.into_error(file) {
         return Err(error);
     }
+    let mut errors = FirstErrors::default();
+    let distributors = resolve_ids(&rows, network);
     let mut state = CarryState::empty(network.len());
-    for row in rows {
-        let at = row.distributor as usize;
-        state.carry_left[at] = row.carry_left;
-        state.carry_right[at] = row.carry_right;
-        state.highest_rank[at] = row.highest_rank;
+    // Which row set each distributor's state, to name a second row for the same id.
+    let mut row_of_distributor = vec![NONE; network.len()];
+    for (at, (row, &distributor)) in rows.iter().zip(&distributors).enumerate() {
+        let line = at as u32 + 2;
+        if distributor == NONE {
+            errors.note_reference(
+                line,
+                format!(
+                    "unknown distributor id {} (not in the distributors file)",
+                    quoted(row.id)
+                ),
+            );
+            continue;
+        }
+        let index = distributor as usize;
+        let first = row_of_distributor[index];
+        if first != NONE {
+            errors.note_reference(
+                line,
+                format!(
+                    "a second row for id {} (first at line {})",
+                    quoted(row.id),
+                    first + 2
+                ),
+            );
+            continue;
+        }
+        row_of_distributor[index] = at as u32;
+        state.carry_left[index] = row.carry_left;
+        state.carry_right[index] = row.carry_right;
+        state.highest_rank[index] = row.highest_rank;
+    }
+    if let Some(error) = errors.into_error(file) {
+        return Err(error);
     }
     Ok(state)
 }
 
-fn note_second_rows(rows: &[Row], network: &Network, errors: &mut FirstErrors) {
-    for pair in rows.windows(2) {
-        if pair[0].distributor == pair[1].distributor {
-            errors.note_reference(
-                pair[1].line,
-                format!(
-                    "a second row for id {} (first at line {})",
-                    quoted(&network.ids[pair[1].distributor as usize]),
-                    pair[0].line
-                ),
-            );
-        }
-    }
+/// Each row's distributor index (`NONE` when unknown), looked up in parallel batches.
+fn resolve_ids(rows: &[Row<'_>], network: &Network) -> Vec<u32> {
+    let mut resolved = vec![NONE; rows.len()];
+    resolved
+        .par_chunks_mut(BATCH)
+        .zip(rows.par_chunks(BATCH))
+        .with_min_len(256)
+        .for_each(|(found, group)| {
+            let mut wanted: [&[u8]; BATCH] = [&[]; BATCH];
+            for (at, row) in group.iter().enumerate() {
+                wanted[at] = row.id;
+            }
+            network
+                .index
+                .get_batch(&network.ids, &wanted[..group.len()], NONE, found);
+        });
+    resolved
 }

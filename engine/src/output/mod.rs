@@ -18,7 +18,13 @@ use std::io::{self, Write};
 /// Rows formatted by one parallel task.
 const ROWS_PER_TASK: usize = 16_384;
 /// Rows formatted before a batch is written: bounds the memory of formatted text.
-const ROWS_PER_BATCH: usize = 1 << 19;
+const ROWS_PER_BATCH: usize = 1 << 17;
+/// Sets of batch buffers in circulation: one being written while the other is formatted.
+const BUFFER_SETS: usize = 2;
+/// Bytes reserved per row of a fresh buffer. Reserving is nearly free (untouched pages are
+/// never faulted in) and spares the copies of growing from nothing; longer rows still fit,
+/// the buffer grows then.
+const RESERVED_BYTES_PER_ROW: usize = 128;
 
 pub const LINES_HEADER: &str = "recipient,bonus,source,level,base,rate,amount\n";
 pub const SUMMARY_HEADER: &str =
@@ -28,7 +34,9 @@ pub const STATE_HEADER: &str = "id,carry_left,carry_right,highest_rank\n";
 /// Formats rows `0..count` with `format_row` in parallel and writes them in order,
 /// reporting the rows written so far to `progress`. A writer thread writes one batch while
 /// the next is formatted, so the kernel's copying overlaps the formatting; at most two
-/// formatted batches wait, which bounds memory.
+/// formatted batches exist at once, which bounds memory. The writer hands each batch's
+/// buffers back once written and the next batch formats into them: fresh memory is the
+/// dearest part of formatting (a page fault per 4 KiB, and a copy each time a buffer grows).
 fn write_rows<W: Write + Send>(
     out: &mut W,
     header: &str,
@@ -37,30 +45,44 @@ fn write_rows<W: Write + Send>(
     progress: &(dyn Fn(u64) + Sync),
 ) -> io::Result<()> {
     out.write_all(header.as_bytes())?;
+    type Batch = Vec<Vec<u8>>;
     std::thread::scope(|scope| {
-        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+        let (batches, received) = std::sync::mpsc::sync_channel::<Batch>(1);
+        let (recycle, recycled) = std::sync::mpsc::channel::<Batch>();
         let writer = scope.spawn(move || -> io::Result<()> {
             for texts in received {
                 for text in &texts {
                     out.write_all(text)?;
                 }
+                // The formatter may have finished already; then the buffers are just freed.
+                let _ = recycle.send(texts);
             }
             Ok(())
         });
+        let mut sets_made = 0;
         let mut batch_start = 0;
         while batch_start < count {
             let batch_end = (batch_start + ROWS_PER_BATCH).min(count);
-            let texts: Vec<Vec<u8>> = (batch_start..batch_end)
-                .into_par_iter()
-                .with_min_len(ROWS_PER_TASK)
-                .fold(
-                    || Vec::with_capacity(ROWS_PER_TASK * 64),
-                    |mut text, row| {
-                        format_row(row, &mut text);
-                        text
-                    },
-                )
-                .collect();
+            let tasks = (batch_end - batch_start).div_ceil(ROWS_PER_TASK);
+            let mut texts = match recycled.try_recv() {
+                Ok(texts) => texts,
+                Err(_) if sets_made < BUFFER_SETS => {
+                    sets_made += 1;
+                    Vec::new()
+                }
+                // Both sets are with the writer: wait for one (or for its error, below).
+                Err(_) => recycled.recv().unwrap_or_default(),
+            };
+            texts.resize_with(tasks, || {
+                Vec::with_capacity(ROWS_PER_TASK * RESERVED_BYTES_PER_ROW)
+            });
+            texts.par_iter_mut().enumerate().for_each(|(task, text)| {
+                text.clear();
+                let first = batch_start + task * ROWS_PER_TASK;
+                for row in first..(first + ROWS_PER_TASK).min(batch_end) {
+                    format_row(row, text);
+                }
+            });
             if batches.send(texts).is_err() {
                 // The writer stopped on an error, which `join` returns below.
                 break;
