@@ -7,6 +7,7 @@
 //! place the spec names. No binary floating point is involved anywhere.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 /// Fractional digits of every volume (`pv`, `cv`, carries, `base`).
 pub const VOLUME_SCALE: u32 = 4;
@@ -50,10 +51,22 @@ const POW10_I64: [i64; 19] = {
 /// [`div_pow10_half_even`] for `i64` values and at most 18 digits.
 #[inline]
 pub fn div_pow10_half_even_i64(value: i64, digits: u32) -> i64 {
-    if digits == 0 {
-        return value;
+    // The usual digit counts get a constant divisor (a multiplication, not a division):
+    // this runs once per commission line.
+    match digits {
+        0 => value,
+        1 => divide_half_even(value, 10),
+        2 => divide_half_even(value, 100),
+        3 => divide_half_even(value, 1_000),
+        4 => divide_half_even(value, 10_000),
+        5 => divide_half_even(value, 100_000),
+        6 => divide_half_even(value, 1_000_000),
+        _ => divide_half_even(value, POW10_I64[digits as usize]),
     }
-    let divisor = POW10_I64[digits as usize];
+}
+
+#[inline(always)]
+fn divide_half_even(value: i64, divisor: i64) -> i64 {
     let quotient = value.div_euclid(divisor);
     let remainder = value.rem_euclid(divisor);
     let twice = remainder * 2;
@@ -370,8 +383,12 @@ pub fn write_u64(out: &mut Vec<u8>, value: u64) {
 /// per division, from a table: the classic itoa technique.
 #[inline]
 pub fn format_u64(buffer: &mut [u8; 20], value: u64) -> usize {
-    let end = buffer.len();
-    write_digits_before(buffer, end, value)
+    // SAFETY: as in `format_amount`: a `MaybeUninit` view that only initialized bytes are
+    // written through.
+    let view = unsafe {
+        std::slice::from_raw_parts_mut(buffer.as_mut_ptr().cast::<MaybeUninit<u8>>(), buffer.len())
+    };
+    write_digits_before(view, view.len(), value)
 }
 
 /// "00", "01", … "99": two digits per division, the classic itoa technique.
@@ -383,101 +400,127 @@ const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 
 /// Formats an amount (units of `10^-decimals`, `decimals <= 18`) right-aligned in `buffer`
 /// with exactly `decimals` fractional digits; returns where the text starts.
+#[inline]
+pub fn format_amount(buffer: &mut [u8; 42], amount: i64, decimals: u32) -> usize {
+    let start = buffer.len() - amount_text_length(amount, decimals);
+    let text = &mut buffer[start..];
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and only initialized bytes are
+    // written through the view, so `buffer` stays initialized.
+    let view = unsafe {
+        std::slice::from_raw_parts_mut(text.as_mut_ptr().cast::<MaybeUninit<u8>>(), text.len())
+    };
+    write_amount_exact(view, amount, decimals);
+    start
+}
+
+/// The length of an amount's text (units of `10^-decimals`, `decimals <= 18`): sign, whole
+/// digits, and a point with `decimals` digits.
+#[inline]
+pub fn amount_text_length(amount: i64, decimals: u32) -> usize {
+    let whole = amount.unsigned_abs() / POW10_I64[decimals as usize] as u64;
+    let whole_digits = whole.checked_ilog10().unwrap_or(0) as usize + 1;
+    let point_and_fraction = if decimals == 0 {
+        0
+    } else {
+        decimals as usize + 1
+    };
+    usize::from(amount < 0) + whole_digits + point_and_fraction
+}
+
+/// Writes an amount's text into `out`, which must be exactly [`amount_text_length`] long.
 ///
 /// Output files are mostly zeros and amounts of 2 or 4 decimals (cents, volumes), so those
 /// get their own paths: a zero is copied whole, and a known number of decimals divides by a
 /// constant, which compiles to a multiplication instead of a 40-cycle division.
 #[inline]
-pub fn format_amount(buffer: &mut [u8; 42], amount: i64, decimals: u32) -> usize {
+pub fn write_amount_exact(out: &mut [MaybeUninit<u8>], amount: i64, decimals: u32) {
     const ZEROS: &[u8; 20] = b"0.000000000000000000";
     if amount == 0 {
-        let length = if decimals == 0 {
-            1
-        } else {
-            decimals as usize + 2
-        };
-        let at = buffer.len() - length;
-        buffer[at..].copy_from_slice(&ZEROS[..length]);
-        return at;
+        for (place, &byte) in out.iter_mut().zip(ZEROS.iter()) {
+            place.write(byte);
+        }
+        return;
     }
     match decimals {
-        2 => format_fixed::<2>(buffer, amount),
-        4 => format_fixed::<4>(buffer, amount),
-        0 => format_fixed::<0>(buffer, amount),
-        _ => format_any_decimals(buffer, amount, decimals),
+        2 => write_with_decimals::<2>(out, amount),
+        4 => write_with_decimals::<4>(out, amount),
+        0 => write_with_decimals::<0>(out, amount),
+        _ => write_any_decimals(out, amount, decimals),
     }
 }
 
-/// [`format_amount`] for a number of decimals known at compile time.
+/// [`write_amount_exact`] for a number of decimals known at compile time.
 #[inline(always)]
-fn format_fixed<const DECIMALS: u32>(buffer: &mut [u8; 42], amount: i64) -> usize {
+fn write_with_decimals<const DECIMALS: u32>(out: &mut [MaybeUninit<u8>], amount: i64) {
     let magnitude = amount.unsigned_abs();
     let divisor = 10u64.pow(DECIMALS);
-    let mut at = buffer.len();
+    let mut at = out.len();
     if DECIMALS > 0 {
         let mut fraction = magnitude % divisor;
         for _ in 0..DECIMALS / 2 {
             let pair = (fraction % 100) as usize * 2;
             fraction /= 100;
             at -= 2;
-            buffer[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+            write_pair(out, at, pair);
         }
         if DECIMALS % 2 == 1 {
             at -= 1;
-            buffer[at] = b'0' + fraction as u8;
+            out[at].write(b'0' + fraction as u8);
         }
         at -= 1;
-        buffer[at] = b'.';
+        out[at].write(b'.');
     }
-    at = write_digits_before(buffer, at, magnitude / divisor);
+    let start = write_digits_before(out, at, magnitude / divisor);
     if amount < 0 {
-        at -= 1;
-        buffer[at] = b'-';
+        out[start - 1].write(b'-');
     }
-    at
 }
 
-fn format_any_decimals(buffer: &mut [u8; 42], amount: i64, decimals: u32) -> usize {
+fn write_any_decimals(out: &mut [MaybeUninit<u8>], amount: i64, decimals: u32) {
     let magnitude = amount.unsigned_abs();
     let divisor = POW10_I64[decimals as usize] as u64;
-    let mut at = buffer.len();
+    let mut at = out.len();
     if decimals > 0 {
         let mut fraction = magnitude % divisor;
         for _ in 0..decimals {
             at -= 1;
-            buffer[at] = b'0' + (fraction % 10) as u8;
+            out[at].write(b'0' + (fraction % 10) as u8);
             fraction /= 10;
         }
         at -= 1;
-        buffer[at] = b'.';
+        out[at].write(b'.');
     }
-    at = write_digits_before(buffer, at, magnitude / divisor);
+    let start = write_digits_before(out, at, magnitude / divisor);
     if amount < 0 {
-        at -= 1;
-        buffer[at] = b'-';
+        out[start - 1].write(b'-');
     }
-    at
 }
 
 /// Writes `value`'s digits so that they end just before `end`; returns where they start.
 #[inline(always)]
-fn write_digits_before(buffer: &mut [u8], end: usize, mut value: u64) -> usize {
+fn write_digits_before(out: &mut [MaybeUninit<u8>], end: usize, mut value: u64) -> usize {
     let mut at = end;
     while value >= 100 {
         let pair = (value % 100) as usize * 2;
         value /= 100;
         at -= 2;
-        buffer[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        write_pair(out, at, pair);
     }
     if value >= 10 {
-        let pair = value as usize * 2;
         at -= 2;
-        buffer[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        write_pair(out, at, value as usize * 2);
     } else {
         at -= 1;
-        buffer[at] = b'0' + value as u8;
+        out[at].write(b'0' + value as u8);
     }
     at
+}
+
+/// Writes the two digits at `DIGIT_PAIRS[pair..pair + 2]` at `out[at..at + 2]`.
+#[inline(always)]
+fn write_pair(out: &mut [MaybeUninit<u8>], at: usize, pair: usize) {
+    out[at].write(DIGIT_PAIRS[pair]);
+    out[at + 1].write(DIGIT_PAIRS[pair + 1]);
 }
 
 fn write_u128(out: &mut Vec<u8>, value: u128) {
@@ -588,6 +631,35 @@ mod tests {
                 let magnitude = random.below(bound as u64) as i64;
                 check(magnitude, decimals);
                 check(-magnitude, decimals);
+            }
+        }
+    }
+
+    /// The `i64` division, with its constant-divisor cases, agrees with the general `i128`
+    /// one, ties and negative values included.
+    #[test]
+    fn the_i64_half_even_division_agrees_with_the_i128_one() {
+        let mut random = crate::splitmix::SplitMix64(0xd1);
+        for digits in 0..=18u32 {
+            let unit = 10i64.pow(digits);
+            for _ in 0..2_000 {
+                let quotient = random.below(1 << 40) as i64 - (1 << 39);
+                let remainder = match random.below(3) {
+                    0 => unit / 2,
+                    1 => 0,
+                    _ => random.below(unit as u64) as i64,
+                };
+                for value in [
+                    quotient.saturating_mul(unit).saturating_add(remainder),
+                    remainder,
+                    -remainder,
+                ] {
+                    assert_eq!(
+                        i128::from(div_pow10_half_even_i64(value, digits)),
+                        div_pow10_half_even(i128::from(value), digits),
+                        "{value} / 10^{digits}"
+                    );
+                }
             }
         }
     }

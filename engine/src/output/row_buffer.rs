@@ -90,12 +90,26 @@ impl<'v> RowBuffer<'v> {
         self.amount(volume, VOLUME_SCALE);
     }
 
-    /// An amount in units of `10^-decimals`, with exactly `decimals` fractional digits.
+    /// An amount in units of `10^-decimals`, with exactly `decimals` fractional digits,
+    /// formatted in place (its length is known first, so no scratch buffer and no copy).
     #[inline]
     pub fn amount(&mut self, amount: i64, decimals: u32) {
-        let mut buffer = [0u8; NUMBER_BYTES_MAX];
-        let at = number::format_amount(&mut buffer, amount, decimals);
-        self.bytes(&buffer[at..]);
+        let length = number::amount_text_length(amount, decimals);
+        assert!(
+            self.written + length <= self.capacity,
+            "row longer than its bound"
+        );
+        // SAFETY: the range lies inside the reserved capacity, and nothing else borrows it.
+        let destination = unsafe {
+            std::slice::from_raw_parts_mut(
+                self.start
+                    .add(self.written)
+                    .cast::<std::mem::MaybeUninit<u8>>(),
+                length,
+            )
+        };
+        number::write_amount_exact(destination, amount, decimals);
+        self.written += length;
     }
 
     /// Any other decimal, through the general (slower) formatter.
