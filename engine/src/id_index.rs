@@ -80,6 +80,26 @@ impl IdTable {
 }
 
 impl IdTable {
+    /// The first of two steps that fetch id `at` ahead of use without waiting: its bounds.
+    #[inline]
+    pub fn prefetch_bounds(&self, at: usize) {
+        prefetch(&self.ends[at.saturating_sub(1)]);
+        prefetch(&self.ends[at]);
+    }
+
+    /// The second step, once the bounds are likely cached: the id's bytes.
+    #[inline]
+    pub fn prefetch_bytes(&self, at: usize) {
+        let start = if at == 0 {
+            0
+        } else {
+            self.ends[at - 1] as usize
+        };
+        if let Some(first_byte) = self.bytes.get(start) {
+            prefetch(first_byte);
+        }
+    }
+
     /// Asks the CPU to fetch the memory of id `at` ahead of use.
     #[inline]
     fn prefetch(&self, at: usize) {
@@ -101,7 +121,7 @@ pub const BATCH: usize = 16;
 
 /// A hint to load the cache line holding `value`; no effect on other architectures.
 #[inline(always)]
-fn prefetch<T>(value: &T) {
+pub fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetching is a hint; it never faults, whatever the address.
     #[allow(unused_unsafe)]

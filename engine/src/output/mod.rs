@@ -8,6 +8,7 @@ mod row_buffer;
 
 pub use row_buffer::RowBuffer;
 
+use crate::id_index::prefetch;
 use crate::input::Network;
 use crate::number::{rescale_half_even, write_plain, Rate, VOLUME_SCALE};
 use crate::run::{Bonus, RunInput, RunResult};
@@ -41,7 +42,7 @@ fn write_rows<W: Write + Send>(
     out: &mut W,
     header: &str,
     count: usize,
-    format_row: impl Fn(usize, &mut Vec<u8>) + Sync,
+    rows: impl RowFormat,
     progress: &(dyn Fn(u64) + Sync),
 ) -> io::Result<()> {
     out.write_all(header.as_bytes())?;
@@ -79,8 +80,15 @@ fn write_rows<W: Write + Send>(
             texts.par_iter_mut().enumerate().for_each(|(task, text)| {
                 text.clear();
                 let first = batch_start + task * ROWS_PER_TASK;
-                for row in first..(first + ROWS_PER_TASK).min(batch_end) {
-                    format_row(row, text);
+                let end = (first + ROWS_PER_TASK).min(batch_end);
+                for row in first..end {
+                    if row + FAR_AHEAD < end {
+                        rows.prefetch_far(row + FAR_AHEAD);
+                    }
+                    if row + NEAR_AHEAD < end {
+                        rows.prefetch_near(row + NEAR_AHEAD);
+                    }
+                    rows.format(row, text);
                 }
             });
             if batches.send(texts).is_err() {
@@ -93,6 +101,56 @@ fn write_rows<W: Write + Send>(
         drop(batches);
         writer.join().expect("the writer thread does not panic")
     })
+}
+
+/// How a file's rows are formatted, and what memory a row will read, so that it can be
+/// requested a few rows ahead: `lines.csv` rows read the ids and volumes of random sources,
+/// and waiting for each of those cache misses in turn was most of the file's time.
+trait RowFormat: Sync {
+    fn format(&self, row: usize, text: &mut Vec<u8>);
+    /// Requests memory that needs nothing else first (e.g. an id's bounds).
+    fn prefetch_far(&self, _row: usize) {}
+    /// Requests memory found through what `prefetch_far` requested (e.g. an id's bytes).
+    fn prefetch_near(&self, _row: usize) {}
+}
+
+/// Rows ahead of the one being formatted whose memory is requested, in two steps.
+const FAR_AHEAD: usize = 16;
+const NEAR_AHEAD: usize = 8;
+
+/// A format that reads its rows' memory in sequence needs no prefetching.
+struct Sequential<F>(F);
+
+impl<F: Fn(usize, &mut Vec<u8>) + Sync> RowFormat for Sequential<F> {
+    fn format(&self, row: usize, text: &mut Vec<u8>) {
+        (self.0)(row, text)
+    }
+}
+
+/// A format with its two prefetching steps as closures.
+struct Prefetching<F, Far, Near> {
+    format: F,
+    far: Far,
+    near: Near,
+}
+
+impl<F, Far, Near> RowFormat for Prefetching<F, Far, Near>
+where
+    F: Fn(usize, &mut Vec<u8>) + Sync,
+    Far: Fn(usize) + Sync,
+    Near: Fn(usize) + Sync,
+{
+    fn format(&self, row: usize, text: &mut Vec<u8>) {
+        (self.format)(row, text)
+    }
+
+    fn prefetch_far(&self, row: usize) {
+        (self.far)(row)
+    }
+
+    fn prefetch_near(&self, row: usize) {
+        (self.near)(row)
+    }
 }
 
 /// The length of the longest rank name, for bounding a row's length.
@@ -179,101 +237,106 @@ pub fn write_lines<W: Write + Send>(
                 })
                 .collect()
         });
-    write_rows(
-        out,
-        LINES_HEADER,
-        result.lines.len(),
-        |row, text| {
-            let line = result.keys.unpack(result.lines[row]);
-            let (recipient, source, level) = (
-                line.recipient as usize,
-                line.source as usize,
-                line.level as usize,
-            );
-            let bound = ids[recipient].len() + ids[source].len() + 4 * NUMBER_BYTES_MAX + 32;
-            let mut row = RowBuffer::new(text, bound);
-            row.bytes(&ids[recipient]);
-            row.byte(b',');
-            row.bytes(line.bonus.name().as_bytes());
-            row.byte(b',');
-            row.bytes(&ids[source]);
-            row.byte(b',');
-            row.unsigned(level as u64);
-            row.byte(b',');
-            let (base, rate, amount): (i64, &[u8], i64) = match line.bonus {
-                Bonus::Unilevel | Bonus::Matrix => {
-                    let (levels, rate_texts) = if line.bonus == Bonus::Unilevel {
-                        (plan.unilevel.as_ref(), &rates.unilevel)
-                    } else {
-                        (plan.matrix.as_ref(), &rates.matrix)
-                    };
-                    let rate = levels.expect("lines of a configured bonus").rates[level - 1];
-                    let base = input.volumes.cv[source];
-                    (
-                        base,
-                        &rate_texts[level - 1],
-                        rate.apply_half_even(base, decimals),
-                    )
-                }
-                Bonus::Binary => {
-                    let binary = result
-                        .binary
-                        .as_ref()
-                        .expect("binary lines come with a binary outcome");
-                    (
-                        binary.paired[recipient],
-                        &rates.binary,
-                        binary.amount[recipient],
-                    )
-                }
-                Bonus::Matching => {
-                    let matching = plan
-                        .matching
-                        .as_ref()
-                        .expect("matching lines come with a matching bonus");
-                    let base = result.matching_base[source];
-                    let amount = crate::run::match_amount(matching.rates[level - 1], base);
-                    (
-                        amount_as_volume(base, decimals),
-                        &rates.matching[level - 1],
-                        amount,
-                    )
-                }
-                Bonus::FastStart => {
-                    let fast_start = plan
-                        .fast_start
-                        .as_ref()
-                        .expect("fast-start lines come with the bonus");
-                    let base = input.volumes.fast_start_cv[source];
-                    (
-                        base,
-                        &rates.fast_start,
-                        fast_start.pct.apply_half_even(base, decimals),
-                    )
-                }
-                Bonus::RankAdvancement => {
-                    let amount = plan.rank_advancement[level]
-                        .expect("advancement lines come with an amount");
-                    (amount_as_volume(amount, decimals), b"1", amount)
-                }
-                Bonus::Pool => {
-                    let pool = result.pool.as_ref().expect("pool lines come with a pool");
-                    (
-                        pool_base,
-                        &pool_rates[usize::from(result.rank[recipient])],
-                        pool.amount[recipient],
-                    )
-                }
-            };
-            row.volume(base);
-            row.byte(b',');
-            row.text(rate);
-            row.byte(b',');
-            row.amount(amount, decimals);
-            row.byte(b'\n');
+    let source_of = |row: usize| result.keys.unpack(result.lines[row]).source as usize;
+    let format = |row: usize, text: &mut Vec<u8>| {
+        let line = result.keys.unpack(result.lines[row]);
+        let (recipient, source, level) = (
+            line.recipient as usize,
+            line.source as usize,
+            line.level as usize,
+        );
+        let bound = ids[recipient].len() + ids[source].len() + 4 * NUMBER_BYTES_MAX + 32;
+        let mut row = RowBuffer::new(text, bound);
+        row.bytes(&ids[recipient]);
+        row.byte(b',');
+        row.bytes(line.bonus.name().as_bytes());
+        row.byte(b',');
+        row.bytes(&ids[source]);
+        row.byte(b',');
+        row.unsigned(level as u64);
+        row.byte(b',');
+        let (base, rate, amount): (i64, &[u8], i64) = match line.bonus {
+            Bonus::Unilevel | Bonus::Matrix => {
+                let (levels, rate_texts) = if line.bonus == Bonus::Unilevel {
+                    (plan.unilevel.as_ref(), &rates.unilevel)
+                } else {
+                    (plan.matrix.as_ref(), &rates.matrix)
+                };
+                let rate = levels.expect("lines of a configured bonus").rates[level - 1];
+                let base = input.volumes.cv[source];
+                (
+                    base,
+                    &rate_texts[level - 1],
+                    rate.apply_half_even(base, decimals),
+                )
+            }
+            Bonus::Binary => {
+                let binary = result
+                    .binary
+                    .as_ref()
+                    .expect("binary lines come with a binary outcome");
+                (
+                    binary.paired[recipient],
+                    &rates.binary,
+                    binary.amount[recipient],
+                )
+            }
+            Bonus::Matching => {
+                let matching = plan
+                    .matching
+                    .as_ref()
+                    .expect("matching lines come with a matching bonus");
+                let base = result.matching_base[source];
+                let amount = crate::run::match_amount(matching.rates[level - 1], base);
+                (
+                    amount_as_volume(base, decimals),
+                    &rates.matching[level - 1],
+                    amount,
+                )
+            }
+            Bonus::FastStart => {
+                let fast_start = plan
+                    .fast_start
+                    .as_ref()
+                    .expect("fast-start lines come with the bonus");
+                let base = input.volumes.fast_start_cv[source];
+                (
+                    base,
+                    &rates.fast_start,
+                    fast_start.pct.apply_half_even(base, decimals),
+                )
+            }
+            Bonus::RankAdvancement => {
+                let amount =
+                    plan.rank_advancement[level].expect("advancement lines come with an amount");
+                (amount_as_volume(amount, decimals), b"1", amount)
+            }
+            Bonus::Pool => {
+                let pool = result.pool.as_ref().expect("pool lines come with a pool");
+                (
+                    pool_base,
+                    &pool_rates[usize::from(result.rank[recipient])],
+                    pool.amount[recipient],
+                )
+            }
+        };
+        row.volume(base);
+        row.byte(b',');
+        row.text(rate);
+        row.byte(b',');
+        row.amount(amount, decimals);
+        row.byte(b'\n');
+    };
+    let rows = Prefetching {
+        format,
+        far: |row: usize| {
+            let source = source_of(row);
+            ids.prefetch_bounds(source);
+            prefetch(&input.volumes.cv[source]);
         },
-        progress,
-    )
+        near: |row: usize| ids.prefetch_bytes(source_of(row)),
+    };
+    write_rows(out, LINES_HEADER, result.lines.len(), rows, progress)
 }
 
 /// Writes `summary.csv`: one row per distributor, by id.
@@ -290,7 +353,7 @@ pub fn write_summary<W: Write + Send>(
         out,
         SUMMARY_HEADER,
         network.len(),
-        |at, text| {
+        Sequential(|at: usize, text: &mut Vec<u8>| {
             let mut row = RowBuffer::new(
                 text,
                 network.ids[at].len() + longest_rank + 12 * NUMBER_BYTES_MAX + 32,
@@ -323,7 +386,7 @@ pub fn write_summary<W: Write + Send>(
             row.byte(b',');
             row.amount(total, plan.decimals);
             row.byte(b'\n');
-        },
+        }),
         progress,
     )
 }
@@ -342,7 +405,7 @@ pub fn write_state<W: Write + Send>(
         out,
         STATE_HEADER,
         network.len(),
-        |at, text| {
+        Sequential(|at: usize, text: &mut Vec<u8>| {
             let mut row = RowBuffer::new(
                 text,
                 network.ids[at].len() + longest_rank + 2 * NUMBER_BYTES_MAX + 8,
@@ -362,7 +425,7 @@ pub fn write_state<W: Write + Send>(
                     .as_bytes(),
             );
             row.byte(b'\n');
-        },
+        }),
         progress,
     )
 }
