@@ -26,9 +26,33 @@ pub struct IdTable {
 impl IdTable {
     /// Copies `count` ids, the i-th given by `id(i)`, into one arena (in parallel).
     pub fn collect<'a>(count: usize, id: impl Fn(usize) -> &'a [u8] + Sync) -> IdTable {
+        IdTable::build(
+            count,
+            |at| id(at).len(),
+            |at, place| place.copy_from_slice(id(at)),
+        )
+    }
+
+    /// The table of ids given as [`short_key`]s, without reading the ids themselves: for
+    /// ids in a file, in an order unrelated to the file's, that spares a cache miss per id.
+    pub fn from_short_keys(count: usize, key: impl Fn(usize) -> u128 + Sync) -> IdTable {
+        IdTable::build(
+            count,
+            |at| short_key_length(key(at)),
+            |at, place| place.copy_from_slice(&key(at).to_be_bytes()[..place.len()]),
+        )
+    }
+
+    /// Lays out `count` ids of lengths `length(i)` in one arena, each written by
+    /// `write(i, place)` (in parallel).
+    fn build(
+        count: usize,
+        length: impl Fn(usize) -> usize + Sync,
+        write: impl Fn(usize, &mut [u8]) + Sync,
+    ) -> IdTable {
         let lengths: Vec<u64> = (0..count)
             .into_par_iter()
-            .map(|at| id(at).len() as u64)
+            .map(|at| length(at) as u64)
             .collect();
         let mut ends = Vec::with_capacity(count);
         let mut total = 0u64;
@@ -51,10 +75,12 @@ impl IdTable {
         }
         pieces.into_par_iter().for_each(|(first, piece)| {
             let mut at = 0;
+            let mut previous_end = if first == 0 { 0 } else { ends[first - 1] };
             for index in first..(first + IDS_PER_TASK).min(count) {
-                let id = id(index);
-                piece[at..at + id.len()].copy_from_slice(id);
-                at += id.len();
+                let length = (ends[index] - previous_end) as usize;
+                write(index, &mut piece[at..at + length]);
+                at += length;
+                previous_end = ends[index];
             }
         });
         IdTable { bytes, ends }
@@ -114,6 +140,26 @@ impl IdTable {
             prefetch(first_byte);
         }
     }
+}
+
+/// An id of at most 16 bytes, none of them zero, as one number: its bytes big-endian, padded
+/// with zeros. Such keys compare exactly as the ids do (a shorter id that is a prefix of a
+/// longer one is padded with zeros, which sort first), and the id can be read back from the
+/// key. `None` for any other id.
+#[inline]
+pub fn short_key(id: &[u8]) -> Option<u128> {
+    if id.len() > 16 || id.contains(&0) {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    bytes[..id.len()].copy_from_slice(id);
+    Some(u128::from_be_bytes(bytes))
+}
+
+/// The length of the id a [`short_key`] stands for.
+#[inline]
+fn short_key_length(key: u128) -> usize {
+    16 - (key.trailing_zeros() / 8) as usize
 }
 
 /// Ids looked up together by [`IdIndex::get_batch`].
@@ -271,6 +317,16 @@ mod tests {
             assert_eq!(index.get(&table, id.as_bytes()), Some(i as u32));
         }
         assert_eq!(index.get(&table, b"d10000"), None);
+        let short: Vec<&String> = owned.iter().filter(|id| id.len() <= 16).collect();
+        let keyed = IdTable::from_short_keys(short.len(), |at| {
+            short_key(short[at].as_bytes()).expect("a short id")
+        });
+        for (at, id) in short.iter().enumerate() {
+            assert_eq!(&keyed[at], id.as_bytes());
+        }
+        assert_eq!(short_key(b"a\0b"), None);
+        assert_eq!(short_key(&[b'x'; 17]), None);
+        assert!(short_key(b"ab") < short_key(b"ab!") && short_key(b"ab!") < short_key(b"b"));
         assert_eq!(index.get(&table, b"a-very-long-identifier-1000"), None);
         assert_eq!(index.get(&table, "x".repeat(299).as_bytes()), None);
         assert_eq!(index.get(&table, b""), None);

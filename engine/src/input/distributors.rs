@@ -3,9 +3,10 @@
 use super::lines::{check_id, collect_rows, fields, quoted, split_header, FirstErrors, Malformed};
 use super::InputError;
 use crate::calendar::{parse_date, Day};
-use crate::id_index::{IdIndex, IdTable, BATCH};
+use crate::id_index::{short_key, IdIndex, IdTable, BATCH};
 use crate::tree::{Tree, Unreachable, NONE};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const HEADER: [&str; 6] = [
     "id",
@@ -110,9 +111,8 @@ pub fn read_distributors<'b>(
             format!("more than {} distributors", UNKNOWN - 1),
         ));
     }
-    let sorted = sort_by_id(&rows);
+    let (sorted, ids) = sort_by_id(&rows);
     crate::trace_mark("sort");
-    let ids = IdTable::collect(rows.len(), |at| rows[sorted[at] as usize].id);
     crate::trace_mark("idtable");
     let mut errors = FirstErrors::default();
     note_duplicate_ids(&ids, &sorted, &mut errors);
@@ -312,10 +312,13 @@ fn parse_slot(leg: &[u8], kind: PlacementKind) -> Result<u8, String> {
     }
 }
 
-/// The rows in ascending id order, as row positions. The sort moves 24-byte keys — the
-/// first 16 bytes of the id, big-endian, which settle all comparisons between short ids — and
-/// compares whole ids only when those are equal.
-fn sort_by_id(rows: &[Row<'_>]) -> Vec<u32> {
+/// The rows in ascending id order, as row positions, and the table of ids in that order.
+///
+/// The sort moves 32-byte entries — an id's [`short_key`], or for a longer id its first 16
+/// bytes, and the row — and compares whole ids only when the keys are equal (a repeated id,
+/// or long ids sharing 16 bytes). When every id is short, the table is made from the sorted
+/// keys alone; reading the ids from the file in id order would cost a cache miss each.
+fn sort_by_id(rows: &[Row<'_>]) -> (Vec<u32>, IdTable) {
     #[inline]
     fn prefix(id: &[u8]) -> u128 {
         let mut bytes = [0u8; 16];
@@ -324,17 +327,30 @@ fn sort_by_id(rows: &[Row<'_>]) -> Vec<u32> {
         }
         u128::from_be_bytes(bytes)
     }
+    let all_short = AtomicBool::new(true);
     let mut keys: Vec<(u128, u32)> = rows
         .par_iter()
         .enumerate()
-        .map(|(at, row)| (prefix(row.id), at as u32))
+        .map(|(at, row)| {
+            let key = short_key(row.id).unwrap_or_else(|| {
+                all_short.store(false, Ordering::Relaxed);
+                prefix(row.id)
+            });
+            (key, at as u32)
+        })
         .collect();
     keys.par_sort_unstable_by(|left, right| {
         left.0
             .cmp(&right.0)
             .then_with(|| rows[left.1 as usize].id.cmp(rows[right.1 as usize].id))
     });
-    keys.into_par_iter().map(|(_, at)| at).collect()
+    let sorted: Vec<u32> = keys.par_iter().map(|&(_, at)| at).collect();
+    let ids = if all_short.into_inner() {
+        IdTable::from_short_keys(keys.len(), |at| keys[at].0)
+    } else {
+        IdTable::collect(rows.len(), |at| rows[sorted[at] as usize].id)
+    };
+    (sorted, ids)
 }
 
 /// Reports a repeated id at its second occurrence in the file.
