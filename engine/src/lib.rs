@@ -53,22 +53,3 @@ pub mod run;
 pub mod splitmix;
 pub mod sponsor_index;
 pub mod tree;
-
-#[doc(hidden)]
-pub fn trace_mark(label: &str) {
-    use std::sync::Mutex;
-    use std::time::Instant;
-    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
-    if std::env::var_os("UPLINE_TRACE").is_none() {
-        return;
-    }
-    let now = Instant::now();
-    let mut last = LAST.lock().unwrap();
-    if let Some(previous) = *last {
-        eprintln!(
-            "  trace {label}: {:.1} ms",
-            (now - previous).as_secs_f64() * 1e3
-        );
-    }
-    *last = Some(now);
-}

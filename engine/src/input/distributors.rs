@@ -98,13 +98,11 @@ pub fn read_distributors<'b>(
     kind: PlacementKind,
 ) -> Result<Network, InputError> {
     let body = split_header(file, bytes, &HEADER)?;
-    crate::trace_mark("start");
     let (rows, errors) = collect_rows(body, |_, text| parse_row(text, kind).map_err(Malformed));
     if let Some(error) = errors.into_error(file) {
         return Err(error);
     }
     // Rows stay in file order (so line order) throughout; `sorted[i]` is the row of the i-th id.
-    crate::trace_mark("flatten");
     if rows.len() >= UNKNOWN as usize {
         return Err(InputError::whole_file(
             file,
@@ -112,12 +110,9 @@ pub fn read_distributors<'b>(
         ));
     }
     let (sorted, ids) = sort_by_id(&rows);
-    crate::trace_mark("sort");
-    crate::trace_mark("idtable");
     let mut errors = FirstErrors::default();
     note_duplicate_ids(&ids, &sorted, &mut errors);
     let index = IdIndex::build(&ids);
-    crate::trace_mark("index");
     // Resolved in file order, so the referenced ids are read in sequence, in batches whose
     // cache misses overlap.
     let resolve_column = |reference: fn(&Row<'b>) -> &'b [u8]| -> Vec<u32> {
@@ -142,7 +137,6 @@ pub fn read_distributors<'b>(
     };
     let sponsor_of_row = resolve_column(|row| row.sponsor);
     let placement_of_row = resolve_column(|row| row.placement);
-    crate::trace_mark("resolve");
     if let Some(at) = sponsor_of_row
         .iter()
         .position(|&sponsor| sponsor == UNKNOWN)
@@ -188,7 +182,6 @@ pub fn read_distributors<'b>(
                 .into(),
         ));
     };
-    crate::trace_mark("checks");
     let root = sorted
         .par_iter()
         .position_any(|&row| row as usize == root_row)
@@ -202,7 +195,6 @@ pub fn read_distributors<'b>(
             sponsor_of_row[sorted[at] as usize]
         })
     })?;
-    crate::trace_mark("tree");
     let placement = if kind == PlacementKind::Ignored {
         None
     } else {
@@ -219,7 +211,6 @@ pub fn read_distributors<'b>(
                 .collect(),
         })
     };
-    crate::trace_mark("placement");
     Ok(Network {
         ids,
         index,

@@ -112,7 +112,6 @@ pub fn read_orders(
     fast_start_window_days: Option<u32>,
 ) -> Result<Volumes, InputError> {
     let body = split_header(file, bytes, &HEADER)?;
-    crate::trace_mark("orders start");
     let count = network.len();
     let atomic_zeros = |count: usize| {
         (0..count)
@@ -179,7 +178,6 @@ pub fn read_orders(
         Ok(())
     });
     chunks.par_iter_mut().for_each(|chunk| sums.flush(chunk));
-    crate::trace_mark("orders scan");
     for chunk in &mut chunks {
         if let Some((line, message)) = chunk.first_unknown.take() {
             errors.note_reference(line, message);
@@ -188,7 +186,6 @@ pub fn read_orders(
     if errors.syntax.is_none() {
         note_duplicate_order_ids(body, &chunks, &mut errors);
     }
-    crate::trace_mark("orders dup");
     if let Some(error) = errors.into_error(file) {
         return Err(error);
     }
