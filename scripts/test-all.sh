@@ -15,4 +15,12 @@ if [ -z "${UPLINE_FIXTURES:-}" ]; then
 fi
 cargo fmt --all -- --check
 cargo build --release --workspace --all-targets
+# One real Cassandra node (the CQL server standing in for ScyllaDB) for the whole run: the
+# script installs the JDK and Maven if missing, fetches the jars once into ~/.cache/upline,
+# and reuses a node that is already up. Tests isolate themselves by keyspace.
+started_here=
+if ! tests/services/cassandra.sh status; then started_here=yes; fi
+eval "$(tests/services/cassandra.sh start)"
+export UPLINE_CASSANDRA UPLINE_CASSANDRA_DC
+if [ -n "$started_here" ]; then trap 'tests/services/cassandra.sh stop' EXIT; fi
 cargo test --release --workspace

@@ -11,6 +11,7 @@ mod export;
 mod generate;
 mod huge_pages;
 mod input_files;
+mod migrate;
 mod report;
 mod serve;
 
@@ -48,6 +49,8 @@ enum Command {
     Export(export::ExportArgs),
     /// Create a demo tenant (generated network, a month of orders, the period closed) and serve it.
     Demo(demo::DemoArgs),
+    /// Create the ScyllaDB keyspaces and apply the schema migrations (safe to repeat).
+    Migrate(migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,5 +68,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::main(args),
         Command::Export(args) => export::main(args),
         Command::Demo(args) => demo::main(args),
+        Command::Migrate(args) => migrate::main(args),
     }
 }

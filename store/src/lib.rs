@@ -15,6 +15,7 @@ pub mod conformance;
 pub mod embedded;
 pub mod error;
 pub mod model;
+pub mod scylla;
 pub mod traits;
 
 pub use error::{StoreError, StoreResult};

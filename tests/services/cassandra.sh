@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# tests/services/cassandra.sh start|stop|status
+#
+# One real Apache Cassandra 5.0 node for the tests (ScyllaDB's CQL, see
+# ../shared/REAL_SERVICES.md), shared by every test of a run: tests isolate themselves by
+# keyspace. `start` is idempotent: it reuses a node that is already answering, otherwise it
+# installs what is missing (JDK 17 and Maven from Debian), fetches the jars from Maven
+# Central once into the cache, writes a minimal configuration on free ports, starts the node
+# and waits until CQL answers. It prints shell assignments to eval:
+#   UPLINE_CASSANDRA=127.0.0.1:PORT   UPLINE_CASSANDRA_DC=datacenter1
+# `stop` stops the node and keeps its cache; `status` exits 0 when the node answers.
+#
+# Cache: ${UPLINE_CACHE:-~/.cache/upline}/cassandra/<version>/lib (jars),
+#        ${UPLINE_CACHE:-~/.cache/upline}/cassandra/node (data, config, log, pid, port).
+set -euo pipefail
+
+version=${UPLINE_CASSANDRA_VERSION:-5.0.6}
+cache=${UPLINE_CACHE:-$HOME/.cache/upline}/cassandra
+lib=$cache/$version/lib
+node=$cache/node
+log() { echo "cassandra.sh: $*" >&2; }
+
+install_tools() {
+  local missing=()
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  command -v python3 >/dev/null || missing+=(python3)
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    local sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >&2
+  fi
+}
+
+fetch_jars() {
+  [[ -f $lib/.complete ]] && return
+  log "fetching cassandra-all $version and its runtime dependencies from Maven Central (once)"
+  local work; work=$(mktemp -d)
+  cat >"$work/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <groupId>io.upline</groupId><artifactId>cassandra-for-tests</artifactId><version>1</version>
+  <dependencies><dependency>
+    <groupId>org.apache.cassandra</groupId><artifactId>cassandra-all</artifactId><version>$version</version>
+  </dependency></dependencies>
+</project>
+POM
+  rm -rf "$lib.partial"
+  (cd "$work" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
+     -DoutputDirectory="$lib.partial" >&2)
+  rm -rf "$work" "$lib"
+  mkdir -p "$(dirname "$lib")"
+  mv "$lib.partial" "$lib"
+  touch "$lib/.complete"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# True when the node is ours, started, and its native transport answers a CQL OPTIONS
+# request with SUPPORTED (the tests then run real queries through the driver).
+answering() {
+  [[ -f $node/port && -f $node/pid ]] || return 1
+  kill -0 "$(cat "$node/pid")" 2>/dev/null || return 1
+  grep -q "Startup complete" "$node/system.log" 2>/dev/null || return 1
+  python3 - "$(cat "$node/port")" <<'PY' 2>/dev/null
+import socket, struct, sys
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port), timeout=2)
+# CQL v4 OPTIONS frame: version 0x04, flags 0, stream 0, opcode 0x05, body length 0.
+s.sendall(struct.pack(">BBhBi", 4, 0, 0, 5, 0))
+header = s.recv(9)
+sys.exit(0 if len(header) == 9 and header[4] == 0x06 else 1)  # 0x06 = SUPPORTED
+PY
+}
+
+write_config() {
+  local port=$1 storage_port=$2 storage=$3
+  mkdir -p "$node/conf" "$storage"
+  cat >"$node/conf/cassandra.yaml" <<YAML
+cluster_name: upline-tests
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+num_tokens: 1
+listen_address: 127.0.0.1
+rpc_address: 127.0.0.1
+native_transport_port: $port
+storage_port: $storage_port
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "127.0.0.1:$storage_port"
+endpoint_snitch: SimpleSnitch
+data_file_directories: [$storage/data]
+commitlog_directory: $storage/commitlog
+saved_caches_directory: $storage/saved_caches
+hints_directory: $storage/hints
+cdc_raw_directory: $storage/cdc_raw
+commitlog_sync: periodic
+commitlog_sync_period: 10s
+auto_snapshot: false
+# Tables created concurrently by two `upline migrate` processes get the same id.
+use_deterministic_table_id: true
+# Lightweight transactions (migrations, ledger) and batches in tests.
+cas_contention_timeout: 5s
+write_request_timeout: 10s
+read_request_timeout: 10s
+YAML
+  cat >"$node/conf/logback.xml" <<XML
+<configuration>
+  <appender name="FILE" class="ch.qos.logback.core.FileAppender">
+    <file>$node/system.log</file>
+    <encoder><pattern>%level %date{ISO8601} [%thread] %logger{20} %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="FILE"/></root>
+</configuration>
+XML
+}
+
+start() {
+  if answering; then
+    log "reusing the node on port $(cat "$node/port") (pid $(cat "$node/pid"))"
+  else
+    install_tools
+    fetch_jars
+    stop_quietly
+    local port storage_port jmx
+    port=$(free_port); storage_port=$(free_port); jmx=$(free_port)
+    rm -rf "$node"; mkdir -p "$node"
+    write_config "$port" "$storage_port" "$node/storage"
+    : >"$node/system.log"
+    # JDK 17 module flags: the --add-exports/--add-opens list of Cassandra's
+    # conf/jvm17-server.options; jamm measures object sizes for the memtables.
+    local jamm; jamm=$(ls "$lib"/jamm-*.jar | head -1)
+    local flags=(
+      -Xms1g -Xmx1g -XX:+UseG1GC -ea -javaagent:"$jamm"
+      -Djdk.attach.allowAttachSelf=true -Dio.netty.tryReflectionSetAccessible=true
+      --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
+      --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
+      --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED
+      --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
+      --add-exports java.sql/java.sql=ALL-UNNAMED
+      --add-exports java.base/java.lang.ref=ALL-UNNAMED
+      --add-exports jdk.unsupported/sun.misc=ALL-UNNAMED
+      --add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED
+      --add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED
+      --add-opens java.base/java.lang.module=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.ref=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.math=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.module=ALL-UNNAMED
+      --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
+      --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+      --add-opens java.base/sun.nio.ch=ALL-UNNAMED
+      --add-opens java.base/java.io=ALL-UNNAMED
+      --add-opens java.base/java.lang.reflect=ALL-UNNAMED
+      --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
+      --add-opens java.base/java.lang=ALL-UNNAMED
+      --add-opens java.base/java.util=ALL-UNNAMED
+      -Dcassandra.config="file://$node/conf/cassandra.yaml"
+      -Dlogback.configurationFile="$node/conf/logback.xml"
+      -Dcassandra.storagedir="$node/storage"
+      -Dcassandra.jmx.local.port="$jmx"
+      -Dcassandra-foreground=yes
+      -Dcassandra.skip_wait_for_gossip_to_settle=0
+      -Dcassandra.load_ring_state=false
+      -Dcassandra.initial_token=0
+    )
+    log "starting Cassandra $version on 127.0.0.1:$port"
+    setsid java "${flags[@]}" -cp "$node/conf:$lib/*" org.apache.cassandra.service.CassandraDaemon \
+      >"$node/stdout.log" 2>&1 </dev/null &
+    echo $! >"$node/pid"
+    echo "$port" >"$node/port"
+    local waited=0
+    until answering; do
+      if ! kill -0 "$(cat "$node/pid")" 2>/dev/null; then
+        log "Cassandra exited during start; last lines of its logs:"
+        tail -20 "$node/stdout.log" "$node/system.log" >&2
+        exit 1
+      fi
+      ((waited++ < 180)) || { log "no CQL answer after 180 s"; tail -20 "$node/system.log" >&2; exit 1; }
+      sleep 1
+    done
+    log "ready after ${waited} s"
+  fi
+  echo "UPLINE_CASSANDRA=127.0.0.1:$(cat "$node/port")"
+  echo "UPLINE_CASSANDRA_DC=datacenter1"
+}
+
+stop_quietly() {
+  [[ -f $node/pid ]] || return 0
+  local pid; pid=$(cat "$node/pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$node/pid"
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop_quietly; log "stopped" ;;
+  status) answering ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
