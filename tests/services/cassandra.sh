@@ -99,7 +99,7 @@ cdc_raw_directory: $storage/cdc_raw
 commitlog_sync: periodic
 commitlog_sync_period: 10s
 auto_snapshot: false
-# Tables created concurrently by two `upline migrate` processes get the same id.
+# Tables created concurrently by two "upline migrate" processes get the same id.
 use_deterministic_table_id: true
 # Lightweight transactions (migrations, ledger) and batches in tests.
 cas_contention_timeout: 5s
