@@ -129,16 +129,8 @@ impl IdTable {
     /// Asks the CPU to fetch the memory of id `at` ahead of use.
     #[inline]
     fn prefetch(&self, at: usize) {
-        let end = &self.ends[at];
-        prefetch(end);
-        let start = if at == 0 {
-            0
-        } else {
-            self.ends[at - 1] as usize
-        };
-        if let Some(first_byte) = self.bytes.get(start) {
-            prefetch(first_byte);
-        }
+        self.prefetch_bounds(at);
+        self.prefetch_bytes(at);
     }
 }
 
@@ -275,6 +267,30 @@ impl IdIndex {
         for (at, id) in ids.iter().enumerate() {
             found[at] = self.probe_from(table, id, homes[at]).unwrap_or(missing);
         }
+    }
+
+    /// The position of `id_of(item)` for every item (or `missing`), looked up in parallel
+    /// groups of [`BATCH`] so that their cache misses overlap.
+    pub fn get_all<T: Sync>(
+        &self,
+        table: &IdTable,
+        items: &[T],
+        id_of: impl Fn(&T) -> &[u8] + Sync,
+        missing: u32,
+    ) -> Vec<u32> {
+        let mut resolved = vec![missing; items.len()];
+        resolved
+            .par_chunks_mut(BATCH)
+            .zip(items.par_chunks(BATCH))
+            .with_min_len(256)
+            .for_each(|(found, group)| {
+                let mut wanted: [&[u8]; BATCH] = [&[]; BATCH];
+                for (at, item) in group.iter().enumerate() {
+                    wanted[at] = id_of(item);
+                }
+                self.get_batch(table, &wanted[..group.len()], missing, found);
+            });
+        resolved
     }
 
     /// The position of `id` in the table the index was built from.

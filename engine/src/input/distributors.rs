@@ -3,7 +3,7 @@
 use super::lines::{check_id, collect_rows, fields, quoted, split_header, FirstErrors, Malformed};
 use super::InputError;
 use crate::calendar::{parse_date, Day};
-use crate::id_index::{short_key, IdIndex, IdTable, BATCH};
+use crate::id_index::{short_key, IdIndex, IdTable};
 use crate::tree::{Tree, Unreachable, NONE};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -113,26 +113,15 @@ pub fn read_distributors<'b>(
     let mut errors = FirstErrors::default();
     note_duplicate_ids(&ids, &sorted, &mut errors);
     let index = IdIndex::build(&ids);
-    // Resolved in file order, so the referenced ids are read in sequence, in batches whose
-    // cache misses overlap.
+    // Resolved in file order, so the referenced ids are read in sequence; an empty reference
+    // (the root's) is no reference at all.
     let resolve_column = |reference: fn(&Row<'b>) -> &'b [u8]| -> Vec<u32> {
-        let mut resolved = vec![NONE; rows.len()];
+        let mut resolved = index.get_all(&ids, &rows, |row| reference(row), UNKNOWN);
         resolved
-            .par_chunks_mut(BATCH)
-            .zip(rows.par_chunks(BATCH))
-            .with_min_len(256)
-            .for_each(|(found, group)| {
-                let mut wanted: [&[u8]; BATCH] = [&[]; BATCH];
-                for (at, row) in group.iter().enumerate() {
-                    wanted[at] = reference(row);
-                }
-                index.get_batch(&ids, &wanted[..group.len()], UNKNOWN, found);
-                for (at, row) in group.iter().enumerate() {
-                    if reference(row).is_empty() {
-                        found[at] = NONE;
-                    }
-                }
-            });
+            .par_iter_mut()
+            .zip(rows.par_iter())
+            .filter(|(_, row)| reference(row).is_empty())
+            .for_each(|(found, _)| *found = NONE);
         resolved
     };
     let sponsor_of_row = resolve_column(|row| row.sponsor);

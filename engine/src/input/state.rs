@@ -2,7 +2,6 @@
 
 use super::lines::{check_id, collect_rows, fields, quoted, split_header, FirstErrors, Malformed};
 use super::{InputError, Network};
-use crate::id_index::BATCH;
 use crate::number::parse_volume;
 use crate::plan::CompiledPlan;
 use crate::tree::NONE;
@@ -80,7 +79,9 @@ pub fn read_state(
         return Err(error);
     }
     let mut errors = FirstErrors::default();
-    let distributors = resolve_ids(&rows, network);
+    let distributors = network
+        .index
+        .get_all(&network.ids, &rows, |row| row.id, NONE);
     let mut state = CarryState::empty(network.len());
     // Which row set each distributor's state, to name a second row for the same id.
     let mut row_of_distributor = vec![NONE; network.len()];
@@ -118,23 +119,4 @@ pub fn read_state(
         return Err(error);
     }
     Ok(state)
-}
-
-/// Each row's distributor index (`NONE` when unknown), looked up in parallel batches.
-fn resolve_ids(rows: &[Row<'_>], network: &Network) -> Vec<u32> {
-    let mut resolved = vec![NONE; rows.len()];
-    resolved
-        .par_chunks_mut(BATCH)
-        .zip(rows.par_chunks(BATCH))
-        .with_min_len(256)
-        .for_each(|(found, group)| {
-            let mut wanted: [&[u8]; BATCH] = [&[]; BATCH];
-            for (at, row) in group.iter().enumerate() {
-                wanted[at] = row.id;
-            }
-            network
-                .index
-                .get_batch(&network.ids, &wanted[..group.len()], NONE, found);
-        });
-    resolved
 }
