@@ -31,10 +31,17 @@ pub enum ApiError {
     /// A withdrawal larger than the balance.
     #[error("insufficient funds: the balance is {balance}")]
     InsufficientFunds { balance: String },
+    /// The database could not answer now; nothing was acknowledged, and a retry with the same
+    /// `Idempotency-Key` is safe. The details go to the log.
+    #[error("the service is temporarily unavailable; retry in {RETRY_AFTER_SECONDS} s with the same Idempotency-Key")]
+    Unavailable(String),
     /// The backend failed; the details go to the log, never to the client.
     #[error("internal error")]
     Internal(String),
 }
+
+/// What a 503 tells clients to wait before retrying (`Retry-After`).
+pub const RETRY_AFTER_SECONDS: u64 = 5;
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -52,6 +59,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InsufficientFunds { .. } => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -64,6 +72,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::InsufficientFunds { .. } => "insufficient_funds",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -73,6 +82,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict { what } => ApiError::Conflict(format!("{what} already exists")),
+            StoreError::Unavailable(details) => ApiError::Unavailable(details),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -95,8 +105,14 @@ pub struct Problem {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let ApiError::Internal(details) = &self {
-            tracing::error!(%details, "request failed in the backend");
+        match &self {
+            ApiError::Internal(details) => {
+                tracing::error!(%details, "request failed in the backend")
+            }
+            ApiError::Unavailable(details) => {
+                tracing::warn!(%details, "request refused: the database is unavailable")
+            }
+            _ => {}
         }
         let field = match &self {
             ApiError::InvalidField { field, .. } => Some(field.clone()),
@@ -110,12 +126,19 @@ impl IntoResponse for ApiError {
             field,
         };
         let body = serde_json::to_vec(&problem).expect("problems serialize");
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 

@@ -161,6 +161,28 @@ pub struct PeriodVolume {
     pub applied_through: u64,
 }
 
+impl PeriodVolume {
+    /// Adds a (signed) delta, keeping `cv_by_day` sorted and free of zero days. The caller
+    /// decides whether the delta is new (`applied_through`, or an import's order ids).
+    pub fn add(&mut self, delta: &VolumeDelta) {
+        self.pv += delta.pv;
+        self.cv += delta.cv;
+        match self
+            .cv_by_day
+            .binary_search_by_key(&delta.day, |&(day, _)| day)
+        {
+            Ok(at) => {
+                self.cv_by_day[at].1 += delta.cv;
+                if self.cv_by_day[at].1 == 0 {
+                    self.cv_by_day.remove(at);
+                }
+            }
+            Err(at) if delta.cv != 0 => self.cv_by_day.insert(at, (delta.day, delta.cv)),
+            Err(_) => {}
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {

@@ -167,7 +167,9 @@ pub async fn concurrent_withdrawals_never_overdraw(store: &dyn Store) {
             .map(|n| {
                 let t = t.clone();
                 scope.spawn(move || {
+                    // Timers on: a network backend times its requests out.
                     let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
                         .build()
                         .unwrap();
                     let withdrawal =

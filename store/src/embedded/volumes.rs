@@ -94,7 +94,7 @@ pub(super) fn apply_deltas(
                 }
                 volume.applied_through = delta.sequence;
             }
-            add(&mut volume, delta);
+            volume.add(delta);
             changed_here += 1;
         }
         if changed_here > 0 {
@@ -103,23 +103,4 @@ pub(super) fn apply_deltas(
         }
     }
     Ok(changed)
-}
-
-/// Adds a (signed) delta to a period volume, keeping `cv_by_day` sorted and free of zero days.
-fn add(volume: &mut PeriodVolume, delta: &VolumeDelta) {
-    volume.pv += delta.pv;
-    volume.cv += delta.cv;
-    match volume
-        .cv_by_day
-        .binary_search_by_key(&delta.day, |&(day, _)| day)
-    {
-        Ok(at) => {
-            volume.cv_by_day[at].1 += delta.cv;
-            if volume.cv_by_day[at].1 == 0 {
-                volume.cv_by_day.remove(at);
-            }
-        }
-        Err(at) if delta.cv != 0 => volume.cv_by_day.insert(at, (delta.day, delta.cv)),
-        Err(_) => {}
-    }
 }

@@ -1,5 +1,10 @@
 //! The ScyllaDB backend (production) — Apache Cassandra 5.0 in tests, which speaks the same
-//! CQL. This module holds the connection and the schema migrations; the storage traits follow.
+//! CQL: the connection, the schema migrations and [`ScyllaStore`], every storage trait on it.
+//!
+//! Each table module (`tenants`, `distributors`, `orders`, `volumes`, `runs`, `ledger`,
+//! `outbox`) prepares its statements once, when the store opens, and implements its trait;
+//! `events` is how a change and its outbox event stay together without multi-partition
+//! transactions; `cql` is the vocabulary they share.
 //!
 //! Geo-sharding: one keyspace per region, replicated only in that region's datacenter, holds
 //! the personal data and orders of the distributors residing there; one global keyspace,
@@ -7,10 +12,75 @@
 //! at LOCAL_QUORUM (LOCAL_SERIAL for conditional writes), routed token-aware to replicas in
 //! the local datacenter, never failing over to another region's.
 
+mod cql;
+mod distributors;
+mod events;
+mod ledger;
 mod migrate;
+mod orders;
+mod outbox;
+mod runs;
 pub mod schema;
+mod tenants;
+pub mod testing;
+mod volumes;
 
 pub use migrate::{migrate, MigrationReport};
+
+use std::sync::Arc;
+
+/// Every storage trait on a ScyllaDB (or Cassandra) cluster: tenants and keys in the global
+/// keyspace, everything else in the keyspace of the region this process serves.
+pub struct ScyllaStore {
+    session: Arc<Session>,
+    tenants: tenants::TenantStatements,
+    distributors: distributors::DistributorStatements,
+    orders: orders::OrderStatements,
+    volumes: volumes::VolumeStatements,
+    runs: runs::RunStatements,
+    ledger: ledger::LedgerStatements,
+    outbox: outbox::Outbox,
+}
+
+impl ScyllaStore {
+    /// Connects and prepares every statement. The schema must be there: run `upline migrate`
+    /// first (a missing table is reported as such).
+    pub async fn open(config: &ScyllaConfig) -> Result<ScyllaStore, String> {
+        let session = connect(config).await?;
+        let global = config.global_keyspace();
+        let regional = config.regional_keyspace(&config.region);
+        let not_migrated = |error: String| {
+            format!(
+                "{error}\n(is the schema there? run `upline migrate` with the same --scylla-nodes, \
+                 --region and --keyspace-prefix first)"
+            )
+        };
+        Ok(ScyllaStore {
+            tenants: tenants::TenantStatements::prepare(&session, &global)
+                .await
+                .map_err(not_migrated)?,
+            distributors: distributors::DistributorStatements::prepare(&session, &regional)
+                .await
+                .map_err(not_migrated)?,
+            orders: orders::OrderStatements::prepare(&session, &regional)
+                .await
+                .map_err(not_migrated)?,
+            volumes: volumes::VolumeStatements::prepare(&session, &regional)
+                .await
+                .map_err(not_migrated)?,
+            runs: runs::RunStatements::prepare(&session, &regional)
+                .await
+                .map_err(not_migrated)?,
+            ledger: ledger::LedgerStatements::prepare(&session, &regional)
+                .await
+                .map_err(not_migrated)?,
+            outbox: outbox::Outbox::prepare(&session, &regional)
+                .await
+                .map_err(not_migrated)?,
+            session: Arc::new(session),
+        })
+    }
+}
 
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;

@@ -23,18 +23,26 @@ pub struct Migration {
     pub statements: &'static [&'static str],
 }
 
-/// All migrations, in order. Never edit one that has shipped: add a new one.
+/// Partitions listed bucket by bucket (distributors, orders, volumes, statements, accounts)
+/// have this many buckets per tenant: at ten million distributors a bucket holds about
+/// 40,000 rows, and a listing reads the buckets in parallel.
+pub const BUCKETS: i16 = 256;
+
+/// All migrations, in order. Never edit one that has shipped: add a new one. (None has
+/// shipped yet: until the first release the data model is still being shaped.)
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
-        name: "tenants, api keys and plans",
+        name: "tenants and api keys",
         scope: Scope::Global,
         statements: &[
+            // The plan document travels with the tenant row: a tenant and its plan version
+            // are created, read and (later) replaced together.
             "CREATE TABLE IF NOT EXISTS {global}.tenants (
                 tenant_id text PRIMARY KEY,
                 name text,
+                plan text,
                 plan_version int,
-                home_region text,
                 created_at_ms bigint)",
             // `tenants()` lists every tenant: one partition, bounded by the number of
             // companies on the platform (thousands), never by their distributors.
@@ -42,18 +50,13 @@ pub const MIGRATIONS: &[Migration] = &[
                 directory text,
                 tenant_id text,
                 PRIMARY KEY ((directory), tenant_id))",
-            "CREATE TABLE IF NOT EXISTS {global}.plans (
-                tenant_id text,
-                version int,
-                document text,
-                content_sha256 text,
-                PRIMARY KEY ((tenant_id), version)) WITH CLUSTERING ORDER BY (version DESC)",
             "CREATE TABLE IF NOT EXISTS {global}.api_keys (
                 secret_sha256 text PRIMARY KEY,
                 key_id text,
                 tenant_id text,
                 created_at_ms bigint,
                 revoked boolean)",
+            // Claimed first (IF NOT EXISTS): a key id is unique within its tenant.
             "CREATE TABLE IF NOT EXISTS {global}.api_keys_by_tenant (
                 tenant_id text,
                 key_id text,
@@ -63,11 +66,16 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 2,
-        name: "distributors and the genealogy",
+        name: "distributors",
         scope: Scope::Regional,
         statements: &[
+            // Bucketed by a hash of the id: a point read computes the bucket, a listing (the
+            // genealogy index, a period snapshot) reads the buckets. `event_sequence` is the
+            // outbox sequence of the `distributor.enrolled` event, written before the row is
+            // claimed: the event is real exactly when the row holds its sequence.
             "CREATE TABLE IF NOT EXISTS {regional}.distributors (
                 tenant_id text,
+                bucket smallint,
                 distributor_id text,
                 node int,
                 sponsor_id text,
@@ -78,24 +86,8 @@ pub const MIGRATIONS: &[Migration] = &[
                 name text,
                 email text,
                 country text,
-                PRIMARY KEY ((tenant_id, distributor_id)))",
-            // A tenant's distributors, listed bucket by bucket (bucket = a hash of the id):
-            // one partition per bucket keeps each partition to a few hundred thousand rows
-            // at ten million distributors.
-            "CREATE TABLE IF NOT EXISTS {regional}.distributors_by_bucket (
-                tenant_id text,
-                bucket smallint,
-                distributor_id text,
-                sponsor_id text,
-                node int,
+                event_sequence bigint,
                 PRIMARY KEY ((tenant_id, bucket), distributor_id))",
-            // A sponsor's frontline, bucketed too: a company account can recruit millions.
-            "CREATE TABLE IF NOT EXISTS {regional}.frontline (
-                tenant_id text,
-                sponsor_id text,
-                bucket smallint,
-                distributor_id text,
-                PRIMARY KEY ((tenant_id, sponsor_id, bucket), distributor_id))",
         ],
     },
     Migration {
@@ -103,20 +95,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "orders and period volumes",
         scope: Scope::Regional,
         statements: &[
+            // Claimed with INSERT ... IF NOT EXISTS; `idempotency_key` is the request that
+            // created it. The event sequences work as for distributors, one for the creation
+            // and one for the refund; an imported order has none (`imported`).
             "CREATE TABLE IF NOT EXISTS {regional}.orders (
                 tenant_id text,
-                order_id text,
-                distributor_id text,
-                order_date date,
-                pv bigint,
-                cv bigint,
-                status text,
-                created_at_ms bigint,
-                PRIMARY KEY ((tenant_id, order_id)))",
-            // A period's orders for a close, bucketed by a hash of the order id.
-            "CREATE TABLE IF NOT EXISTS {regional}.orders_by_period (
-                tenant_id text,
-                period text,
                 bucket smallint,
                 order_id text,
                 distributor_id text,
@@ -124,7 +107,12 @@ pub const MIGRATIONS: &[Migration] = &[
                 pv bigint,
                 cv bigint,
                 status text,
-                PRIMARY KEY ((tenant_id, period, bucket), order_id))",
+                created_at_ms bigint,
+                idempotency_key text,
+                imported boolean,
+                event_sequence bigint,
+                refund_event_sequence bigint,
+                PRIMARY KEY ((tenant_id, bucket), order_id))",
             // Idempotency keys of order requests, claimed with INSERT ... IF NOT EXISTS.
             "CREATE TABLE IF NOT EXISTS {regional}.order_requests (
                 tenant_id text,
@@ -132,8 +120,11 @@ pub const MIGRATIONS: &[Migration] = &[
                 request_sha256 text,
                 order_id text,
                 PRIMARY KEY ((tenant_id, idempotency_key)))",
-            // Volumes per distributor and period; `applied_through` is the highest event
-            // sequence folded in, so a replayed delta is recognised and skipped.
+            // Volumes per distributor and period, a close's snapshot. `applied_through` is
+            // the highest event sequence folded in, so a replayed delta is recognised and
+            // skipped; `imported` holds the ids of bulk-imported orders folded in (a few per
+            // distributor and period), which do the same for imports. Every change is a
+            // compare-and-set on `revision`.
             "CREATE TABLE IF NOT EXISTS {regional}.period_volumes (
                 tenant_id text,
                 period text,
@@ -143,6 +134,8 @@ pub const MIGRATIONS: &[Migration] = &[
                 cv bigint,
                 cv_by_day frozen<list<tuple<int, bigint>>>,
                 applied_through bigint,
+                imported frozen<set<text>>,
+                revision bigint,
                 PRIMARY KEY ((tenant_id, period, bucket), distributor_id))",
             "CREATE TABLE IF NOT EXISTS {regional}.volume_periods (
                 tenant_id text,
@@ -184,23 +177,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "the ledger",
         scope: Scope::Regional,
         statements: &[
-            // One partition per account: its entries (append-only, id = transfer id and
-            // side) and, as static columns, the balance and a version. A leg is one
-            // conditional batch on that single partition: insert the entry IF NOT EXISTS
-            // and set balance and version IF version = the version read.
-            "CREATE TABLE IF NOT EXISTS {regional}.account_entries (
-                tenant_id text,
-                account_id text,
-                entry_id text,
-                amount bigint,
-                transfer_kind text,
-                created_at_ms bigint,
-                balance bigint STATIC,
-                version bigint STATIC,
-                entry_count bigint STATIC,
-                PRIMARY KEY ((tenant_id, account_id), entry_id))",
-            // The transfer itself, claimed first with INSERT ... IF NOT EXISTS: its id is the
-            // caller's deterministic id, so a replay finds it and completes the missing leg.
+            // The transfer, claimed first with INSERT ... IF NOT EXISTS under the caller's
+            // deterministic id (`state` pending), then its two legs, then `state` posted. A
+            // replay finds the claim and completes whatever leg is missing.
             "CREATE TABLE IF NOT EXISTS {regional}.transfers (
                 tenant_id text,
                 transfer_id text,
@@ -210,9 +189,25 @@ pub const MIGRATIONS: &[Migration] = &[
                 kind text,
                 debit_must_stay_non_negative boolean,
                 created_at_ms bigint,
-                debited boolean,
-                credited boolean,
+                state text,
+                event_sequence bigint,
                 PRIMARY KEY ((tenant_id, transfer_id)))",
+            // One partition per account. Its balance and version (the number of legs) are
+            // static columns; each leg is one conditional batch on this partition alone: a
+            // marker row (kind 0, key = transfer id and side) that makes the leg happen
+            // once, a history row (kind 1, key = the zero-padded position) that lists the
+            // account's transfers newest first, and the new balance and version IF the
+            // version is still the one read.
+            "CREATE TABLE IF NOT EXISTS {regional}.account_entries (
+                tenant_id text,
+                account_id text,
+                kind tinyint,
+                entry_key text,
+                transfer_id text,
+                amount bigint,
+                balance bigint STATIC,
+                version bigint STATIC,
+                PRIMARY KEY ((tenant_id, account_id), kind, entry_key))",
             "CREATE TABLE IF NOT EXISTS {regional}.accounts_by_tenant (
                 tenant_id text,
                 bucket smallint,
@@ -226,7 +221,9 @@ pub const MIGRATIONS: &[Migration] = &[
         scope: Scope::Regional,
         statements: &[
             // Events in sequence order, 65,536 sequences per partition (`shard`), deleted
-            // by range once relayed. Sequences come in blocks from `outbox_sequence`.
+            // (by range where consecutive) once relayed. Sequences come in blocks claimed
+            // from `outbox_sequence` with a lightweight transaction; its `floor` row is the
+            // lowest shard that may still hold events, so a reader skips the drained ones.
             "CREATE TABLE IF NOT EXISTS {regional}.outbox (
                 shard bigint,
                 sequence bigint,

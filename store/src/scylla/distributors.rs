@@ -1,0 +1,305 @@
+//! Distributors, bucketed by id within the tenant.
+
+use super::cql::{self, bucket, from_cql_date, prepare, to_bigint, to_cql_date};
+use super::ScyllaStore;
+use crate::error::{StoreError, StoreResult};
+use crate::model::{Distributor, DistributorStatus, NewEvent, Placement, Profile};
+use crate::traits::DistributorStore;
+use async_trait::async_trait;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlDate;
+
+pub(super) struct DistributorStatements {
+    claim: PreparedStatement,
+    select: PreparedStatement,
+    select_bucket: PreparedStatement,
+    change: PreparedStatement,
+}
+
+const COLUMNS: &str = "distributor_id, node, sponsor_id, placement_parent_id, placement_slot, \
+    joined_on, status, name, email, country, event_sequence";
+
+type DistributorRow = (
+    String,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    Option<i8>,
+    Option<CqlDate>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
+impl DistributorStatements {
+    pub(super) async fn prepare(session: &Session, regional: &str) -> Result<Self, String> {
+        Ok(DistributorStatements {
+            claim: prepare(
+                session,
+                format!(
+                    "INSERT INTO {regional}.distributors (tenant_id, bucket, {COLUMNS}) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+                ),
+                false,
+            )
+            .await?,
+            select: prepare(
+                session,
+                format!(
+                    "SELECT {COLUMNS} FROM {regional}.distributors \
+                     WHERE tenant_id = ? AND bucket = ? AND distributor_id = ?"
+                ),
+                true,
+            )
+            .await?,
+            select_bucket: prepare(
+                session,
+                format!(
+                    "SELECT {COLUMNS} FROM {regional}.distributors WHERE tenant_id = ? AND bucket = ?"
+                ),
+                true,
+            )
+            .await?,
+            // The event sequence is the row's version: a change applies only on top of the
+            // state it was computed from.
+            change: prepare(
+                session,
+                format!(
+                    "UPDATE {regional}.distributors SET status = ?, name = ?, email = ?, country = ?, \
+                     event_sequence = ? WHERE tenant_id = ? AND bucket = ? AND distributor_id = ? \
+                     IF event_sequence = ?"
+                ),
+                false,
+            )
+            .await?,
+        })
+    }
+}
+
+fn status_text(status: DistributorStatus) -> &'static str {
+    match status {
+        DistributorStatus::Active => "active",
+        DistributorStatus::Terminated => "terminated",
+    }
+}
+
+/// A stored row as the model's record, with the row's event sequence (its version).
+fn distributor_from(row: DistributorRow) -> StoreResult<(Distributor, i64)> {
+    let (id, node, sponsor_id, parent, slot, joined_on, status, name, email, country, sequence) =
+        row;
+    let status = match status.as_deref() {
+        Some("active") => DistributorStatus::Active,
+        Some("terminated") => DistributorStatus::Terminated,
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "distributor {id}: status {other:?}"
+            )))
+        }
+    };
+    let placement = match (parent, slot) {
+        (Some(parent_id), Some(slot)) => Some(Placement {
+            parent_id,
+            slot: slot as u8,
+        }),
+        _ => None,
+    };
+    let distributor = Distributor {
+        node: node.unwrap_or(0) as u32,
+        sponsor_id,
+        placement,
+        joined_on: joined_on.map(from_cql_date).unwrap_or_default(),
+        status,
+        profile: Profile {
+            name,
+            email,
+            country,
+        },
+        id,
+    };
+    Ok((distributor, sequence.unwrap_or(0)))
+}
+
+impl ScyllaStore {
+    async fn read_distributor(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<(Distributor, i64)>> {
+        let row: Option<DistributorRow> = cql::maybe_row(
+            &self.session,
+            &self.distributors.select,
+            (tenant_id, bucket(id), id),
+        )
+        .await?;
+        row.map(distributor_from).transpose()
+    }
+
+    /// The row's event sequence, to tell a real event from one whose change never happened.
+    pub(super) async fn distributor_event_sequence(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<i64>> {
+        Ok(self
+            .read_distributor(tenant_id, id)
+            .await?
+            .map(|(_, sequence)| sequence))
+    }
+
+    async fn enroll_one(&self, tenant_id: &str, distributor: &Distributor) -> StoreResult<bool> {
+        let joined_on = to_cql_date("joined_on", &distributor.joined_on)?;
+        let event = NewEvent {
+            kind: "distributor.enrolled",
+            payload: serde_json::json!({
+                "id": distributor.id,
+                "node": distributor.node,
+                "sponsor_id": distributor.sponsor_id,
+            }),
+        };
+        let claimed = self
+            .with_event(tenant_id, event, |sequence| {
+                let placement = distributor.placement.as_ref();
+                cql::conditional(
+                    &self.session,
+                    &self.distributors.claim,
+                    (
+                        tenant_id,
+                        bucket(&distributor.id),
+                        &distributor.id,
+                        distributor.node as i32,
+                        &distributor.sponsor_id,
+                        placement.map(|placement| &placement.parent_id),
+                        placement.map(|placement| placement.slot as i8),
+                        joined_on,
+                        status_text(distributor.status),
+                        &distributor.profile.name,
+                        &distributor.profile.email,
+                        &distributor.profile.country,
+                        to_bigint(sequence),
+                    ),
+                )
+            })
+            .await?;
+        if claimed {
+            return Ok(true);
+        }
+        match self.read_distributor(tenant_id, &distributor.id).await? {
+            Some((existing, _)) if existing == *distributor => Ok(false),
+            _ => Err(StoreError::conflict(format!(
+                "distributor {:?}",
+                distributor.id
+            ))),
+        }
+    }
+
+    /// Changes one distributor with an event of `kind`; an unchanged record writes nothing.
+    /// Concurrent changes of one distributor are serialised by the compare-and-set.
+    async fn change(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        kind: &'static str,
+        edit: impl Fn(&mut Distributor),
+    ) -> StoreResult<Option<Distributor>> {
+        loop {
+            let Some((before, version)) = self.read_distributor(tenant_id, id).await? else {
+                return Ok(None);
+            };
+            let mut after = before.clone();
+            edit(&mut after);
+            if after == before {
+                return Ok(Some(after));
+            }
+            let event = NewEvent {
+                kind,
+                payload: serde_json::json!({ "id": id }),
+            };
+            let changed = self
+                .with_event(tenant_id, event, |sequence| {
+                    cql::conditional(
+                        &self.session,
+                        &self.distributors.change,
+                        (
+                            status_text(after.status),
+                            &after.profile.name,
+                            &after.profile.email,
+                            &after.profile.country,
+                            to_bigint(sequence),
+                            tenant_id,
+                            bucket(id),
+                            id,
+                            version,
+                        ),
+                    )
+                })
+                .await?;
+            if changed {
+                return Ok(Some(after));
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl DistributorStore for ScyllaStore {
+    async fn enroll(
+        &self,
+        tenant_id: &str,
+        distributors: Vec<Distributor>,
+    ) -> StoreResult<Vec<StoreResult<bool>>> {
+        // One at a time, in order: a sponsor's enrollment event precedes its recruits'.
+        let mut outcomes = Vec::with_capacity(distributors.len());
+        for distributor in &distributors {
+            match self.enroll_one(tenant_id, distributor).await {
+                Err(StoreError::Conflict { what }) => {
+                    outcomes.push(Err(StoreError::Conflict { what }))
+                }
+                other => outcomes.push(Ok(other?)),
+            }
+        }
+        Ok(outcomes)
+    }
+
+    async fn distributor(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Distributor>> {
+        Ok(self
+            .read_distributor(tenant_id, id)
+            .await?
+            .map(|(distributor, _)| distributor))
+    }
+
+    async fn update_profile(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        profile: Profile,
+    ) -> StoreResult<Option<Distributor>> {
+        self.change(tenant_id, id, "distributor.updated", |distributor| {
+            distributor.profile = profile.clone()
+        })
+        .await
+    }
+
+    async fn terminate(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Distributor>> {
+        self.change(tenant_id, id, "distributor.terminated", |distributor| {
+            distributor.status = DistributorStatus::Terminated
+        })
+        .await
+    }
+
+    async fn distributors(&self, tenant_id: &str) -> StoreResult<Vec<Distributor>> {
+        let rows: Vec<DistributorRow> =
+            cql::all_buckets(&self.session, &self.distributors.select_bucket, |bucket| {
+                (tenant_id, bucket)
+            })
+            .await?;
+        let mut distributors = rows
+            .into_iter()
+            .map(|row| distributor_from(row).map(|(distributor, _)| distributor))
+            .collect::<StoreResult<Vec<_>>>()?;
+        distributors.sort_unstable_by_key(|distributor| distributor.node);
+        Ok(distributors)
+    }
+}

@@ -1,0 +1,403 @@
+//! Orders and their idempotency keys.
+//!
+//! An order is two claims, each a lightweight transaction on its own partition: the request's
+//! key (`order_requests`), then the order id (`orders`, with the sequence of its event). A
+//! retry after a failure between the two finds its key claimed with the same body and makes
+//! the second claim; a request whose order id another key took is told so, every time.
+
+use super::cql::{self, bucket, from_cql_date, prepare, to_bigint, to_cql_date};
+use super::ScyllaStore;
+use crate::error::{StoreError, StoreResult};
+use crate::model::{
+    NewEvent, NewOrder, Order, OrderOutcome, OrderStatus, RefundOutcome, VolumeDelta,
+};
+use crate::traits::OrderStore;
+use async_trait::async_trait;
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlDate;
+use std::collections::HashSet;
+
+pub(super) struct OrderStatements {
+    claim_key: PreparedStatement,
+    select_key: PreparedStatement,
+    claim_order: PreparedStatement,
+    select_order: PreparedStatement,
+    select_bucket: PreparedStatement,
+    refund: PreparedStatement,
+}
+
+const COLUMNS: &str = "order_id, distributor_id, order_date, pv, cv, status, created_at_ms, \
+    idempotency_key, imported, event_sequence, refund_event_sequence";
+
+type OrderRow = (
+    String,
+    Option<String>,
+    Option<CqlDate>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<bool>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// An order as stored, with what the store keeps about how it came.
+pub(super) struct StoredOrder {
+    pub order: Order,
+    pub idempotency_key: String,
+    pub imported: bool,
+    pub event_sequence: Option<i64>,
+    pub refund_event_sequence: Option<i64>,
+}
+
+/// Orders imported at once: each is a few round trips, so many go in parallel.
+const IMPORTS_IN_FLIGHT: usize = 64;
+
+impl OrderStatements {
+    pub(super) async fn prepare(session: &Session, regional: &str) -> Result<Self, String> {
+        Ok(OrderStatements {
+            claim_key: prepare(
+                session,
+                format!(
+                    "INSERT INTO {regional}.order_requests (tenant_id, idempotency_key, request_sha256, order_id) \
+                     VALUES (?, ?, ?, ?) IF NOT EXISTS"
+                ),
+                false,
+            )
+            .await?,
+            select_key: prepare(
+                session,
+                format!(
+                    "SELECT request_sha256, order_id FROM {regional}.order_requests \
+                     WHERE tenant_id = ? AND idempotency_key = ?"
+                ),
+                true,
+            )
+            .await?,
+            claim_order: prepare(
+                session,
+                format!(
+                    "INSERT INTO {regional}.orders (tenant_id, bucket, {COLUMNS}) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null) IF NOT EXISTS"
+                ),
+                false,
+            )
+            .await?,
+            select_order: prepare(
+                session,
+                format!(
+                    "SELECT {COLUMNS} FROM {regional}.orders WHERE tenant_id = ? AND bucket = ? AND order_id = ?"
+                ),
+                true,
+            )
+            .await?,
+            select_bucket: prepare(
+                session,
+                format!("SELECT {COLUMNS} FROM {regional}.orders WHERE tenant_id = ? AND bucket = ?"),
+                true,
+            )
+            .await?,
+            refund: prepare(
+                session,
+                format!(
+                    "UPDATE {regional}.orders SET status = 'refunded', refund_event_sequence = ? \
+                     WHERE tenant_id = ? AND bucket = ? AND order_id = ? IF status = 'paid'"
+                ),
+                false,
+            )
+            .await?,
+        })
+    }
+}
+
+fn status_text(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Paid => "paid",
+        OrderStatus::Refunded => "refunded",
+    }
+}
+
+fn order_from(row: OrderRow) -> StoreResult<StoredOrder> {
+    let (
+        order_id,
+        distributor_id,
+        date,
+        pv,
+        cv,
+        status,
+        created_at_ms,
+        idempotency_key,
+        imported,
+        event_sequence,
+        refund_event_sequence,
+    ) = row;
+    let status = match status.as_deref() {
+        Some("paid") => OrderStatus::Paid,
+        Some("refunded") => OrderStatus::Refunded,
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "order {order_id}: status {other:?}"
+            )))
+        }
+    };
+    Ok(StoredOrder {
+        order: Order {
+            order_id,
+            distributor_id: distributor_id.unwrap_or_default(),
+            date: date.map(from_cql_date).unwrap_or_default(),
+            pv: pv.unwrap_or(0),
+            cv: cv.unwrap_or(0),
+            status,
+            created_at_ms: created_at_ms.unwrap_or(0),
+        },
+        idempotency_key: idempotency_key.unwrap_or_default(),
+        imported: imported.unwrap_or(false),
+        event_sequence,
+        refund_event_sequence,
+    })
+}
+
+/// How an idempotency key's claim went.
+enum KeyClaim {
+    /// The key is this request's (now, or from an earlier attempt with the same body).
+    Ours,
+    ReusedWithAnotherBody,
+}
+
+impl ScyllaStore {
+    pub(super) async fn read_order(
+        &self,
+        tenant_id: &str,
+        order_id: &str,
+    ) -> StoreResult<Option<StoredOrder>> {
+        let row: Option<OrderRow> = cql::maybe_row(
+            &self.session,
+            &self.orders.select_order,
+            (tenant_id, bucket(order_id), order_id),
+        )
+        .await?;
+        row.map(order_from).transpose()
+    }
+
+    async fn claim_key(&self, tenant_id: &str, new_order: &NewOrder) -> StoreResult<KeyClaim> {
+        let claimed = cql::conditional(
+            &self.session,
+            &self.orders.claim_key,
+            (
+                tenant_id,
+                &new_order.idempotency_key,
+                &new_order.request_sha256,
+                &new_order.order.order_id,
+            ),
+        )
+        .await?;
+        if claimed {
+            return Ok(KeyClaim::Ours);
+        }
+        let first: Option<(Option<String>, Option<String>)> = cql::maybe_row(
+            &self.session,
+            &self.orders.select_key,
+            (tenant_id, &new_order.idempotency_key),
+        )
+        .await?;
+        match first {
+            Some((Some(sha), _)) if sha == new_order.request_sha256 => Ok(KeyClaim::Ours),
+            Some(_) => Ok(KeyClaim::ReusedWithAnotherBody),
+            None => Err(StoreError::Unavailable(format!(
+                "idempotency key {:?} claimed but not readable yet",
+                new_order.idempotency_key
+            ))),
+        }
+    }
+
+    /// Claims the order id for this request's key; `sequence` is its event's (none when imported).
+    async fn claim_order(
+        &self,
+        tenant_id: &str,
+        new_order: &NewOrder,
+        sequence: Option<u64>,
+    ) -> StoreResult<bool> {
+        let order = &new_order.order;
+        cql::conditional(
+            &self.session,
+            &self.orders.claim_order,
+            (
+                tenant_id,
+                bucket(&order.order_id),
+                &order.order_id,
+                &order.distributor_id,
+                to_cql_date("date", &order.date)?,
+                order.pv,
+                order.cv,
+                status_text(order.status),
+                order.created_at_ms,
+                &new_order.idempotency_key,
+                sequence.is_none(),
+                sequence.map(to_bigint),
+            ),
+        )
+        .await
+    }
+
+    /// Who holds the order id, once a claim of it did not apply.
+    async fn holder(
+        &self,
+        tenant_id: &str,
+        new_order: &NewOrder,
+    ) -> StoreResult<Option<StoredOrder>> {
+        let stored = self
+            .read_order(tenant_id, &new_order.order.order_id)
+            .await?;
+        Ok(stored.filter(|stored| stored.idempotency_key == new_order.idempotency_key))
+    }
+
+    /// Imports one order without an event; `Some(created)` when the order is this request's
+    /// (created now, or by an earlier attempt of the same import), `None` when it is skipped.
+    async fn import_one(&self, tenant_id: &str, new_order: &NewOrder) -> StoreResult<Option<bool>> {
+        if let KeyClaim::ReusedWithAnotherBody = self.claim_key(tenant_id, new_order).await? {
+            return Ok(None);
+        }
+        if self.claim_order(tenant_id, new_order, None).await? {
+            return Ok(Some(true));
+        }
+        Ok(self
+            .holder(tenant_id, new_order)
+            .await?
+            .filter(|stored| stored.imported)
+            .map(|_| false))
+    }
+}
+
+#[async_trait]
+impl OrderStore for ScyllaStore {
+    async fn create_order(
+        &self,
+        tenant_id: &str,
+        new_order: NewOrder,
+    ) -> StoreResult<OrderOutcome> {
+        if let KeyClaim::ReusedWithAnotherBody = self.claim_key(tenant_id, &new_order).await? {
+            return Ok(OrderOutcome::KeyReusedWithAnotherBody);
+        }
+        if let Some(stored) = self
+            .read_order(tenant_id, &new_order.order.order_id)
+            .await?
+        {
+            return Ok(if stored.idempotency_key == new_order.idempotency_key {
+                OrderOutcome::Replayed(stored.order)
+            } else {
+                OrderOutcome::OrderIdTaken
+            });
+        }
+        let event = NewEvent {
+            kind: "order.created",
+            payload: serde_json::to_value(&new_order.order).expect("orders serialize"),
+        };
+        let created = self
+            .with_event(tenant_id, event, |sequence| {
+                self.claim_order(tenant_id, &new_order, Some(sequence))
+            })
+            .await?;
+        if created {
+            return Ok(OrderOutcome::Created(new_order.order));
+        }
+        Ok(match self.holder(tenant_id, &new_order).await? {
+            Some(stored) => OrderOutcome::Replayed(stored.order),
+            None => OrderOutcome::OrderIdTaken,
+        })
+    }
+
+    async fn refund_order(&self, tenant_id: &str, order_id: &str) -> StoreResult<RefundOutcome> {
+        loop {
+            let Some(stored) = self.read_order(tenant_id, order_id).await? else {
+                return Ok(RefundOutcome::NotFound);
+            };
+            if stored.order.status == OrderStatus::Refunded {
+                return Ok(RefundOutcome::AlreadyRefunded(stored.order));
+            }
+            let refunded = Order {
+                status: OrderStatus::Refunded,
+                ..stored.order
+            };
+            let event = NewEvent {
+                kind: "order.refunded",
+                payload: serde_json::to_value(&refunded).expect("orders serialize"),
+            };
+            let applied = self
+                .with_event(tenant_id, event, |sequence| {
+                    cql::conditional(
+                        &self.session,
+                        &self.orders.refund,
+                        (to_bigint(sequence), tenant_id, bucket(order_id), order_id),
+                    )
+                })
+                .await?;
+            if applied {
+                return Ok(RefundOutcome::Refunded(refunded));
+            }
+        }
+    }
+
+    async fn import_orders(
+        &self,
+        tenant_id: &str,
+        orders: Vec<NewOrder>,
+        deltas: Vec<VolumeDelta>,
+    ) -> StoreResult<u64> {
+        // Orders first, each idempotent; then the volumes of the orders that are this
+        // import's, each applied once per record (records remember the imported order ids),
+        // so a retry after a failure anywhere completes the import without counting twice.
+        // The futures are made up front: a stream's closure over borrowed items trips the
+        // compiler's proof that the trait's future is `Send`.
+        let imports: Vec<_> = orders
+            .iter()
+            .map(|new_order| async move {
+                let outcome = self.import_one(tenant_id, new_order).await?;
+                StoreResult::Ok((new_order.order.order_id.clone(), outcome))
+            })
+            .collect();
+        let outcomes: Vec<(String, Option<bool>)> = futures_util::stream::iter(imports)
+            .buffer_unordered(IMPORTS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        let ours: HashSet<&str> = outcomes
+            .iter()
+            .filter(|(_, outcome)| outcome.is_some())
+            .map(|(order_id, _)| order_id.as_str())
+            .collect();
+        let created = outcomes
+            .iter()
+            .filter(|(_, outcome)| *outcome == Some(true))
+            .count();
+        let deltas: Vec<VolumeDelta> = deltas
+            .into_iter()
+            .filter(|delta| ours.contains(delta.order_id.as_str()))
+            .collect();
+        self.apply_imported_volumes(tenant_id, deltas).await?;
+        Ok(created as u64)
+    }
+
+    async fn order(&self, tenant_id: &str, order_id: &str) -> StoreResult<Option<Order>> {
+        Ok(self
+            .read_order(tenant_id, order_id)
+            .await?
+            .map(|stored| stored.order))
+    }
+
+    async fn orders(&self, tenant_id: &str) -> StoreResult<Vec<Order>> {
+        let rows: Vec<OrderRow> =
+            cql::all_buckets(&self.session, &self.orders.select_bucket, |bucket| {
+                (tenant_id, bucket)
+            })
+            .await?;
+        let mut orders = rows
+            .into_iter()
+            .map(|row| order_from(row).map(|stored| stored.order))
+            .collect::<StoreResult<Vec<_>>>()?;
+        orders.sort_unstable_by(|a, b| a.order_id.cmp(&b.order_id));
+        Ok(orders)
+    }
+}

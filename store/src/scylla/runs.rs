@@ -1,0 +1,295 @@
+//! Commission runs (one partition per tenant: a tenant has a few runs a month) and their
+//! statements (bucketed by distributor).
+
+use super::cql::{self, bucket, prepare};
+use super::ScyllaStore;
+use crate::error::{StoreError, StoreResult};
+use crate::model::{Run, RunStatus, Statement};
+use crate::traits::RunStore;
+use async_trait::async_trait;
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+
+pub(super) struct RunStatements {
+    create: PreparedStatement,
+    replace: PreparedStatement,
+    select: PreparedStatement,
+    select_all: PreparedStatement,
+    put_statement: PreparedStatement,
+    select_statement: PreparedStatement,
+    select_statements: PreparedStatement,
+}
+
+/// Statements written at once.
+const STATEMENTS_IN_FLIGHT: usize = 128;
+
+const RUN_COLUMNS: &str =
+    "run_id, period, plan_version, status, restates, created_at_ms, distributors, lines, totals, error";
+
+type RunRow = (
+    String,
+    Option<String>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<Vec<(String, String)>>,
+    Option<String>,
+);
+
+type StatementRow = (String, Option<String>, Option<Vec<String>>, Option<String>);
+
+impl RunStatements {
+    pub(super) async fn prepare(session: &Session, regional: &str) -> Result<Self, String> {
+        Ok(RunStatements {
+            create: prepare(
+                session,
+                format!(
+                    "INSERT INTO {regional}.runs (tenant_id, {RUN_COLUMNS}) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+                ),
+                false,
+            )
+            .await?,
+            replace: prepare(
+                session,
+                format!(
+                    "UPDATE {regional}.runs SET period = ?, plan_version = ?, status = ?, restates = ?, \
+                     created_at_ms = ?, distributors = ?, lines = ?, totals = ?, error = ? \
+                     WHERE tenant_id = ? AND run_id = ? IF status = ?"
+                ),
+                false,
+            )
+            .await?,
+            select: prepare(
+                session,
+                format!("SELECT {RUN_COLUMNS} FROM {regional}.runs WHERE tenant_id = ? AND run_id = ?"),
+                true,
+            )
+            .await?,
+            select_all: prepare(
+                session,
+                format!("SELECT {RUN_COLUMNS} FROM {regional}.runs WHERE tenant_id = ?"),
+                true,
+            )
+            .await?,
+            put_statement: prepare(
+                session,
+                format!(
+                    "INSERT INTO {regional}.statements (tenant_id, run_id, bucket, distributor_id, summary, lines, state) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ),
+                true,
+            )
+            .await?,
+            select_statement: prepare(
+                session,
+                format!(
+                    "SELECT distributor_id, summary, lines, state FROM {regional}.statements \
+                     WHERE tenant_id = ? AND run_id = ? AND bucket = ? AND distributor_id = ?"
+                ),
+                true,
+            )
+            .await?,
+            select_statements: prepare(
+                session,
+                format!(
+                    "SELECT distributor_id, summary, lines, state FROM {regional}.statements \
+                     WHERE tenant_id = ? AND run_id = ? AND bucket = ?"
+                ),
+                true,
+            )
+            .await?,
+        })
+    }
+}
+
+fn status_text(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "running",
+        RunStatus::Preview => "preview",
+        RunStatus::Committed => "committed",
+        RunStatus::Posted => "posted",
+        RunStatus::Superseded => "superseded",
+        RunStatus::Failed => "failed",
+    }
+}
+
+fn status_from(text: Option<&str>) -> Option<RunStatus> {
+    Some(match text? {
+        "running" => RunStatus::Running,
+        "preview" => RunStatus::Preview,
+        "committed" => RunStatus::Committed,
+        "posted" => RunStatus::Posted,
+        "superseded" => RunStatus::Superseded,
+        "failed" => RunStatus::Failed,
+        _ => return None,
+    })
+}
+
+fn run_from(row: RunRow) -> StoreResult<Run> {
+    let (
+        run_id,
+        period,
+        plan_version,
+        status,
+        restates,
+        created_at_ms,
+        distributors,
+        lines,
+        totals,
+        error,
+    ) = row;
+    let status = status_from(status.as_deref())
+        .ok_or_else(|| StoreError::Corrupt(format!("run {run_id}: status {status:?}")))?;
+    Ok(Run {
+        run_id,
+        period: period.unwrap_or_default(),
+        plan_version: plan_version.unwrap_or(0) as u32,
+        status,
+        restates,
+        created_at_ms: created_at_ms.unwrap_or(0),
+        distributors: distributors.unwrap_or(0) as u64,
+        lines: lines.unwrap_or(0) as u64,
+        totals: totals.unwrap_or_default(),
+        error,
+    })
+}
+
+fn statement_from((distributor_id, summary, lines, state): StatementRow) -> Statement {
+    Statement {
+        distributor_id,
+        summary: summary.unwrap_or_default(),
+        lines: lines.unwrap_or_default(),
+        state: state.unwrap_or_default(),
+    }
+}
+
+#[async_trait]
+impl RunStore for ScyllaStore {
+    async fn create_run(&self, tenant_id: &str, run: Run) -> StoreResult<()> {
+        let created = cql::conditional(
+            &self.session,
+            &self.runs.create,
+            (
+                tenant_id,
+                &run.run_id,
+                &run.period,
+                run.plan_version as i32,
+                status_text(run.status),
+                &run.restates,
+                run.created_at_ms,
+                run.distributors as i64,
+                run.lines as i64,
+                &run.totals,
+                &run.error,
+            ),
+        )
+        .await?;
+        if created {
+            Ok(())
+        } else {
+            Err(StoreError::conflict(format!("run {}", run.run_id)))
+        }
+    }
+
+    async fn update_run(
+        &self,
+        tenant_id: &str,
+        expected: RunStatus,
+        run: Run,
+    ) -> StoreResult<bool> {
+        cql::conditional(
+            &self.session,
+            &self.runs.replace,
+            (
+                &run.period,
+                run.plan_version as i32,
+                status_text(run.status),
+                &run.restates,
+                run.created_at_ms,
+                run.distributors as i64,
+                run.lines as i64,
+                &run.totals,
+                &run.error,
+                tenant_id,
+                &run.run_id,
+                status_text(expected),
+            ),
+        )
+        .await
+    }
+
+    async fn run(&self, tenant_id: &str, run_id: &str) -> StoreResult<Option<Run>> {
+        let row: Option<RunRow> =
+            cql::maybe_row(&self.session, &self.runs.select, (tenant_id, run_id)).await?;
+        row.map(run_from).transpose()
+    }
+
+    async fn runs(&self, tenant_id: &str) -> StoreResult<Vec<Run>> {
+        let rows: Vec<RunRow> =
+            cql::all_rows(&self.session, &self.runs.select_all, (tenant_id,)).await?;
+        rows.into_iter().map(run_from).collect()
+    }
+
+    async fn put_statements(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        statements: Vec<Statement>,
+    ) -> StoreResult<()> {
+        // Futures made up front (see `import_orders`).
+        let writes: Vec<_> = statements
+            .iter()
+            .map(|statement| {
+                cql::execute(
+                    &self.session,
+                    &self.runs.put_statement,
+                    (
+                        tenant_id,
+                        run_id,
+                        bucket(&statement.distributor_id),
+                        &statement.distributor_id,
+                        &statement.summary,
+                        &statement.lines,
+                        &statement.state,
+                    ),
+                )
+            })
+            .collect();
+        futures_util::stream::iter(writes)
+            .buffer_unordered(STATEMENTS_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn statement(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        distributor_id: &str,
+    ) -> StoreResult<Option<Statement>> {
+        let row: Option<StatementRow> = cql::maybe_row(
+            &self.session,
+            &self.runs.select_statement,
+            (tenant_id, run_id, bucket(distributor_id), distributor_id),
+        )
+        .await?;
+        Ok(row.map(statement_from))
+    }
+
+    async fn statements(&self, tenant_id: &str, run_id: &str) -> StoreResult<Vec<Statement>> {
+        let rows: Vec<StatementRow> =
+            cql::all_buckets(&self.session, &self.runs.select_statements, |bucket| {
+                (tenant_id, run_id, bucket)
+            })
+            .await?;
+        let mut statements: Vec<Statement> = rows.into_iter().map(statement_from).collect();
+        statements.sort_unstable_by(|a, b| a.distributor_id.cmp(&b.distributor_id));
+        Ok(statements)
+    }
+}

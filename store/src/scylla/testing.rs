@@ -1,0 +1,94 @@
+//! For tests: the one real Cassandra node of a test run (`tests/services/cassandra.sh` at the
+//! workspace root), keyspace prefixes that keep tests apart on it, and a migrated deployment.
+
+use super::{connect, migrate, ScyllaConfig};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+/// The datacenter name of the test node.
+pub const DATACENTER: &str = "datacenter1";
+
+/// `host:port` of the node: `UPLINE_CASSANDRA` when the run started one (scripts/test-all.sh
+/// does), otherwise started here through the script. A node that cannot be started fails the
+/// test loudly; it never passes without one.
+pub fn node() -> &'static str {
+    static NODE: OnceLock<String> = OnceLock::new();
+    NODE.get_or_init(|| {
+        if let Ok(node) = std::env::var("UPLINE_CASSANDRA") {
+            if !node.is_empty() {
+                return node;
+            }
+        }
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/services/cassandra.sh"
+        );
+        let output = Command::new("bash")
+            .arg(script)
+            .arg("start")
+            .output()
+            .expect("bash runs tests/services/cassandra.sh");
+        assert!(
+            output.status.success(),
+            "Cassandra could not be started by {script}:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .find_map(|line| line.strip_prefix("UPLINE_CASSANDRA="))
+            .expect("cassandra.sh prints UPLINE_CASSANDRA=host:port")
+            .to_string()
+    })
+}
+
+/// A keyspace prefix no other test (or earlier run) uses.
+pub fn unique_prefix(label: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!(
+        "t{}_{}_{:x}_{label}_",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
+}
+
+/// A one-region deployment on the test node under `prefix`.
+pub fn config(prefix: &str, region: &str) -> ScyllaConfig {
+    ScyllaConfig {
+        nodes: vec![node().to_string()],
+        region: region.into(),
+        datacenters: [(region.to_string(), DATACENTER.to_string())].into(),
+        replication_factor: 1,
+        keyspace_prefix: prefix.into(),
+    }
+}
+
+/// The deployment this test process shares (one keyspace prefix, migrated once; cases keep
+/// apart by tenant). Migrated on a thread of its own: each test has its own runtime, and a
+/// session lives only as long as the runtime it was made on.
+pub fn shared_deployment() -> &'static ScyllaConfig {
+    static SHARED: OnceLock<ScyllaConfig> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let config = config(&unique_prefix("shared"), "test");
+        let migrating = config.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to migrate on");
+            runtime.block_on(async {
+                let session = connect(&migrating).await.expect("the test node answers");
+                migrate(&session, &migrating)
+                    .await
+                    .expect("the schema migrates");
+            })
+        })
+        .join()
+        .expect("migrating the test deployment");
+        config
+    })
+}
