@@ -24,3 +24,6 @@ eval "$(tests/services/cassandra.sh start)"
 export UPLINE_CASSANDRA UPLINE_CASSANDRA_DC
 if [ -n "$started_here" ]; then trap 'tests/services/cassandra.sh stop' EXIT; fi
 cargo test --release --workspace
+# The API's HTTP suite once more, on the ScyllaDB backend (the real Cassandra node).
+UPLINE_TEST_STORE=scylla cargo test --release --workspace \
+  --test service --test orders --test genealogy --test isolation --test wallets

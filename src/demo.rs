@@ -70,7 +70,11 @@ pub fn main(args: DemoArgs) -> ExitCode {
 async fn demo(args: DemoArgs) -> Result<(), String> {
     let started = Instant::now();
     let token = admin_token(&args.data, None)?;
-    let state = api::server::recover(&args.data, sha256_hex(&token.secret)).await?;
+    let state = api::server::recover(
+        &api::server::StoreChoice::Embedded(args.data.clone()),
+        sha256_hex(&token.secret),
+    )
+    .await?;
     if state.tenant(DEMO_TENANT).is_none() {
         let input = args.data.join("demo-input");
         let phase = Instant::now();

@@ -13,6 +13,7 @@ mod huge_pages;
 mod input_files;
 mod migrate;
 mod report;
+mod scylla_args;
 mod serve;
 
 use clap::{Parser, Subcommand};

@@ -1,21 +1,38 @@
-//! Running the service on the embedded store: open, recover, listen.
+//! Running the service: open the store (embedded or ScyllaDB), recover, listen.
 
 use crate::metrics::Metrics;
 use crate::projector::Projector;
 use crate::state::AppState;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use store::embedded::EmbeddedStore;
+use store::scylla::{ScyllaConfig, ScyllaStore};
 use store::Store;
+
+/// Which backend the service runs on.
+#[derive(Clone, Debug)]
+pub enum StoreChoice {
+    /// One data directory (the default).
+    Embedded(PathBuf),
+    /// A ScyllaDB (or Cassandra) deployment, migrated beforehand with `upline migrate`.
+    Scylla(ScyllaConfig),
+}
+
+/// Opens the chosen store.
+pub async fn open_store(choice: &StoreChoice) -> Result<Arc<dyn Store>, String> {
+    Ok(match choice {
+        StoreChoice::Embedded(data_dir) => {
+            Arc::new(EmbeddedStore::open(data_dir).map_err(|error| error.to_string())?)
+        }
+        StoreChoice::Scylla(config) => Arc::new(ScyllaStore::open(config).await?),
+    })
+}
 
 /// Opens the store and brings every tenant back: the outbox is drained into the volumes
 /// first, then each tenant's index is rebuilt. Returns the state, ready to serve.
-pub async fn recover(
-    data_dir: &std::path::Path,
-    admin_token_sha256: String,
-) -> Result<AppState, String> {
-    let store: Arc<dyn Store> =
-        Arc::new(EmbeddedStore::open(data_dir).map_err(|error| error.to_string())?);
+pub async fn recover(choice: &StoreChoice, admin_token_sha256: String) -> Result<AppState, String> {
+    let store = open_store(choice).await?;
     let projector = Projector::new(store.clone());
     projector.drain().await.map_err(|error| error.to_string())?;
     let state = AppState::new(store, admin_token_sha256, Metrics::new(), projector.clone());

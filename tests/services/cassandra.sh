@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/services/cassandra.sh start|stop|status
+# tests/services/cassandra.sh start|stop|resume|status
 #
 # One real Apache Cassandra 5.0 node for the tests (ScyllaDB's CQL, see
 # ../shared/REAL_SERVICES.md), shared by every test of a run: tests isolate themselves by
@@ -8,7 +8,10 @@
 # Central once into the cache, writes a minimal configuration on free ports, starts the node
 # and waits until CQL answers. It prints shell assignments to eval:
 #   UPLINE_CASSANDRA=127.0.0.1:PORT   UPLINE_CASSANDRA_DC=datacenter1
-# `stop` stops the node and keeps its cache; `status` exits 0 when the node answers.
+# `stop` stops the node and keeps its cache and data; `resume` starts a stopped node again on
+# its data and ports (the outage test); `status` exits 0 when the node answers.
+# UPLINE_CASSANDRA_NODE names another node directory: a second node of its own (the outage
+# test stops its node, which the other tests must not notice).
 #
 # Cache: ${UPLINE_CACHE:-~/.cache/upline}/cassandra/<version>/lib (jars),
 #        ${UPLINE_CACHE:-~/.cache/upline}/cassandra/node (data, config, log, pid, port).
@@ -17,7 +20,7 @@ set -euo pipefail
 version=${UPLINE_CASSANDRA_VERSION:-5.0.6}
 cache=${UPLINE_CACHE:-$HOME/.cache/upline}/cassandra
 lib=$cache/$version/lib
-node=$cache/node
+node=${UPLINE_CASSANDRA_NODE:-$cache/node}
 log() { echo "cassandra.sh: $*" >&2; }
 
 install_tools() {
@@ -124,10 +127,37 @@ start() {
     install_tools
     fetch_jars
     stop_quietly
-    local port storage_port jmx
-    port=$(free_port); storage_port=$(free_port); jmx=$(free_port)
+    local port storage_port
+    port=$(free_port); storage_port=$(free_port)
     rm -rf "$node"; mkdir -p "$node"
     write_config "$port" "$storage_port" "$node/storage"
+    echo "$port" >"$node/port"
+    free_port >"$node/jmx"
+    launch
+  fi
+  print_address
+}
+
+# Starts the stopped node again on its configuration, ports and data.
+resume() {
+  if answering; then
+    log "the node on port $(cat "$node/port") is up already"
+  else
+    [[ -f $node/conf/cassandra.yaml && -f $node/port ]] || { log "no node to resume in $node"; exit 1; }
+    stop_quietly
+    launch
+  fi
+  print_address
+}
+
+print_address() {
+  echo "UPLINE_CASSANDRA=127.0.0.1:$(cat "$node/port")"
+  echo "UPLINE_CASSANDRA_DC=datacenter1"
+}
+
+launch() {
+    local port jmx
+    port=$(cat "$node/port"); jmx=$(cat "$node/jmx")
     : >"$node/system.log"
     # JDK 17 module flags: the --add-exports/--add-opens list of Cassandra's
     # conf/jvm17-server.options; jamm measures object sizes for the memtables.
@@ -171,7 +201,6 @@ start() {
     setsid java "${flags[@]}" -cp "$node/conf:$lib/*" org.apache.cassandra.service.CassandraDaemon \
       >"$node/stdout.log" 2>&1 </dev/null &
     echo $! >"$node/pid"
-    echo "$port" >"$node/port"
     local waited=0
     until answering; do
       if ! kill -0 "$(cat "$node/pid")" 2>/dev/null; then
@@ -183,9 +212,6 @@ start() {
       sleep 1
     done
     log "ready after ${waited} s"
-  fi
-  echo "UPLINE_CASSANDRA=127.0.0.1:$(cat "$node/port")"
-  echo "UPLINE_CASSANDRA_DC=datacenter1"
 }
 
 stop_quietly() {
@@ -201,7 +227,8 @@ stop_quietly() {
 
 case ${1:-} in
   start) start ;;
+  resume) resume ;;
   stop) stop_quietly; log "stopped" ;;
   status) answering ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|resume|status" >&2; exit 2 ;;
 esac

@@ -1,10 +1,15 @@
-//! A real `upline serve` (the library's server, on the embedded store in a temporary
-//! directory) on a loopback port, and a small client for it.
+//! A real `upline serve` (the library's server) on a loopback port, and a small client for it.
+//!
+//! The backend is the embedded store in a temporary directory, or — with
+//! `UPLINE_TEST_STORE=scylla` (scripts/test-all.sh runs the suite both ways) — the ScyllaDB
+//! backend on the test run's real Cassandra node, in keyspaces of its own per server.
 #![allow(dead_code)]
 
+use api::server::StoreChoice;
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use store::scylla::testing;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
@@ -12,23 +17,44 @@ pub struct Server {
     pub base: String,
     pub client: Client,
     pub data: tempfile::TempDir,
+    pub store: StoreChoice,
 }
 
-/// Starts a server on a fresh data directory.
+/// Starts a server on a fresh store of the backend under test.
 pub async fn start() -> Server {
     let data = tempfile::tempdir().expect("a temporary directory");
-    let base = start_on(data.path()).await;
+    let store = fresh_store(data.path()).await;
+    let base = start_on(&store).await;
     Server {
         base,
         client: Client::new(),
         data,
+        store,
     }
 }
 
-/// Starts a server on `data`; returns its base URL.
-pub async fn start_on(data: &std::path::Path) -> String {
+/// A store nobody else uses: the directory, or new keyspaces, migrated.
+async fn fresh_store(data: &std::path::Path) -> StoreChoice {
+    match std::env::var("UPLINE_TEST_STORE").as_deref() {
+        Err(_) | Ok("") | Ok("embedded") => StoreChoice::Embedded(data.to_path_buf()),
+        Ok("scylla") => {
+            let config = testing::config(&testing::unique_prefix("api"), "test");
+            let session = store::scylla::connect(&config)
+                .await
+                .expect("the test Cassandra node answers");
+            store::scylla::migrate(&session, &config)
+                .await
+                .expect("the schema migrates");
+            StoreChoice::Scylla(config)
+        }
+        Ok(other) => panic!("UPLINE_TEST_STORE={other:?}: expected embedded or scylla"),
+    }
+}
+
+/// Starts a server on `store`; returns its base URL.
+pub async fn start_on(store: &StoreChoice) -> String {
     let hash = api::auth::sha256_hex(ADMIN_TOKEN.as_bytes());
-    let state = api::server::recover(data, hash)
+    let state = api::server::recover(store, hash)
         .await
         .expect("the server recovers");
     let (bound, address) = tokio::sync::oneshot::channel::<SocketAddr>();

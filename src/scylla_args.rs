@@ -1,0 +1,81 @@
+//! The command-line options that say where a ScyllaDB deployment is (`upline migrate`,
+//! `upline serve --store scylla`).
+
+use std::collections::BTreeMap;
+use store::scylla::ScyllaConfig;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ScyllaArgs {
+    /// Contact points of the ScyllaDB cluster, `HOST:PORT,…`.
+    #[arg(
+        long,
+        value_name = "HOST:PORT,...",
+        env = "UPLINE_SCYLLA_NODES",
+        value_delimiter = ','
+    )]
+    pub scylla_nodes: Vec<String>,
+    /// The region this process runs in: its datacenter is the local one for routing, and its
+    /// keyspace holds the data of the distributors residing there.
+    #[arg(long, value_name = "NAME", env = "UPLINE_REGION")]
+    pub region: Option<String>,
+    /// A region and its datacenter, `REGION=DATACENTER`; repeat for every region of the
+    /// deployment (e.g. `--datacenter us-east=dc-us-east --datacenter eu-west=dc-eu-west`).
+    /// NetworkTopologyStrategy refuses datacenter names the cluster does not know.
+    #[arg(
+        long = "datacenter",
+        value_name = "REGION=DC",
+        env = "UPLINE_DATACENTERS",
+        value_delimiter = ','
+    )]
+    pub datacenters: Vec<String>,
+    /// Prepended to every keyspace name (`upline_global`, `upline_region_us_east`, …).
+    #[arg(long, value_name = "PREFIX", default_value = "upline_")]
+    pub keyspace_prefix: String,
+}
+
+impl ScyllaArgs {
+    /// The deployment, checked before anything connects.
+    pub fn config(&self, replication_factor: u32) -> Result<ScyllaConfig, String> {
+        if self.scylla_nodes.is_empty() {
+            return Err("--scylla-nodes HOST:PORT,... is required (or UPLINE_SCYLLA_NODES)".into());
+        }
+        let region = self
+            .region
+            .clone()
+            .ok_or("--region NAME is required (or UPLINE_REGION)")?;
+        if self.datacenters.is_empty() {
+            return Err(format!(
+                "--datacenter REGION=DC is required: map at least {region}=DATACENTER"
+            ));
+        }
+        let mut datacenters = BTreeMap::new();
+        for pair in &self.datacenters {
+            let (region, datacenter) = pair
+                .split_once('=')
+                .filter(|(region, datacenter)| !region.is_empty() && !datacenter.is_empty())
+                .ok_or_else(|| {
+                    format!("--datacenter {pair:?}: expected REGION=DATACENTER, e.g. us-east=dc1")
+                })?;
+            datacenters.insert(region.to_string(), datacenter.to_string());
+        }
+        if !self
+            .keyspace_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(format!(
+                "--keyspace-prefix {:?}: use letters, digits and underscores only",
+                self.keyspace_prefix
+            ));
+        }
+        let config = ScyllaConfig {
+            nodes: self.scylla_nodes.clone(),
+            region,
+            datacenters,
+            replication_factor,
+            keyspace_prefix: self.keyspace_prefix.clone(),
+        };
+        config.local_datacenter()?;
+        Ok(config)
+    }
+}
