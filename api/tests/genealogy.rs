@@ -331,12 +331,19 @@ async fn a_named_import_shows_progress_while_it_streams() {
         .unwrap();
     let progress_path = "/v1/distributors/imports/big-1";
     let mut seen = Value::Null;
-    for _ in 0..200 {
-        seen = server
-            .expect(Method::GET, progress_path, &key, None, StatusCode::OK)
-            .await;
-        if seen["rows"].as_u64().unwrap_or(0) >= 2048 {
-            break;
+    for _ in 0..400 {
+        // Not found until the server has started reading the upload (the request races it).
+        let response = server.call(Method::GET, progress_path, &key, None).await;
+        let status = response.status();
+        assert!(
+            [StatusCode::OK, StatusCode::NOT_FOUND].contains(&status),
+            "{status}"
+        );
+        if status == StatusCode::OK {
+            seen = response.json().await.unwrap();
+            if seen["rows"].as_u64().unwrap_or(0) >= 2048 {
+                break;
+            }
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }

@@ -160,10 +160,11 @@ launch() {
     port=$(cat "$node/port"); jmx=$(cat "$node/jmx")
     : >"$node/system.log"
     # JDK 17 module flags: the --add-exports/--add-opens list of Cassandra's
-    # conf/jvm17-server.options; jamm measures object sizes for the memtables.
+    # conf/jvm17-server.options; jamm measures object sizes for the memtables. 3 GB of heap: a
+    # test run creates a thousand tables (keyspaces per test), about a megabyte of heap each.
     local jamm; jamm=$(ls "$lib"/jamm-*.jar | head -1)
     local flags=(
-      -Xms1g -Xmx1g -XX:+UseG1GC -ea -javaagent:"$jamm"
+      -Xms3g -Xmx3g -XX:+UseG1GC -ea -javaagent:"$jamm"
       -Djdk.attach.allowAttachSelf=true -Dio.netty.tryReflectionSetAccessible=true
       --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
       --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED

@@ -1,14 +1,19 @@
 //! Distributors, bucketed by id within the tenant.
 
 use super::cql::{self, bucket, from_cql_date, prepare, to_bigint, to_cql_date};
+use super::outbox::Ticket;
 use super::ScyllaStore;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{Distributor, DistributorStatus, NewEvent, Placement, Profile};
 use crate::traits::DistributorStore;
 use async_trait::async_trait;
+use futures_util::StreamExt as _;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlDate;
+
+/// Enrollments of one call made at once.
+const ENROLLMENTS_IN_FLIGHT: usize = 64;
 
 pub(super) struct DistributorStatements {
     claim: PreparedStatement,
@@ -149,7 +154,12 @@ impl ScyllaStore {
             .map(|(_, sequence)| sequence))
     }
 
-    async fn enroll_one(&self, tenant_id: &str, distributor: &Distributor) -> StoreResult<bool> {
+    async fn enroll_one(
+        &self,
+        tenant_id: &str,
+        distributor: &Distributor,
+        ticket: Ticket<'_>,
+    ) -> StoreResult<bool> {
         let joined_on = to_cql_date("joined_on", &distributor.joined_on)?;
         let event = NewEvent {
             kind: "distributor.enrolled",
@@ -160,7 +170,7 @@ impl ScyllaStore {
             }),
         };
         let claimed = self
-            .with_event(tenant_id, event, |sequence| {
+            .with_event_on(ticket, tenant_id, event, |sequence| {
                 let placement = distributor.placement.as_ref();
                 cql::conditional(
                     &self.session,
@@ -250,10 +260,25 @@ impl DistributorStore for ScyllaStore {
         tenant_id: &str,
         distributors: Vec<Distributor>,
     ) -> StoreResult<Vec<StoreResult<bool>>> {
-        // One at a time, in order: a sponsor's enrollment event precedes its recruits'.
-        let mut outcomes = Vec::with_capacity(distributors.len());
-        for distributor in &distributors {
-            match self.enroll_one(tenant_id, distributor).await {
+        // Sequences are taken in input order, so a sponsor's enrollment event precedes its
+        // recruits'; the enrollments themselves then run in parallel.
+        let mut tickets = Vec::with_capacity(distributors.len());
+        for _ in &distributors {
+            tickets.push(self.outbox.ticket(&self.session).await?);
+        }
+        // Futures made up front (see `import_orders`).
+        let enrollments: Vec<_> = distributors
+            .iter()
+            .zip(tickets)
+            .map(|(distributor, ticket)| self.enroll_one(tenant_id, distributor, ticket))
+            .collect();
+        let results: Vec<StoreResult<bool>> = futures_util::stream::iter(enrollments)
+            .buffered(ENROLLMENTS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut outcomes = Vec::with_capacity(results.len());
+        for result in results {
+            match result {
                 Err(StoreError::Conflict { what }) => {
                     outcomes.push(Err(StoreError::Conflict { what }))
                 }

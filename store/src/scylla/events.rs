@@ -9,6 +9,7 @@
 //! the row, and delete it once it is old enough that no claim can still be under way.
 
 use super::cql::to_bigint;
+use super::outbox::Ticket;
 use super::ScyllaStore;
 use crate::error::StoreResult;
 use crate::model::{NewEvent, OutboxEvent};
@@ -42,6 +43,22 @@ impl ScyllaStore {
         Claimed: Future<Output = StoreResult<bool>> + 's,
     {
         let ticket = self.outbox.ticket(&self.session).await?;
+        self.with_event_on(ticket, tenant_id, event, claim).await
+    }
+
+    /// [`Self::with_event`] at a sequence taken beforehand (a batch takes its sequences in
+    /// input order, then makes its changes in parallel: the events keep the input's order).
+    pub(super) async fn with_event_on<'s, Claim, Claimed>(
+        &'s self,
+        ticket: Ticket<'s>,
+        tenant_id: &str,
+        event: NewEvent,
+        claim: Claim,
+    ) -> StoreResult<bool>
+    where
+        Claim: FnOnce(u64) -> Claimed,
+        Claimed: Future<Output = StoreResult<bool>> + 's,
+    {
         self.outbox
             .write_or_doubt(&self.session, &ticket, tenant_id, &event)
             .await?;

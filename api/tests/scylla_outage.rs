@@ -1,0 +1,226 @@
+//! The database goes away during order ingestion and comes back: while it is down the API
+//! answers 503 with Retry-After (never a 500, never an acknowledgement it cannot keep);
+//! afterwards every acknowledged order is there exactly once — in the orders and in the
+//! volumes — and the ledger of the period's commissions sums to zero.
+//!
+//! The node is one of this test's own (`UPLINE_CASSANDRA_NODE`), so stopping it disturbs no
+//! other test of the run.
+
+mod common;
+
+use api::server::StoreChoice;
+use common::*;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/services/cassandra.sh"
+);
+/// Concurrent clients sending orders.
+const CLIENTS: usize = 4;
+
+/// Runs `cassandra.sh COMMAND` on the node in `node_dir`; returns its `host:port`.
+fn cassandra(command: &str, node_dir: &std::path::Path) -> String {
+    let output = Command::new("bash")
+        .arg(SCRIPT)
+        .arg(command)
+        .env("UPLINE_CASSANDRA_NODE", node_dir)
+        .output()
+        .expect("bash runs tests/services/cassandra.sh");
+    assert!(
+        output.status.success(),
+        "cassandra.sh {command} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("UPLINE_CASSANDRA="))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Stops the test's node however the test ends.
+struct OwnNode(std::path::PathBuf);
+
+impl Drop for OwnNode {
+    fn drop(&mut self) {
+        cassandra("stop", &self.0);
+    }
+}
+
+/// What the clients saw.
+#[derive(Default)]
+struct Seen {
+    acknowledged: Mutex<BTreeSet<String>>,
+    unavailable: AtomicU64,
+}
+
+/// Sends orders until told to stop; each order is retried with its key until acknowledged,
+/// as a client following Retry-After does (faster here: the test wants the outage's answers).
+async fn client(
+    server: Arc<Server>,
+    key: String,
+    number: usize,
+    stop: Arc<AtomicBool>,
+    seen: Arc<Seen>,
+) {
+    let http = Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let mut n = 0;
+    while !stop.load(Ordering::SeqCst) {
+        n += 1;
+        let order_id = format!("o{number}-{n}");
+        let distributor = format!("d{}", n % 9 + 1);
+        let body = json!({ "order_id": order_id, "distributor_id": distributor, "date": "2026-11-05", "pv": "1", "cv": "10" });
+        loop {
+            let response = http
+                .post(format!("{}/v1/orders", server.base))
+                .bearer_auth(&key)
+                .header("Idempotency-Key", format!("key-{order_id}"))
+                .json(&body)
+                .send()
+                .await
+                .expect("the API answers (it stays up while the database is down)");
+            match response.status() {
+                StatusCode::CREATED | StatusCode::OK => {
+                    seen.acknowledged.lock().unwrap().insert(order_id.clone());
+                    break;
+                }
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    let retry_after = response.headers().get("retry-after").cloned();
+                    let problem = response.text().await.unwrap();
+                    assert!(
+                        retry_after.is_some(),
+                        "a 503 without Retry-After: {problem}"
+                    );
+                    seen.unavailable.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => panic!(
+                    "order {order_id} answered {other}: {}",
+                    response.text().await.unwrap()
+                ),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_during_ingestion_loses_and_doubles_nothing() {
+    let node_dir = tempfile::tempdir().expect("a directory for the node");
+    let node = OwnNode(node_dir.path().to_path_buf());
+    let address = tokio::task::spawn_blocking({
+        let dir = node.0.clone();
+        move || cassandra("start", &dir)
+    })
+    .await
+    .unwrap();
+    let mut config = store::scylla::testing::config("outage_", "test");
+    config.nodes = vec![address];
+    let session = store::scylla::connect(&config)
+        .await
+        .expect("the node answers");
+    store::scylla::migrate(&session, &config)
+        .await
+        .expect("the schema migrates");
+    let choice = StoreChoice::Scylla(config);
+    let server = Arc::new(Server {
+        base: start_on(&choice).await,
+        client: Client::new(),
+        data: tempfile::tempdir().unwrap(),
+        store: choice,
+    });
+    let key = server.tenant("outage", unilevel_plan()).await;
+    server.enroll(&key, "root", None).await;
+    for n in 1..=9 {
+        server.enroll(&key, &format!("d{n}"), Some("root")).await;
+    }
+    // The sponsor qualifies (10 PV), so the period pays commissions into the ledger.
+    server.order(&key, "o-root", "root", "10", "0").await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Seen::default());
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|number| {
+            tokio::spawn(client(
+                server.clone(),
+                key.clone(),
+                number,
+                stop.clone(),
+                seen.clone(),
+            ))
+        })
+        .collect();
+    let acknowledged = || seen.acknowledged.lock().unwrap().len();
+    while acknowledged() < 200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stopping = node.0.clone();
+    tokio::task::spawn_blocking(move || cassandra("stop", &stopping))
+        .await
+        .unwrap();
+    while seen.unavailable.load(Ordering::SeqCst) < 20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let during_outage = acknowledged();
+    let resuming = node.0.clone();
+    tokio::task::spawn_blocking(move || cassandra("resume", &resuming))
+        .await
+        .unwrap();
+    while acknowledged() < during_outage + 200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.await.expect("a client ran to its end");
+    }
+
+    let acknowledged = seen.acknowledged.lock().unwrap().clone();
+    for order_id in &acknowledged {
+        let order = server
+            .expect(
+                Method::GET,
+                &format!("/v1/orders/{order_id}"),
+                &key,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(order["pv"], "1.0000", "{order}");
+    }
+    // Every order counted once: a run waits until the volumes hold every stored event.
+    let run = server.run(&key, "2026-11").await;
+    assert_eq!(run["status"], "preview", "{run}");
+    let stats = server.stats(&key, "root", "2026-11").await;
+    assert_eq!(
+        stats["gv"],
+        format!("{}.0000", acknowledged.len() + 10),
+        "the group volume is not one PV per acknowledged order: {stats}"
+    );
+    let run_id = run["run_id"].as_str().unwrap().to_owned();
+    for step in ["commit", "post"] {
+        server
+            .expect(
+                Method::POST,
+                &format!("/v1/runs/{run_id}/{step}"),
+                &key,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+    }
+    assert_eq!(server.ledger_sum(&key).await, "0");
+    // The sponsor of everyone is paid the whole unilevel total, once.
+    assert_eq!(
+        server.balance(&key, "root").await,
+        run["totals"]["unilevel"].as_str().unwrap()
+    );
+}
