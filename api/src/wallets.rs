@@ -91,11 +91,7 @@ fn known_distributor(tenant: &TenantRuntime, distributor_id: &str) -> ApiResult<
 }
 
 fn kind_text(kind: TransferKind) -> &'static str {
-    match kind {
-        TransferKind::Commission => "commission",
-        TransferKind::Adjustment => "adjustment",
-        TransferKind::Withdrawal => "withdrawal",
-    }
+    kind.as_str()
 }
 
 /// A distributor's wallet balance.

@@ -5,6 +5,27 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The text names of an enum's variants (the same as its serde names), both ways: backends
+/// store them and the API shows them.
+macro_rules! variant_names {
+    ($enum:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $enum {
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($enum::$variant => $name),+
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<$enum> {
+                match text {
+                    $($name => Some($enum::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 /// A company running on Upline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tenant {
@@ -35,6 +56,8 @@ pub enum DistributorStatus {
     Active,
     Terminated,
 }
+
+variant_names!(DistributorStatus { Active => "active", Terminated => "terminated" });
 
 /// What a distributor may change about themselves; the genealogy is not part of it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +99,8 @@ pub enum OrderStatus {
     Paid,
     Refunded,
 }
+
+variant_names!(OrderStatus { Paid => "paid", Refunded => "refunded" });
 
 /// An order as acknowledged to the client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +224,15 @@ pub enum RunStatus {
     Failed,
 }
 
+variant_names!(RunStatus {
+    Running => "running",
+    Preview => "preview",
+    Committed => "committed",
+    Posted => "posted",
+    Superseded => "superseded",
+    Failed => "failed",
+});
+
 /// A commission run of one period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Run {
@@ -236,6 +270,12 @@ pub enum TransferKind {
     Adjustment,
     Withdrawal,
 }
+
+variant_names!(TransferKind {
+    Commission => "commission",
+    Adjustment => "adjustment",
+    Withdrawal => "withdrawal",
+});
 
 /// A double-entry transfer: `amount` leaves `debit` and arrives in `credit`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

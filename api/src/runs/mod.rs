@@ -58,14 +58,7 @@ pub struct RunView {
 }
 
 pub fn status_text(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Running => "running",
-        RunStatus::Preview => "preview",
-        RunStatus::Committed => "committed",
-        RunStatus::Posted => "posted",
-        RunStatus::Superseded => "superseded",
-        RunStatus::Failed => "failed",
-    }
+    status.as_str()
 }
 
 impl RunView {

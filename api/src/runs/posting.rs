@@ -93,12 +93,11 @@ pub async fn post_all(
             match outcome {
                 TransferOutcome::Posted => {
                     posted += 1;
-                    let label = match kind {
-                        TransferKind::Commission => "commission",
-                        TransferKind::Adjustment => "adjustment",
-                        TransferKind::Withdrawal => "withdrawal",
-                    };
-                    state.metrics().transfers.with_label_values(&[label]).inc();
+                    state
+                        .metrics()
+                        .transfers
+                        .with_label_values(&[kind.as_str()])
+                        .inc();
                 }
                 TransferOutcome::AlreadyPosted => {}
                 other => {

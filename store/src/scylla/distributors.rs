@@ -84,26 +84,14 @@ impl DistributorStatements {
     }
 }
 
-fn status_text(status: DistributorStatus) -> &'static str {
-    match status {
-        DistributorStatus::Active => "active",
-        DistributorStatus::Terminated => "terminated",
-    }
-}
-
 /// A stored row as the model's record, with the row's event sequence (its version).
 fn distributor_from(row: DistributorRow) -> StoreResult<(Distributor, i64)> {
     let (id, node, sponsor_id, parent, slot, joined_on, status, name, email, country, sequence) =
         row;
-    let status = match status.as_deref() {
-        Some("active") => DistributorStatus::Active,
-        Some("terminated") => DistributorStatus::Terminated,
-        other => {
-            return Err(StoreError::Corrupt(format!(
-                "distributor {id}: status {other:?}"
-            )))
-        }
-    };
+    let status = status
+        .as_deref()
+        .and_then(DistributorStatus::parse)
+        .ok_or_else(|| StoreError::Corrupt(format!("distributor {id}: status {status:?}")))?;
     let placement = match (parent, slot) {
         (Some(parent_id), Some(slot)) => Some(Placement {
             parent_id,
@@ -184,7 +172,7 @@ impl ScyllaStore {
                         placement.map(|placement| &placement.parent_id),
                         placement.map(|placement| placement.slot as i8),
                         joined_on,
-                        status_text(distributor.status),
+                        distributor.status.as_str(),
                         &distributor.profile.name,
                         &distributor.profile.email,
                         &distributor.profile.country,
@@ -233,7 +221,7 @@ impl ScyllaStore {
                         &self.session,
                         &self.distributors.change,
                         (
-                            status_text(after.status),
+                            after.status.as_str(),
                             &after.profile.name,
                             &after.profile.email,
                             &after.profile.country,

@@ -187,14 +187,6 @@ impl LedgerStatements {
     }
 }
 
-fn kind_text(kind: TransferKind) -> &'static str {
-    match kind {
-        TransferKind::Commission => "commission",
-        TransferKind::Adjustment => "adjustment",
-        TransferKind::Withdrawal => "withdrawal",
-    }
-}
-
 fn transfer_from(row: TransferRow) -> StoreResult<StoredTransfer> {
     let (id, debit, credit, amount, kind, guarded, created_at_ms, state, event_sequence) = row;
     let kind = match kind.as_deref() {
@@ -285,7 +277,7 @@ impl ScyllaStore {
                     &transfer.debit,
                     &transfer.credit,
                     transfer.amount,
-                    kind_text(transfer.kind),
+                    transfer.kind.as_str(),
                     transfer.debit_must_stay_non_negative,
                     transfer.created_at_ms,
                     to_bigint(sequence),

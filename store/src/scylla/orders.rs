@@ -114,13 +114,6 @@ impl OrderStatements {
     }
 }
 
-fn status_text(status: OrderStatus) -> &'static str {
-    match status {
-        OrderStatus::Paid => "paid",
-        OrderStatus::Refunded => "refunded",
-    }
-}
-
 fn order_from(row: OrderRow) -> StoreResult<StoredOrder> {
     let (
         order_id,
@@ -233,7 +226,7 @@ impl ScyllaStore {
                 to_cql_date("date", &order.date)?,
                 order.pv,
                 order.cv,
-                status_text(order.status),
+                order.status.as_str(),
                 order.created_at_ms,
                 &new_order.idempotency_key,
                 sequence.is_none(),

@@ -107,29 +107,6 @@ impl RunStatements {
     }
 }
 
-fn status_text(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Running => "running",
-        RunStatus::Preview => "preview",
-        RunStatus::Committed => "committed",
-        RunStatus::Posted => "posted",
-        RunStatus::Superseded => "superseded",
-        RunStatus::Failed => "failed",
-    }
-}
-
-fn status_from(text: Option<&str>) -> Option<RunStatus> {
-    Some(match text? {
-        "running" => RunStatus::Running,
-        "preview" => RunStatus::Preview,
-        "committed" => RunStatus::Committed,
-        "posted" => RunStatus::Posted,
-        "superseded" => RunStatus::Superseded,
-        "failed" => RunStatus::Failed,
-        _ => return None,
-    })
-}
-
 fn run_from(row: RunRow) -> StoreResult<Run> {
     let (
         run_id,
@@ -143,7 +120,9 @@ fn run_from(row: RunRow) -> StoreResult<Run> {
         totals,
         error,
     ) = row;
-    let status = status_from(status.as_deref())
+    let status = status
+        .as_deref()
+        .and_then(RunStatus::parse)
         .ok_or_else(|| StoreError::Corrupt(format!("run {run_id}: status {status:?}")))?;
     Ok(Run {
         run_id,
@@ -179,7 +158,7 @@ impl RunStore for ScyllaStore {
                 &run.run_id,
                 &run.period,
                 run.plan_version as i32,
-                status_text(run.status),
+                run.status.as_str(),
                 &run.restates,
                 run.created_at_ms,
                 run.distributors as i64,
@@ -208,7 +187,7 @@ impl RunStore for ScyllaStore {
             (
                 &run.period,
                 run.plan_version as i32,
-                status_text(run.status),
+                run.status.as_str(),
                 &run.restates,
                 run.created_at_ms,
                 run.distributors as i64,
@@ -217,7 +196,7 @@ impl RunStore for ScyllaStore {
                 &run.error,
                 tenant_id,
                 &run.run_id,
-                status_text(expected),
+                expected.as_str(),
             ),
         )
         .await
