@@ -29,6 +29,20 @@ pub(super) async fn prepare(
     Ok(statement)
 }
 
+/// The statement as it is, or read at LOCAL_SERIAL: such a read first completes any
+/// lightweight transaction left half-way on the partition, so what it returns is final.
+pub(super) fn serial_if(
+    statement: &PreparedStatement,
+    serial: bool,
+) -> std::borrow::Cow<'_, PreparedStatement> {
+    if !serial {
+        return std::borrow::Cow::Borrowed(statement);
+    }
+    let mut serial_read = statement.clone();
+    serial_read.set_consistency(scylla::statement::Consistency::LocalSerial);
+    std::borrow::Cow::Owned(serial_read)
+}
+
 /// Runs a statement whose result is not read.
 pub(super) async fn execute(
     session: &Session,

@@ -130,16 +130,21 @@ impl ScyllaStore {
         row.map(distributor_from).transpose()
     }
 
-    /// The row's event sequence, to tell a real event from one whose change never happened.
+    /// The row's event sequence, to tell a real event from one whose change never happened;
+    /// `serial`: a final answer (see `cql::serial_if`).
     pub(super) async fn distributor_event_sequence(
         &self,
         tenant_id: &str,
         id: &str,
+        serial: bool,
     ) -> StoreResult<Option<i64>> {
-        Ok(self
-            .read_distributor(tenant_id, id)
-            .await?
-            .map(|(_, sequence)| sequence))
+        let row: Option<DistributorRow> = cql::maybe_row(
+            &self.session,
+            &cql::serial_if(&self.distributors.select, serial),
+            (tenant_id, bucket(id), id),
+        )
+        .await?;
+        Ok(row.map(|row| row.10.unwrap_or(0)))
     }
 
     async fn enroll_one(

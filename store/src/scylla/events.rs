@@ -5,8 +5,11 @@
 //! a sequence that stays in flight (invisible to readers), and the change records that
 //! sequence in its own row when it is claimed. The event is real exactly when its change's
 //! row holds its sequence: if the claim does not apply, the event is deleted before anyone
-//! could see it; if the process fails in between, readers check the doubtful event against
-//! the row, and delete it once it is old enough that no claim can still be under way.
+//! could see it; when this process cannot tell whether its claim applied, readers check the
+//! doubtful event against the row at LOCAL_SERIAL (which settles any half-done transaction, so
+//! the answer is final) and delete it if the row does not hold it. Events of an earlier process
+//! are checked the same way, but deleted only once old enough that no claim of a process still
+//! running can be under way.
 
 use super::cql::to_bigint;
 use super::outbox::Ticket;
@@ -76,10 +79,12 @@ impl ScyllaStore {
     }
 
     /// Checks a doubtful event against the row of its change.
+    /// `ours`: the event is this process's, whose claims are all settled or failed.
     pub(super) async fn check_event(
         &self,
         event: &OutboxEvent,
         written_at_micros: i64,
+        ours: bool,
     ) -> StoreResult<EventCheck> {
         let tenant_id = event.tenant_id.as_str();
         let sequence = to_bigint(event.sequence);
@@ -87,26 +92,29 @@ impl ScyllaStore {
         let real = match event.kind.as_str() {
             "distributor.enrolled" | "distributor.updated" | "distributor.terminated" => {
                 // A later change moves the row's sequence on: at or above means it happened.
-                self.distributor_event_sequence(tenant_id, &text("id"))
+                self.distributor_event_sequence(tenant_id, &text("id"), true)
                     .await?
                     .is_some_and(|recorded| recorded >= sequence)
             }
             "order.created" => self
-                .read_order(tenant_id, &text("order_id"))
+                .read_order_at(tenant_id, &text("order_id"), true)
                 .await?
                 .is_some_and(|stored| stored.event_sequence == Some(sequence)),
             "order.refunded" => self
-                .read_order(tenant_id, &text("order_id"))
+                .read_order_at(tenant_id, &text("order_id"), true)
                 .await?
                 .is_some_and(|stored| stored.refund_event_sequence == Some(sequence)),
             "transfer.posted" => self
-                .read_transfer(tenant_id, &text("id"))
+                .read_transfer_at(tenant_id, &text("id"), true)
                 .await?
                 .is_some_and(|stored| stored.event_sequence == Some(sequence)),
             _ => true,
         };
         if real {
             return Ok(EventCheck::Real);
+        }
+        if ours {
+            return Ok(EventCheck::Phantom);
         }
         let now_micros = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -251,9 +251,19 @@ impl ScyllaStore {
         tenant_id: &str,
         transfer_id: &str,
     ) -> StoreResult<Option<StoredTransfer>> {
+        self.read_transfer_at(tenant_id, transfer_id, false).await
+    }
+
+    /// `serial`: a final answer (see `cql::serial_if`).
+    pub(super) async fn read_transfer_at(
+        &self,
+        tenant_id: &str,
+        transfer_id: &str,
+        serial: bool,
+    ) -> StoreResult<Option<StoredTransfer>> {
         let row: Option<TransferRow> = cql::maybe_row(
             &self.session,
-            &self.ledger.select_transfer,
+            &cql::serial_if(&self.ledger.select_transfer, serial),
             (tenant_id, transfer_id),
         )
         .await?;

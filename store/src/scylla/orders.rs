@@ -167,9 +167,19 @@ impl ScyllaStore {
         tenant_id: &str,
         order_id: &str,
     ) -> StoreResult<Option<StoredOrder>> {
+        self.read_order_at(tenant_id, order_id, false).await
+    }
+
+    /// `serial`: a final answer (see `cql::serial_if`).
+    pub(super) async fn read_order_at(
+        &self,
+        tenant_id: &str,
+        order_id: &str,
+        serial: bool,
+    ) -> StoreResult<Option<StoredOrder>> {
         let row: Option<OrderRow> = cql::maybe_row(
             &self.session,
-            &self.orders.select_order,
+            &cql::serial_if(&self.orders.select_order, serial),
             (tenant_id, bucket(order_id), order_id),
         )
         .await?;

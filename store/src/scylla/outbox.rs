@@ -365,7 +365,11 @@ impl OutboxStore for ScyllaStore {
                     payload,
                 };
                 if outbox.is_doubtful(event.sequence) {
-                    match self.check_event(&event, written_at_us.unwrap_or(0)).await? {
+                    let ours = event.sequence >= outbox.found_at_start;
+                    match self
+                        .check_event(&event, written_at_us.unwrap_or(0), ours)
+                        .await?
+                    {
                         EventCheck::Real => outbox.resolve(event.sequence),
                         EventCheck::Phantom => {
                             let sequence = to_bigint(event.sequence);
