@@ -3,7 +3,7 @@
 //! driver errors into [`StoreError`]s — `Unavailable` when trying again later can help.
 
 use crate::error::{StoreError, StoreResult};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt as _, TryStreamExt};
 use scylla::client::session::Session;
 use scylla::deserialize::row::DeserializeRow;
 use scylla::errors::{DbError, ExecutionError, PagerExecutionError, RequestAttemptError};
@@ -144,8 +144,6 @@ where
     let pages: Vec<Vec<R>> = reads.try_collect().await?;
     Ok(pages.into_iter().flatten().collect())
 }
-
-use futures_util::StreamExt as _;
 
 /// The bucket of an id: FNV-1a of its bytes, modulo [`BUCKETS`]. Stable forever: it decides
 /// where rows already written live.

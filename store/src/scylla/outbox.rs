@@ -269,16 +269,15 @@ impl Outbox {
     /// Deletes the event of a change that did not happen (its ticket still held, so no reader
     /// has seen it); when that fails, readers check it against the change.
     pub(super) async fn delete_or_doubt(&self, session: &Session, ticket: &Ticket<'_>) {
-        let sequence = to_bigint(ticket.sequence);
-        let deleted = cql::execute(
-            session,
-            &self.delete_range,
-            (shard(ticket.sequence), sequence, sequence),
-        )
-        .await;
-        if deleted.is_err() {
+        if self.delete(session, ticket.sequence).await.is_err() {
             self.doubt(ticket.sequence);
         }
+    }
+
+    /// Deletes one event (idempotent).
+    async fn delete(&self, session: &Session, sequence: u64) -> StoreResult<()> {
+        let bound = to_bigint(sequence);
+        cql::execute(session, &self.delete_range, (shard(sequence), bound, bound)).await
     }
 
     /// Marks an event whose change has an unknown outcome: readers check it.
@@ -372,13 +371,7 @@ impl OutboxStore for ScyllaStore {
                     {
                         EventCheck::Real => outbox.resolve(event.sequence),
                         EventCheck::Phantom => {
-                            let sequence = to_bigint(event.sequence);
-                            cql::execute(
-                                session,
-                                &outbox.delete_range,
-                                (shard(event.sequence), sequence, sequence),
-                            )
-                            .await?;
+                            outbox.delete(session, event.sequence).await?;
                             outbox.resolve(event.sequence);
                             continue;
                         }
