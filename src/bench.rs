@@ -29,6 +29,9 @@ pub enum BenchTarget {
     /// Offer an open-loop load to a running `upline serve` (orders, enrollments, upline and
     /// downline reads) and report throughput and latency percentiles.
     Api(crate::bench_api::ApiBench),
+    /// Read a tenant's period snapshot (every distributor and the period's volumes) as a
+    /// close reads it, from the embedded store or ScyllaDB, and report the time.
+    Snapshot(crate::bench_snapshot::SnapshotBench),
 }
 
 #[derive(clap::Args, Debug)]
@@ -60,6 +63,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
     let bench = match args.target {
         BenchTarget::Commissions(bench) => bench,
         BenchTarget::Api(bench) => return crate::bench_api::main(bench),
+        BenchTarget::Snapshot(bench) => return crate::bench_snapshot::main(bench),
     };
     match bench_commissions(&bench) {
         Ok(()) => ExitCode::SUCCESS,

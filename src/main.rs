@@ -5,12 +5,14 @@
 mod bench;
 mod bench_api;
 mod bench_http;
+mod bench_snapshot;
 mod commissions;
 mod demo;
 mod export;
 mod generate;
 mod huge_pages;
 mod input_files;
+mod load;
 mod migrate;
 mod report;
 mod scylla_args;
@@ -50,6 +52,9 @@ enum Command {
     Export(export::ExportArgs),
     /// Create a demo tenant (generated network, a month of orders, the period closed) and serve it.
     Demo(demo::DemoArgs),
+    /// Load a new tenant from files (plan, distributors, orders) into the embedded store or
+    /// ScyllaDB, printing the rows/s of every table.
+    Load(load::LoadArgs),
     /// Create the ScyllaDB keyspaces and apply the schema migrations (safe to repeat).
     Migrate(migrate::MigrateArgs),
 }
@@ -69,6 +74,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::main(args),
         Command::Export(args) => export::main(args),
         Command::Demo(args) => demo::main(args),
+        Command::Load(args) => load::main(args),
         Command::Migrate(args) => migrate::main(args),
     }
 }

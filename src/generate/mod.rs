@@ -65,6 +65,12 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "PERIOD", default_value = "2026-11")]
     pub period: String,
 
+    /// About how many orders in all (within a fraction of a percent): every distributor's
+    /// count of the monthly model is scaled to reach it, so who orders stays the same. Without
+    /// it, about 1.5 per distributor.
+    #[arg(long, value_name = "N")]
+    pub orders: Option<u64>,
+
     /// Output directory (created if missing; files in it are replaced).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -90,6 +96,7 @@ struct Job {
     shape: Shape,
     plan: PlanKind,
     period: Period,
+    orders: Option<u64>,
     out: PathBuf,
 }
 
@@ -105,12 +112,22 @@ fn validate(args: &GenerateArgs) -> Result<Job> {
     }
     let period =
         Period::parse(&args.period).map_err(|error| anyhow::anyhow!("--period: {error}"))?;
+    if let Some(orders) = args.orders {
+        // A count stops at 255 per distributor.
+        if orders > args.distributors * 100 {
+            bail!(
+                "--orders: at most 100 per distributor ({})",
+                text::grouped(args.distributors * 100)
+            );
+        }
+    }
     Ok(Job {
         count: args.distributors as u32,
         seed: args.seed,
         shape: args.shape,
         plan: args.plan,
         period,
+        orders: args.orders,
         out: args.out.clone(),
     })
 }
@@ -151,7 +168,7 @@ pub fn run(args: &GenerateArgs) -> Result<String> {
     let mut files = Vec::new();
 
     let bar = output::bar("orders", n);
-    let counts = orders::OrderCounts::draw(&network, job.seed);
+    let counts = orders::OrderCounts::draw(&network, job.seed, job.orders);
     let context = orders::Context {
         network: &network,
         counts: &counts,

@@ -25,21 +25,26 @@ pub struct OrderCounts {
 }
 
 impl OrderCounts {
-    pub fn draw(network: &Network, seed: u64) -> OrderCounts {
+    /// `target_total`: scale every distributor's count so that the orders number about this
+    /// many in all (a busier or a quieter company); `None` keeps the monthly model as it is.
+    pub fn draw(network: &Network, seed: u64, target_total: Option<u64>) -> OrderCounts {
         let mut per_distributor = vec![0u8; network.len()];
-        let chunk_totals: Vec<u64> = per_distributor
+        per_distributor
             .par_chunks_mut(rng::CHUNK_LEN)
             .enumerate()
-            .map(|(chunk, counts)| {
+            .for_each(|(chunk, counts)| {
                 let mut rng = rng::stream(seed, Stream::OrderCounts, chunk as u64);
                 let first = chunk * rng::CHUNK_LEN;
-                let mut total = 0u64;
                 for (offset, count) in counts.iter_mut().enumerate() {
                     *count = order_count(&mut rng, network.terminated[first + offset]);
-                    total += u64::from(*count);
                 }
-                total
-            })
+            });
+        if let Some(target_total) = target_total {
+            rescale(&mut per_distributor, seed, target_total);
+        }
+        let chunk_totals: Vec<u64> = per_distributor
+            .par_chunks(rng::CHUNK_LEN)
+            .map(|counts| counts.iter().map(|&count| u64::from(count)).sum())
             .collect();
         let mut first_number = Vec::with_capacity(chunk_totals.len());
         let mut next = 1u64;
@@ -53,6 +58,27 @@ impl OrderCounts {
             total: next - 1,
         }
     }
+}
+
+/// Multiplies every count by `target / total`, rounding up or down at random in proportion
+/// (in 1/65,536ths), so the total lands within a fraction of a percent of the target while
+/// who orders, and how unevenly, stays as drawn. A count stops at 255.
+fn rescale(counts: &mut [u8], seed: u64, target: u64) {
+    let total: u64 = counts.par_iter().map(|&count| u64::from(count)).sum();
+    if total == 0 {
+        return;
+    }
+    counts
+        .par_chunks_mut(rng::CHUNK_LEN)
+        .enumerate()
+        .for_each(|(chunk, counts)| {
+            let mut rng = rng::stream(seed, Stream::OrderScale, chunk as u64);
+            for count in counts {
+                let scaled = u128::from(*count) * u128::from(target) * 65_536 / u128::from(total)
+                    + rng.gen_range(0..65_536u128);
+                *count = (scaled >> 16).min(255) as u8;
+            }
+        });
 }
 
 /// Orders placed by one distributor in the month: 0 for 38%, 1 for 30%, 2 for 15%, 3-4 for 10%,
@@ -158,7 +184,7 @@ mod tests {
     fn orders(n: u32, seed: u64) -> (String, u64) {
         let period = Period::parse("2026-11").unwrap();
         let network = Network::build(n, seed, Shape::Random, &period, &|_| {});
-        let counts = OrderCounts::draw(&network, seed);
+        let counts = OrderCounts::draw(&network, seed, None);
         let context = Context {
             network: &network,
             counts: &counts,
@@ -171,6 +197,27 @@ mod tests {
             write_chunk(&mut out, chunk, start, end, &context);
         }
         (String::from_utf8(out).unwrap(), counts.total)
+    }
+
+    #[test]
+    fn a_target_total_scales_the_counts_and_keeps_who_orders() {
+        let period = Period::parse("2026-11").unwrap();
+        let network = Network::build(100_000, 3, Shape::Random, &period, &|_| {});
+        let drawn = OrderCounts::draw(&network, 3, None);
+        let scaled = OrderCounts::draw(&network, 3, Some(300_000));
+        let off = scaled.total.abs_diff(300_000) as f64 / 300_000.0;
+        assert!(
+            off < 0.005,
+            "{} orders for a target of 300,000",
+            scaled.total
+        );
+        for (before, after) in drawn.per_distributor.iter().zip(&scaled.per_distributor) {
+            assert_eq!(*before == 0, *after == 0, "{before} orders became {after}");
+        }
+        assert_eq!(
+            OrderCounts::draw(&network, 3, Some(300_000)).total,
+            scaled.total
+        );
     }
 
     #[test]

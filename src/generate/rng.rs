@@ -19,6 +19,7 @@ pub enum Stream {
     OrderCounts = 5,
     Orders = 6,
     State = 7,
+    OrderScale = 8,
 }
 
 /// The random stream `stream` of chunk `chunk` for `seed`.

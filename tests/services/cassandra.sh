@@ -108,6 +108,10 @@ use_deterministic_table_id: true
 cas_contention_timeout: 5s
 write_request_timeout: 10s
 read_request_timeout: 10s
+# Bulk loads write one partition per unlogged batch of 100 rows (about 15 KB): warn and fail
+# at ScyllaDB's defaults (Cassandra's, 5 KiB and 50 KiB, would fill the log with warnings).
+batch_size_warn_threshold: 128KiB
+batch_size_fail_threshold: 1024KiB
 YAML
   cat >"$node/conf/logback.xml" <<XML
 <configuration>

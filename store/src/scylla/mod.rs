@@ -12,6 +12,7 @@
 //! at LOCAL_QUORUM (LOCAL_SERIAL for conditional writes), routed token-aware to replicas in
 //! the local datacenter, never failing over to another region's.
 
+mod bulk;
 mod cql;
 mod distributors;
 mod events;
@@ -25,6 +26,7 @@ mod tenants;
 pub mod testing;
 mod volumes;
 
+pub use bulk::RowsWritten;
 pub use migrate::{migrate, MigrationReport};
 
 use std::sync::Arc;
@@ -40,6 +42,7 @@ pub struct ScyllaStore {
     runs: runs::RunStatements,
     ledger: ledger::LedgerStatements,
     outbox: outbox::Outbox,
+    bulk: bulk::BulkStatements,
 }
 
 impl ScyllaStore {
@@ -75,6 +78,9 @@ impl ScyllaStore {
                 .await
                 .map_err(not_migrated)?,
             outbox: outbox::Outbox::prepare(&session, &regional)
+                .await
+                .map_err(not_migrated)?,
+            bulk: bulk::BulkStatements::prepare(&session, &regional)
                 .await
                 .map_err(not_migrated)?,
             session: Arc::new(session),

@@ -17,7 +17,7 @@ pub(super) struct VolumeStatements {
     select_bucket: PreparedStatement,
     insert: PreparedStatement,
     update: PreparedStatement,
-    insert_period: PreparedStatement,
+    pub(super) insert_period: PreparedStatement,
     select_periods: PreparedStatement,
 }
 

@@ -1,0 +1,110 @@
+//! `upline bench snapshot`: how long a close takes to read a tenant's period snapshot — its
+//! genealogy (every distributor) and the period's volumes — through the storage traits, as
+//! the close itself reads them.
+
+use crate::serve::StoreKind;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use store::Store;
+
+#[derive(clap::Args, Debug)]
+pub struct SnapshotBench {
+    /// The tenant whose snapshot is read (e.g. one made by `upline load`).
+    #[arg(long, value_name = "ID")]
+    pub tenant: String,
+    /// The period read, `YYYY-MM` (or an ISO week, `YYYY-Www`).
+    #[arg(long, value_name = "PERIOD")]
+    pub period: String,
+    /// Reads measured (the best and the worst are reported).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub runs: u32,
+    /// Where the data is: `embedded` (--data) or `scylla` (--scylla-nodes, --region,
+    /// --datacenter).
+    #[arg(long, value_enum, env = "UPLINE_STORE", default_value = "embedded")]
+    pub store: StoreKind,
+    #[command(flatten)]
+    pub cluster: crate::scylla_args::ScyllaArgs,
+    /// The embedded store's data directory.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "UPLINE_DATA",
+        default_value = "upline-data"
+    )]
+    pub data: PathBuf,
+}
+
+pub fn main(bench: SnapshotBench) -> ExitCode {
+    crate::serve::run_command("bench snapshot", run(bench))
+}
+
+/// One read of the snapshot.
+struct Read {
+    distributors: usize,
+    volumes: usize,
+    elapsed: Duration,
+}
+
+async fn run(bench: SnapshotBench) -> Result<(), String> {
+    if bench.runs == 0 {
+        return Err("--runs must be at least 1".into());
+    }
+    let choice = match bench.store {
+        StoreKind::Embedded => api::server::StoreChoice::Embedded(bench.data.clone()),
+        StoreKind::Scylla => api::server::StoreChoice::Scylla(bench.cluster.config(1)?),
+    };
+    let store = api::server::open_store(&choice).await?;
+    if store
+        .tenant(&bench.tenant)
+        .await
+        .map_err(|error| error.to_string())?
+        .is_none()
+    {
+        return Err(format!("tenant {:?} does not exist", bench.tenant));
+    }
+    let mut reads = Vec::new();
+    for run in 1..=bench.runs {
+        let read = read_snapshot(&*store, &bench.tenant, &bench.period).await?;
+        eprintln!(
+            "read {run}: {} distributors and {} volumes in {:.2} s",
+            read.distributors,
+            read.volumes,
+            read.elapsed.as_secs_f64()
+        );
+        reads.push(read);
+    }
+    let best = reads
+        .iter()
+        .map(|read| read.elapsed)
+        .min()
+        .unwrap_or_default();
+    let worst = reads
+        .iter()
+        .map(|read| read.elapsed)
+        .max()
+        .unwrap_or_default();
+    let rows = reads[0].distributors + reads[0].volumes;
+    println!(
+        "snapshot of {:?} {}: {} rows; best {:.2} s ({:.0} rows/s), worst {:.2} s, {} reads",
+        bench.tenant,
+        bench.period,
+        rows,
+        best.as_secs_f64(),
+        rows as f64 / best.as_secs_f64().max(1e-9),
+        worst.as_secs_f64(),
+        reads.len()
+    );
+    Ok(())
+}
+
+async fn read_snapshot(store: &dyn Store, tenant_id: &str, period: &str) -> Result<Read, String> {
+    let started = Instant::now();
+    let (distributors, volumes) =
+        api::runs::compute::read_snapshot(store, tenant_id, period).await?;
+    Ok(Read {
+        distributors: distributors.len(),
+        volumes: volumes.len(),
+        elapsed: started.elapsed(),
+    })
+}
