@@ -119,7 +119,8 @@ fn generate_input(args: &DemoArgs, input: &Path) -> Result<(), String> {
 async fn load(state: &AppState, input: &Path, period: &str) -> Result<(), String> {
     let writer = crate::load::Writer::Embedded(state.store().clone());
     let phase = Instant::now();
-    crate::load::load_tenant(&writer, DEMO_TENANT, "Demo Company", input).await?;
+    let files = crate::load::Checked::read(input)?;
+    crate::load::load_tenant(&writer, DEMO_TENANT, "Demo Company", files).await?;
     eprintln!(
         "upline demo: distributors and orders loaded in {:.1} s",
         phase.elapsed().as_secs_f64()

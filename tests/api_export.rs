@@ -80,7 +80,8 @@ async fn export_then_commissions_reproduces_the_api_statements() {
     let run = server.wait_run(&key, run["run_id"].as_str().unwrap()).await;
     assert_eq!(run["status"], "preview", "{run}");
     let run_id = run["run_id"].as_str().unwrap().to_owned();
-    let (api_lines, api_summary) = statements_as_files(&server, &key, &run_id, &csv).await;
+    let (api_lines, api_summary) =
+        common::serve::statements_as_files(&server, &key, &run_id, &csv).await;
     server.stop();
 
     let exported = work.path().join("exported");
@@ -188,67 +189,4 @@ async fn post_orders(server: &ServeProcess, key: &str, rows: &[Vec<String>]) {
         })
         .buffer_unordered(32);
     while posted.next().await.is_some() {}
-}
-
-/// lines.csv and summary.csv rebuilt from the API's statement of every distributor.
-async fn statements_as_files(
-    server: &ServeProcess,
-    key: &str,
-    run_id: &str,
-    distributors_csv: &str,
-) -> (String, String) {
-    let mut ids: Vec<&str> = distributors_csv
-        .lines()
-        .skip(1)
-        .map(|row| row.split(',').next().unwrap())
-        .collect();
-    ids.sort_unstable();
-    let statements: Vec<Value> = futures_util::stream::iter(&ids)
-        .map(|id| async move {
-            let path = format!("/v1/runs/{run_id}/statements/{id}");
-            server
-                .expect(Method::GET, &path, key, None, StatusCode::OK)
-                .await
-        })
-        .buffered(32)
-        .collect()
-        .await;
-    let mut lines = String::from("recipient,bonus,source,level,base,rate,amount\n");
-    let columns = [
-        "active",
-        "rank",
-        "pv",
-        "gv",
-        "left",
-        "right",
-        "unilevel",
-        "matrix",
-        "binary",
-        "matching",
-        "fast_start",
-        "rank_advancement",
-        "pool",
-        "total",
-    ];
-    let mut summary = format!("id,{}\n", columns.join(","));
-    for statement in &statements {
-        let id = statement["distributor_id"].as_str().unwrap();
-        for line in statement["lines"].as_array().unwrap() {
-            lines.push_str(&format!(
-                "{id},{},{},{},{},{},{}\n",
-                line["bonus"].as_str().unwrap(),
-                line["source"].as_str().unwrap(),
-                line["level"],
-                line["base"].as_str().unwrap(),
-                line["rate"].as_str().unwrap(),
-                line["amount"].as_str().unwrap()
-            ));
-        }
-        let cells: Vec<&str> = columns
-            .iter()
-            .map(|column| statement["summary"][column].as_str().unwrap())
-            .collect();
-        summary.push_str(&format!("{id},{}\n", cells.join(",")));
-    }
-    (lines, summary)
 }

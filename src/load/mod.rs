@@ -78,38 +78,53 @@ async fn load(args: LoadArgs) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("--name must not be empty".into());
     }
+    // The files first: bad input is refused before anything opens, let alone is written.
+    let files = Checked::read(&args.input)?;
     let writer = match args.store {
         StoreKind::Embedded => Writer::open_embedded(&args.data)?,
         StoreKind::Scylla => Writer::open_scylla(&args.cluster.config(1)?).await?,
     };
-    let figures = load_tenant(&writer, &args.tenant, &name, &args.input).await?;
+    let figures = load_tenant(&writer, &args.tenant, &name, files).await?;
     print_summary(&args.tenant, &figures, started.elapsed());
     Ok(())
 }
 
-/// Reads and checks the files in `input`, writes them, then creates the tenant.
+/// A tenant's files, read and checked, with the period volumes their orders make.
+pub struct Checked {
+    files: input::TenantFiles,
+    volumes: writers::Volumes,
+}
+
+impl Checked {
+    pub fn read(input: &Path) -> Result<Checked, String> {
+        let reading = Instant::now();
+        eprintln!("upline load: reading and checking {}", input.display());
+        let files = input::read(input)?;
+        let volumes = volumes::period_volumes(&files.orders)?;
+        eprintln!(
+            "upline load: {} distributors, {} orders, {} periods read in {:.1} s",
+            files.distributors.len(),
+            files.orders.len(),
+            volumes.len(),
+            reading.elapsed().as_secs_f64()
+        );
+        Ok(Checked { files, volumes })
+    }
+}
+
+/// Writes the files' rows, then creates the tenant; refuses a tenant that exists.
 pub async fn load_tenant(
     writer: &Writer,
     tenant_id: &str,
     name: &str,
-    input: &Path,
+    checked: Checked,
 ) -> Result<Vec<TableFigures>, String> {
     if writer.tenant_exists(tenant_id).await? {
         return Err(format!(
             "tenant {tenant_id:?} exists already; a load creates a new tenant (choose another --tenant)"
         ));
     }
-    let reading = Instant::now();
-    eprintln!("upline load: reading and checking {}", input.display());
-    let files = input::read(input)?;
-    let volumes = volumes::period_volumes(&files.orders)?;
-    eprintln!(
-        "upline load: {} distributors, {} orders, {} periods read in {:.1} s",
-        files.distributors.len(),
-        files.orders.len(),
-        volumes.len(),
-        reading.elapsed().as_secs_f64()
-    );
+    let Checked { files, volumes } = checked;
     let figures = writer.write(tenant_id, &files, &volumes).await?;
     let tenant = Tenant {
         id: tenant_id.to_owned(),

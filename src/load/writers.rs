@@ -29,7 +29,7 @@ pub enum Writer {
     Scylla(Box<ScyllaStore>),
 }
 
-type Volumes = BTreeMap<String, Vec<(String, PeriodVolume)>>;
+pub type Volumes = BTreeMap<String, Vec<(String, PeriodVolume)>>;
 
 impl Writer {
     pub fn open_embedded(data: &Path) -> Result<Writer, String> {

@@ -1,6 +1,7 @@
 //! `upline serve` as a child process on a loopback port, and a small HTTP client for it.
 #![allow(dead_code)]
 
+use futures_util::StreamExt;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -17,9 +18,15 @@ pub struct ServeProcess {
 
 /// Starts `upline serve --data DATA` on a free port and waits until it listens.
 pub fn start(data: &Path) -> ServeProcess {
+    start_with(data, &[])
+}
+
+/// [`start`] with more arguments (e.g. `--store scylla …`).
+pub fn start_with(data: &Path, arguments: &[String]) -> ServeProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_upline"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(arguments)
         .env("UPLINE_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("UPLINE_LOG", "warn")
         .stderr(Stdio::piped())
@@ -142,4 +149,67 @@ impl ServeProcess {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
+}
+
+/// lines.csv and summary.csv rebuilt from the API's statement of every distributor.
+pub async fn statements_as_files(
+    server: &ServeProcess,
+    key: &str,
+    run_id: &str,
+    distributors_csv: &str,
+) -> (String, String) {
+    let mut ids: Vec<&str> = distributors_csv
+        .lines()
+        .skip(1)
+        .map(|row| row.split(',').next().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let statements: Vec<Value> = futures_util::stream::iter(&ids)
+        .map(|id| async move {
+            let path = format!("/v1/runs/{run_id}/statements/{id}");
+            server
+                .expect(Method::GET, &path, key, None, StatusCode::OK)
+                .await
+        })
+        .buffered(32)
+        .collect()
+        .await;
+    let mut lines = String::from("recipient,bonus,source,level,base,rate,amount\n");
+    let columns = [
+        "active",
+        "rank",
+        "pv",
+        "gv",
+        "left",
+        "right",
+        "unilevel",
+        "matrix",
+        "binary",
+        "matching",
+        "fast_start",
+        "rank_advancement",
+        "pool",
+        "total",
+    ];
+    let mut summary = format!("id,{}\n", columns.join(","));
+    for statement in &statements {
+        let id = statement["distributor_id"].as_str().unwrap();
+        for line in statement["lines"].as_array().unwrap() {
+            lines.push_str(&format!(
+                "{id},{},{},{},{},{},{}\n",
+                line["bonus"].as_str().unwrap(),
+                line["source"].as_str().unwrap(),
+                line["level"],
+                line["base"].as_str().unwrap(),
+                line["rate"].as_str().unwrap(),
+                line["amount"].as_str().unwrap()
+            ));
+        }
+        let cells: Vec<&str> = columns
+            .iter()
+            .map(|column| statement["summary"][column].as_str().unwrap())
+            .collect();
+        summary.push_str(&format!("{id},{}\n", cells.join(",")));
+    }
+    (lines, summary)
 }
