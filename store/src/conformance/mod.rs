@@ -89,6 +89,7 @@ macro_rules! conformance_suite {
             profiles_and_terminations_change_one_distributor,
             tenants_never_see_each_other,
             an_idempotency_key_replays_its_first_answer,
+            concurrent_requests_with_one_key_make_one_order,
             an_order_id_is_taken_once,
             a_refund_happens_once,
             an_import_creates_new_orders_with_their_volumes,

@@ -36,6 +36,44 @@ pub async fn an_idempotency_key_replays_its_first_answer(store: &dyn Store) {
     assert_eq!(store.orders(&t).await.unwrap(), vec![first]);
 }
 
+pub async fn concurrent_requests_with_one_key_make_one_order(store: &dyn Store) {
+    let t = unique_tenant("idem-race");
+    // Different bodies under one key, all at once: the first body wins, the rest are refused.
+    let bodies = (0..12).map(|at| {
+        let request = new_order(
+            "k",
+            &format!("body-{at}"),
+            order(&format!("o{at}"), "d1", 1, 1),
+        );
+        store.create_order(&t, request)
+    });
+    let outcomes = futures_util::future::join_all(bodies).await;
+    let created: Vec<Order> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome.as_ref().unwrap() {
+            OrderOutcome::Created(order) => Some(order.clone()),
+            OrderOutcome::KeyReusedWithAnotherBody => None,
+            other => panic!("a request under a reused key answered {other:?}"),
+        })
+        .collect();
+    assert_eq!(created.len(), 1, "{outcomes:?}");
+    assert_eq!(store.orders(&t).await.unwrap(), created);
+    // One body, all at once: one creation, the rest replay it.
+    let same =
+        (0..8).map(|_| store.create_order(&t, new_order("k2", "b", order("p1", "d1", 1, 1))));
+    let outcomes = futures_util::future::join_all(same).await;
+    let created = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(OrderOutcome::Created(_))))
+        .count();
+    let replayed = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(OrderOutcome::Replayed(_))))
+        .count();
+    assert_eq!((created, replayed), (1, 7), "{outcomes:?}");
+    assert_eq!(store.orders(&t).await.unwrap().len(), 2);
+}
+
 pub async fn an_order_id_is_taken_once(store: &dyn Store) {
     let t = unique_tenant("order-id");
     let first = order("o1", "d1", 1, 1);

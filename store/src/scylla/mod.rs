@@ -43,6 +43,7 @@ pub struct ScyllaStore {
     ledger: ledger::LedgerStatements,
     outbox: outbox::Outbox,
     bulk: bulk::BulkStatements,
+    key_locks: orders::KeyLocks,
 }
 
 impl ScyllaStore {
@@ -83,6 +84,7 @@ impl ScyllaStore {
             bulk: bulk::BulkStatements::prepare(&session, &regional)
                 .await
                 .map_err(not_migrated)?,
+            key_locks: orders::KeyLocks::new(),
             session: Arc::new(session),
         })
     }

@@ -1,9 +1,13 @@
 //! Orders and their idempotency keys.
 //!
-//! An order is two claims, each a lightweight transaction on its own partition: the request's
-//! key (`order_requests`), then the order id (`orders`, with the sequence of its event). A
-//! retry after a failure between the two finds its key claimed with the same body and makes
-//! the second claim; a request whose order id another key took is told so, every time.
+//! An order costs one lightweight transaction: the claim of its order id (`orders`, with the
+//! sequence of its event and the request's key), which makes every order id exactly once
+//! whatever key a request carries. The key itself (`order_requests`) is read, and written
+//! before the claim when new, with plain statements under a lock of this process: with one
+//! writer per region (see `docs/data-model.md`) no other process writes the region's keys, so
+//! the lock is what keeps two requests with one key apart. A retry after a failure anywhere
+//! finds its key with the same body and completes or replays the order; a request whose order
+//! id another key took is told so, every time.
 
 use super::cql::{self, bucket, from_cql_date, prepare, to_bigint, to_cql_date};
 use super::ScyllaStore;
@@ -20,7 +24,7 @@ use scylla::value::CqlDate;
 use std::collections::HashSet;
 
 pub(super) struct OrderStatements {
-    claim_key: PreparedStatement,
+    record_key: PreparedStatement,
     select_key: PreparedStatement,
     claim_order: PreparedStatement,
     select_order: PreparedStatement,
@@ -60,13 +64,13 @@ const IMPORTS_IN_FLIGHT: usize = 64;
 impl OrderStatements {
     pub(super) async fn prepare(session: &Session, regional: &str) -> Result<Self, String> {
         Ok(OrderStatements {
-            claim_key: prepare(
+            record_key: prepare(
                 session,
                 format!(
                     "INSERT INTO {regional}.order_requests (tenant_id, idempotency_key, request_sha256, order_id) \
-                     VALUES (?, ?, ?, ?) IF NOT EXISTS"
+                     VALUES (?, ?, ?, ?)"
                 ),
-                false,
+                true,
             )
             .await?,
             select_key: prepare(
@@ -154,11 +158,41 @@ fn order_from(row: OrderRow) -> StoreResult<StoredOrder> {
     })
 }
 
-/// How an idempotency key's claim went.
+/// What an idempotency key says about a request.
 enum KeyClaim {
-    /// The key is this request's (now, or from an earlier attempt with the same body).
-    Ours,
+    /// The key is this request's: new now, or recorded by an earlier attempt with the same body.
+    Ours {
+        new: bool,
+    },
     ReusedWithAnotherBody,
+}
+
+/// Locks of this process over idempotency keys, striped by a hash of tenant and key: a key's
+/// read and first write happen under its stripe, so two requests with one key never both
+/// find it new. Many stripes keep unrelated keys from waiting on each other.
+pub(super) struct KeyLocks {
+    stripes: Box<[tokio::sync::Mutex<()>]>,
+}
+
+const KEY_STRIPES: usize = 4096;
+
+impl KeyLocks {
+    pub(super) fn new() -> KeyLocks {
+        KeyLocks {
+            stripes: (0..KEY_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+
+    async fn lock(&self, tenant_id: &str, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (tenant_id, key).hash(&mut hasher);
+        self.stripes[(hasher.finish() % KEY_STRIPES as u64) as usize]
+            .lock()
+            .await
+    }
 }
 
 impl ScyllaStore {
@@ -186,21 +220,12 @@ impl ScyllaStore {
         row.map(order_from).transpose()
     }
 
+    /// Reads the request's key, and records it when it is new.
     async fn claim_key(&self, tenant_id: &str, new_order: &NewOrder) -> StoreResult<KeyClaim> {
-        let claimed = cql::conditional(
-            &self.session,
-            &self.orders.claim_key,
-            (
-                tenant_id,
-                &new_order.idempotency_key,
-                &new_order.request_sha256,
-                &new_order.order.order_id,
-            ),
-        )
-        .await?;
-        if claimed {
-            return Ok(KeyClaim::Ours);
-        }
+        let _stripe = self
+            .key_locks
+            .lock(tenant_id, &new_order.idempotency_key)
+            .await;
         let first: Option<(Option<String>, Option<String>)> = cql::maybe_row(
             &self.session,
             &self.orders.select_key,
@@ -208,12 +233,24 @@ impl ScyllaStore {
         )
         .await?;
         match first {
-            Some((Some(sha), _)) if sha == new_order.request_sha256 => Ok(KeyClaim::Ours),
+            Some((Some(sha), _)) if sha == new_order.request_sha256 => {
+                Ok(KeyClaim::Ours { new: false })
+            }
             Some(_) => Ok(KeyClaim::ReusedWithAnotherBody),
-            None => Err(StoreError::Unavailable(format!(
-                "idempotency key {:?} claimed but not readable yet",
-                new_order.idempotency_key
-            ))),
+            None => {
+                cql::execute(
+                    &self.session,
+                    &self.orders.record_key,
+                    (
+                        tenant_id,
+                        &new_order.idempotency_key,
+                        &new_order.request_sha256,
+                        &new_order.order.order_id,
+                    ),
+                )
+                .await?;
+                Ok(KeyClaim::Ours { new: true })
+            }
         }
     }
 
@@ -282,18 +319,23 @@ impl OrderStore for ScyllaStore {
         tenant_id: &str,
         new_order: NewOrder,
     ) -> StoreResult<OrderOutcome> {
-        if let KeyClaim::ReusedWithAnotherBody = self.claim_key(tenant_id, &new_order).await? {
-            return Ok(OrderOutcome::KeyReusedWithAnotherBody);
-        }
-        if let Some(stored) = self
-            .read_order(tenant_id, &new_order.order.order_id)
-            .await?
-        {
-            return Ok(if stored.idempotency_key == new_order.idempotency_key {
-                OrderOutcome::Replayed(stored.order)
-            } else {
-                OrderOutcome::OrderIdTaken
-            });
+        match self.claim_key(tenant_id, &new_order).await? {
+            KeyClaim::ReusedWithAnotherBody => return Ok(OrderOutcome::KeyReusedWithAnotherBody),
+            // A new key's order is most likely new too: claimed at once, without a read.
+            KeyClaim::Ours { new: true } => {}
+            // A retry: the order may be there already; no event is written for a replay.
+            KeyClaim::Ours { new: false } => {
+                if let Some(stored) = self
+                    .read_order(tenant_id, &new_order.order.order_id)
+                    .await?
+                {
+                    return Ok(if stored.idempotency_key == new_order.idempotency_key {
+                        OrderOutcome::Replayed(stored.order)
+                    } else {
+                        OrderOutcome::OrderIdTaken
+                    });
+                }
+            }
         }
         let event = NewEvent {
             kind: "order.created",

@@ -113,7 +113,8 @@ pub const MIGRATIONS: &[Migration] = &[
                 event_sequence bigint,
                 refund_event_sequence bigint,
                 PRIMARY KEY ((tenant_id, bucket), order_id))",
-            // Idempotency keys of order requests, claimed with INSERT ... IF NOT EXISTS.
+            // Idempotency keys of order requests: read, and written when new, under a lock of
+            // the region's one writer process (the order id is what the LWT claims).
             "CREATE TABLE IF NOT EXISTS {regional}.order_requests (
                 tenant_id text,
                 idempotency_key text,
