@@ -34,28 +34,22 @@ struct Cli {
     command: Command,
 }
 
+// The commands whose arguments carry their own `about` and `long_about` have no doc comment
+// here: a variant's doc comment would replace both, and `--help` would lose the long one.
 #[derive(Subcommand)]
 enum Command {
-    /// Close one period from plain files: compute every bonus of a plan and write lines.csv,
-    /// summary.csv and state.csv (COMP_PLAN_SPEC.md §7).
     Commissions(commissions::CommissionsArgs),
     /// Generate a realistic synthetic network (distributors, a month of orders, a previous
     /// state) and a matching plan, in the layout `upline commissions` reads.
     Generate(generate::GenerateArgs),
-    /// Measure the engine on a generated network (tree building, compute, the whole command,
-    /// peak memory), as docs/benchmarks.md reports it.
+    /// Measure: the engine on a generated network (`commissions`), the API under an open-loop
+    /// load (`api`), a close's read of a period snapshot (`snapshot`), as docs/benchmarks.md
+    /// reports them.
     Bench(bench::BenchArgs),
-    /// Serve the platform API (tenants, genealogy, orders, commission runs, wallets) on the
-    /// embedded store.
     Serve(serve::ServeArgs),
-    /// Write a tenant's period as plain files that `upline commissions` reproduces exactly.
     Export(export::ExportArgs),
-    /// Create a demo tenant (generated network, a month of orders, the period closed) and serve it.
     Demo(demo::DemoArgs),
-    /// Load a new tenant from files (plan, distributors, orders) into the embedded store or
-    /// ScyllaDB, printing the rows/s of every table.
     Load(load::LoadArgs),
-    /// Create the ScyllaDB keyspaces and apply the schema migrations (safe to repeat).
     Migrate(migrate::MigrateArgs),
 }
 

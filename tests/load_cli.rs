@@ -199,3 +199,18 @@ fn an_existing_tenant_is_not_loaded_over() {
     assert_eq!(invalid.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&invalid.stderr).contains("--tenant"));
 }
+
+#[test]
+fn help_explains_the_load() {
+    let output = upline(&strings(&["load", "--help"]));
+    let help = succeeded(&output, "upline load --help");
+    for words in [
+        "plan.json",
+        "complete or not at all",
+        "run again",
+        "--store",
+        "--tenant",
+    ] {
+        assert!(help.contains(words), "--help lacks {words:?}:\n{help}");
+    }
+}
