@@ -166,9 +166,12 @@ launch() {
     # JDK 17 module flags: the --add-exports/--add-opens list of Cassandra's
     # conf/jvm17-server.options; jamm measures object sizes for the memtables. 3 GB of heap: a
     # test run creates a thousand tables (keyspaces per test), about a megabyte of heap each.
+    # No -ea (Cassandra's own options enable its assertions): on two shared cores they took a
+    # fifth of order ingestion's throughput (docs/benchmarks.md), and what the tests check is
+    # Upline, not Cassandra. The parallel collector leaves the cores to requests between pauses.
     local jamm; jamm=$(ls "$lib"/jamm-*.jar | head -1)
     local flags=(
-      -Xms3g -Xmx3g -XX:+UseG1GC -ea -javaagent:"$jamm"
+      -Xms3g -Xmx3g -XX:+UseParallelGC -javaagent:"$jamm"
       -Djdk.attach.allowAttachSelf=true -Dio.netty.tryReflectionSetAccessible=true
       --add-exports java.base/jdk.internal.misc=ALL-UNNAMED
       --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
