@@ -2,8 +2,7 @@
 //! genealogy (every distributor) and the period's volumes — through the storage traits, as
 //! the close itself reads them.
 
-use crate::serve::StoreKind;
-use std::path::PathBuf;
+use crate::store_args::StoreArgs;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use store::Store;
@@ -19,20 +18,8 @@ pub struct SnapshotBench {
     /// Reads measured (the best and the worst are reported).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub runs: u32,
-    /// Where the data is: `embedded` (--data) or `scylla` (--scylla-nodes, --region,
-    /// --datacenter).
-    #[arg(long, value_enum, env = "UPLINE_STORE", default_value = "embedded")]
-    pub store: StoreKind,
     #[command(flatten)]
-    pub cluster: crate::scylla_args::ScyllaArgs,
-    /// The embedded store's data directory.
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "UPLINE_DATA",
-        default_value = "upline-data"
-    )]
-    pub data: PathBuf,
+    pub store: StoreArgs,
 }
 
 pub fn main(bench: SnapshotBench) -> ExitCode {
@@ -50,11 +37,7 @@ async fn run(bench: SnapshotBench) -> Result<(), String> {
     if bench.runs == 0 {
         return Err("--runs must be at least 1".into());
     }
-    let choice = match bench.store {
-        StoreKind::Embedded => api::server::StoreChoice::Embedded(bench.data.clone()),
-        StoreKind::Scylla => api::server::StoreChoice::Scylla(bench.cluster.config(1)?),
-    };
-    let store = api::server::open_store(&choice).await?;
+    let store = api::server::open_store(&bench.store.choice()?).await?;
     if store
         .tenant(&bench.tenant)
         .await

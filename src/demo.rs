@@ -120,17 +120,11 @@ async fn load(state: &AppState, input: &Path, period: &str) -> Result<(), String
     let writer = crate::load::Writer::Embedded(state.store().clone());
     let phase = Instant::now();
     let files = crate::load::Checked::read(input)?;
-    crate::load::load_tenant(&writer, DEMO_TENANT, "Demo Company", files).await?;
+    let (tenant, _) = crate::load::load_tenant(&writer, DEMO_TENANT, "Demo Company", files).await?;
     eprintln!(
         "upline demo: distributors and orders loaded in {:.1} s",
         phase.elapsed().as_secs_f64()
     );
-    let tenant = state
-        .store()
-        .tenant(DEMO_TENANT)
-        .await
-        .map_err(|error| error.to_string())?
-        .ok_or("the demo tenant vanished while loading")?;
     let runtime = api::runtime::runtime_for_new_tenant(state.store().clone(), tenant)
         .map_err(|error| error.to_string())?;
     api::runtime::rebuild_directory(&**state.store(), &runtime).await?;

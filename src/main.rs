@@ -15,8 +15,8 @@ mod input_files;
 mod load;
 mod migrate;
 mod report;
-mod scylla_args;
 mod serve;
+mod store_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

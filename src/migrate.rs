@@ -1,7 +1,7 @@
 //! `upline migrate`: create the ScyllaDB keyspaces and apply the schema migrations.
 
-use crate::scylla_args::ScyllaArgs;
 use crate::serve::run_command;
+use crate::store_args::ScyllaArgs;
 use std::process::ExitCode;
 use store::scylla::{connect, migrate};
 

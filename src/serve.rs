@@ -1,6 +1,6 @@
 //! `upline serve`: the platform API on the embedded store or on ScyllaDB.
 
-use api::server::StoreChoice;
+use crate::store_args::StoreArgs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,20 +18,8 @@ use std::process::ExitCode;
         Logs go to standard error; set UPLINE_LOG (e.g. `info`, `upline_api=debug`) to choose how much."
 )]
 pub struct ServeArgs {
-    /// Where the data lives: `embedded` (the --data directory) or `scylla` (--scylla-nodes,
-    /// --region, --datacenter; the admin token file, if generated, still goes to --data).
-    #[arg(long, value_enum, env = "UPLINE_STORE", default_value = "embedded")]
-    pub store: StoreKind,
     #[command(flatten)]
-    pub cluster: crate::scylla_args::ScyllaArgs,
-    /// The data directory (created if missing).
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "UPLINE_DATA",
-        default_value = "upline-data"
-    )]
-    pub data: PathBuf,
+    pub store: StoreArgs,
     /// The address to listen on.
     #[arg(
         long,
@@ -43,34 +31,6 @@ pub struct ServeArgs {
     /// A file holding the platform admin token (one line). Overrides UPLINE_ADMIN_TOKEN.
     #[arg(long, value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum StoreKind {
-    Embedded,
-    Scylla,
-}
-
-impl ServeArgs {
-    /// The store the arguments name, checked before anything opens.
-    fn store_choice(&self) -> Result<StoreChoice, String> {
-        Ok(match self.store {
-            StoreKind::Embedded => StoreChoice::Embedded(self.data.clone()),
-            // The replication factor is migrate's business; serving only reads the keyspaces.
-            StoreKind::Scylla => StoreChoice::Scylla(self.cluster.config(1)?),
-        })
-    }
-
-    fn describe_store(&self) -> String {
-        match self.store {
-            StoreKind::Embedded => format!("data in {}", self.data.display()),
-            StoreKind::Scylla => format!(
-                "ScyllaDB at {}, region {}",
-                self.cluster.scylla_nodes.join(","),
-                self.cluster.region.as_deref().unwrap_or("?")
-            ),
-        }
-    }
 }
 
 pub fn main(args: ServeArgs) -> ExitCode {
@@ -94,13 +54,13 @@ pub fn run_command(
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let choice = args.store_choice()?;
-    let token = admin_token(&args.data, args.admin_token_file.as_deref())?;
+    let choice = args.store.choice()?;
+    let token = admin_token(&args.store.data, args.admin_token_file.as_deref())?;
     let state = api::server::recover(&choice, sha256_hex(&token.secret)).await?;
     api::server::serve(state, args.listen, |address| {
         eprintln!(
             "upline serve: listening on http://{address} ({})",
-            args.describe_store()
+            args.store.describe()
         );
         if let Some(path) = &token.written_to {
             eprintln!(

@@ -11,7 +11,7 @@ pub mod input;
 mod volumes;
 mod writers;
 
-use crate::serve::StoreKind;
+use crate::store_args::StoreArgs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -45,20 +45,8 @@ pub struct LoadArgs {
     /// The company's name (the tenant id when not given).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Where the data goes: `embedded` (the --data directory) or `scylla` (--scylla-nodes,
-    /// --region, --datacenter; migrated beforehand with `upline migrate`).
-    #[arg(long, value_enum, env = "UPLINE_STORE", default_value = "embedded")]
-    pub store: StoreKind,
     #[command(flatten)]
-    pub cluster: crate::scylla_args::ScyllaArgs,
-    /// The embedded store's data directory (created if missing).
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "UPLINE_DATA",
-        default_value = "upline-data"
-    )]
-    pub data: PathBuf,
+    pub store: StoreArgs,
 }
 
 pub fn main(args: LoadArgs) -> ExitCode {
@@ -80,11 +68,8 @@ async fn load(args: LoadArgs) -> Result<(), String> {
     }
     // The files first: bad input is refused before anything opens, let alone is written.
     let files = Checked::read(&args.input)?;
-    let writer = match args.store {
-        StoreKind::Embedded => Writer::open_embedded(&args.data)?,
-        StoreKind::Scylla => Writer::open_scylla(&args.cluster.config(1)?).await?,
-    };
-    let figures = load_tenant(&writer, &args.tenant, &name, files).await?;
+    let writer = Writer::open(&args.store.choice()?).await?;
+    let (_, figures) = load_tenant(&writer, &args.tenant, &name, files).await?;
     print_summary(&args.tenant, &figures, started.elapsed());
     Ok(())
 }
@@ -112,13 +97,14 @@ impl Checked {
     }
 }
 
-/// Writes the files' rows, then creates the tenant; refuses a tenant that exists.
+/// Writes the files' rows, then creates the tenant; refuses a tenant that exists. Returns the
+/// tenant as created and the figures of each table.
 pub async fn load_tenant(
     writer: &Writer,
     tenant_id: &str,
     name: &str,
     checked: Checked,
-) -> Result<Vec<TableFigures>, String> {
+) -> Result<(Tenant, Vec<TableFigures>), String> {
     if writer.tenant_exists(tenant_id).await? {
         return Err(format!(
             "tenant {tenant_id:?} exists already; a load creates a new tenant (choose another --tenant)"
@@ -133,8 +119,8 @@ pub async fn load_tenant(
         plan_version: 1,
         created_at_ms: api::state::now_ms(),
     };
-    writer.create_tenant(tenant).await?;
-    Ok(figures)
+    writer.create_tenant(tenant.clone()).await?;
+    Ok((tenant, figures))
 }
 
 fn print_summary(tenant: &str, figures: &[TableFigures], elapsed: Duration) {

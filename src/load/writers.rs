@@ -4,12 +4,12 @@
 //! table's rate is measured on its own.
 
 use super::input::TenantFiles;
+use api::server::StoreChoice;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use store::scylla::{ScyllaConfig, ScyllaStore};
+use store::scylla::ScyllaStore;
 use store::{Distributor, NewOrder, Order, PeriodVolume, Store, Tenant, TenantStore};
 
 /// Distributors stored per transaction on the embedded store.
@@ -32,14 +32,13 @@ pub enum Writer {
 pub type Volumes = BTreeMap<String, Vec<(String, PeriodVolume)>>;
 
 impl Writer {
-    pub fn open_embedded(data: &Path) -> Result<Writer, String> {
-        let store =
-            store::embedded::EmbeddedStore::open(data).map_err(|error| error.to_string())?;
-        Ok(Writer::Embedded(Arc::new(store)))
-    }
-
-    pub async fn open_scylla(config: &ScyllaConfig) -> Result<Writer, String> {
-        Ok(Writer::Scylla(Box::new(ScyllaStore::open(config).await?)))
+    pub async fn open(choice: &StoreChoice) -> Result<Writer, String> {
+        Ok(match choice {
+            StoreChoice::Embedded(_) => Writer::Embedded(api::server::open_store(choice).await?),
+            StoreChoice::Scylla(config) => {
+                Writer::Scylla(Box::new(ScyllaStore::open(config).await?))
+            }
+        })
     }
 
     fn tenants(&self) -> &dyn TenantStore {

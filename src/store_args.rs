@@ -1,8 +1,58 @@
-//! The command-line options that say where a ScyllaDB deployment is (`upline migrate`,
-//! `upline serve --store scylla`).
+//! The command-line options that say where the data is: [`StoreArgs`] (the embedded store's
+//! directory or a ScyllaDB deployment: `upline serve`, `upline load`, `upline bench snapshot`)
+//! and [`ScyllaArgs`], the deployment alone (`upline migrate`).
 
+use api::server::StoreChoice;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use store::scylla::ScyllaConfig;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum StoreKind {
+    Embedded,
+    Scylla,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Where the data lives: `embedded` (the --data directory) or `scylla` (--scylla-nodes,
+    /// --region, --datacenter; migrated beforehand with `upline migrate`).
+    #[arg(long, value_enum, env = "UPLINE_STORE", default_value = "embedded")]
+    pub store: StoreKind,
+    #[command(flatten)]
+    pub cluster: ScyllaArgs,
+    /// The data directory (created if missing): the embedded store's, and where `upline
+    /// serve` writes a generated admin token on either store.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "UPLINE_DATA",
+        default_value = "upline-data"
+    )]
+    pub data: PathBuf,
+}
+
+impl StoreArgs {
+    /// The store the arguments name, checked before anything opens.
+    pub fn choice(&self) -> Result<StoreChoice, String> {
+        Ok(match self.store {
+            StoreKind::Embedded => StoreChoice::Embedded(self.data.clone()),
+            // The replication factor is migrate's business; the others only use the keyspaces.
+            StoreKind::Scylla => StoreChoice::Scylla(self.cluster.config(1)?),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match self.store {
+            StoreKind::Embedded => format!("data in {}", self.data.display()),
+            StoreKind::Scylla => format!(
+                "ScyllaDB at {}, region {}",
+                self.cluster.scylla_nodes.join(","),
+                self.cluster.region.as_deref().unwrap_or("?")
+            ),
+        }
+    }
+}
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ScyllaArgs {
