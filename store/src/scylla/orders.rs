@@ -255,7 +255,7 @@ impl ScyllaStore {
     }
 
     /// Claims the order id for this request's key; `sequence` is its event's (none when imported).
-    async fn claim_order(
+    pub(super) async fn claim_order(
         &self,
         tenant_id: &str,
         new_order: &NewOrder,

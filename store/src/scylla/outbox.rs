@@ -28,6 +28,8 @@ use super::ScyllaStore;
 const SHARD_BITS: u32 = 16;
 /// Sequences claimed at once: one lightweight transaction per this many events.
 const BLOCK: u64 = 4096;
+/// How often a reader looks again at a doubtful event whose change may still be under way.
+const UNDECIDED_RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn shard(sequence: u64) -> i64 {
     to_bigint(sequence >> SHARD_BITS)
@@ -305,19 +307,17 @@ impl Outbox {
             .remove(&sequence);
     }
 
-    /// Every sequence at or below this is final: written, or never to be.
-    fn visible_through(&self) -> u64 {
+    /// Every sequence at or below this is final: written, or never to be. With nothing in
+    /// flight that is everything below the next sequence to be taken (or below the ones an
+    /// earlier process took) — never more: a ticket taken after this bound is read, and its
+    /// event written before the reader's query runs, must stay out of that read, or an event
+    /// below it still being written would be passed for good.
+    pub(super) fn visible_through(&self) -> u64 {
         let numbers = self.numbers.lock().expect("outbox numbers lock");
         match numbers.in_flight.first() {
             Some(&lowest) => lowest - 1,
-            None => u64::MAX,
+            None => numbers.next.max(self.found_at_start).saturating_sub(1),
         }
-    }
-
-    /// The highest sequence that may exist.
-    fn highest_possible(&self) -> u64 {
-        let numbers = self.numbers.lock().expect("outbox numbers lock");
-        numbers.block_end.max(self.found_at_start)
     }
 }
 
@@ -326,8 +326,8 @@ impl OutboxStore for ScyllaStore {
     async fn pending_events(&self, after: u64, limit: usize) -> StoreResult<Vec<OutboxEvent>> {
         let outbox = &self.outbox;
         let session = &*self.session;
-        // Read the bound first: a sequence taken after this is above it anyway.
-        let through = outbox.visible_through().min(outbox.highest_possible());
+        // The bound is read first: a sequence taken after it is above it.
+        let through = outbox.visible_through();
         let mut events = Vec::new();
         if after >= through {
             return Ok(events);
@@ -364,19 +364,23 @@ impl OutboxStore for ScyllaStore {
                     payload,
                 };
                 if outbox.is_doubtful(event.sequence) {
-                    let ours = event.sequence >= outbox.found_at_start;
-                    match self
-                        .check_event(&event, written_at_us.unwrap_or(0), ours)
-                        .await?
-                    {
-                        EventCheck::Real => outbox.resolve(event.sequence),
-                        EventCheck::Phantom => {
-                            outbox.delete(session, event.sequence).await?;
-                            outbox.resolve(event.sequence);
-                            continue;
+                    let real = loop {
+                        match self.check_event(&event, written_at_us.unwrap_or(0)).await? {
+                            EventCheck::Real => break true,
+                            EventCheck::Phantom => {
+                                outbox.delete(session, event.sequence).await?;
+                                break false;
+                            }
+                            // Its change may still be under way: hand out what lies before
+                            // it, or wait for it to settle. Nothing behind it is read first, so
+                            // a close waiting for the volumes waits for it too.
+                            EventCheck::Undecided if !events.is_empty() => return Ok(events),
+                            EventCheck::Undecided => tokio::time::sleep(UNDECIDED_RECHECK).await,
                         }
-                        // Its change may still be under way elsewhere: stop before it.
-                        EventCheck::Undecided => return Ok(events),
+                    };
+                    outbox.resolve(event.sequence);
+                    if !real {
+                        continue;
                     }
                 }
                 events.push(event);
