@@ -68,6 +68,20 @@ impl ScyllaStore {
         self.outbox
             .write_or_doubt(&self.session, &ticket, tenant_id, &event)
             .await?;
+        self.claim_written(ticket, claim).await
+    }
+
+    /// The rest of [`Self::with_event_on`] once the ticket's event is written (by the caller,
+    /// perhaps together with another row of its request).
+    pub(super) async fn claim_written<'s, Claim, Claimed>(
+        &'s self,
+        ticket: Ticket<'s>,
+        claim: Claim,
+    ) -> StoreResult<bool>
+    where
+        Claim: FnOnce(u64) -> Claimed,
+        Claimed: Future<Output = StoreResult<bool>> + 's,
+    {
         match claim(ticket.sequence).await {
             Ok(true) => Ok(true),
             Ok(false) => {

@@ -59,6 +59,9 @@ impl ScyllaStore {
                  --region and --keyspace-prefix first)"
             )
         };
+        let outbox = outbox::Outbox::prepare(&session, &regional)
+            .await
+            .map_err(not_migrated)?;
         Ok(ScyllaStore {
             tenants: tenants::TenantStatements::prepare(&session, &global)
                 .await
@@ -66,9 +69,7 @@ impl ScyllaStore {
             distributors: distributors::DistributorStatements::prepare(&session, &regional)
                 .await
                 .map_err(not_migrated)?,
-            orders: orders::OrderStatements::prepare(&session, &regional)
-                .await
-                .map_err(not_migrated)?,
+
             volumes: volumes::VolumeStatements::prepare(&session, &regional)
                 .await
                 .map_err(not_migrated)?,
@@ -78,9 +79,14 @@ impl ScyllaStore {
             ledger: ledger::LedgerStatements::prepare(&session, &regional)
                 .await
                 .map_err(not_migrated)?,
-            outbox: outbox::Outbox::prepare(&session, &regional)
-                .await
-                .map_err(not_migrated)?,
+            orders: orders::OrderStatements::prepare(
+                &session,
+                &regional,
+                outbox.insert_statement(),
+            )
+            .await
+            .map_err(not_migrated)?,
+            outbox,
             bulk: bulk::BulkStatements::prepare(&session, &regional)
                 .await
                 .map_err(not_migrated)?,

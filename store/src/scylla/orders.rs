@@ -3,13 +3,15 @@
 //! An order costs one lightweight transaction: the claim of its order id (`orders`, with the
 //! sequence of its event and the request's key), which makes every order id exactly once
 //! whatever key a request carries. The key itself (`order_requests`) is read, and written
-//! before the claim when new, with plain statements under a lock of this process: with one
+//! before the claim when new (in one batch with the order's event), with plain statements
+//! under a lock of this process: with one
 //! writer per region (see `docs/data-model.md`) no other process writes the region's keys, so
 //! the lock is what keeps two requests with one key apart. A retry after a failure anywhere
 //! finds its key with the same body and completes or replays the order; a request whose order
 //! id another key took is told so, every time.
 
 use super::cql::{self, bucket, from_cql_date, prepare, to_bigint, to_cql_date};
+use super::outbox::{Outbox, Ticket};
 use super::ScyllaStore;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
@@ -19,12 +21,16 @@ use crate::traits::OrderStore;
 use async_trait::async_trait;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use scylla::client::session::Session;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlDate;
 use std::collections::HashSet;
 
 pub(super) struct OrderStatements {
     record_key: PreparedStatement,
+    /// A new key and the order's event, one unlogged batch: one request to the node instead
+    /// of two (the rows are in different partitions; neither depends on the other).
+    record_key_with_event: Batch,
     select_key: PreparedStatement,
     claim_order: PreparedStatement,
     select_order: PreparedStatement,
@@ -62,17 +68,28 @@ pub(super) struct StoredOrder {
 const IMPORTS_IN_FLIGHT: usize = 64;
 
 impl OrderStatements {
-    pub(super) async fn prepare(session: &Session, regional: &str) -> Result<Self, String> {
+    /// `insert_event`: the outbox's statement for an event.
+    pub(super) async fn prepare(
+        session: &Session,
+        regional: &str,
+        insert_event: &PreparedStatement,
+    ) -> Result<Self, String> {
+        let record_key = prepare(
+            session,
+            format!(
+                "INSERT INTO {regional}.order_requests (tenant_id, idempotency_key, request_sha256, order_id) \
+                 VALUES (?, ?, ?, ?)"
+            ),
+            true,
+        )
+        .await?;
+        let mut record_key_with_event = Batch::new(BatchType::Unlogged);
+        record_key_with_event.append_statement(record_key.clone());
+        record_key_with_event.append_statement(insert_event.clone());
+        record_key_with_event.set_is_idempotent(true);
         Ok(OrderStatements {
-            record_key: prepare(
-                session,
-                format!(
-                    "INSERT INTO {regional}.order_requests (tenant_id, idempotency_key, request_sha256, order_id) \
-                     VALUES (?, ?, ?, ?)"
-                ),
-                true,
-            )
-            .await?,
+            record_key,
+            record_key_with_event,
             select_key: prepare(
                 session,
                 format!(
@@ -159,11 +176,11 @@ fn order_from(row: OrderRow) -> StoreResult<StoredOrder> {
 }
 
 /// What an idempotency key says about a request.
-enum KeyClaim {
-    /// The key is this request's: new now, or recorded by an earlier attempt with the same body.
-    Ours {
-        new: bool,
-    },
+enum KeyClaim<'l> {
+    /// The key is new: its stripe stays locked until the key is recorded.
+    New(tokio::sync::MutexGuard<'l, ()>),
+    /// Recorded by an earlier attempt with the same body.
+    Ours,
     ReusedWithAnotherBody,
 }
 
@@ -220,9 +237,9 @@ impl ScyllaStore {
         row.map(order_from).transpose()
     }
 
-    /// Reads the request's key, and records it when it is new.
-    async fn claim_key(&self, tenant_id: &str, new_order: &NewOrder) -> StoreResult<KeyClaim> {
-        let _stripe = self
+    /// Reads the request's key; a new key's stripe stays locked until it is recorded.
+    async fn read_key(&self, tenant_id: &str, new_order: &NewOrder) -> StoreResult<KeyClaim<'_>> {
+        let stripe = self
             .key_locks
             .lock(tenant_id, &new_order.idempotency_key)
             .await;
@@ -232,26 +249,48 @@ impl ScyllaStore {
             (tenant_id, &new_order.idempotency_key),
         )
         .await?;
-        match first {
-            Some((Some(sha), _)) if sha == new_order.request_sha256 => {
-                Ok(KeyClaim::Ours { new: false })
-            }
-            Some(_) => Ok(KeyClaim::ReusedWithAnotherBody),
-            None => {
-                cql::execute(
-                    &self.session,
-                    &self.orders.record_key,
-                    (
-                        tenant_id,
-                        &new_order.idempotency_key,
-                        &new_order.request_sha256,
-                        &new_order.order.order_id,
-                    ),
-                )
-                .await?;
-                Ok(KeyClaim::Ours { new: true })
-            }
+        Ok(match first {
+            Some((Some(sha), _)) if sha == new_order.request_sha256 => KeyClaim::Ours,
+            Some(_) => KeyClaim::ReusedWithAnotherBody,
+            None => KeyClaim::New(stripe),
+        })
+    }
+
+    fn key_row<'n>(
+        tenant_id: &'n str,
+        new_order: &'n NewOrder,
+    ) -> (&'n str, &'n str, &'n str, &'n str) {
+        (
+            tenant_id,
+            &new_order.idempotency_key,
+            &new_order.request_sha256,
+            &new_order.order.order_id,
+        )
+    }
+
+    /// Records a new key and writes the order's event at `ticket`, in one request; when that
+    /// fails the event may exist, so it is doubted (the key either way: a retry reads it).
+    async fn record_key_with_event(
+        &self,
+        tenant_id: &str,
+        new_order: &NewOrder,
+        ticket: &Ticket<'_>,
+        event: &NewEvent,
+    ) -> StoreResult<()> {
+        let rows = (
+            Self::key_row(tenant_id, new_order),
+            Outbox::event_row(ticket.sequence, tenant_id, event),
+        );
+        let written = self
+            .session
+            .batch(&self.orders.record_key_with_event, rows)
+            .await
+            .map(|_| ())
+            .map_err(|error| cql::execution_error(&self.orders.record_key, error));
+        if written.is_err() {
+            self.outbox.doubt(ticket.sequence);
         }
+        written
     }
 
     /// Claims the order id for this request's key; `sequence` is its event's (none when imported).
@@ -298,8 +337,17 @@ impl ScyllaStore {
     /// Imports one order without an event; `Some(created)` when the order is this request's
     /// (created now, or by an earlier attempt of the same import), `None` when it is skipped.
     async fn import_one(&self, tenant_id: &str, new_order: &NewOrder) -> StoreResult<Option<bool>> {
-        if let KeyClaim::ReusedWithAnotherBody = self.claim_key(tenant_id, new_order).await? {
-            return Ok(None);
+        match self.read_key(tenant_id, new_order).await? {
+            KeyClaim::ReusedWithAnotherBody => return Ok(None),
+            KeyClaim::Ours => {}
+            KeyClaim::New(_stripe) => {
+                cql::execute(
+                    &self.session,
+                    &self.orders.record_key,
+                    Self::key_row(tenant_id, new_order),
+                )
+                .await?
+            }
         }
         if self.claim_order(tenant_id, new_order, None).await? {
             return Ok(Some(true));
@@ -319,12 +367,23 @@ impl OrderStore for ScyllaStore {
         tenant_id: &str,
         new_order: NewOrder,
     ) -> StoreResult<OrderOutcome> {
-        match self.claim_key(tenant_id, &new_order).await? {
+        let event = NewEvent {
+            kind: "order.created",
+            payload: serde_json::to_value(&new_order.order).expect("orders serialize"),
+        };
+        let claim = |sequence| self.claim_order(tenant_id, &new_order, Some(sequence));
+        let created = match self.read_key(tenant_id, &new_order).await? {
             KeyClaim::ReusedWithAnotherBody => return Ok(OrderOutcome::KeyReusedWithAnotherBody),
             // A new key's order is most likely new too: claimed at once, without a read.
-            KeyClaim::Ours { new: true } => {}
+            KeyClaim::New(stripe) => {
+                let ticket = self.outbox.ticket(&self.session).await?;
+                self.record_key_with_event(tenant_id, &new_order, &ticket, &event)
+                    .await?;
+                drop(stripe);
+                self.claim_written(ticket, claim).await?
+            }
             // A retry: the order may be there already; no event is written for a replay.
-            KeyClaim::Ours { new: false } => {
+            KeyClaim::Ours => {
                 if let Some(stored) = self
                     .read_order(tenant_id, &new_order.order.order_id)
                     .await?
@@ -335,17 +394,9 @@ impl OrderStore for ScyllaStore {
                         OrderOutcome::OrderIdTaken
                     });
                 }
+                self.with_event(tenant_id, event, claim).await?
             }
-        }
-        let event = NewEvent {
-            kind: "order.created",
-            payload: serde_json::to_value(&new_order.order).expect("orders serialize"),
         };
-        let created = self
-            .with_event(tenant_id, event, |sequence| {
-                self.claim_order(tenant_id, &new_order, Some(sequence))
-            })
-            .await?;
         if created {
             return Ok(OrderOutcome::Created(new_order.order));
         }

@@ -230,6 +230,28 @@ impl Outbox {
         Ok(row.and_then(|(next,)| next).map(|next| next as u64))
     }
 
+    /// The statement that writes an event, for a batch with another row of the same request;
+    /// its values are [`Outbox::event_row`].
+    pub(super) fn insert_statement(&self) -> &PreparedStatement {
+        &self.insert
+    }
+
+    /// The values of [`Outbox::insert_statement`] for the event at `sequence`.
+    pub(super) fn event_row<'e>(
+        sequence: u64,
+        tenant_id: &'e str,
+        event: &'e NewEvent,
+    ) -> (i64, i64, &'e str, &'e str, String) {
+        let payload = serde_json::to_string(&event.payload).expect("events serialize");
+        (
+            shard(sequence),
+            to_bigint(sequence),
+            tenant_id,
+            event.kind,
+            payload,
+        )
+    }
+
     /// Writes the event of a ticket (idempotent: a retry writes the same row).
     pub(super) async fn write(
         &self,
@@ -238,17 +260,10 @@ impl Outbox {
         tenant_id: &str,
         event: &NewEvent,
     ) -> StoreResult<()> {
-        let payload = serde_json::to_string(&event.payload).expect("events serialize");
         cql::execute(
             session,
             &self.insert,
-            (
-                shard(sequence),
-                to_bigint(sequence),
-                tenant_id,
-                event.kind,
-                payload,
-            ),
+            Outbox::event_row(sequence, tenant_id, event),
         )
         .await
     }
