@@ -69,7 +69,6 @@ impl ScyllaStore {
             distributors: distributors::DistributorStatements::prepare(&session, &regional)
                 .await
                 .map_err(not_migrated)?,
-
             volumes: volumes::VolumeStatements::prepare(&session, &regional)
                 .await
                 .map_err(not_migrated)?,

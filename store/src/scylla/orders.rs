@@ -4,9 +4,9 @@
 //! sequence of its event and the request's key), which makes every order id exactly once
 //! whatever key a request carries. The key itself (`order_requests`) is read, and written
 //! before the claim when new (in one batch with the order's event), with plain statements
-//! under a lock of this process: with one
-//! writer per region (see `docs/data-model.md`) no other process writes the region's keys, so
-//! the lock is what keeps two requests with one key apart. A retry after a failure anywhere
+//! under a lock of this process: with one writer per region (see `docs/data-model.md`) no
+//! other process writes the region's keys, so the lock is what keeps two requests with one
+//! key apart. A retry after a failure anywhere
 //! finds its key with the same body and completes or replays the order; a request whose order
 //! id another key took is told so, every time.
 
@@ -173,6 +173,15 @@ fn order_from(row: OrderRow) -> StoreResult<StoredOrder> {
         event_sequence,
         refund_event_sequence,
     })
+}
+
+/// The event of a new order: made only once the order is to be claimed (a replay or a
+/// refused key has none).
+fn created_event(order: &Order) -> NewEvent {
+    NewEvent {
+        kind: "order.created",
+        payload: serde_json::to_value(order).expect("orders serialize"),
+    }
 }
 
 /// What an idempotency key says about a request.
@@ -367,16 +376,13 @@ impl OrderStore for ScyllaStore {
         tenant_id: &str,
         new_order: NewOrder,
     ) -> StoreResult<OrderOutcome> {
-        let event = NewEvent {
-            kind: "order.created",
-            payload: serde_json::to_value(&new_order.order).expect("orders serialize"),
-        };
         let claim = |sequence| self.claim_order(tenant_id, &new_order, Some(sequence));
         let created = match self.read_key(tenant_id, &new_order).await? {
             KeyClaim::ReusedWithAnotherBody => return Ok(OrderOutcome::KeyReusedWithAnotherBody),
             // A new key's order is most likely new too: claimed at once, without a read.
             KeyClaim::New(stripe) => {
                 let ticket = self.outbox.ticket(&self.session).await?;
+                let event = created_event(&new_order.order);
                 self.record_key_with_event(tenant_id, &new_order, &ticket, &event)
                     .await?;
                 drop(stripe);
@@ -394,7 +400,8 @@ impl OrderStore for ScyllaStore {
                         OrderOutcome::OrderIdTaken
                     });
                 }
-                self.with_event(tenant_id, event, claim).await?
+                self.with_event(tenant_id, created_event(&new_order.order), claim)
+                    .await?
             }
         };
         if created {
