@@ -153,6 +153,7 @@ impl Directory {
             joined_on: engine::calendar::format_date(joined_on),
             status: store::DistributorStatus::Active,
             profile: store::Profile::default(),
+            residence_region: None,
         })
     }
 

@@ -56,6 +56,11 @@ pub struct NewDistributor {
     pub joined_on: Option<String>,
     #[serde(default)]
     pub profile: Option<ProfileBody>,
+    /// The region the distributor resides in: their personal data is kept in its keyspace.
+    /// One of the deployment's regions; this endpoint's region when omitted. It cannot change
+    /// later.
+    #[serde(default)]
+    pub residence_region: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Default, Clone)]
@@ -85,6 +90,9 @@ pub struct DistributorView {
     /// `active` or `terminated`.
     pub status: String,
     pub profile: ProfileView,
+    /// Where the distributor's personal data is kept; absent: this endpoint's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residence_region: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug, PartialEq)]
@@ -126,6 +134,7 @@ impl DistributorView {
                 email: distributor.profile.email.clone(),
                 country: distributor.profile.country.clone(),
             },
+            residence_region: distributor.residence_region.clone(),
         }
     }
 }
@@ -219,10 +228,43 @@ fn profile_of(body: Option<ProfileBody>) -> ApiResult<Profile> {
     })
 }
 
-/// Checks a request's syntax and turns it into an enrollment for the queue.
+/// A residence region as the deployment knows it (`regions`: None when the store has none,
+/// and any well-formed name is recorded).
+fn residence_of(region: Option<String>, regions: Option<&[String]>) -> ApiResult<Option<String>> {
+    let Some(region) = region else {
+        return Ok(None);
+    };
+    let well_formed = !region.is_empty()
+        && region.len() <= 64
+        && region
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    if !well_formed {
+        return Err(ApiError::invalid(
+            "residence_region",
+            "must be a region name like \"eu-west\" (lowercase letters, digits and '-')",
+        ));
+    }
+    if let Some(regions) = regions {
+        if !regions.contains(&region) {
+            return Err(ApiError::invalid(
+                "residence_region",
+                format!(
+                    "unknown region {region:?}: this deployment has {}",
+                    regions.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Some(region))
+}
+
+/// Checks a request's syntax and turns it into an enrollment for the queue; `regions`: the
+/// store's residence regions.
 pub fn enrollment_request(
     tenant: &TenantRuntime,
     body: NewDistributor,
+    regions: Option<&[String]>,
 ) -> ApiResult<EnrollmentRequest> {
     check_id("id", &body.id)?;
     if let Some(sponsor_id) = &body.sponsor_id {
@@ -240,6 +282,7 @@ pub fn enrollment_request(
         placement: placement_choice(shape, body.placement)?,
         joined_on,
         profile: profile_of(body.profile)?,
+        residence_region: residence_of(body.residence_region, regions)?,
     })
 }
 
@@ -252,7 +295,8 @@ async fn enroll(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NewDistributor>,
 ) -> ApiResult<(StatusCode, Json<DistributorView>)> {
-    let request = enrollment_request(&tenant, body)?;
+    let regions = state.store().residence_regions();
+    let request = enrollment_request(&tenant, body, regions.as_deref())?;
     let outcome = tenant.enrollments.enroll(request).await;
     let label = if outcome.is_ok() {
         "enrolled"

@@ -25,6 +25,7 @@ pub struct EnrollmentRequest {
     pub placement: PlacementChoice,
     pub joined_on: engine::calendar::Day,
     pub profile: Profile,
+    pub residence_region: Option<String>,
 }
 
 type Reply = oneshot::Sender<ApiResult<Distributor>>;
@@ -106,6 +107,7 @@ async fn enroll_batch(
             match placed {
                 Ok(mut distributor) => {
                     distributor.profile = request.profile;
+                    distributor.residence_region = request.residence_region;
                     accepted.push((distributor, reply));
                 }
                 Err(error) => {

@@ -172,7 +172,7 @@ impl Import<'_> {
             crate::json::parse::<NewDistributor>(text.as_bytes()).map(|body| (body, false))
         };
         let request = parsed.and_then(|(body, terminated)| {
-            Ok((enrollment_request(self.tenant, body)?, terminated))
+            Ok((enrollment_request(self.tenant, body, None)?, terminated))
         });
         match request {
             Err(error) => self.refuse(self.line, error),
@@ -287,6 +287,7 @@ fn csv_row(text: &str) -> ApiResult<(NewDistributor, bool)> {
             placement,
             joined_on: Some(joined_on.to_owned()),
             profile: None,
+            residence_region: None,
         },
         terminated,
     ))

@@ -383,3 +383,79 @@ async fn a_named_import_shows_progress_while_it_streams() {
         )
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributor_resides_in_a_region_of_the_deployment() {
+    let server = start().await;
+    let key = server.tenant("residents", unilevel_plan()).await;
+    server.enroll(&key, "root", None).await;
+    // The ScyllaDB test deployment has the one region "test"; the embedded store has no
+    // regions and records any well-formed name.
+    let on_scylla = std::env::var("UPLINE_TEST_STORE").as_deref() == Ok("scylla");
+    let region = if on_scylla { "test" } else { "eu-west" };
+    let profile = json!({ "name": "Ana Lima", "email": "ana@example.test", "country": "PT" });
+    let enrolled = server
+        .expect(
+            Method::POST,
+            "/v1/distributors",
+            &key,
+            Some(json!({ "id": "ana", "sponsor_id": "root", "profile": profile, "residence_region": region })),
+            StatusCode::CREATED,
+        )
+        .await;
+    assert_eq!(enrolled["residence_region"], region);
+    assert_eq!(enrolled["profile"], profile);
+    let read = server
+        .expect(
+            Method::GET,
+            "/v1/distributors/ana",
+            &key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(read, enrolled);
+    // A profile change keeps the residence.
+    let changed = server
+        .expect(
+            Method::PATCH,
+            "/v1/distributors/ana",
+            &key,
+            Some(json!({ "name": "Ana L.", "country": "PT" })),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(changed["residence_region"], region);
+    assert_eq!(changed["profile"]["name"], "Ana L.");
+    assert_eq!(changed["profile"]["email"], Value::Null);
+
+    let mut refused = vec!["Eu West", ""];
+    if on_scylla {
+        refused.push("eu-west");
+    }
+    for (at, residence) in refused.into_iter().enumerate() {
+        let id = format!("refused{at}");
+        let problem = server
+            .expect(
+                Method::POST,
+                "/v1/distributors",
+                &key,
+                Some(json!({ "id": id, "sponsor_id": "root", "residence_region": residence })),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        assert_eq!(
+            problem["field"], "residence_region",
+            "{residence:?}: {problem}"
+        );
+        server
+            .expect(
+                Method::GET,
+                &format!("/v1/distributors/{id}"),
+                &key,
+                None,
+                StatusCode::NOT_FOUND,
+            )
+            .await;
+    }
+}

@@ -91,6 +91,11 @@ pub struct Distributor {
     pub joined_on: String,
     pub status: DistributorStatus,
     pub profile: Profile,
+    /// The region whose keyspace holds this distributor's personal data (the profile): where
+    /// they reside, fixed at enrollment. None: the region of the store that enrolled them
+    /// (the embedded store has no regions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residence_region: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,6 +49,12 @@ pub trait DistributorStore: Send + Sync {
     async fn terminate(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Distributor>>;
     /// Every distributor of the tenant, in enrollment order (`node`).
     async fn distributors(&self, tenant_id: &str) -> StoreResult<Vec<Distributor>>;
+    /// The regions a distributor may reside in (their profile is kept in that region's
+    /// keyspace); None when the backend has no regions (the embedded store keeps everything
+    /// in one place, and records the residence region as given).
+    fn residence_regions(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// Orders and their idempotency keys. Partitions: (tenant, order id) and (tenant, key).

@@ -30,6 +30,7 @@ fn distributors() -> Vec<Distributor> {
                 DistributorStatus::Active
             },
             profile: Profile::default(),
+            residence_region: None,
         })
         .collect()
 }

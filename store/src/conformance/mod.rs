@@ -60,6 +60,7 @@ pub fn distributor(id: &str, node: u32, sponsor: Option<&str>) -> Distributor {
         joined_on: "2026-11-01".into(),
         status: DistributorStatus::Active,
         profile: Profile::default(),
+        residence_region: None,
     }
 }
 

@@ -17,6 +17,7 @@ use scylla::client::session::Session;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Rows per batch: all of one partition, so the batch is one mutation on one replica set;
@@ -44,8 +45,8 @@ impl BulkStatements {
                 session,
                 format!(
                     "INSERT INTO {regional}.distributors (tenant_id, bucket, distributor_id, node, \
-                     sponsor_id, placement_parent_id, placement_slot, joined_on, status, name, email, \
-                     country, event_sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+                     sponsor_id, placement_parent_id, placement_slot, joined_on, status, \
+                     residence_region, event_sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
                 ),
                 true,
             )
@@ -81,7 +82,9 @@ impl BulkStatements {
 pub type RowsWritten<'p> = &'p (dyn Fn(u64) + Sync);
 
 impl ScyllaStore {
-    /// Writes a new tenant's distributors as enrollments would have.
+    /// Writes a new tenant's distributors as enrollments would have: the genealogy rows here,
+    /// each profile in its residence region (at write timestamp 0, the version of a loaded row,
+    /// so any later change wins).
     pub async fn load_distributors(
         &self,
         tenant_id: &str,
@@ -104,14 +107,39 @@ impl ScyllaStore {
                     placement.map(|placement| placement.slot as i8),
                     to_cql_date("joined_on", &distributor.joined_on)?,
                     distributor.status.as_str(),
-                    &distributor.profile.name,
-                    &distributor.profile.email,
-                    &distributor.profile.country,
+                    &distributor.residence_region,
                 ),
             ));
         }
         self.write_batched(&self.bulk.distributor, rows, progress)
-            .await
+            .await?;
+        let mut by_region: BTreeMap<&str, (&PreparedStatement, Vec<_>)> = BTreeMap::new();
+        for distributor in distributors {
+            let profile = &distributor.profile;
+            let partition = bucket(&distributor.id);
+            let (region, upsert) = self.profiles.upsert_for(distributor)?;
+            by_region
+                .entry(region)
+                .or_insert_with(|| (upsert, Vec::new()))
+                .1
+                .push((
+                    partition,
+                    (
+                        tenant_id,
+                        partition,
+                        &distributor.id,
+                        &profile.name,
+                        &profile.email,
+                        &profile.country,
+                        0_i64,
+                    ),
+                ));
+        }
+        for (upsert, rows) in by_region.into_values() {
+            // Profiles are not counted: progress is in distributors.
+            self.write_batched(upsert, rows, &|_| {}).await?;
+        }
+        Ok(())
     }
 
     /// Writes a new tenant's orders as an import would have; `idempotency_key(order)` is the
@@ -249,5 +277,7 @@ fn batch_of(statement: &PreparedStatement, rows: usize) -> Batch {
         batch.append_statement(statement.clone());
     }
     batch.set_is_idempotent(true);
+    // Routed as the statement is (another region's rows through its datacenter).
+    batch.set_execution_profile_handle(statement.get_execution_profile_handle().cloned());
     batch
 }

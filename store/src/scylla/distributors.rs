@@ -1,4 +1,5 @@
-//! Distributors, bucketed by id within the tenant.
+//! The genealogy rows of distributors, bucketed by id within the tenant; each one's personal
+//! data is a profile in the keyspace of their residence region (`profiles`).
 
 use super::cql::{self, bucket, from_cql_date, prepare, to_bigint, to_cql_date};
 use super::outbox::Ticket;
@@ -23,7 +24,7 @@ pub(super) struct DistributorStatements {
 }
 
 const COLUMNS: &str = "distributor_id, node, sponsor_id, placement_parent_id, placement_slot, \
-    joined_on, status, name, email, country, event_sequence";
+    joined_on, status, residence_region, event_sequence";
 
 type DistributorRow = (
     String,
@@ -32,8 +33,6 @@ type DistributorRow = (
     Option<String>,
     Option<i8>,
     Option<CqlDate>,
-    Option<String>,
-    Option<String>,
     Option<String>,
     Option<String>,
     Option<i64>,
@@ -46,7 +45,7 @@ impl DistributorStatements {
                 session,
                 format!(
                     "INSERT INTO {regional}.distributors (tenant_id, bucket, {COLUMNS}) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
                 ),
                 false,
             )
@@ -73,7 +72,7 @@ impl DistributorStatements {
             change: prepare(
                 session,
                 format!(
-                    "UPDATE {regional}.distributors SET status = ?, name = ?, email = ?, country = ?, \
+                    "UPDATE {regional}.distributors SET status = ?, \
                      event_sequence = ? WHERE tenant_id = ? AND bucket = ? AND distributor_id = ? \
                      IF event_sequence = ?"
                 ),
@@ -84,10 +83,10 @@ impl DistributorStatements {
     }
 }
 
-/// A stored row as the model's record, with the row's event sequence (its version).
+/// A stored row as the model's record (its profile still empty), with the row's event
+/// sequence (its version).
 fn distributor_from(row: DistributorRow) -> StoreResult<(Distributor, i64)> {
-    let (id, node, sponsor_id, parent, slot, joined_on, status, name, email, country, sequence) =
-        row;
+    let (id, node, sponsor_id, parent, slot, joined_on, status, residence_region, sequence) = row;
     let status = status
         .as_deref()
         .and_then(DistributorStatus::parse)
@@ -105,18 +104,24 @@ fn distributor_from(row: DistributorRow) -> StoreResult<(Distributor, i64)> {
         placement,
         joined_on: joined_on.map(from_cql_date).unwrap_or_default(),
         status,
-        profile: Profile {
-            name,
-            email,
-            country,
-        },
+        profile: Profile::default(),
+        residence_region,
         id,
     };
     Ok((distributor, sequence.unwrap_or(0)))
 }
 
+/// The record without its personal data: what the genealogy row holds.
+fn genealogy_of(distributor: &Distributor) -> Distributor {
+    Distributor {
+        profile: Profile::default(),
+        ..distributor.clone()
+    }
+}
+
 impl ScyllaStore {
-    async fn read_distributor(
+    /// The genealogy row (an empty profile) and its version.
+    async fn read_genealogy(
         &self,
         tenant_id: &str,
         id: &str,
@@ -128,6 +133,21 @@ impl ScyllaStore {
         )
         .await?;
         row.map(distributor_from).transpose()
+    }
+
+    /// The whole record: the genealogy row and the profile from the residence region.
+    async fn read_distributor(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<(Distributor, i64)>> {
+        let Some((mut distributor, version)) = self.read_genealogy(tenant_id, id).await? else {
+            return Ok(None);
+        };
+        if let Some(profile) = self.read_profile(tenant_id, &distributor).await? {
+            distributor.profile = profile;
+        }
+        Ok(Some((distributor, version)))
     }
 
     /// The row's event sequence, to tell a real event from one whose change never happened;
@@ -144,7 +164,7 @@ impl ScyllaStore {
             (tenant_id, bucket(id), id),
         )
         .await?;
-        Ok(row.map(|row| row.10.unwrap_or(0)))
+        Ok(row.map(|row| row.8.unwrap_or(0)))
     }
 
     async fn enroll_one(
@@ -154,6 +174,7 @@ impl ScyllaStore {
         ticket: Ticket<'_>,
     ) -> StoreResult<bool> {
         let joined_on = to_cql_date("joined_on", &distributor.joined_on)?;
+        let sequence = to_bigint(ticket.sequence);
         let event = NewEvent {
             kind: "distributor.enrolled",
             payload: serde_json::json!({
@@ -178,23 +199,35 @@ impl ScyllaStore {
                         placement.map(|placement| placement.slot as i8),
                         joined_on,
                         distributor.status.as_str(),
-                        &distributor.profile.name,
-                        &distributor.profile.email,
-                        &distributor.profile.country,
+                        &distributor.residence_region,
                         to_bigint(sequence),
                     ),
                 )
             })
             .await?;
         if claimed {
+            // The profile follows its genealogy row: a distributor id is claimed once, so
+            // nobody else's profile is overwritten. If this write fails the enrollment is
+            // not acknowledged, and its retry (below) writes the profile.
+            self.write_profile(tenant_id, distributor, sequence).await?;
             return Ok(true);
         }
-        match self.read_distributor(tenant_id, &distributor.id).await? {
-            Some((existing, _)) if existing == *distributor => Ok(false),
-            _ => Err(StoreError::conflict(format!(
-                "distributor {:?}",
-                distributor.id
-            ))),
+        let conflict = || StoreError::conflict(format!("distributor {:?}", distributor.id));
+        let Some((existing, version)) = self.read_genealogy(tenant_id, &distributor.id).await?
+        else {
+            return Err(conflict());
+        };
+        if existing != genealogy_of(distributor) {
+            return Err(conflict());
+        }
+        match self.read_profile(tenant_id, &existing).await? {
+            Some(profile) if profile == distributor.profile => Ok(false),
+            Some(_) => Err(conflict()),
+            // An earlier attempt claimed the row and failed before its profile.
+            None => {
+                self.write_profile(tenant_id, distributor, version).await?;
+                Ok(false)
+            }
         }
     }
 
@@ -220,16 +253,15 @@ impl ScyllaStore {
                 kind,
                 payload: serde_json::json!({ "id": id }),
             };
+            let ticket = self.outbox.ticket(&self.session).await?;
+            let sequence = to_bigint(ticket.sequence);
             let changed = self
-                .with_event(tenant_id, event, |sequence| {
+                .with_event_on(ticket, tenant_id, event, |sequence| {
                     cql::conditional(
                         &self.session,
                         &self.distributors.change,
                         (
                             after.status.as_str(),
-                            &after.profile.name,
-                            &after.profile.email,
-                            &after.profile.country,
                             to_bigint(sequence),
                             tenant_id,
                             bucket(id),
@@ -240,6 +272,11 @@ impl ScyllaStore {
                 })
                 .await?;
             if changed {
+                // After the claim, as for an enrollment; the write's timestamp is the change's
+                // sequence, so of two changes the later wins even if its write lands first.
+                if after.profile != before.profile {
+                    self.write_profile(tenant_id, &after, sequence).await?;
+                }
                 return Ok(Some(after));
             }
         }
@@ -253,6 +290,10 @@ impl DistributorStore for ScyllaStore {
         tenant_id: &str,
         distributors: Vec<Distributor>,
     ) -> StoreResult<Vec<StoreResult<bool>>> {
+        // Every residence must be a region of the deployment before anything is written.
+        for distributor in &distributors {
+            self.profiles.upsert_for(distributor)?;
+        }
         // Sequences are taken in input order, so a sponsor's enrollment event precedes its
         // recruits'; the enrollments themselves then run in parallel.
         let mut tickets = Vec::with_capacity(distributors.len());
@@ -313,11 +354,22 @@ impl DistributorStore for ScyllaStore {
                 (tenant_id, bucket)
             })
             .await?;
+        let mut profiles = self.all_profiles(tenant_id).await?;
         let mut distributors = rows
             .into_iter()
-            .map(|row| distributor_from(row).map(|(distributor, _)| distributor))
+            .map(|row| {
+                let (mut distributor, _) = distributor_from(row)?;
+                if let Some(profile) = profiles.remove(&distributor.id) {
+                    distributor.profile = profile;
+                }
+                Ok(distributor)
+            })
             .collect::<StoreResult<Vec<_>>>()?;
         distributors.sort_unstable_by_key(|distributor| distributor.node);
         Ok(distributors)
+    }
+
+    fn residence_regions(&self) -> Option<Vec<String>> {
+        Some(self.profiles.regions())
     }
 }

@@ -1,16 +1,19 @@
 //! The ScyllaDB backend (production) — Apache Cassandra 5.0 in tests, which speaks the same
 //! CQL: the connection, the schema migrations and [`ScyllaStore`], every storage trait on it.
 //!
-//! Each table module (`tenants`, `distributors`, `orders`, `volumes`, `runs`, `ledger`,
-//! `outbox`) prepares its statements once, when the store opens, and implements its trait;
+//! Each table module (`tenants`, `distributors`, `profiles`, `orders`, `volumes`, `runs`,
+//! `ledger`, `outbox`) prepares its statements once, when the store opens, and implements its
+//! trait;
 //! `events` is how a change and its outbox event stay together without multi-partition
 //! transactions; `cql` is the vocabulary they share.
 //!
 //! Geo-sharding: one keyspace per region, replicated only in that region's datacenter, holds
-//! the personal data and orders of the distributors residing there; one global keyspace,
+//! the profiles (personal data) of the distributors residing there, wherever their tenant is
+//! served, and the other rows of the tenants the region serves; one global keyspace,
 //! replicated in every region's datacenter, holds tenants, API keys and plans. Requests run
 //! at LOCAL_QUORUM (LOCAL_SERIAL for conditional writes), routed token-aware to replicas in
-//! the local datacenter, never failing over to another region's.
+//! the local datacenter, never failing over to another region's (a profile of another region
+//! goes through that region's datacenter).
 
 mod bulk;
 mod cql;
@@ -20,6 +23,7 @@ mod ledger;
 mod migrate;
 mod orders;
 mod outbox;
+mod profiles;
 mod runs;
 pub mod schema;
 mod tenants;
@@ -37,6 +41,7 @@ pub struct ScyllaStore {
     session: Arc<Session>,
     tenants: tenants::TenantStatements,
     distributors: distributors::DistributorStatements,
+    profiles: profiles::ProfileStatements,
     orders: orders::OrderStatements,
     volumes: volumes::VolumeStatements,
     runs: runs::RunStatements,
@@ -67,6 +72,9 @@ impl ScyllaStore {
                 .await
                 .map_err(not_migrated)?,
             distributors: distributors::DistributorStatements::prepare(&session, &regional)
+                .await
+                .map_err(not_migrated)?,
+            profiles: profiles::ProfileStatements::prepare(&session, config)
                 .await
                 .map_err(not_migrated)?,
             volumes: volumes::VolumeStatements::prepare(&session, &regional)
@@ -157,21 +165,10 @@ impl ScyllaConfig {
 /// Opens a session: token-aware and datacenter-aware routing to the local datacenter,
 /// LOCAL_QUORUM, LOCAL_SERIAL for conditional writes.
 pub async fn connect(config: &ScyllaConfig) -> Result<Session, String> {
-    let local = config.local_datacenter()?.to_string();
-    let policy = DefaultPolicy::builder()
-        .prefer_datacenter(local)
-        .token_aware(true)
-        .permit_dc_failover(false)
-        .build();
-    let profile = ExecutionProfile::builder()
-        .consistency(Consistency::LocalQuorum)
-        .serial_consistency(Some(SerialConsistency::LocalSerial))
-        .load_balancing_policy(policy)
-        .request_timeout(Some(Duration::from_secs(15)))
-        .build();
+    let local = config.local_datacenter()?;
     SessionBuilder::new()
         .known_nodes(&config.nodes)
-        .default_execution_profile_handle(profile.into_handle())
+        .default_execution_profile_handle(routed_to(local).into_handle())
         .build()
         .await
         .map_err(|error| {
@@ -180,4 +177,20 @@ pub async fn connect(config: &ScyllaConfig) -> Result<Session, String> {
                 config.nodes.join(",")
             )
         })
+}
+
+/// Requests through `datacenter` alone, token-aware, never failing over to another: with
+/// LOCAL_QUORUM and LOCAL_SERIAL they are that datacenter's region's quorum.
+pub(super) fn routed_to(datacenter: &str) -> ExecutionProfile {
+    let policy = DefaultPolicy::builder()
+        .prefer_datacenter(datacenter.to_string())
+        .token_aware(true)
+        .permit_dc_failover(false)
+        .build();
+    ExecutionProfile::builder()
+        .consistency(Consistency::LocalQuorum)
+        .serial_consistency(Some(SerialConsistency::LocalSerial))
+        .load_balancing_policy(policy)
+        .request_timeout(Some(Duration::from_secs(15)))
+        .build()
 }

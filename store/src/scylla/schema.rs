@@ -69,10 +69,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "distributors",
         scope: Scope::Regional,
         statements: &[
-            // Bucketed by a hash of the id: a point read computes the bucket, a listing (the
-            // genealogy index, a period snapshot) reads the buckets. `event_sequence` is the
-            // outbox sequence of the `distributor.enrolled` event, written before the row is
-            // claimed: the event is real exactly when the row holds its sequence.
+            // The genealogy: pseudonymous ids only. Bucketed by a hash of the id: a point
+            // read computes the bucket, a listing (the genealogy index, a period snapshot)
+            // reads the buckets. `event_sequence` is the outbox sequence of the
+            // `distributor.enrolled` event, written before the row is claimed: the event is
+            // real exactly when the row holds its sequence. `residence_region` names the
+            // keyspace that holds the distributor's profile.
             "CREATE TABLE IF NOT EXISTS {regional}.distributors (
                 tenant_id text,
                 bucket smallint,
@@ -83,10 +85,20 @@ pub const MIGRATIONS: &[Migration] = &[
                 placement_slot tinyint,
                 joined_on date,
                 status text,
+                residence_region text,
+                event_sequence bigint,
+                PRIMARY KEY ((tenant_id, bucket), distributor_id))",
+            // Personal data, in the keyspace of the region the distributor resides in (which
+            // may not be the one of their genealogy row). Written with the event sequence of
+            // the change as the write timestamp, so the latest change wins whatever order the
+            // writes land in.
+            "CREATE TABLE IF NOT EXISTS {regional}.profiles (
+                tenant_id text,
+                bucket smallint,
+                distributor_id text,
                 name text,
                 email text,
                 country text,
-                event_sequence bigint,
                 PRIMARY KEY ((tenant_id, bucket), distributor_id))",
         ],
     },

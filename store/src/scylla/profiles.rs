@@ -1,0 +1,188 @@
+//! Personal data: each distributor's profile lives in the keyspace of the region they reside
+//! in, which need not be the region whose keyspace holds their genealogy row.
+//!
+//! A profile of another region is written and read through that region's datacenter (an
+//! execution profile that prefers it, with no failover), so `LOCAL_QUORUM` is that region's
+//! quorum: the keyspace has no replicas anywhere else. Every write carries the event
+//! sequence of its change as the write timestamp: the latest change wins whatever order the
+//! writes land in, and rewriting a change is harmless (the statement is idempotent).
+
+use super::cql::{self, bucket, prepare};
+use super::{routed_to, ScyllaConfig, ScyllaStore};
+use crate::error::{StoreError, StoreResult};
+use crate::model::{Distributor, Profile};
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use std::collections::{BTreeMap, HashMap};
+
+/// The profile statements of every region of the deployment.
+pub(super) struct ProfileStatements {
+    /// The region of this process: a distributor without a residence region resides here.
+    own_region: String,
+    by_region: BTreeMap<String, RegionProfiles>,
+}
+
+/// One region's `profiles` table.
+struct RegionProfiles {
+    upsert: PreparedStatement,
+    select: PreparedStatement,
+    select_bucket: PreparedStatement,
+}
+
+type ProfileRow = (Option<String>, Option<String>, Option<String>);
+/// A profile row of a bucket listing: the distributor id first.
+type ListedProfileRow = (String, Option<String>, Option<String>, Option<String>);
+
+fn profile_from((name, email, country): ProfileRow) -> Profile {
+    Profile {
+        name,
+        email,
+        country,
+    }
+}
+
+impl ProfileStatements {
+    pub(super) async fn prepare(session: &Session, config: &ScyllaConfig) -> Result<Self, String> {
+        let mut by_region = BTreeMap::new();
+        for (region, datacenter) in &config.datacenters {
+            let keyspace = config.regional_keyspace(region);
+            let mut statements = RegionProfiles {
+                upsert: prepare(
+                    session,
+                    format!(
+                        "INSERT INTO {keyspace}.profiles (tenant_id, bucket, distributor_id, name, email, country) \
+                         VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+                    ),
+                    true,
+                )
+                .await?,
+                select: prepare(
+                    session,
+                    format!(
+                        "SELECT name, email, country FROM {keyspace}.profiles \
+                         WHERE tenant_id = ? AND bucket = ? AND distributor_id = ?"
+                    ),
+                    true,
+                )
+                .await?,
+                select_bucket: prepare(
+                    session,
+                    format!(
+                        "SELECT distributor_id, name, email, country FROM {keyspace}.profiles \
+                         WHERE tenant_id = ? AND bucket = ?"
+                    ),
+                    true,
+                )
+                .await?,
+            };
+            if *region != config.region {
+                let handle = routed_to(datacenter).into_handle();
+                for statement in [
+                    &mut statements.upsert,
+                    &mut statements.select,
+                    &mut statements.select_bucket,
+                ] {
+                    statement.set_execution_profile_handle(Some(handle.clone()));
+                }
+            }
+            by_region.insert(region.clone(), statements);
+        }
+        Ok(ProfileStatements {
+            own_region: config.region.clone(),
+            by_region,
+        })
+    }
+
+    /// The regions a distributor may reside in: every region of the deployment.
+    pub(super) fn regions(&self) -> Vec<String> {
+        self.by_region.keys().cloned().collect()
+    }
+
+    /// The region the distributor resides in, and its statements.
+    fn of(&self, distributor: &Distributor) -> StoreResult<(&str, &RegionProfiles)> {
+        let region = distributor
+            .residence_region
+            .as_deref()
+            .unwrap_or(&self.own_region);
+        let (region, statements) = self.by_region.get_key_value(region).ok_or_else(|| {
+            StoreError::Backend(format!(
+                "distributor {:?} resides in region {region:?}, which this deployment does not \
+                 map to a datacenter (add --datacenter {region}=DC)",
+                distributor.id
+            ))
+        })?;
+        Ok((region.as_str(), statements))
+    }
+
+    /// The statement that writes the distributor's profile, and the region it writes in.
+    pub(super) fn upsert_for(
+        &self,
+        distributor: &Distributor,
+    ) -> StoreResult<(&str, &PreparedStatement)> {
+        let (region, statements) = self.of(distributor)?;
+        Ok((region, &statements.upsert))
+    }
+}
+
+impl ScyllaStore {
+    /// Writes the distributor's profile in their residence region, as of the change with
+    /// event `sequence`.
+    pub(super) async fn write_profile(
+        &self,
+        tenant_id: &str,
+        distributor: &Distributor,
+        sequence: i64,
+    ) -> StoreResult<()> {
+        let (_, statements) = self.profiles.of(distributor)?;
+        let profile = &distributor.profile;
+        cql::execute(
+            &self.session,
+            &statements.upsert,
+            (
+                tenant_id,
+                bucket(&distributor.id),
+                &distributor.id,
+                &profile.name,
+                &profile.email,
+                &profile.country,
+                sequence,
+            ),
+        )
+        .await
+    }
+
+    /// The distributor's stored profile; None when it was never written.
+    pub(super) async fn read_profile(
+        &self,
+        tenant_id: &str,
+        distributor: &Distributor,
+    ) -> StoreResult<Option<Profile>> {
+        let (_, statements) = self.profiles.of(distributor)?;
+        let row: Option<ProfileRow> = cql::maybe_row(
+            &self.session,
+            &statements.select,
+            (tenant_id, bucket(&distributor.id), &distributor.id),
+        )
+        .await?;
+        Ok(row.map(profile_from))
+    }
+
+    /// Every profile of the tenant, from every region's keyspace.
+    pub(super) async fn all_profiles(
+        &self,
+        tenant_id: &str,
+    ) -> StoreResult<HashMap<String, Profile>> {
+        let mut profiles = HashMap::new();
+        for statements in self.profiles.by_region.values() {
+            let rows: Vec<ListedProfileRow> =
+                cql::all_buckets(&self.session, &statements.select_bucket, |bucket| {
+                    (tenant_id, bucket)
+                })
+                .await?;
+            for (id, name, email, country) in rows {
+                profiles.insert(id, profile_from((name, email, country)));
+            }
+        }
+        Ok(profiles)
+    }
+}
