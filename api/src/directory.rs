@@ -16,6 +16,11 @@ pub struct Directory {
     ids: Vec<Box<str>>,
     nodes: HashMap<Box<str>, Node>,
     joined_on: Vec<Day>,
+    /// Each node's residence region: an index into `regions`, 0 for none given (the store's
+    /// own region). One byte a node, as a deployment has a handful of regions.
+    residence: Vec<u8>,
+    /// The residence regions seen; `regions[0]` stands for none.
+    regions: Vec<Box<str>>,
     /// Nodes below this are durable; the ones above are being stored.
     durable: usize,
 }
@@ -51,6 +56,8 @@ impl Directory {
             ids: Vec::new(),
             nodes: HashMap::new(),
             joined_on: Vec::new(),
+            residence: Vec::new(),
+            regions: vec!["".into()],
             durable: 0,
         }
     }
@@ -95,6 +102,14 @@ impl Directory {
         self.joined_on[node as usize]
     }
 
+    /// The region the distributor resides in, when one was given at enrollment.
+    pub fn residence(&self, node: Node) -> Option<&str> {
+        match self.residence[node as usize] {
+            0 => None,
+            index => Some(&self.regions[index as usize]),
+        }
+    }
+
     pub fn tree(&self) -> &Genealogy {
         &self.tree
     }
@@ -111,6 +126,7 @@ impl Directory {
         sponsor_id: Option<&str>,
         placement: PlacementChoice,
         joined_on: Day,
+        residence_region: Option<&str>,
     ) -> Result<Distributor, ApiError> {
         if self.nodes.contains_key(id) {
             return Err(ApiError::Conflict(format!(
@@ -136,6 +152,7 @@ impl Directory {
             })?),
         };
         let request = self.placement_request(placement, sponsor.is_none())?;
+        let residence = self.region_index(residence_region)?;
         let enrolled = self
             .tree
             .enroll(sponsor, request)
@@ -144,7 +161,7 @@ impl Directory {
             parent_id: self.id(parent).to_owned(),
             slot,
         });
-        self.remember(id, joined_on);
+        self.remember(id, joined_on, residence);
         Ok(Distributor {
             id: id.to_owned(),
             node: enrolled.node,
@@ -153,7 +170,7 @@ impl Directory {
             joined_on: engine::calendar::format_date(joined_on),
             status: store::DistributorStatus::Active,
             profile: store::Profile::default(),
-            residence_region: None,
+            residence_region: residence_region.map(str::to_owned),
         })
     }
 
@@ -174,17 +191,37 @@ impl Directory {
             distributor.sponsor_id.as_deref(),
             placement,
             joined_on,
+            distributor.residence_region.as_deref(),
         )
         .map_err(|error| format!("distributor {:?}: {error}", distributor.id))?;
         self.mark_durable();
         Ok(())
     }
 
-    fn remember(&mut self, id: &str, joined_on: Day) {
+    fn remember(&mut self, id: &str, joined_on: Day, residence: u8) {
         let id: Box<str> = id.into();
         self.nodes.insert(id.clone(), self.ids.len() as Node);
         self.ids.push(id);
         self.joined_on.push(joined_on);
+        self.residence.push(residence);
+    }
+
+    /// The index of a residence region, added when new.
+    fn region_index(&mut self, region: Option<&str>) -> Result<u8, ApiError> {
+        let Some(region) = region else {
+            return Ok(0);
+        };
+        if let Some(index) = self.regions.iter().position(|known| &**known == region) {
+            return Ok(index as u8);
+        }
+        if self.regions.len() > u8::MAX as usize {
+            return Err(ApiError::invalid(
+                "residence_region",
+                "a tenant's distributors reside in at most 255 regions",
+            ));
+        }
+        self.regions.push(region.into());
+        Ok((self.regions.len() - 1) as u8)
     }
 
     fn placement_request(

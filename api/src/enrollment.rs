@@ -103,11 +103,11 @@ async fn enroll_batch(
                 request.sponsor_id.as_deref(),
                 request.placement,
                 request.joined_on,
+                request.residence_region.as_deref(),
             );
             match placed {
                 Ok(mut distributor) => {
                     distributor.profile = request.profile;
-                    distributor.residence_region = request.residence_region;
                     accepted.push((distributor, reply));
                 }
                 Err(error) => {

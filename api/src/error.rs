@@ -28,6 +28,13 @@ pub enum ApiError {
     /// The same `Idempotency-Key` came with a different body.
     #[error("the Idempotency-Key was used before with a different request body")]
     IdempotencyKeyReused,
+    /// An order for a distributor who resides in another region: their orders are kept in
+    /// that region's keyspace, so an endpoint of that region takes them.
+    #[error("distributor {distributor_id:?} resides in region {region:?}: their orders are kept there; place them through an endpoint of {region}")]
+    ResidesElsewhere {
+        distributor_id: String,
+        region: String,
+    },
     /// A withdrawal larger than the balance.
     #[error("insufficient funds: the balance is {balance}")]
     InsufficientFunds { balance: String },
@@ -58,6 +65,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ResidesElsewhere { .. } => StatusCode::MISDIRECTED_REQUEST,
             ApiError::InsufficientFunds { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -71,6 +79,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::ResidesElsewhere { .. } => "resides_elsewhere",
             ApiError::InsufficientFunds { .. } => "insufficient_funds",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -116,6 +125,7 @@ impl IntoResponse for ApiError {
         }
         let field = match &self {
             ApiError::InvalidField { field, .. } => Some(field.clone()),
+            ApiError::ResidesElsewhere { .. } => Some("distributor_id".to_owned()),
             _ => None,
         };
         let problem = Problem {

@@ -4,7 +4,7 @@ use crate::auth::{sha256_hex, TenantAccess};
 use crate::error::{ApiError, ApiResult};
 use crate::json::JsonBody;
 use crate::money::{parse_volume_field, volume_text};
-use crate::state::{now_ms, AppState};
+use crate::state::{now_ms, AppState, TenantRuntime};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -100,11 +100,41 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
     Ok(key.to_owned())
 }
 
+/// The distributor must be durably enrolled, and reside in the region this store serves: an
+/// order is kept in the keyspace of its distributor's residence region.
+fn check_residence(
+    tenant: &TenantRuntime,
+    state: &AppState,
+    distributor_id: &str,
+) -> ApiResult<()> {
+    let directory = tenant.directory.read().expect("directory lock");
+    let node = directory.durable_node(distributor_id).ok_or_else(|| {
+        ApiError::invalid(
+            "distributor_id",
+            format!("unknown distributor {distributor_id:?}"),
+        )
+    })?;
+    let (Some(residence), Some(serving)) =
+        (directory.residence(node), state.store().serving_region())
+    else {
+        return Ok(());
+    };
+    if residence == serving {
+        return Ok(());
+    }
+    Err(ApiError::ResidesElsewhere {
+        distributor_id: distributor_id.to_owned(),
+        region: residence.to_owned(),
+    })
+}
+
 /// Create an order. A retry with the same `Idempotency-Key` and body answers as the first
 /// time (with `Idempotent-Replayed: true`); the same key with another body is 422.
 #[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = NewOrderBody,
     params(("Idempotency-Key" = String, Header, description = "Unique per order; reuse it only to retry")),
-    responses((status = 201, body = OrderView), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = OrderView), (status = 409, body = crate::error::Problem),
+        (status = 421, description = "The distributor resides in another region: place the order through an endpoint of that region", body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)),
     security(("api_key" = [])))]
 async fn create_order(
     TenantAccess(tenant): TenantAccess,
@@ -120,18 +150,7 @@ async fn create_order(
     }
     let pv = parse_volume_field("pv", &body.pv)?;
     let cv = parse_volume_field("cv", &body.cv)?;
-    let known = tenant
-        .directory
-        .read()
-        .expect("directory lock")
-        .durable_node(&body.distributor_id)
-        .is_some();
-    if !known {
-        return Err(ApiError::invalid(
-            "distributor_id",
-            format!("unknown distributor {:?}", body.distributor_id),
-        ));
-    }
+    check_residence(&tenant, &state, &body.distributor_id)?;
     // The fingerprint of the request as understood (not its bytes): the same order sent with
     // other spacing is the same request.
     let fingerprint = sha256_hex(&serde_json::to_vec(&body).expect("bodies serialize"));

@@ -55,6 +55,11 @@ pub trait DistributorStore: Send + Sync {
     fn residence_regions(&self) -> Option<Vec<String>> {
         None
     }
+    /// The region this store serves: its keyspace holds the orders it takes, so it takes
+    /// orders only of the distributors residing there. None when the backend has no regions.
+    fn serving_region(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Orders and their idempotency keys. Partitions: (tenant, order id) and (tenant, key).

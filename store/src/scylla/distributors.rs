@@ -372,4 +372,8 @@ impl DistributorStore for ScyllaStore {
     fn residence_regions(&self) -> Option<Vec<String>> {
         Some(self.profiles.regions())
     }
+
+    fn serving_region(&self) -> Option<String> {
+        Some(self.profiles.own_region().to_owned())
+    }
 }

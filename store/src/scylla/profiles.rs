@@ -93,6 +93,10 @@ impl ProfileStatements {
         })
     }
 
+    pub(super) fn own_region(&self) -> &str {
+        &self.own_region
+    }
+
     /// The regions a distributor may reside in: every region of the deployment.
     pub(super) fn regions(&self) -> Vec<String> {
         self.by_region.keys().cloned().collect()
