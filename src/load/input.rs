@@ -105,7 +105,7 @@ fn enroll_all(plan: &engine::plan::CompiledPlan, text: &str) -> Result<Vec<Distr
             .ok_or_else(|| at_line(format!("joined_on {:?} is not YYYY-MM-DD", row[4])))?;
         let sponsor = (!row[1].is_empty()).then_some(row[1]);
         let mut record = directory
-            .enroll(row[0], sponsor, placement, joined)
+            .enroll(row[0], sponsor, placement, joined, None)
             .map_err(|error| at_line(error.to_string()))?;
         if row[5] == "terminated" {
             record.status = DistributorStatus::Terminated;
