@@ -73,18 +73,9 @@ fn runtime() -> tokio::runtime::Runtime {
 fn read_keyspace(prefix: &str, keyspace: &str) -> (BTreeSet<String>, Vec<(i32, String)>) {
     runtime().block_on(async {
         let session = connect(&config(prefix)).await.expect("connects");
-        let tables = session
-            .query_unpaged(
-                "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?",
-                (keyspace,),
-            )
+        let tables = store::scylla::testing::tables(&session, keyspace)
             .await
-            .unwrap()
-            .into_rows_result()
-            .unwrap()
-            .rows::<(String,)>()
-            .unwrap()
-            .map(|row| row.unwrap().0)
+            .into_iter()
             .collect();
         let mut record: Vec<(i32, String)> = session
             .query_unpaged(

@@ -17,12 +17,7 @@ async fn two_region_server() -> Server {
     config
         .datacenters
         .insert("abroad".into(), testing::DATACENTER.into());
-    let session = store::scylla::connect(&config)
-        .await
-        .expect("the test Cassandra node answers");
-    store::scylla::migrate(&session, &config)
-        .await
-        .expect("the schema migrates");
+    testing::migrated(&config).await;
     let store = StoreChoice::Scylla(config);
     Server {
         base: start_on(&store).await,

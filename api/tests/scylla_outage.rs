@@ -125,12 +125,7 @@ async fn an_outage_during_ingestion_loses_and_doubles_nothing() {
     .unwrap();
     let mut config = store::scylla::testing::config("outage_", "test");
     config.nodes = vec![address];
-    let session = store::scylla::connect(&config)
-        .await
-        .expect("the node answers");
-    store::scylla::migrate(&session, &config)
-        .await
-        .expect("the schema migrates");
+    store::scylla::testing::migrated(&config).await;
     let choice = StoreChoice::Scylla(config);
     let server = Arc::new(Server {
         base: start_on(&choice).await,

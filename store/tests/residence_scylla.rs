@@ -5,17 +5,20 @@
 
 use scylla::client::session::Session;
 use scylla::value::Row;
-use store::scylla::{connect, migrate, testing, ScyllaConfig, ScyllaStore};
+use store::scylla::{testing, ScyllaConfig, ScyllaStore};
 use store::{Distributor, DistributorStore, Profile};
 
 const TENANT: &str = "residence";
 
-fn two_regions() -> ScyllaConfig {
+/// A migrated deployment of two regions served from `home`, a session on it and the store.
+async fn two_regions() -> (ScyllaConfig, Session, ScyllaStore) {
     let mut config = testing::config(&testing::unique_prefix("residence"), "home");
     config
         .datacenters
         .insert("abroad".into(), testing::DATACENTER.into());
-    config
+    let session = testing::migrated(&config).await;
+    let store = ScyllaStore::open(&config).await.expect("the store opens");
+    (config, session, store)
 }
 
 fn resident(id: &str, node: u32, sponsor: Option<&str>, region: Option<&str>) -> Distributor {
@@ -31,18 +34,8 @@ fn resident(id: &str, node: u32, sponsor: Option<&str>, region: Option<&str>) ->
 
 /// Every text value of every row of every table of `keyspace`, rendered.
 async fn everything_in(session: &Session, keyspace: &str) -> String {
-    let tables = session
-        .query_unpaged(
-            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?",
-            (keyspace,),
-        )
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap();
     let mut rendered = String::new();
-    for table in tables.rows::<(String,)>().unwrap() {
-        let (table,) = table.unwrap();
+    for table in testing::tables(session, keyspace).await {
         let rows = session
             .query_unpaged(format!("SELECT * FROM {keyspace}.{table}"), ())
             .await
@@ -58,12 +51,7 @@ async fn everything_in(session: &Session, keyspace: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_residents_personal_data_is_kept_in_their_region_only() {
-    let config = two_regions();
-    let session = connect(&config).await.expect("the test node answers");
-    migrate(&session, &config)
-        .await
-        .expect("the schema migrates");
-    let store = ScyllaStore::open(&config).await.expect("the store opens");
+    let (config, session, store) = two_regions().await;
     let home = config.regional_keyspace("home");
     let abroad = config.regional_keyspace("abroad");
 
@@ -135,12 +123,7 @@ async fn a_residents_personal_data_is_kept_in_their_region_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_residence_outside_the_deployment_is_refused_and_changes_nothing() {
-    let config = two_regions();
-    let session = connect(&config).await.expect("the test node answers");
-    migrate(&session, &config)
-        .await
-        .expect("the schema migrates");
-    let store = ScyllaStore::open(&config).await.expect("the store opens");
+    let (_, _, store) = two_regions().await;
     assert_eq!(
         store.residence_regions(),
         Some(vec!["abroad".to_string(), "home".to_string()])
@@ -153,12 +136,7 @@ async fn a_residence_outside_the_deployment_is_refused_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_load_places_each_profile_in_its_region() {
-    let config = two_regions();
-    let session = connect(&config).await.expect("the test node answers");
-    migrate(&session, &config)
-        .await
-        .expect("the schema migrates");
-    let store = ScyllaStore::open(&config).await.expect("the store opens");
+    let (config, session, store) = two_regions().await;
     let people: Vec<Distributor> = (0..300)
         .map(|node| {
             let id = format!("p{node:03}");

@@ -39,12 +39,7 @@ async fn fresh_store(data: &std::path::Path) -> StoreChoice {
         Err(_) | Ok("") | Ok("embedded") => StoreChoice::Embedded(data.to_path_buf()),
         Ok("scylla") => {
             let config = testing::config(&testing::unique_prefix("api"), "test");
-            let session = store::scylla::connect(&config)
-                .await
-                .expect("the test Cassandra node answers");
-            store::scylla::migrate(&session, &config)
-                .await
-                .expect("the schema migrates");
+            testing::migrated(&config).await;
             StoreChoice::Scylla(config)
         }
         Ok(other) => panic!("UPLINE_TEST_STORE={other:?}: expected embedded or scylla"),

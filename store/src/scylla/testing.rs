@@ -2,6 +2,7 @@
 //! workspace root), keyspace prefixes that keep tests apart on it, and a migrated deployment.
 
 use super::{connect, migrate, ScyllaConfig};
+use scylla::client::session::Session;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
@@ -65,6 +66,33 @@ pub fn config(prefix: &str, region: &str) -> ScyllaConfig {
         replication_factor: 1,
         keyspace_prefix: prefix.into(),
     }
+}
+
+/// Connects to `config`'s node and migrates its keyspaces; the session stays open for the
+/// test's own queries.
+pub async fn migrated(config: &ScyllaConfig) -> Session {
+    let session = connect(config).await.expect("the test node answers");
+    migrate(&session, config)
+        .await
+        .expect("the schema migrates");
+    session
+}
+
+/// The names of the tables of `keyspace`, as the node's schema lists them.
+pub async fn tables(session: &Session, keyspace: &str) -> Vec<String> {
+    session
+        .query_unpaged(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?",
+            (keyspace,),
+        )
+        .await
+        .expect("the schema tables answer")
+        .into_rows_result()
+        .expect("table names come as rows")
+        .rows::<(String,)>()
+        .expect("table names are text")
+        .map(|row| row.expect("a table name").0)
+        .collect()
 }
 
 /// The deployment this test process shares (one keyspace prefix, migrated once; cases keep
