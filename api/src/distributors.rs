@@ -296,7 +296,7 @@ async fn enroll(
     JsonBody(body): JsonBody<NewDistributor>,
 ) -> ApiResult<(StatusCode, Json<DistributorView>)> {
     let regions = state.store().residence_regions();
-    let request = enrollment_request(&tenant, body, regions.as_deref())?;
+    let request = enrollment_request(&tenant, body, regions)?;
     let outcome = tenant.enrollments.enroll(request).await;
     let label = if outcome.is_ok() {
         "enrolled"

@@ -52,12 +52,12 @@ pub trait DistributorStore: Send + Sync {
     /// The regions a distributor may reside in (their profile is kept in that region's
     /// keyspace); None when the backend has no regions (the embedded store keeps everything
     /// in one place, and records the residence region as given).
-    fn residence_regions(&self) -> Option<Vec<String>> {
+    fn residence_regions(&self) -> Option<&[String]> {
         None
     }
     /// The region this store serves: its keyspace holds the orders it takes, so it takes
     /// orders only of the distributors residing there. None when the backend has no regions.
-    fn serving_region(&self) -> Option<String> {
+    fn serving_region(&self) -> Option<&str> {
         None
     }
 }

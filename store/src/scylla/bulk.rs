@@ -9,6 +9,7 @@
 //! columns included), so the tenant is served from them like any other.
 
 use super::cql::{bucket, execution_error, prepare, to_cql_date};
+use super::profiles::profile_values;
 use super::ScyllaStore;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{Distributor, Order, PeriodVolume};
@@ -115,24 +116,14 @@ impl ScyllaStore {
             .await?;
         let mut by_region: BTreeMap<&str, (&PreparedStatement, Vec<_>)> = BTreeMap::new();
         for distributor in distributors {
-            let profile = &distributor.profile;
-            let partition = bucket(&distributor.id);
             let (region, upsert) = self.profiles.upsert_for(distributor)?;
             by_region
                 .entry(region)
                 .or_insert_with(|| (upsert, Vec::new()))
                 .1
                 .push((
-                    partition,
-                    (
-                        tenant_id,
-                        partition,
-                        &distributor.id,
-                        &profile.name,
-                        &profile.email,
-                        &profile.country,
-                        0_i64,
-                    ),
+                    bucket(&distributor.id),
+                    profile_values(tenant_id, distributor, 0),
                 ));
         }
         for (upsert, rows) in by_region.into_values() {

@@ -369,11 +369,11 @@ impl DistributorStore for ScyllaStore {
         Ok(distributors)
     }
 
-    fn residence_regions(&self) -> Option<Vec<String>> {
+    fn residence_regions(&self) -> Option<&[String]> {
         Some(self.profiles.regions())
     }
 
-    fn serving_region(&self) -> Option<String> {
-        Some(self.profiles.own_region().to_owned())
+    fn serving_region(&self) -> Option<&str> {
+        Some(self.profiles.own_region())
     }
 }

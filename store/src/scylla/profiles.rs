@@ -20,6 +20,8 @@ pub(super) struct ProfileStatements {
     /// The region of this process: a distributor without a residence region resides here.
     own_region: String,
     by_region: BTreeMap<String, RegionProfiles>,
+    /// The keys of `by_region`, kept as a list so that asking for them allocates nothing.
+    regions: Vec<String>,
 }
 
 /// One region's `profiles` table.
@@ -89,6 +91,7 @@ impl ProfileStatements {
         }
         Ok(ProfileStatements {
             own_region: config.region.clone(),
+            regions: by_region.keys().cloned().collect(),
             by_region,
         })
     }
@@ -98,8 +101,8 @@ impl ProfileStatements {
     }
 
     /// The regions a distributor may reside in: every region of the deployment.
-    pub(super) fn regions(&self) -> Vec<String> {
-        self.by_region.keys().cloned().collect()
+    pub(super) fn regions(&self) -> &[String] {
+        &self.regions
     }
 
     /// The region the distributor resides in, and its statements.
@@ -128,6 +131,34 @@ impl ProfileStatements {
     }
 }
 
+/// The values of a profile upsert: the distributor's profile as of write `timestamp`.
+pub(super) type ProfileValues<'d> = (
+    &'d str,
+    i16,
+    &'d str,
+    &'d Option<String>,
+    &'d Option<String>,
+    &'d Option<String>,
+    i64,
+);
+
+pub(super) fn profile_values<'d>(
+    tenant_id: &'d str,
+    distributor: &'d Distributor,
+    timestamp: i64,
+) -> ProfileValues<'d> {
+    let profile = &distributor.profile;
+    (
+        tenant_id,
+        bucket(&distributor.id),
+        &distributor.id,
+        &profile.name,
+        &profile.email,
+        &profile.country,
+        timestamp,
+    )
+}
+
 impl ScyllaStore {
     /// Writes the distributor's profile in their residence region, as of the change with
     /// event `sequence`.
@@ -138,19 +169,10 @@ impl ScyllaStore {
         sequence: i64,
     ) -> StoreResult<()> {
         let (_, statements) = self.profiles.of(distributor)?;
-        let profile = &distributor.profile;
         cql::execute(
             &self.session,
             &statements.upsert,
-            (
-                tenant_id,
-                bucket(&distributor.id),
-                &distributor.id,
-                &profile.name,
-                &profile.email,
-                &profile.country,
-                sequence,
-            ),
+            profile_values(tenant_id, distributor, sequence),
         )
         .await
     }
