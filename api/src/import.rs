@@ -172,7 +172,8 @@ impl Import<'_> {
             crate::json::parse::<NewDistributor>(text.as_bytes()).map(|body| (body, false))
         };
         let request = parsed.and_then(|(body, terminated)| {
-            Ok((enrollment_request(self.tenant, body, None)?, terminated))
+            let regions = self.state.store().residence_regions();
+            Ok((enrollment_request(self.tenant, body, regions)?, terminated))
         });
         match request {
             Err(error) => self.refuse(self.line, error),

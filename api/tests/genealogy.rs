@@ -450,6 +450,28 @@ async fn a_distributor_resides_in_a_region_of_the_deployment() {
             problem["field"], "residence_region",
             "{residence:?}: {problem}"
         );
+        // A bulk import checks a residence as the endpoint does, and reports its line.
+        let row = json!({ "id": format!("imported{at}"), "sponsor_id": "root", "residence_region": residence });
+        let report: Value = server
+            .client
+            .post(format!("{}/v1/distributors/import", server.base))
+            .bearer_auth(&key)
+            .header("content-type", "application/x-ndjson")
+            .body(format!("{row}\n"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(report["refused"], 1, "{residence:?}: {report}");
+        assert!(
+            report["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("residence_region"),
+            "{residence:?}: {report}"
+        );
         server
             .expect(
                 Method::GET,

@@ -126,7 +126,7 @@ async fn a_residence_outside_the_deployment_is_refused_and_changes_nothing() {
     let (_, _, store) = two_regions().await;
     assert_eq!(
         store.residence_regions(),
-        Some(vec!["abroad".to_string(), "home".to_string()])
+        Some(&["abroad".to_string(), "home".to_string()][..])
     );
     let root = resident("root", 0, None, Some("elsewhere"));
     let error = store.enroll(TENANT, vec![root]).await.unwrap_err();
