@@ -4,7 +4,7 @@
 /// user); everything else is the backend's trouble and never shown to a client. `Unavailable`
 /// says the backend could not answer now (a database down or overloaded): the request changed
 /// nothing that a retry would not complete, and the client may try again later.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{what} already exists")]
     Conflict { what: String },

@@ -82,7 +82,7 @@ impl ScyllaStore {
         Claim: FnOnce(u64) -> Claimed,
         Claimed: Future<Output = StoreResult<bool>> + 's,
     {
-        match claim(ticket.sequence).await {
+        let outcome = match claim(ticket.sequence).await {
             Ok(true) => Ok(true),
             Ok(false) => {
                 self.outbox.delete_or_doubt(&self.session, &ticket).await;
@@ -92,7 +92,9 @@ impl ScyllaStore {
                 self.outbox.doubt(ticket.sequence);
                 Err(error)
             }
-        }
+        };
+        ticket.settle();
+        outcome
     }
 
     /// Checks a doubtful event against the row of its change. A row that does not hold the
@@ -183,30 +185,17 @@ mod tests {
     //! its event must then be there to be read.
     use super::super::testing;
     use super::*;
-    use crate::model::{NewOrder, Order, OrderOutcome};
+    use crate::model::{NewOrder, OrderOutcome};
     use crate::traits::{OrderStore, OutboxStore};
 
     const TENANT: &str = "late";
 
     fn new_order(order_id: &str) -> NewOrder {
-        NewOrder {
-            idempotency_key: format!("key-{order_id}"),
-            request_sha256: format!("sha-{order_id}"),
-            order: Order {
-                order_id: order_id.into(),
-                distributor_id: "d1".into(),
-                date: "2026-11-05".into(),
-                pv: 10_000,
-                cv: 100_000,
-                status: OrderStatus::Paid,
-                created_at_ms: 1,
-            },
-        }
+        testing::order_request(order_id, &format!("key-{order_id}"))
     }
 
-    /// An order's event written, and its claim's outcome unknown to this process (as after
-    /// a timeout): the ticket is given up with the event doubted, the order row untouched.
-    async fn event_with_claim_unknown(store: &ScyllaStore, new_order: &NewOrder) -> u64 {
+    /// An order's event written at a ticket of its own, the claim not made.
+    async fn event_written<'s>(store: &'s ScyllaStore, new_order: &NewOrder) -> Ticket<'s> {
         let ticket = store.outbox.ticket(&store.session).await.unwrap();
         let event = NewEvent {
             kind: "order.created",
@@ -217,7 +206,15 @@ mod tests {
             .write(&store.session, ticket.sequence, TENANT, &event)
             .await
             .unwrap();
+        ticket
+    }
+
+    /// An order's event written, and its claim's outcome unknown to this process (as after
+    /// a timeout): the ticket is given up with the event doubted, the order row untouched.
+    async fn event_with_claim_unknown(store: &ScyllaStore, new_order: &NewOrder) -> u64 {
+        let ticket = event_written(store, new_order).await;
         store.outbox.doubt(ticket.sequence);
+        ticket.settle();
         ticket.sequence
     }
 
@@ -280,5 +277,22 @@ mod tests {
         // Deleted for good: a reader from the start never sees it again.
         let again = store.pending_events(0, 100).await.unwrap();
         assert_eq!(sequences(&again), sequences(&events));
+    }
+
+    #[tokio::test]
+    async fn the_event_of_a_request_that_went_away_before_its_claim_is_checked() {
+        let store = store_of_its_own("gone").await;
+        let abandoned = new_order("o-abandoned");
+        // What a request future dropped between its event and its claim leaves (the client
+        // hung up): the event written, the ticket dropped, nothing said about the claim.
+        let gone = event_written(&store, &abandoned).await.sequence;
+        // The client's retry makes the order under a sequence of its own: the first event
+        // must not count as a second order.
+        let OrderOutcome::Created(_) = store.create_order(TENANT, abandoned).await.unwrap() else {
+            panic!("the retry creates the order");
+        };
+        let events = store.pending_events(0, 100).await.unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert!(events[0].sequence > gone, "{events:?}");
     }
 }

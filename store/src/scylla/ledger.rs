@@ -436,6 +436,7 @@ impl ScyllaStore {
             Ok(_) => self.outbox.delete_or_doubt(&self.session, &ticket).await,
             Err(_) => self.outbox.doubt(ticket.sequence),
         }
+        ticket.settle();
         outcome
     }
 

@@ -16,6 +16,7 @@
 //! goes through that region's datacenter).
 
 mod bulk;
+mod claims;
 mod cql;
 mod distributors;
 mod events;
@@ -49,6 +50,8 @@ pub struct ScyllaStore {
     outbox: outbox::Outbox,
     bulk: bulk::BulkStatements,
     key_locks: orders::KeyLocks,
+    /// Order-id claims, one round per partition at a time (see `claims`).
+    claims: Arc<claims::OrderClaims>,
 }
 
 impl ScyllaStore {
@@ -67,6 +70,12 @@ impl ScyllaStore {
         let outbox = outbox::Outbox::prepare(&session, &regional)
             .await
             .map_err(not_migrated)?;
+        let orders =
+            orders::OrderStatements::prepare(&session, &regional, outbox.insert_statement())
+                .await
+                .map_err(not_migrated)?;
+        let session = Arc::new(session);
+        let claims = claims::OrderClaims::new(Arc::clone(&session), orders.claim_statement());
         Ok(ScyllaStore {
             tenants: tenants::TenantStatements::prepare(&session, &global)
                 .await
@@ -86,19 +95,14 @@ impl ScyllaStore {
             ledger: ledger::LedgerStatements::prepare(&session, &regional)
                 .await
                 .map_err(not_migrated)?,
-            orders: orders::OrderStatements::prepare(
-                &session,
-                &regional,
-                outbox.insert_statement(),
-            )
-            .await
-            .map_err(not_migrated)?,
+            orders,
             outbox,
             bulk: bulk::BulkStatements::prepare(&session, &regional)
                 .await
                 .map_err(not_migrated)?,
             key_locks: orders::KeyLocks::new(),
-            session: Arc::new(session),
+            claims,
+            session,
         })
     }
 }

@@ -1,15 +1,16 @@
 //! Orders and their idempotency keys.
 //!
-//! An order costs one lightweight transaction: the claim of its order id (`orders`, with the
-//! sequence of its event and the request's key), which makes every order id exactly once
-//! whatever key a request carries. The key itself (`order_requests`) is read, and written
-//! before the claim when new (in one batch with the order's event), with plain statements
-//! under a lock of this process: with one writer per region (see `docs/data-model.md`) no
-//! other process writes the region's keys, so the lock is what keeps two requests with one
-//! key apart. A retry after a failure anywhere
-//! finds its key with the same body and completes or replays the order; a request whose order
-//! id another key took is told so, every time.
+//! An order's id is claimed with a lightweight transaction (`orders`, with the sequence of its
+//! event and the request's key), which makes every order id exactly once whatever key a
+//! request carries; the claims waiting on one partition share one round (`claims`). The key
+//! itself (`order_requests`) is read, and written before the claim when new (in one batch
+//! with the order's event), with plain statements under a lock of this process: with one
+//! writer per region (see `docs/data-model.md`) no other process writes the region's keys,
+//! so the lock is what keeps two requests with one key apart. A retry after a failure
+//! anywhere finds its key with the same body and completes or replays the order; a request
+//! whose order id another key took is told so, every time.
 
+use super::claims::ClaimRow;
 use super::cql::{self, bucket, from_cql_date, prepare, to_bigint, to_cql_date};
 use super::outbox::{Outbox, Ticket};
 use super::ScyllaStore;
@@ -68,6 +69,11 @@ pub(super) struct StoredOrder {
 const IMPORTS_IN_FLIGHT: usize = 64;
 
 impl OrderStatements {
+    /// The conditional insert of one order row, for the claims' rounds.
+    pub(super) fn claim_statement(&self) -> PreparedStatement {
+        self.claim_order.clone()
+    }
+
     /// `insert_event`: the outbox's statement for an event.
     pub(super) async fn prepare(
         session: &Session,
@@ -302,7 +308,8 @@ impl ScyllaStore {
         written
     }
 
-    /// Claims the order id for this request's key; `sequence` is its event's (none when imported).
+    /// Claims the order id for this request's key; `sequence` is its event's (none when
+    /// imported). The claim waits for its partition's next round (see `claims`).
     pub(super) async fn claim_order(
         &self,
         tenant_id: &str,
@@ -310,25 +317,22 @@ impl ScyllaStore {
         sequence: Option<u64>,
     ) -> StoreResult<bool> {
         let order = &new_order.order;
-        cql::conditional(
-            &self.session,
-            &self.orders.claim_order,
-            (
-                tenant_id,
-                bucket(&order.order_id),
-                &order.order_id,
-                &order.distributor_id,
-                to_cql_date("date", &order.date)?,
-                order.pv,
-                order.cv,
-                order.status.as_str(),
-                order.created_at_ms,
-                &new_order.idempotency_key,
-                sequence.is_none(),
-                sequence.map(to_bigint),
-            ),
-        )
-        .await
+        self.claims
+            .claim(ClaimRow {
+                tenant_id: tenant_id.to_owned(),
+                bucket: bucket(&order.order_id),
+                order_id: order.order_id.clone(),
+                distributor_id: order.distributor_id.clone(),
+                date: to_cql_date("date", &order.date)?,
+                pv: order.pv,
+                cv: order.cv,
+                status: order.status.as_str(),
+                created_at_ms: order.created_at_ms,
+                idempotency_key: new_order.idempotency_key.clone(),
+                imported: sequence.is_none(),
+                event_sequence: sequence.map(to_bigint),
+            })
+            .await
     }
 
     /// Who holds the order id, once a claim of it did not apply.

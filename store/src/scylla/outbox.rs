@@ -18,7 +18,7 @@ use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::SerialConsistency;
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::events::EventCheck;
@@ -63,13 +63,29 @@ struct Numbers {
 
 /// A sequence in flight: readers see nothing at or above it until it is dropped (after its
 /// event is written, or when the change it was for did not happen).
+///
+/// A ticket dropped before its change's outcome was settled — the request went away halfway,
+/// as a future does when its client hangs up — leaves its event doubted: the event may be
+/// written while the change never happens (or happens later), so readers check it against
+/// the change instead of taking it as real.
 pub(super) struct Ticket<'o> {
     pub sequence: u64,
     outbox: &'o Outbox,
+    settled: AtomicBool,
+}
+
+impl Ticket<'_> {
+    /// The change's outcome is known and dealt with: the event is real, deleted, or doubted.
+    pub(super) fn settle(&self) {
+        self.settled.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
+        if !self.settled.load(Ordering::Relaxed) {
+            self.outbox.doubt(self.sequence);
+        }
         let mut numbers = self.outbox.numbers.lock().expect("outbox numbers lock");
         numbers.in_flight.remove(&self.sequence);
     }
@@ -174,6 +190,7 @@ impl Outbox {
                     return Ok(Ticket {
                         sequence,
                         outbox: self,
+                        settled: AtomicBool::new(false),
                     });
                 }
             }

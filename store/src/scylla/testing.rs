@@ -2,6 +2,7 @@
 //! workspace root), keyspace prefixes that keep tests apart on it, and a migrated deployment.
 
 use super::{connect, migrate, ScyllaConfig};
+use crate::model::{NewOrder, Order, OrderStatus};
 use scylla::client::session::Session;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -119,4 +120,21 @@ pub fn shared_deployment() -> &'static ScyllaConfig {
         .expect("migrating the test deployment");
         config
     })
+}
+
+/// A request for a paid order of 1 PV and 10 CV by `d1`, under the idempotency key `key`.
+pub fn order_request(order_id: &str, key: &str) -> NewOrder {
+    NewOrder {
+        idempotency_key: key.to_owned(),
+        request_sha256: format!("sha-{key}-{order_id}"),
+        order: Order {
+            order_id: order_id.to_owned(),
+            distributor_id: "d1".into(),
+            date: "2026-11-05".into(),
+            pv: 10_000,
+            cv: 100_000,
+            status: OrderStatus::Paid,
+            created_at_ms: 1,
+        },
+    }
 }
