@@ -22,7 +22,7 @@
 //! does not stop the claims of others waiting on the same round.
 
 use super::cql::{self, corrupt};
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use scylla::client::session::Session;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
@@ -101,7 +101,7 @@ pub(super) struct OrderClaims {
     claim: PreparedStatement,
     /// A partition is present while a task runs its rounds; its claims wait in the vector.
     queues: Mutex<HashMap<Partition, Vec<Waiting>>>,
-    /// Rounds sent so far (against the claims they answered: how much the grouping saves).
+    /// Rounds sent so far (the tests compare them with the claims made).
     rounds: AtomicU64,
 }
 
@@ -138,7 +138,7 @@ impl OrderClaims {
             tokio::spawn(async move { claims.run_rounds(partition).await });
         }
         answered.await.unwrap_or_else(|_| {
-            Err(crate::error::StoreError::Unavailable(
+            Err(StoreError::Unavailable(
                 "the claim's round ended without an answer".into(),
             ))
         })
@@ -147,7 +147,7 @@ impl OrderClaims {
     /// Runs rounds on a partition until nobody waits on it.
     async fn run_rounds(&self, partition: Partition) {
         while let Some(round) = self.next_round(&partition) {
-            self.run_round(round).await;
+            self.run_round(&partition, round).await;
         }
     }
 
@@ -176,7 +176,7 @@ impl OrderClaims {
 
     /// One conditional batch; claims whose order id was taken are answered, the others go
     /// back to the front of the queue.
-    async fn run_round(&self, round: Vec<Waiting>) {
+    async fn run_round(&self, partition: &Partition, round: Vec<Waiting>) {
         let taken = match self.send(&round).await {
             Ok(Outcome::Applied) => {
                 for claim in round {
@@ -203,10 +203,9 @@ impl OrderClaims {
         if again.is_empty() {
             return;
         }
-        let partition = (again[0].row.tenant_id.clone(), again[0].row.bucket);
         let mut queues = self.queues.lock().expect("claim queues lock");
         let waiting = queues
-            .get_mut(&partition)
+            .get_mut(partition)
             .expect("a partition stays queued while its rounds run");
         again.append(waiting);
         *waiting = again;
