@@ -89,7 +89,14 @@ pub async fn serve(
         .projector()
         .sync()
         .await
-        .map_err(|error| format!("storing the folded volumes on the way out: {error}"))
+        .map_err(|error| format!("storing the folded volumes on the way out: {error}"))?;
+    // The next process (a rolling restart) writes orders at once instead of waiting for
+    // this one's leases to lapse.
+    state
+        .store()
+        .stop_writing_orders()
+        .await
+        .map_err(|error| format!("releasing the order-writer leases on the way out: {error}"))
 }
 
 /// The projector's niceness: requests come first. Its work is bounded (a checkpoint is due

@@ -82,6 +82,12 @@ pub trait OrderStore: Send + Sync {
     async fn order(&self, tenant_id: &str, order_id: &str) -> StoreResult<Option<Order>>;
     /// Every order of the tenant (export and audits only: a period close reads volumes).
     async fn orders(&self, tenant_id: &str) -> StoreResult<Vec<Order>>;
+    /// This process writes no more orders (it is shutting down): a backend whose order
+    /// writers hold leases lets the next process take them at once. The embedded store has
+    /// one process by construction.
+    async fn stop_writing_orders(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// Period volumes, maintained from order events. Partition: (tenant, period, distributor).

@@ -252,6 +252,7 @@ mod tests {
         // The row does not hold the event yet: the reader waits on it and deletes nothing,
         // while the claim the client gave up on reaches the node a second later.
         let reading = store.pending_events(0, 100);
+        store.leases.hold(TENANT).await.unwrap();
         let late_claim = async {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             store.claim_order(TENANT, &late, Some(sequence)).await

@@ -237,12 +237,15 @@ fn checksum(migration: &Migration) -> String {
     format!("{hash:016x}")
 }
 
-/// Who claims a migration: this process, unique enough across hosts and restarts.
-fn owner_name() -> String {
+/// Who claims a migration or holds a lease: this process (and, within it, each call: a
+/// process may open several stores), unique enough across hosts and restarts.
+pub(super) fn owner_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|name| name.trim().to_string())
         .unwrap_or_else(|_| "host".into());
-    format!("{host}-{}-{}", std::process::id(), now_ms())
+    let call = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{host}-{}-{}-{call}", std::process::id(), now_ms())
 }
 
 fn now_ms() -> i64 {

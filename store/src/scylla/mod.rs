@@ -20,6 +20,7 @@ mod claims;
 mod cql;
 mod distributors;
 mod events;
+mod lease;
 mod ledger;
 mod migrate;
 mod orders;
@@ -32,6 +33,7 @@ pub mod testing;
 mod volumes;
 
 pub use bulk::RowsWritten;
+pub use lease::LeaseTiming;
 pub use migrate::{migrate, MigrationReport};
 
 use std::sync::Arc;
@@ -50,14 +52,24 @@ pub struct ScyllaStore {
     outbox: outbox::Outbox,
     bulk: bulk::BulkStatements,
     key_locks: orders::KeyLocks,
-    /// Order-id claims, one round per partition at a time (see `claims`).
-    claims: Arc<claims::OrderClaims>,
+    /// This store's order-writer leases (see `lease`).
+    leases: Arc<lease::OrderWriterLeases>,
+    /// Order-id claims under the leases (see `claims`).
+    claims: claims::OrderClaims,
 }
 
 impl ScyllaStore {
     /// Connects and prepares every statement. The schema must be there: run `upline migrate`
     /// first (a missing table is reported as such).
     pub async fn open(config: &ScyllaConfig) -> Result<ScyllaStore, String> {
+        Self::open_with(config, LeaseTiming::default()).await
+    }
+
+    /// [`Self::open`] with the order-writer leases timed as given (tests shorten them).
+    pub async fn open_with(
+        config: &ScyllaConfig,
+        timing: LeaseTiming,
+    ) -> Result<ScyllaStore, String> {
         let session = connect(config).await?;
         let global = config.global_keyspace();
         let regional = config.regional_keyspace(&config.region);
@@ -75,7 +87,24 @@ impl ScyllaStore {
                 .await
                 .map_err(not_migrated)?;
         let session = Arc::new(session);
-        let claims = claims::OrderClaims::new(Arc::clone(&session), orders.claim_statement());
+        let leases = Arc::new(
+            lease::OrderWriterLeases::prepare(
+                Arc::clone(&session),
+                &regional,
+                migrate::owner_name(),
+                timing,
+            )
+            .await
+            .map_err(not_migrated)?,
+        );
+        let (insert_order, select_order_id) = orders.claim_statements();
+        let claims = claims::OrderClaims::new(
+            Arc::clone(&session),
+            insert_order,
+            select_order_id,
+            Arc::clone(&leases),
+            timing,
+        );
         Ok(ScyllaStore {
             tenants: tenants::TenantStatements::prepare(&session, &global)
                 .await
@@ -101,6 +130,7 @@ impl ScyllaStore {
                 .await
                 .map_err(not_migrated)?,
             key_locks: orders::KeyLocks::new(),
+            leases,
             claims,
             session,
         })

@@ -1,14 +1,13 @@
 //! Orders and their idempotency keys.
 //!
-//! An order's id is claimed with a lightweight transaction (`orders`, with the sequence of its
-//! event and the request's key), which makes every order id exactly once whatever key a
-//! request carries; the claims waiting on one partition share one round (`claims`). The key
-//! itself (`order_requests`) is read, and written before the claim when new (in one batch
-//! with the order's event), with plain statements under a lock of this process: with one
-//! writer per region (see `docs/data-model.md`) no other process writes the region's keys,
-//! so the lock is what keeps two requests with one key apart. A retry after a failure
-//! anywhere finds its key with the same body and completes or replays the order; a request
-//! whose order id another key took is told so, every time.
+//! Only the holder of a tenant's order-writer lease (`lease`) writes its orders in a region,
+//! so order ids and idempotency keys are made unique by this process's locks, with plain
+//! reads and writes. An order's id is claimed under a lock of the id (`claims`: the order row,
+//! with the sequence of its event and the request's key), which makes every order id exactly
+//! once whatever key a request carries. The key itself (`order_requests`) is read, and
+//! written before the claim when new (in one batch with the order's event), under a lock of
+//! the key. A retry after a failure anywhere finds its key with the same body and completes
+//! or replays the order; a request whose order id another key took is told so, every time.
 
 use super::claims::ClaimRow;
 use super::cql::{self, bucket, from_cql_date, prepare, to_bigint, to_cql_date};
@@ -34,6 +33,7 @@ pub(super) struct OrderStatements {
     record_key_with_event: Batch,
     select_key: PreparedStatement,
     claim_order: PreparedStatement,
+    select_order_id: PreparedStatement,
     select_order: PreparedStatement,
     select_bucket: PreparedStatement,
     refund: PreparedStatement,
@@ -69,9 +69,9 @@ pub(super) struct StoredOrder {
 const IMPORTS_IN_FLIGHT: usize = 64;
 
 impl OrderStatements {
-    /// The conditional insert of one order row, for the claims' rounds.
-    pub(super) fn claim_statement(&self) -> PreparedStatement {
-        self.claim_order.clone()
+    /// The claims' statements: the plain insert of one order row, and the read of its id.
+    pub(super) fn claim_statements(&self) -> (PreparedStatement, PreparedStatement) {
+        (self.claim_order.clone(), self.select_order_id.clone())
     }
 
     /// `insert_event`: the outbox's statement for an event.
@@ -109,9 +109,17 @@ impl OrderStatements {
                 session,
                 format!(
                     "INSERT INTO {regional}.orders (tenant_id, bucket, {COLUMNS}) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null) IF NOT EXISTS"
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)"
                 ),
-                false,
+                true,
+            )
+            .await?,
+            select_order_id: prepare(
+                session,
+                format!(
+                    "SELECT order_id FROM {regional}.orders WHERE tenant_id = ? AND bucket = ? AND order_id = ?"
+                ),
+                true,
             )
             .await?,
             select_order: prepare(
@@ -309,7 +317,7 @@ impl ScyllaStore {
     }
 
     /// Claims the order id for this request's key; `sequence` is its event's (none when
-    /// imported). The claim waits for its partition's next round (see `claims`).
+    /// imported). See `claims`.
     pub(super) async fn claim_order(
         &self,
         tenant_id: &str,
@@ -318,7 +326,7 @@ impl ScyllaStore {
     ) -> StoreResult<bool> {
         let order = &new_order.order;
         self.claims
-            .claim(ClaimRow {
+            .claim(&ClaimRow {
                 tenant_id: tenant_id.to_owned(),
                 bucket: bucket(&order.order_id),
                 order_id: order.order_id.clone(),
@@ -350,6 +358,7 @@ impl ScyllaStore {
     /// Imports one order without an event; `Some(created)` when the order is this request's
     /// (created now, or by an earlier attempt of the same import), `None` when it is skipped.
     async fn import_one(&self, tenant_id: &str, new_order: &NewOrder) -> StoreResult<Option<bool>> {
+        self.leases.hold(tenant_id).await?;
         match self.read_key(tenant_id, new_order).await? {
             KeyClaim::ReusedWithAnotherBody => return Ok(None),
             KeyClaim::Ours => {}
@@ -380,6 +389,8 @@ impl OrderStore for ScyllaStore {
         tenant_id: &str,
         new_order: NewOrder,
     ) -> StoreResult<OrderOutcome> {
+        // Before anything is read or written: a process without the lease changes nothing.
+        self.leases.hold(tenant_id).await?;
         let claim = |sequence| self.claim_order(tenant_id, &new_order, Some(sequence));
         let created = match self.read_key(tenant_id, &new_order).await? {
             KeyClaim::ReusedWithAnotherBody => return Ok(OrderOutcome::KeyReusedWithAnotherBody),
@@ -506,5 +517,11 @@ impl OrderStore for ScyllaStore {
             .collect::<StoreResult<Vec<_>>>()?;
         orders.sort_unstable_by(|a, b| a.order_id.cmp(&b.order_id));
         Ok(orders)
+    }
+
+    async fn stop_writing_orders(&self) -> StoreResult<()> {
+        self.leases
+            .release(|tenant_id| self.claims.has_unsettled(tenant_id))
+            .await
     }
 }

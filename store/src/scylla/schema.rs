@@ -249,4 +249,18 @@ pub const MIGRATIONS: &[Migration] = &[
                 next bigint)",
         ],
     },
+    Migration {
+        version: 7,
+        name: "order-writer leases",
+        scope: Scope::Regional,
+        statements: &[
+            // One row per tenant: the one process that may write the tenant's orders in
+            // this region, and a counter its renewals move on (see `lease`). Changed only by
+            // lightweight transactions, a few per minute.
+            "CREATE TABLE IF NOT EXISTS {regional}.order_writers (
+                tenant_id text PRIMARY KEY,
+                holder text,
+                renewal bigint)",
+        ],
+    },
 ];
