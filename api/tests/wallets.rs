@@ -192,10 +192,11 @@ async fn wait_for_restatement(server: &Server, key: &str, run_id: &str) -> Value
             .as_array()
             .unwrap()
             .iter()
-            // A restatement is computed (running), committed, then posted: wait for the end.
+            // A restatement is computed (running, then preview), committed, then posted: wait
+            // for the end (on Cassandra a poll catches it in preview now and then).
             .find(|run| {
                 run["restates"] == run_id
-                    && !["running", "committed"]
+                    && !["running", "preview", "committed"]
                         .contains(&run["status"].as_str().unwrap_or_default())
             })
             .cloned();

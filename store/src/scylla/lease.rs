@@ -307,6 +307,9 @@ impl OrderWriterLeases {
         let sent = Instant::now();
         let row: Option<(Option<String>, Option<i64>)> =
             cql::maybe_row(&self.session, &self.statements.select, (tenant_id,)).await?;
+        // The row read was written before this instant: a holder's renewal seen in it was
+        // sent before it too, so its validity ends at most `valid_for` after.
+        let read_at = Instant::now();
         let taken = match row {
             None => {
                 cql::conditional(
@@ -335,7 +338,7 @@ impl OrderWriterLeases {
                     Some(watched) if watched.holder == holder && watched.renewal == renewal => {
                         watched.unchanged_since
                     }
-                    _ => sent,
+                    _ => read_at,
                 };
                 let silent_long_enough =
                     unchanged_since.elapsed() >= self.timing.valid_for + self.timing.under_way_max;
@@ -343,7 +346,7 @@ impl OrderWriterLeases {
                     holder: holder.clone(),
                     renewal,
                     unchanged_since,
-                    read_at: Instant::now(),
+                    read_at,
                 });
                 silent_long_enough
                     && cql::conditional(
