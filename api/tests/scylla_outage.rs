@@ -195,6 +195,9 @@ async fn an_outage_during_ingestion_loses_and_doubles_nothing() {
     let run = server.run(&key, "2026-11").await;
     assert_eq!(run["status"], "preview", "{run}");
     let stats = server.stats(&key, "root", "2026-11").await;
+    if stats["gv"] != format!("{}.0000", acknowledged.len() + 10) {
+        explain_the_volumes(&server, &acknowledged).await;
+    }
     assert_eq!(
         stats["gv"],
         format!("{}.0000", acknowledged.len() + 10),
@@ -218,4 +221,30 @@ async fn an_outage_during_ingestion_loses_and_doubles_nothing() {
         server.balance(&key, "root").await,
         run["totals"]["unilevel"].as_str().unwrap()
     );
+}
+
+/// On a volume mismatch: what the store holds, per distributor, beside what was acknowledged.
+async fn explain_the_volumes(server: &Server, acknowledged: &BTreeSet<String>) {
+    use store::{OrderStore, VolumeStore};
+    let StoreChoice::Scylla(config) = &server.store else {
+        return;
+    };
+    let store = store::scylla::ScyllaStore::open(config).await.unwrap();
+    let orders = store.orders("outage").await.unwrap();
+    let volumes = store.period_volumes("outage", "2026-11").await.unwrap();
+    let stored: BTreeSet<String> = orders.iter().map(|order| order.order_id.clone()).collect();
+    eprintln!(
+        "stored orders {} (acknowledged {}); stored, not acknowledged: {:?}; acknowledged, not stored: {:?}",
+        orders.len(),
+        acknowledged.len(),
+        stored.difference(acknowledged).collect::<Vec<_>>(),
+        acknowledged.difference(&stored).collect::<Vec<_>>()
+    );
+    for (distributor_id, volume) in volumes {
+        let count = orders
+            .iter()
+            .filter(|order| order.distributor_id == distributor_id)
+            .count();
+        eprintln!("{distributor_id}: stored orders {count}, volume {volume:?}");
+    }
 }

@@ -92,7 +92,7 @@ pub(super) struct OrderClaims {
     timing: LeaseTiming,
     stripes: Box<[tokio::sync::Mutex<()>]>,
     /// Order ids whose write is of unknown outcome, with when it was sent.
-    unsettled: Mutex<HashMap<TenantAndId, Instant>>,
+    pub(super) unsettled: Mutex<HashMap<TenantAndId, Instant>>,
 }
 
 /// Leaves its order id unsettled unless the write is known to have landed: a write whose
@@ -180,7 +180,10 @@ impl OrderClaims {
         unsettled.keys().any(|(tenant, _)| tenant == tenant_id)
     }
 
-    fn refuse_if_unsettled(&self, tenant_id: &str, order_id: &str) -> StoreResult<()> {
+    /// `Unavailable` while the order id's last write is of unknown outcome. Checked before a
+    /// request writes anything (no event is written for a claim that would be refused) and
+    /// again, under the id's lock, by the claim.
+    pub(super) fn refuse_if_unsettled(&self, tenant_id: &str, order_id: &str) -> StoreResult<()> {
         let mut unsettled = self.unsettled.lock().expect("unsettled lock");
         self.forget_settled(&mut unsettled);
         match unsettled.get(&(tenant_id.to_owned(), order_id.to_owned())) {

@@ -278,6 +278,10 @@ mod tests {
         // Deleted for good: a reader from the start never sees it again.
         let again = store.pending_events(0, 100).await.unwrap();
         assert_eq!(sequences(&again), sequences(&events));
+        // And still doubted: a reader that read the event before its deletion (a close's sync
+        // beside the projector) checks it, instead of taking it as real — the outage test
+        // found orders counted many times over that way.
+        assert!(store.outbox.is_doubtful(phantom));
     }
 
     #[tokio::test]
@@ -295,5 +299,60 @@ mod tests {
         let events = store.pending_events(0, 100).await.unwrap();
         assert_eq!(events.len(), 1, "{events:?}");
         assert!(events[0].sequence > gone, "{events:?}");
+    }
+
+    #[tokio::test]
+    async fn retries_of_an_order_whose_write_went_away_leave_one_event() {
+        let config = testing::config(&testing::unique_prefix("unsettled"), "test");
+        let session = super::super::connect(&config).await.unwrap();
+        super::super::migrate(&session, &config).await.unwrap();
+        let timing = super::super::LeaseTiming {
+            under_way_max: std::time::Duration::from_secs(2),
+            ..Default::default()
+        };
+        let store = ScyllaStore::open_with(&config, timing).await.unwrap();
+        let first = new_order("o-gone");
+        // A write of this order id whose outcome is unknown (and that never lands).
+        store.claims.unsettled.lock().unwrap().insert(
+            (TENANT.to_owned(), "o-gone".to_owned()),
+            std::time::Instant::now(),
+        );
+        // Retries meanwhile are refused; then one is answered. A reader follows the outbox
+        // all along, as the volume projector does.
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let retries = async {
+            let mut refused = 0;
+            let answered = loop {
+                match store.create_order(TENANT, first.clone()).await {
+                    Err(crate::StoreError::Unavailable(_)) => refused += 1,
+                    other => break other.unwrap(),
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            };
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            (refused, answered)
+        };
+        let reader = async {
+            let mut read = Vec::new();
+            let mut cursor = 0;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let events = store.pending_events(cursor, 1000).await.unwrap();
+                if let Some(last) = events.last() {
+                    cursor = last.sequence;
+                }
+                read.extend(events);
+                if finished {
+                    let rest = store.pending_events(cursor, 1000).await.unwrap();
+                    read.extend(rest);
+                    return read;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        let ((refused, answered), read) = tokio::join!(retries, reader);
+        assert!(refused > 0, "no retry was refused");
+        assert!(matches!(answered, OrderOutcome::Created(_)), "{answered:?}");
+        assert_eq!(read.len(), 1, "{refused} refused retries: {read:?}");
     }
 }

@@ -389,8 +389,11 @@ impl OrderStore for ScyllaStore {
         tenant_id: &str,
         new_order: NewOrder,
     ) -> StoreResult<OrderOutcome> {
-        // Before anything is read or written: a process without the lease changes nothing.
+        // Before anything is read or written: a process without the lease changes nothing,
+        // nor does a retry of an order whose last write is still of unknown outcome.
         self.leases.hold(tenant_id).await?;
+        self.claims
+            .refuse_if_unsettled(tenant_id, &new_order.order.order_id)?;
         let claim = |sequence| self.claim_order(tenant_id, &new_order, Some(sequence));
         let created = match self.read_key(tenant_id, &new_order).await? {
             KeyClaim::ReusedWithAnotherBody => return Ok(OrderOutcome::KeyReusedWithAnotherBody),

@@ -323,7 +323,7 @@ impl Outbox {
     }
 
     /// Whether readers must check the event against the change it describes.
-    fn is_doubtful(&self, sequence: u64) -> bool {
+    pub(super) fn is_doubtful(&self, sequence: u64) -> bool {
         sequence < self.found_at_start
             || self
                 .doubtful
@@ -332,6 +332,8 @@ impl Outbox {
                 .contains(&sequence)
     }
 
+    /// A doubtful event found real: readers take it as it is from now on. (A phantom stays
+    /// doubtful: it is deleted, and a reader that read it before that checks it again.)
     fn resolve(&self, sequence: u64) {
         self.doubtful
             .lock()
@@ -410,10 +412,13 @@ impl OutboxStore for ScyllaStore {
                             EventCheck::Undecided => tokio::time::sleep(UNDECIDED_RECHECK).await,
                         }
                     };
-                    outbox.resolve(event.sequence);
                     if !real {
+                        // Stays doubtful: another reader (a close's sync beside the projector)
+                        // may have read the event before it was deleted, and must not take it
+                        // as real when it looks at it after this decision.
                         continue;
                     }
+                    outbox.resolve(event.sequence);
                 }
                 events.push(event);
             }
