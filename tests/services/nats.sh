@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# tests/services/nats.sh start|stop|resume|status [NAME]
+#
+# Real nats-server processes with JetStream for the tests (../shared/REAL_SERVICES.md): a
+# current server built once through the Go module proxy (Debian's 2.9 silently ignores newer
+# stream options), cached by version outside the repository. Each server has a NAME (default
+# `shared`; a region's tests use one per region, a fault test one of its own) and a directory
+# under the cache with its JetStream store, configuration, log, pid and ports.
+#
+# `start` is idempotent: it reuses a server of that name that is already answering, otherwise
+# it builds the binary if missing, picks free ports, starts the server and waits until its
+# monitoring endpoint reports JetStream healthy. It prints shell assignments to eval:
+#   UPLINE_NATS=nats://127.0.0.1:PORT   UPLINE_NATS_MONITOR=http://127.0.0.1:PORT
+# `stop` stops the server and keeps its store; `resume` starts a stopped server again on its
+# store and ports (the outage tests); `status` exits 0 when it answers.
+#
+# Cache: ${UPLINE_CACHE:-~/.cache/upline}/nats/<version>/nats-server (the binary),
+#        ${UPLINE_CACHE:-~/.cache/upline}/nats/servers/<NAME>/ (store, config, log, pid, ports).
+set -euo pipefail
+
+version=${UPLINE_NATS_VERSION:-v2.15.2}
+cache=${UPLINE_CACHE:-$HOME/.cache/upline}/nats
+bin=$cache/$version/nats-server
+command=${1:-}
+name=${2:-shared}
+server=${UPLINE_NATS_SERVERS:-$cache/servers}/$name
+log() { echo "nats.sh: $*" >&2; }
+
+find_go() {
+  if command -v go >/dev/null 2>&1; then command -v go; return; fi
+  for candidate in /usr/local/go/bin/go "$HOME/go/bin/go" "$HOME/sdk/go/bin/go"; do
+    if [[ -x $candidate ]]; then echo "$candidate"; return; fi
+  done
+  log "Go is missing: nats-server $version is built from source through the Go module proxy."
+  log "Install Go 1.24 or newer (https://go.dev/dl/, or /usr/local/go) and run again."
+  exit 1
+}
+
+build_server() {
+  [[ -x $bin ]] && return
+  local go; go=$(find_go)
+  log "building nats-server $version through the Go module proxy (once, into $cache/$version)"
+  local work; work=$(mktemp -d)
+  mkdir -p "$cache/$version"
+  # A private GOPATH keeps the module cache out of the user's; CGO off gives a static binary.
+  GOPATH=$cache/gopath GOFLAGS=-modcacherw CGO_ENABLED=0 GOBIN=$work \
+    "$go" install "github.com/nats-io/nats-server/v2@$version" >&2
+  mv "$work/nats-server" "$bin.partial"
+  mv "$bin.partial" "$bin"
+  rm -rf "$work"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# True when the server is ours, running, and reports JetStream healthy.
+answering() {
+  [[ -f $server/ports && -f $server/pid ]] || return 1
+  kill -0 "$(cat "$server/pid")" 2>/dev/null || return 1
+  local monitor; monitor=$(sed -n 2p "$server/ports")
+  python3 - "$monitor" <<'PY' 2>/dev/null
+import sys, urllib.request
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz?js-enabled-only=true", timeout=2) as r:
+    sys.exit(0 if r.status == 200 else 1)
+PY
+}
+
+print_env() {
+  local client monitor
+  client=$(sed -n 1p "$server/ports")
+  monitor=$(sed -n 2p "$server/ports")
+  echo "UPLINE_NATS=nats://127.0.0.1:$client"
+  echo "UPLINE_NATS_MONITOR=http://127.0.0.1:$monitor"
+}
+
+write_config() {
+  local client monitor
+  client=$(free_port)
+  monitor=$(free_port)
+  mkdir -p "$server/jetstream"
+  printf '%s\n%s\n' "$client" "$monitor" >"$server/ports"
+  cat >"$server/nats.conf" <<CONF
+server_name: upline_$name
+listen: 127.0.0.1:$client
+http: 127.0.0.1:$monitor
+jetstream {
+  store_dir: "$server/jetstream"
+  max_memory_store: 256MB
+  max_file_store: 8GB
+}
+CONF
+}
+
+launch() {
+  nohup "$bin" -c "$server/nats.conf" >"$server/nats.log" 2>&1 &
+  echo $! >"$server/pid"
+  local waited=0
+  until answering; do
+    if ! kill -0 "$(cat "$server/pid")" 2>/dev/null; then
+      log "nats-server exited; the end of $server/nats.log:"
+      tail -20 "$server/nats.log" >&2
+      exit 1
+    fi
+    ((waited++ < 300)) || { log "not healthy after 30 s (see $server/nats.log)"; exit 1; }
+    sleep 0.1
+  done
+}
+
+stop_server() {
+  [[ -f $server/pid ]] || return 0
+  local pid; pid=$(cat "$server/pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$server/pid"
+}
+
+case $command in
+  start)
+    if answering; then print_env; exit 0; fi
+    build_server
+    stop_server
+    write_config
+    launch
+    print_env
+    ;;
+  resume)
+    [[ -f $server/nats.conf ]] || { log "no server named $name to resume (start it first)"; exit 1; }
+    if ! answering; then build_server; launch; fi
+    print_env
+    ;;
+  stop) stop_server ;;
+  status) answering ;;
+  *)
+    echo "usage: tests/services/nats.sh start|stop|resume|status [NAME]" >&2
+    exit 2
+    ;;
+esac
