@@ -22,6 +22,8 @@ cache=${UPLINE_CACHE:-$HOME/.cache/upline}/cassandra
 lib=$cache/$version/lib
 node=${UPLINE_CASSANDRA_NODE:-$cache/node}
 log() { echo "cassandra.sh: $*" >&2; }
+# shellcheck source=tests/services/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 install_tools() {
   local missing=()
@@ -57,9 +59,6 @@ POM
   touch "$lib/.complete"
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # True when the node is ours, started, and its native transport answers a CQL OPTIONS
 # request with SUPPORTED (the tests then run real queries through the driver).
@@ -223,14 +222,7 @@ launch() {
 }
 
 stop_quietly() {
-  [[ -f $node/pid ]] || return 0
-  local pid; pid=$(cat "$node/pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$node/pid"
+  stop_process "$node/pid" 60 0.5
 }
 
 case ${1:-} in

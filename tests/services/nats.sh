@@ -25,6 +25,8 @@ command=${1:-}
 name=${2:-shared}
 server=${UPLINE_NATS_SERVERS:-$cache/servers}/$name
 log() { echo "nats.sh: $*" >&2; }
+# shellcheck source=tests/services/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 find_go() {
   if command -v go >/dev/null 2>&1; then command -v go; return; fi
@@ -50,9 +52,6 @@ build_server() {
   rm -rf "$work"
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # True when the server is ours, running, and reports JetStream healthy.
 answering() {
@@ -108,14 +107,7 @@ launch() {
 }
 
 stop_server() {
-  [[ -f $server/pid ]] || return 0
-  local pid; pid=$(cat "$server/pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$server/pid"
+  stop_process "$server/pid" 100 0.1
 }
 
 case $command in
