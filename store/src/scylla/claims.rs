@@ -16,13 +16,14 @@
 
 use super::cql;
 use super::lease::{LeaseTiming, OrderWriterLeases};
+use super::orders::StripedLocks;
 use crate::error::{StoreError, StoreResult};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlDate;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The values of one claim, in the order of the claim statement's bind markers
 /// (`tenant_id, bucket, order_id, distributor_id, order_date, pv, cv, status, created_at_ms,
@@ -76,9 +77,6 @@ impl ClaimRow {
     }
 }
 
-/// Stripes of the order-id locks: many, so unrelated ids seldom wait on each other.
-const ID_STRIPES: usize = 4096;
-
 type TenantAndId = (String, String);
 
 /// The order-id claims of this process.
@@ -89,8 +87,9 @@ pub(super) struct OrderClaims {
     /// The read of one order row: `(order_id,)` when it exists.
     select: PreparedStatement,
     leases: Arc<OrderWriterLeases>,
-    timing: LeaseTiming,
-    stripes: Box<[tokio::sync::Mutex<()>]>,
+    /// How long a write of unknown outcome keeps its order id unsettled.
+    under_way_max: Duration,
+    id_locks: StripedLocks,
     /// Order ids whose write is of unknown outcome, with when it was sent.
     pub(super) unsettled: Mutex<HashMap<TenantAndId, Instant>>,
 }
@@ -134,10 +133,8 @@ impl OrderClaims {
             insert,
             select,
             leases,
-            timing,
-            stripes: (0..ID_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            under_way_max: timing.under_way_max,
+            id_locks: StripedLocks::new(),
             unsettled: Mutex::new(HashMap::new()),
         }
     }
@@ -146,7 +143,7 @@ impl OrderClaims {
     /// taken. `Unavailable` when this process may not write the tenant's orders now, or the
     /// id's last write is of unknown outcome (the request changed nothing; retry later).
     pub(super) async fn claim(&self, row: &ClaimRow) -> StoreResult<bool> {
-        let _id = self.lock(&row.tenant_id, &row.order_id).await;
+        let _id = self.id_locks.lock(&row.tenant_id, &row.order_id).await;
         self.refuse_if_unsettled(&row.tenant_id, &row.order_id)?;
         let existing: Option<(String,)> = cql::maybe_row(
             &self.session,
@@ -190,8 +187,7 @@ impl OrderClaims {
             None => Ok(()),
             Some(sent) => Err(StoreError::Unavailable(format!(
                 "order {order_id}: an earlier write of it has an unknown outcome; it is settled {} s from now",
-                self.timing
-                    .under_way_max
+                self.under_way_max
                     .saturating_sub(sent.elapsed())
                     .as_secs()
                     + 1
@@ -201,16 +197,7 @@ impl OrderClaims {
 
     /// Drops the writes that can no longer be under way: landed or never will.
     fn forget_settled(&self, unsettled: &mut HashMap<TenantAndId, Instant>) {
-        unsettled.retain(|_, sent| sent.elapsed() < self.timing.under_way_max);
-    }
-
-    async fn lock(&self, tenant_id: &str, order_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (tenant_id, order_id).hash(&mut hasher);
-        self.stripes[(hasher.finish() % ID_STRIPES as u64) as usize]
-            .lock()
-            .await
+        unsettled.retain(|_, sent| sent.elapsed() < self.under_way_max);
     }
 }
 

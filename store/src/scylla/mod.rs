@@ -51,7 +51,7 @@ pub struct ScyllaStore {
     ledger: ledger::LedgerStatements,
     outbox: outbox::Outbox,
     bulk: bulk::BulkStatements,
-    key_locks: orders::KeyLocks,
+    key_locks: orders::StripedLocks,
     /// This store's order-writer leases (see `lease`).
     leases: Arc<lease::OrderWriterLeases>,
     /// Order-id claims under the leases (see `claims`).
@@ -129,7 +129,7 @@ impl ScyllaStore {
             bulk: bulk::BulkStatements::prepare(&session, &regional)
                 .await
                 .map_err(not_migrated)?,
-            key_locks: orders::KeyLocks::new(),
+            key_locks: orders::StripedLocks::new(),
             leases,
             claims,
             session,

@@ -207,29 +207,32 @@ enum KeyClaim<'l> {
     ReusedWithAnotherBody,
 }
 
-/// Locks of this process over idempotency keys, striped by a hash of tenant and key: a key's
-/// read and first write happen under its stripe, so two requests with one key never both
-/// find it new. Many stripes keep unrelated keys from waiting on each other.
-pub(super) struct KeyLocks {
+/// Locks of this process over (tenant, name) pairs — idempotency keys, order ids — striped by
+/// a hash of the pair: a name's read and first write happen under its stripe, so two requests
+/// with one name never both find it new. Many stripes keep unrelated names from waiting on
+/// each other.
+pub(super) struct StripedLocks {
     stripes: Box<[tokio::sync::Mutex<()>]>,
 }
 
-const KEY_STRIPES: usize = 4096;
+const STRIPES: usize = 4096;
 
-impl KeyLocks {
-    pub(super) fn new() -> KeyLocks {
-        KeyLocks {
-            stripes: (0..KEY_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+impl StripedLocks {
+    pub(super) fn new() -> StripedLocks {
+        StripedLocks {
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
 
-    async fn lock(&self, tenant_id: &str, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+    pub(super) async fn lock(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> tokio::sync::MutexGuard<'_, ()> {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (tenant_id, key).hash(&mut hasher);
-        self.stripes[(hasher.finish() % KEY_STRIPES as u64) as usize]
+        (tenant_id, name).hash(&mut hasher);
+        self.stripes[(hasher.finish() % STRIPES as u64) as usize]
             .lock()
             .await
     }
