@@ -27,7 +27,8 @@ pub mod metrics;
 pub mod money;
 pub mod openapi;
 pub mod orders;
-pub mod periods;
+/// The periods an order counts in (kept in the store, which the workers share).
+pub use store::periods;
 pub mod projector;
 pub mod rank_progress;
 pub mod runs;

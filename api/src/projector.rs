@@ -21,13 +21,13 @@
 //! already are skipped there (`VolumeStore::apply_volumes`).
 
 use crate::genealogy_index::PlacementShape;
-use crate::periods::periods_of;
 use crate::state::AppState;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use store::{Order, OutboxEvent, Store, StoreResult, VolumeDelta, VolumeEventKind};
+use store::volume_events::volume_delta;
+use store::{Store, StoreResult, VolumeDelta};
 use tokio::sync::{watch, Notify};
 
 /// Events read per fold.
@@ -293,31 +293,6 @@ fn deltas_by_record_chunks<'d>(
         .chunks(RECORDS_PER_WRITE_MAX)
         .map(|chunk| chunk.concat())
         .collect()
-}
-
-/// The volume change an event makes, if it is an order event.
-fn volume_delta(event: &OutboxEvent) -> StoreResult<Option<VolumeDelta>> {
-    let (kind, sign) = match event.kind.as_str() {
-        "order.created" => (VolumeEventKind::Paid, 1),
-        "order.refunded" => (VolumeEventKind::Refunded, -1),
-        _ => return Ok(None),
-    };
-    let order: Order = serde_json::from_value(event.payload.clone()).map_err(|error| {
-        store::StoreError::Corrupt(format!("event {}: {error}", event.event_id()))
-    })?;
-    let day = engine::calendar::parse_date(order.date.as_bytes()).ok_or_else(|| {
-        store::StoreError::Corrupt(format!("event {}: bad order date", event.event_id()))
-    })?;
-    Ok(Some(VolumeDelta {
-        sequence: event.sequence,
-        order_id: order.order_id,
-        kind,
-        distributor_id: order.distributor_id,
-        periods: periods_of(day),
-        day,
-        pv: sign * order.pv,
-        cv: sign * order.cv,
-    }))
 }
 
 /// Deltas added to the lifetime PV under one hold of the directory's write lock: each walks

@@ -15,8 +15,10 @@ pub mod conformance;
 pub mod embedded;
 pub mod error;
 pub mod model;
+pub mod periods;
 pub mod scylla;
 pub mod traits;
+pub mod volume_events;
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;

@@ -1,2 +1,9 @@
-//! NATS consumers: order and enrollment events, period close, payouts, cross-region relay.
-//! Built under the events issue.
+//! # Upline's workers
+//!
+//! Heavy work leaves the request path through the event bus: the [`relay`] publishes the
+//! store's outbox to the [`bus`] (NATS JetStream, or in process in embedded mode), and
+//! consumers such as the [`volumes`] worker apply the events, each effect idempotent.
+
+pub mod bus;
+pub mod relay;
+pub mod volumes;

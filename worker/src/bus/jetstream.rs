@@ -1,0 +1,296 @@
+//! The bus on NATS JetStream: one stream per region, durable pull consumers.
+
+use super::*;
+use async_nats::jetstream::{self, consumer, context, stream, AckKind};
+use async_nats::HeaderMap;
+use futures_util::StreamExt as _;
+use std::collections::VecDeque;
+use tokio::sync::Mutex;
+
+/// How the stream is named and what it holds.
+#[derive(Clone, Debug)]
+pub struct StreamSpec {
+    /// e.g. `UPLINE_EVENTS_US_EAST`; tests prefix it to stay apart on a shared server.
+    pub name: String,
+    /// The subjects it captures, e.g. `upline.us-east.>`.
+    pub subjects: Vec<String>,
+    /// Ids remembered for deduplication. The relay does not rely on it across restarts (it
+    /// resumes after the stream's last event), only on publishes it retries right away.
+    pub duplicate_window: Duration,
+}
+
+/// How long a publish or an API request waits for the server's answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Publishes awaiting their acknowledgement on one connection at most.
+const ACKS_IN_FLIGHT_MAX: usize = 8192;
+
+pub struct JetStreamBus {
+    context: jetstream::Context,
+    spec: StreamSpec,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(error.to_string())
+}
+
+impl JetStreamBus {
+    /// Connects (retrying in the background while the server is away) and creates the stream
+    /// if it does not exist.
+    pub async fn connect(url: &str, spec: StreamSpec) -> BusResult<JetStreamBus> {
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connection_timeout(REQUEST_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(unavailable)?;
+        let context = context::ContextBuilder::new()
+            .timeout(REQUEST_TIMEOUT)
+            .max_ack_inflight(ACKS_IN_FLIGHT_MAX)
+            .backpressure_on_inflight(true)
+            .build(client);
+        let bus = JetStreamBus { context, spec };
+        bus.stream().await?;
+        Ok(bus)
+    }
+
+    /// The stream, created on first use.
+    async fn stream(&self) -> BusResult<stream::Stream> {
+        self.context
+            .get_or_create_stream(stream::Config {
+                name: self.spec.name.clone(),
+                subjects: self.spec.subjects.clone(),
+                duplicate_window: self.spec.duplicate_window,
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    fn message(
+        event: &OutgoingEvent,
+        chained_to: Option<&str>,
+    ) -> jetstream::message::PublishMessage {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &event.headers {
+            headers.insert(*name, value.as_str());
+        }
+        let mut message = jetstream::message::PublishMessage::build()
+            .payload(event.payload.clone())
+            .headers(headers)
+            .message_id(&event.id);
+        if let Some(previous) = chained_to {
+            message = message.expected_last_message_id(previous);
+        }
+        message
+    }
+}
+
+fn publish_error(error: context::PublishError, expected: &str) -> BusError {
+    match error.kind() {
+        context::PublishErrorKind::WrongLastMessageId => BusError::WrongLastEvent {
+            expected: expected.to_owned(),
+            actual: error.to_string(),
+        },
+        context::PublishErrorKind::StreamNotFound => BusError::Refused(error.to_string()),
+        _ => unavailable(error),
+    }
+}
+
+#[async_trait]
+impl EventBus for JetStreamBus {
+    async fn publish(
+        &self,
+        events: &[OutgoingEvent],
+        chain_after: Option<&str>,
+        in_flight: usize,
+    ) -> PublishOutcome {
+        let mut receipts = Vec::with_capacity(events.len());
+        let mut awaiting = VecDeque::new();
+        let mut sent = 0;
+        // Send ahead up to `in_flight`, collect acknowledgements in order; the first failure
+        // ends the call (chaining makes everything after it fail or be a duplicate anyway).
+        while receipts.len() < events.len() {
+            while sent < events.len() && awaiting.len() < in_flight.max(1) {
+                let chained_to = if sent == 0 {
+                    chain_after
+                } else {
+                    Some(events[sent - 1].id.as_str())
+                };
+                let event = &events[sent];
+                match self
+                    .context
+                    .send_publish(event.subject.clone(), Self::message(event, chained_to))
+                    .await
+                {
+                    Ok(acknowledgement) => awaiting.push_back(acknowledgement),
+                    Err(error) => {
+                        if awaiting.is_empty() {
+                            let expected = chained_to.unwrap_or_default();
+                            return PublishOutcome {
+                                receipts,
+                                error: Some(publish_error(error, expected)),
+                            };
+                        }
+                        break;
+                    }
+                }
+                sent += 1;
+            }
+            let Some(acknowledgement) = awaiting.pop_front() else {
+                break;
+            };
+            let index = receipts.len();
+            match acknowledgement.await {
+                Ok(ack) => receipts.push(Receipt {
+                    stream_sequence: ack.sequence,
+                    duplicate: ack.duplicate,
+                }),
+                Err(error) => {
+                    let expected = if index == 0 {
+                        chain_after.unwrap_or_default()
+                    } else {
+                        events[index - 1].id.as_str()
+                    };
+                    return PublishOutcome {
+                        receipts,
+                        error: Some(publish_error(error, expected)),
+                    };
+                }
+            }
+        }
+        PublishOutcome {
+            receipts,
+            error: None,
+        }
+    }
+
+    async fn last_event(&self) -> BusResult<Option<LastEvent>> {
+        let mut stream = self.stream().await?;
+        let last_sequence = stream
+            .info()
+            .await
+            .map_err(unavailable)?
+            .state
+            .last_sequence;
+        if last_sequence == 0 {
+            return Ok(None);
+        }
+        let message = stream
+            .get_raw_message(last_sequence)
+            .await
+            .map_err(unavailable)?;
+        let headers: Vec<(String, String)> = message
+            .headers
+            .iter()
+            .flat_map(|(name, values)| {
+                values
+                    .iter()
+                    .map(move |value| (name.to_string(), value.to_string()))
+            })
+            .collect();
+        let id = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("Nats-Msg-Id"))
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
+        Ok(Some(LastEvent {
+            stream_sequence: last_sequence,
+            id,
+            headers,
+        }))
+    }
+
+    async fn consumer(&self, config: ConsumerConfig) -> BusResult<Box<dyn Consumer>> {
+        let stream = self.stream().await?;
+        let consumer = stream
+            .get_or_create_consumer(
+                &config.durable,
+                consumer::pull::Config {
+                    durable_name: Some(config.durable.clone()),
+                    filter_subject: config.filter_subject.clone().unwrap_or_default(),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: config.ack_wait,
+                    max_ack_pending: config.max_ack_pending as i64,
+                    deliver_policy: consumer::DeliverPolicy::All,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(Box::new(JetStreamConsumer {
+            consumer: Mutex::new(consumer),
+        }))
+    }
+}
+
+struct JetStreamConsumer {
+    consumer: Mutex<consumer::PullConsumer>,
+}
+
+#[async_trait]
+impl Consumer for JetStreamConsumer {
+    async fn fetch(&self, max: usize, wait: Duration) -> BusResult<Vec<Delivery>> {
+        let consumer = self.consumer.lock().await.clone();
+        let mut batch = consumer
+            .fetch()
+            .max_messages(max)
+            .expires(wait)
+            .messages()
+            .await
+            .map_err(unavailable)?;
+        let mut deliveries = Vec::new();
+        while let Some(message) = batch.next().await {
+            let message = message.map_err(unavailable)?;
+            let info = message.info().map_err(unavailable)?;
+            let (stream_sequence, delivered) = (info.stream_sequence, info.delivered.max(1) as u64);
+            let headers: Vec<(String, String)> = message
+                .headers
+                .iter()
+                .flat_map(|headers| headers.iter())
+                .flat_map(|(name, values)| {
+                    values
+                        .iter()
+                        .map(move |value| (name.to_string(), value.to_string()))
+                })
+                .collect();
+            let id = headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("Nats-Msg-Id"))
+                .map(|(_, value)| value.clone())
+                .unwrap_or_default();
+            deliveries.push(Delivery {
+                id,
+                subject: message.subject.to_string(),
+                headers,
+                payload: message.payload.clone(),
+                stream_sequence,
+                delivered,
+                settler: Box::new(JetStreamSettler { message }),
+            });
+        }
+        Ok(deliveries)
+    }
+
+    async fn ack_floor(&self) -> BusResult<u64> {
+        let mut consumer = self.consumer.lock().await;
+        let info = consumer.info().await.map_err(unavailable)?;
+        Ok(info.ack_floor.stream_sequence)
+    }
+}
+
+struct JetStreamSettler {
+    message: jetstream::Message,
+}
+
+#[async_trait]
+impl Settler for JetStreamSettler {
+    async fn settle(&self, how: Settle) -> BusResult<()> {
+        let kind = match how {
+            Settle::Ack => AckKind::Ack,
+            Settle::Nak(delay) => AckKind::Nak(Some(delay)),
+            Settle::Term => AckKind::Term,
+        };
+        self.message.ack_with(kind).await.map_err(unavailable)
+    }
+}

@@ -1,0 +1,185 @@
+//! The volume worker: applies order events from the bus to period volumes.
+//!
+//! Volume records skip deltas at or below the outbox sequence they hold
+//! (`VolumeStore::apply_volumes`), which makes a duplicate harmless but needs each record's
+//! events in order. The bus delivers first deliveries in order, and a redelivery may come
+//! after later events; so the worker applies events strictly in stream order: a delivery
+//! ahead of the next expected sequence is held until the missing ones arrive, a delivery
+//! behind it is a duplicate and only acknowledged.
+//!
+//! The worker consumes every event of the stream (no subject filter) so that stream sequences
+//! have no gaps, and acknowledges the events that do not change volumes.
+//!
+//! A poison event (one that can never be applied: its payload is not an order) is given up
+//! and reported; a store failure hands the whole run back for a later redelivery.
+
+use crate::bus::{headers, BusResult, Consumer, Delivery};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use store::volume_events::{changes_volumes, volume_delta};
+use store::{OutboxEvent, VolumeDelta, VolumeStore};
+use tokio::sync::watch;
+
+/// Deliveries fetched at once.
+const FETCH_MAX: usize = 4096;
+/// How long a fetch waits for a delivery.
+const FETCH_WAIT: Duration = Duration::from_millis(500);
+/// The delay before a run that failed on the store is delivered again.
+const RETRY_DELAY: Duration = Duration::from_millis(200);
+
+/// What the worker has done so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VolumeProgress {
+    /// Every stream sequence up to this one is applied (or skipped, or given up).
+    pub applied_through: u64,
+    /// Order events applied.
+    pub applied: u64,
+    /// Deliveries behind the position: duplicates, acknowledged without effect.
+    pub duplicates: u64,
+    /// Deliveries ahead of the position, held until the ones before them came.
+    pub held: u64,
+    /// Events given up as poison, with the reason.
+    pub poison: Vec<(String, String)>,
+    /// Store failures (the run was handed back and applied later).
+    pub failures: u64,
+}
+
+pub struct VolumeWorker {
+    volumes: Arc<dyn VolumeStore>,
+    consumer: Box<dyn Consumer>,
+    progress: watch::Sender<VolumeProgress>,
+}
+
+impl VolumeWorker {
+    pub fn new(volumes: Arc<dyn VolumeStore>, consumer: Box<dyn Consumer>) -> VolumeWorker {
+        VolumeWorker {
+            volumes,
+            consumer,
+            progress: watch::Sender::new(VolumeProgress::default()),
+        }
+    }
+
+    pub fn progress(&self) -> watch::Receiver<VolumeProgress> {
+        self.progress.subscribe()
+    }
+
+    /// Applies events until the task is dropped.
+    pub async fn run(&self) {
+        let mut position = loop {
+            match self.consumer.ack_floor().await {
+                Ok(floor) => break floor,
+                Err(error) => {
+                    tracing::warn!(%error, "volume worker: reading the consumer's position");
+                    tokio::time::sleep(RETRY_DELAY).await;
+                }
+            }
+        };
+        self.progress
+            .send_modify(|progress| progress.applied_through = position);
+        let mut held: BTreeMap<u64, Delivery> = BTreeMap::new();
+        loop {
+            if let Err(error) = self.round(&mut position, &mut held).await {
+                tracing::warn!(%error, "volume worker: the bus failed; retrying");
+                tokio::time::sleep(RETRY_DELAY).await;
+            }
+        }
+    }
+
+    /// Fetches, then applies the run of deliveries that continues `position`.
+    async fn round(&self, position: &mut u64, held: &mut BTreeMap<u64, Delivery>) -> BusResult<()> {
+        for delivery in self.consumer.fetch(FETCH_MAX, FETCH_WAIT).await? {
+            if delivery.stream_sequence <= *position {
+                self.progress
+                    .send_modify(|progress| progress.duplicates += 1);
+                delivery.ack().await?;
+            } else {
+                if delivery.stream_sequence > *position + 1 + held.len() as u64 {
+                    self.progress.send_modify(|progress| progress.held += 1);
+                }
+                // A newer delivery of a held event replaces the old one (either settles it).
+                held.insert(delivery.stream_sequence, delivery);
+            }
+        }
+        let mut run = Vec::new();
+        while let Some(delivery) = held.remove(&(*position + 1 + run.len() as u64)) {
+            run.push(delivery);
+        }
+        if run.is_empty() {
+            return Ok(());
+        }
+        match self.apply(&run).await {
+            Ok((applied, poison)) => {
+                for delivery in &run {
+                    delivery.ack().await?;
+                }
+                *position += run.len() as u64;
+                self.progress.send_modify(|progress| {
+                    progress.applied_through = *position;
+                    progress.applied += applied;
+                    progress.poison.extend(poison);
+                });
+            }
+            Err(error) => {
+                tracing::warn!(%error, "volume worker: applying volumes failed; redelivering");
+                self.progress.send_modify(|progress| progress.failures += 1);
+                for delivery in &run {
+                    delivery.nak(RETRY_DELAY).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the volume deltas of a run of events, tenant by tenant. Returns how many events
+    /// changed volumes and the poison ones (with the reason), which are skipped.
+    async fn apply(&self, run: &[Delivery]) -> store::StoreResult<(u64, Vec<(String, String)>)> {
+        let mut by_tenant: BTreeMap<String, Vec<VolumeDelta>> = BTreeMap::new();
+        let mut poison = Vec::new();
+        let mut applied = 0;
+        for delivery in run {
+            match decode(delivery) {
+                Ok(None) => {}
+                Ok(Some((tenant_id, delta))) => {
+                    applied += 1;
+                    by_tenant.entry(tenant_id).or_default().push(delta);
+                }
+                Err(reason) => poison.push((delivery.id.clone(), reason)),
+            }
+        }
+        for (tenant_id, deltas) in by_tenant {
+            self.volumes.apply_volumes(&tenant_id, deltas).await?;
+        }
+        Ok((applied, poison))
+    }
+}
+
+/// The volume change a delivery carries: None for events of other kinds; an error (the
+/// reason it is poison) when it cannot be read.
+fn decode(delivery: &Delivery) -> Result<Option<(String, VolumeDelta)>, String> {
+    let kind = delivery
+        .header(headers::KIND)
+        .ok_or("no Upline-Kind header")?;
+    if !changes_volumes(kind) {
+        return Ok(None);
+    }
+    let tenant_id = delivery
+        .header(headers::TENANT)
+        .ok_or("no Upline-Tenant header")?;
+    let sequence = delivery
+        .header(headers::OUTBOX_SEQUENCE)
+        .and_then(|value| value.parse().ok())
+        .ok_or("no numeric Upline-Outbox-Sequence header")?;
+    let payload = serde_json::from_slice(&delivery.payload)
+        .map_err(|error| format!("the payload is not JSON: {error}"))?;
+    let event = OutboxEvent {
+        sequence,
+        tenant_id: tenant_id.to_owned(),
+        kind: kind.to_owned(),
+        payload,
+    };
+    match volume_delta(&event) {
+        Ok(delta) => Ok(delta.map(|delta| (event.tenant_id, delta))),
+        Err(error) => Err(error.to_string()),
+    }
+}

@@ -1,0 +1,193 @@
+//! What the worker's tests share: real nats-server processes (started through
+//! `tests/services/nats.sh`, which builds the server once), unique names, and an embedded store
+//! with orders in its outbox.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use store::{NewOrder, Order, OrderStatus, OrderStore};
+use worker::bus::jetstream::{JetStreamBus, StreamSpec};
+
+fn nats_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/services/nats.sh")
+}
+
+/// Runs `nats.sh COMMAND NAME` and returns the client URL it prints. Panics with the script's
+/// output when the server cannot be started: a test that needs NATS never passes without it.
+fn nats_command(command: &str, name: &str) -> String {
+    let output = Command::new("bash")
+        .arg(nats_script())
+        .arg(command)
+        .arg(name)
+        .output()
+        .expect("running tests/services/nats.sh");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "tests/services/nats.sh {command} {name} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("UPLINE_NATS="))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The NATS server shared by the tests of a run (started if it is not up): `UPLINE_NATS` when
+/// set, otherwise the server named `shared`.
+pub fn shared_nats() -> String {
+    match std::env::var("UPLINE_NATS") {
+        Ok(url) if !url.is_empty() => url,
+        _ => nats_command("start", "shared"),
+    }
+}
+
+/// A server of the test's own, for fault tests that stop it.
+pub fn own_nats(name: &str) -> String {
+    nats_command("start", name)
+}
+
+pub fn stop_nats(name: &str) {
+    let status = Command::new("bash")
+        .arg(nats_script())
+        .args(["stop", name])
+        .status()
+        .expect("running tests/services/nats.sh stop");
+    assert!(status.success(), "stopping nats server {name} failed");
+}
+
+pub fn resume_nats(name: &str) -> String {
+    nats_command("resume", name)
+}
+
+/// A name no other test of any run uses (streams and consumers on a shared server).
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+    .to_uppercase()
+}
+
+/// A JetStream bus on its own stream (`{name}`, subjects `{name}.>`).
+pub async fn jetstream_bus(url: &str, name: &str) -> JetStreamBus {
+    JetStreamBus::connect(
+        url,
+        StreamSpec {
+            name: name.to_owned(),
+            subjects: vec![format!("{name}.>")],
+            duplicate_window: Duration::from_secs(120),
+        },
+    )
+    .await
+    .expect("connecting to the NATS server")
+}
+
+/// An embedded store in a temporary directory (kept alive by the returned guard).
+pub fn embedded_store() -> (Arc<store::embedded::EmbeddedStore>, tempfile::TempDir) {
+    let directory = tempfile::tempdir().unwrap();
+    let store = store::embedded::EmbeddedStore::open(directory.path()).unwrap();
+    (Arc::new(store), directory)
+}
+
+/// Expected volumes: (distributor, month) → PV.
+pub type MonthlyPv = BTreeMap<(String, String), i64>;
+
+/// Creates `count` orders for `tenant` (spread over 7 distributors and two months) and refunds
+/// every fifth; returns the PV each (distributor, month) must end with.
+pub async fn write_orders(
+    store: &dyn OrderStore,
+    tenant: &str,
+    first: usize,
+    count: usize,
+) -> MonthlyPv {
+    let mut expected = MonthlyPv::new();
+    for at in first..first + count {
+        let distributor = format!("d{}", at % 7);
+        let month = if at % 3 == 0 { "2026-10" } else { "2026-11" };
+        let order = Order {
+            order_id: format!("o{at}"),
+            distributor_id: distributor.clone(),
+            date: format!("{month}-{:02}", 1 + at % 28),
+            pv: 10_000 * (1 + (at % 5) as i64),
+            cv: 20_000,
+            status: OrderStatus::Paid,
+            created_at_ms: at as i64,
+        };
+        let pv = order.pv;
+        store
+            .create_order(
+                tenant,
+                NewOrder {
+                    idempotency_key: format!("k{at}"),
+                    request_sha256: format!("body{at}"),
+                    order,
+                },
+            )
+            .await
+            .unwrap();
+        *expected
+            .entry((distributor.clone(), month.to_owned()))
+            .or_default() += pv;
+        if at % 5 == 0 {
+            store.refund_order(tenant, &format!("o{at}")).await.unwrap();
+            *expected.entry((distributor, month.to_owned())).or_default() -= pv;
+        }
+    }
+    expected
+}
+
+/// The PV per (distributor, month) the store holds for the tenant's months in `expected`.
+pub async fn stored_monthly_pv(
+    store: &dyn store::VolumeStore,
+    tenant: &str,
+    expected: &MonthlyPv,
+) -> MonthlyPv {
+    let mut stored = MonthlyPv::new();
+    let months: std::collections::BTreeSet<&String> =
+        expected.keys().map(|(_, month)| month).collect();
+    for month in months {
+        for (distributor, volume) in store.period_volumes(tenant, month).await.unwrap() {
+            stored.insert((distributor, month.clone()), volume.pv);
+        }
+    }
+    stored
+}
+
+/// Waits (polling) until `done` holds, panicking with `what` after a generous minute: the
+/// tests measure no time, they only must not hang forever.
+pub async fn eventually<F: FnMut() -> bool>(what: &str, mut done: F) {
+    for _ in 0..1200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("gave up waiting: {what}");
+}
+
+/// [`eventually`] for a condition that must be awaited.
+pub async fn eventually_async<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..1200 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("gave up waiting: {what}");
+}
