@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/services/nats.sh start|stop|resume|status [NAME]
+# tests/services/nats.sh start|stop|resume|remove|status [NAME]
 #
 # Real nats-server processes with JetStream for the tests (../shared/REAL_SERVICES.md): a
 # current server built once through the Go module proxy (Debian's 2.9 silently ignores newer
@@ -12,7 +12,8 @@
 # monitoring endpoint reports JetStream healthy. It prints shell assignments to eval:
 #   UPLINE_NATS=nats://127.0.0.1:PORT   UPLINE_NATS_MONITOR=http://127.0.0.1:PORT
 # `stop` stops the server and keeps its store; `resume` starts a stopped server again on its
-# store and ports (the outage tests); `status` exits 0 when it answers.
+# store and ports (the outage tests); `remove` stops it and deletes its directory; `status`
+# exits 0 when it answers.
 #
 # Cache: ${UPLINE_CACHE:-~/.cache/upline}/nats/<version>/nats-server (the binary),
 #        ${UPLINE_CACHE:-~/.cache/upline}/nats/servers/<NAME>/ (store, config, log, pid, ports).
@@ -125,9 +126,13 @@ case $command in
     print_env
     ;;
   stop) stop_server ;;
+  remove)
+    stop_server
+    rm -rf "$server"
+    ;;
   status) answering ;;
   *)
-    echo "usage: tests/services/nats.sh start|stop|resume|status [NAME]" >&2
+    echo "usage: tests/services/nats.sh start|stop|resume|remove|status [NAME]" >&2
     exit 2
     ;;
 esac

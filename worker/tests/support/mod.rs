@@ -61,6 +61,16 @@ pub fn stop_nats(name: &str) {
     assert!(status.success(), "stopping nats server {name} failed");
 }
 
+/// Stops the server and deletes its store (the end of a fault test).
+pub fn remove_nats(name: &str) {
+    let status = Command::new("bash")
+        .arg(nats_script())
+        .args(["remove", name])
+        .status()
+        .expect("running tests/services/nats.sh remove");
+    assert!(status.success(), "removing nats server {name} failed");
+}
+
 pub fn resume_nats(name: &str) -> String {
     nats_command("resume", name)
 }
@@ -190,4 +200,28 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("gave up waiting: {what}");
+}
+
+/// Waits until the watched value satisfies `done`, panicking with `what` and the last value
+/// after two minutes: the tests measure no time, they only must not hang forever.
+pub async fn until<T: std::fmt::Debug>(
+    what: &str,
+    receiver: &mut tokio::sync::watch::Receiver<T>,
+    done: impl FnMut(&T) -> bool,
+) {
+    let reached = tokio::time::timeout(Duration::from_secs(120), async {
+        receiver
+            .wait_for(done)
+            .await
+            .map(|_| ())
+            .expect("the watched task is gone")
+    })
+    .await
+    .is_ok();
+    if !reached {
+        panic!(
+            "gave up waiting: {what}; last seen {:?}",
+            *receiver.borrow()
+        );
+    }
 }

@@ -1,0 +1,189 @@
+//! The volume worker applies each order event once, whatever the bus does: redeliveries,
+//! deliveries out of order, events published twice, and a poison event among them.
+
+mod support;
+
+use async_trait::async_trait;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use worker::bus::memory::MemoryBus;
+use worker::bus::{
+    headers, BusResult, Consumer, ConsumerConfig, Delivery, EventBus, OutgoingEvent,
+};
+use worker::relay::{Relay, RelayConfig};
+use worker::volumes::VolumeWorker;
+
+/// A consumer that hands back a deterministic fraction of what it fetches (`nak` without
+/// delay, so the bus delivers those again after later events) and leaves another fraction
+/// unsettled (delivered again after the ack wait, after the worker acknowledged later ones).
+struct Disorderly {
+    inner: Box<dyn Consumer>,
+    state: Mutex<u64>,
+}
+
+#[async_trait]
+impl Consumer for Disorderly {
+    async fn fetch(&self, max: usize, wait: Duration) -> BusResult<Vec<Delivery>> {
+        let fetched = self.inner.fetch(max, wait).await?;
+        let mut kept = Vec::new();
+        for delivery in fetched {
+            let draw = {
+                let mut state = self.state.lock().unwrap();
+                // A xorshift: the same disorder on every run.
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                *state % 8
+            };
+            match draw {
+                0 | 1 if delivery.delivered < 4 => delivery.nak(Duration::ZERO).await?,
+                2 if delivery.delivered < 3 => {
+                    // Kept unsettled by "losing" it: it comes again after the ack wait.
+                    std::mem::forget(delivery);
+                }
+                _ => kept.push(delivery),
+            }
+        }
+        // And the rest in reverse order.
+        kept.reverse();
+        Ok(kept)
+    }
+
+    async fn ack_floor(&self) -> BusResult<u64> {
+        self.inner.ack_floor().await
+    }
+}
+
+async fn applies_each_order_once_whatever_the_delivery(bus: Arc<dyn EventBus>, prefix: &str) {
+    let (store, _directory) = support::embedded_store();
+    let mut expected = support::write_orders(&*store, "acme", 0, 400).await;
+    let relay = Arc::new(Relay::new(
+        store.clone(),
+        bus.clone(),
+        RelayConfig {
+            batch: 50,
+            ..RelayConfig::new("us-east", prefix)
+        },
+    ));
+    let mut relayed = relay.progress();
+    let relay_task = tokio::spawn({
+        let relay = relay.clone();
+        async move { relay.run().await }
+    });
+    support::until(
+        "the relay publishes every order event",
+        &mut relayed,
+        |progress| progress.published == 480,
+    )
+    .await;
+
+    // The stream's events published again under new ids (a relay that restarted after the
+    // duplicate window), and one poison event.
+    let copies = republished(&*bus, prefix).await;
+    let poison = OutgoingEvent {
+        id: "poison".into(),
+        subject: format!("{prefix}.acme.order.created"),
+        headers: vec![
+            (headers::KIND, "order.created".into()),
+            (headers::TENANT, "acme".into()),
+            (headers::OUTBOX_SEQUENCE, "100000".into()),
+        ],
+        payload: br#"{"not": "an order"}"#.to_vec().into(),
+    };
+    let outcome = bus.publish(&[poison], None, 1).await;
+    assert!(outcome.error.is_none(), "{outcome:?}");
+    // More orders after all that.
+    let later = support::write_orders(&*store, "acme", 400, 100).await;
+    for (key, pv) in later {
+        *expected.entry(key).or_default() += pv;
+    }
+
+    let consumer = bus
+        .consumer(ConsumerConfig {
+            ack_wait: Duration::from_millis(700),
+            ..ConsumerConfig::new("volumes")
+        })
+        .await
+        .unwrap();
+    let worker = Arc::new(VolumeWorker::new(
+        store.clone(),
+        Box::new(Disorderly {
+            inner: consumer,
+            state: Mutex::new(0x9E37_79B9_7F4A_7C15),
+        }),
+    ));
+    let mut progress = worker.progress();
+    let worker_task = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+    let total = 480 + copies + 1 + 120;
+    support::until(
+        "the worker applies the whole stream",
+        &mut progress,
+        |progress| progress.applied_through == total,
+    )
+    .await;
+    worker_task.abort();
+    relay_task.abort();
+
+    let done = progress.borrow().clone();
+    assert!(
+        done.held > 0,
+        "the disorder never reached the worker: {done:?}"
+    );
+    // Every order event of the stream (the originals, their copies, the later ones) went
+    // through the worker exactly once, whatever came twice.
+    assert_eq!(done.applied, 480 + copies + 120, "{done:?}");
+    assert_eq!(done.poison.len(), 1, "{done:?}");
+    assert_eq!(done.poison[0].0, "poison");
+    assert_eq!(
+        support::stored_monthly_pv(&*store, "acme", &expected).await,
+        expected
+    );
+}
+
+/// Publishes every event of the stream again under a new id; returns how many.
+async fn republished(bus: &dyn EventBus, _prefix: &str) -> u64 {
+    let reader = bus
+        .consumer(ConsumerConfig::new(support::unique("copier")))
+        .await
+        .unwrap();
+    let mut copies = Vec::new();
+    loop {
+        let deliveries = reader
+            .fetch(1000, Duration::from_millis(300))
+            .await
+            .unwrap();
+        if deliveries.is_empty() {
+            break;
+        }
+        for delivery in deliveries {
+            copies.push(OutgoingEvent {
+                id: format!("copy-of-{}", delivery.id),
+                subject: delivery.subject.clone(),
+                headers: [headers::KIND, headers::TENANT, headers::OUTBOX_SEQUENCE]
+                    .into_iter()
+                    .map(|name| (name, delivery.header(name).unwrap().to_owned()))
+                    .collect(),
+                payload: delivery.payload.clone(),
+            });
+            delivery.ack().await.unwrap();
+        }
+    }
+    let outcome = bus.publish(&copies, None, 64).await;
+    assert!(outcome.error.is_none(), "{outcome:?}");
+    copies.len() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applies_each_order_once_whatever_the_delivery_in_process() {
+    applies_each_order_once_whatever_the_delivery(Arc::new(MemoryBus::new()), "events").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applies_each_order_once_whatever_the_delivery_on_jetstream() {
+    let name = support::unique("volumes");
+    let bus = support::jetstream_bus(&support::shared_nats(), &name).await;
+    applies_each_order_once_whatever_the_delivery(Arc::new(bus), &name).await;
+}
