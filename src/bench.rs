@@ -32,6 +32,10 @@ pub enum BenchTarget {
     /// Read a tenant's period snapshot (every distributor and the period's volumes) as a
     /// close reads it, from the embedded store or ScyllaDB, and report the time.
     Snapshot(crate::bench_snapshot::SnapshotBench),
+    /// Measure the event pipeline: the outbox relay publishing to the bus (in process or NATS
+    /// JetStream) and the volume worker applying the events, as throughput over a backlog and
+    /// as latency from an acknowledged order to its volume.
+    Events(crate::bench_events::EventsBench),
 }
 
 #[derive(clap::Args, Debug)]
@@ -63,6 +67,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
     let bench = match args.target {
         BenchTarget::Commissions(bench) => bench,
         BenchTarget::Api(bench) => return crate::bench_api::main(bench),
+        BenchTarget::Events(bench) => return crate::bench_events::main(bench),
         BenchTarget::Snapshot(bench) => return crate::bench_snapshot::main(bench),
     };
     match bench_commissions(&bench) {

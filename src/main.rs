@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_api;
+mod bench_events;
 mod bench_http;
 mod bench_snapshot;
 mod commissions;

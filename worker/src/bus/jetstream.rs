@@ -53,6 +53,15 @@ impl JetStreamBus {
         Ok(bus)
     }
 
+    /// Deletes the stream and everything in it (benchmarks clean up after themselves).
+    pub async fn delete_stream(&self) -> BusResult<()> {
+        self.context
+            .delete_stream(&self.spec.name)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
     /// The stream, created on first use.
     async fn stream(&self) -> BusResult<stream::Stream> {
         self.context

@@ -4,7 +4,7 @@
 
 use super::subject;
 use super::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -28,8 +28,10 @@ struct Shared {
 struct State {
     /// Stream sequence `n` is `events[n - 1]`.
     events: Vec<Stored>,
-    /// Id → (stream sequence, stored at), pruned past the duplicate window.
-    ids: HashMap<String, (u64, Instant)>,
+    /// Id → stream sequence, for the ids stored within the duplicate window.
+    ids: HashMap<String, u64>,
+    /// The same ids in the order stored, with the time: the oldest leave first.
+    ids_by_age: VecDeque<(Instant, String)>,
     consumers: HashMap<String, ConsumerState>,
 }
 
@@ -46,6 +48,8 @@ struct ConsumerState {
     next: u64,
     /// Delivered, not settled: stream sequence → (deliveries so far, redeliver at).
     pending: BTreeMap<u64, (u64, Instant)>,
+    /// The same deadlines ordered by time, so a fetch finds the due ones without a scan.
+    deadlines: BTreeSet<(Instant, u64)>,
     /// Every sequence below this is settled.
     floor: u64,
 }
@@ -79,10 +83,14 @@ impl MemoryBus {
     fn store(&self, event: &OutgoingEvent, chained_to: Option<&str>) -> BusResult<Receipt> {
         let mut state = self.shared.state.lock().expect("bus lock");
         let now = Instant::now();
-        state
-            .ids
-            .retain(|_, (_, stored_at)| now.duration_since(*stored_at) < DUPLICATE_WINDOW);
-        if let Some(&(stream_sequence, _)) = state.ids.get(&event.id) {
+        while let Some((stored_at, _)) = state.ids_by_age.front() {
+            if now.duration_since(*stored_at) < DUPLICATE_WINDOW {
+                break;
+            }
+            let (_, id) = state.ids_by_age.pop_front().expect("a front");
+            state.ids.remove(&id);
+        }
+        if let Some(&stream_sequence) = state.ids.get(&event.id) {
             return Ok(Receipt {
                 stream_sequence,
                 duplicate: true,
@@ -108,7 +116,8 @@ impl MemoryBus {
             payload: event.payload.clone(),
         });
         let stream_sequence = state.events.len() as u64;
-        state.ids.insert(event.id.clone(), (stream_sequence, now));
+        state.ids.insert(event.id.clone(), stream_sequence);
+        state.ids_by_age.push_back((now, event.id.clone()));
         drop(state);
         self.shared.changed.notify_waiters();
         Ok(Receipt {
@@ -164,6 +173,7 @@ impl EventBus for MemoryBus {
                 config: config.clone(),
                 next: 1,
                 pending: BTreeMap::new(),
+                deadlines: BTreeSet::new(),
                 floor: 1,
             });
         Ok(Box::new(MemoryConsumer {
@@ -189,18 +199,23 @@ impl MemoryConsumer {
         let now = Instant::now();
         let mut taken = Vec::new();
         let mut next_due = None;
-        for (&sequence, (delivered, redeliver_at)) in consumer.pending.iter_mut() {
-            if taken.len() == max {
+        while taken.len() < max {
+            let Some(&(due, sequence)) = consumer.deadlines.first() else {
+                break;
+            };
+            if due > now {
+                next_due = Some(due);
                 break;
             }
-            if *redeliver_at <= now {
-                *delivered += 1;
-                *redeliver_at = now + consumer.config.ack_wait;
-                taken.push((sequence, *delivered));
-            } else {
-                next_due =
-                    Some(next_due.map_or(*redeliver_at, |due: Instant| due.min(*redeliver_at)));
-            }
+            consumer.deadlines.pop_first();
+            let (delivered, redeliver_at) = consumer
+                .pending
+                .get_mut(&sequence)
+                .expect("a deadline belongs to a pending delivery");
+            *delivered += 1;
+            *redeliver_at = now + consumer.config.ack_wait;
+            consumer.deadlines.insert((*redeliver_at, sequence));
+            taken.push((sequence, *delivered));
         }
         while taken.len() < max
             && consumer.pending.len() < consumer.config.max_ack_pending
@@ -216,9 +231,9 @@ impl MemoryConsumer {
                     subject::matches(pattern, &events[sequence as usize - 1].subject)
                 });
             if wanted {
-                consumer
-                    .pending
-                    .insert(sequence, (1, now + consumer.config.ack_wait));
+                let redeliver_at = now + consumer.config.ack_wait;
+                consumer.pending.insert(sequence, (1, redeliver_at));
+                consumer.deadlines.insert((redeliver_at, sequence));
                 taken.push((sequence, 1));
             }
         }
@@ -284,12 +299,16 @@ impl Settler for MemorySettler {
             .expect("consumer exists");
         match how {
             Settle::Ack | Settle::Term => {
-                consumer.pending.remove(&self.sequence);
+                if let Some((_, redeliver_at)) = consumer.pending.remove(&self.sequence) {
+                    consumer.deadlines.remove(&(redeliver_at, self.sequence));
+                }
                 consumer.advance_floor();
             }
             Settle::Nak(delay) => {
                 if let Some((_, redeliver_at)) = consumer.pending.get_mut(&self.sequence) {
+                    consumer.deadlines.remove(&(*redeliver_at, self.sequence));
                     *redeliver_at = Instant::now() + delay;
+                    consumer.deadlines.insert((*redeliver_at, self.sequence));
                 }
                 drop(state);
                 self.bus.shared.changed.notify_waiters();
