@@ -5,7 +5,7 @@
 //!   predecessor to be the stream's last event), so a lost publish stops everything after it
 //!   until it is published again: a tenant's events never overtake each other.
 //! - **Nothing lost.** An event leaves the outbox only after the bus acknowledged it; the
-//!   deletion is the relay's checkpoint. After a restart the relay publishes the outbox from
+//!   deletion is the relay's checkpoint (made beside the publishing, a few batches behind). After a restart the relay publishes the outbox from
 //!   its oldest event again.
 //! - **Nothing applied twice.** A republished event carries the same id (`Nats-Msg-Id`), so
 //!   the bus drops it as a duplicate within its window; beyond the window (a relay down longer
@@ -54,6 +54,9 @@ impl RelayConfig {
 pub struct RelayProgress {
     /// The highest outbox sequence acknowledged by the bus.
     pub relayed_through: u64,
+    /// The highest outbox sequence deleted from the outbox (the checkpoint a restart resumes
+    /// after).
+    pub checkpoint: u64,
     /// Events the bus stored.
     pub published: u64,
     /// Events the bus had already (republished after a failure or a restart).
@@ -65,6 +68,8 @@ pub struct RelayProgress {
 /// The first pause after a failure; it doubles up to [`BACKOFF_MAX`].
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// Batches relayed and not yet deleted from the outbox, at most.
+const DELETIONS_QUEUED_MAX: usize = 16;
 
 pub struct Relay {
     outbox: Arc<dyn OutboxStore>,
@@ -115,13 +120,29 @@ impl Relay {
 
     /// Relays until the task is dropped.
     pub async fn run(&self) {
+        // Relayed events are deleted beside the publishing, in order, so a deletion's write
+        // is not on the path of the next event; the channel bounds how far it may lag.
+        let (deletions, pending_deletions) = tokio::sync::mpsc::channel::<Vec<u64>>(DELETIONS_QUEUED_MAX);
+        let deleter = async {
+            let mut pending_deletions = pending_deletions;
+            while let Some(sequences) = pending_deletions.recv().await {
+                let last = sequences.last().copied().unwrap_or_default();
+                self.delete_relayed(sequences).await;
+                self.progress
+                    .send_modify(|progress| progress.checkpoint = progress.checkpoint.max(last));
+            }
+        };
+        tokio::join!(deleter, self.publish_loop(deletions));
+    }
+
+    async fn publish_loop(&self, deletions: tokio::sync::mpsc::Sender<Vec<u64>>) {
         let mut cursor = 0;
         // Unknown at start: everything before the oldest outbox event was acknowledged by the
         // bus, so the first publish needs no chain.
         let mut chain: Option<String> = None;
         let mut backoff = BACKOFF_START;
         loop {
-            match self.relay_batch(&mut cursor, &mut chain).await {
+            match self.relay_batch(&mut cursor, &mut chain, &deletions).await {
                 Ok(0) => tokio::time::sleep(self.config.idle_pause).await,
                 Ok(_) => backoff = BACKOFF_START,
                 Err(error) => {
@@ -145,6 +166,7 @@ impl Relay {
         &self,
         cursor: &mut u64,
         chain: &mut Option<String>,
+        deletions: &tokio::sync::mpsc::Sender<Vec<u64>>,
     ) -> Result<usize, RelayError> {
         let events = self
             .outbox
@@ -166,7 +188,10 @@ impl Relay {
                 .iter()
                 .map(|event| event.sequence)
                 .collect();
-            self.delete_relayed(sequences).await;
+            deletions
+                .send(sequences)
+                .await
+                .expect("the deleter runs as long as the relay");
             *cursor = events[relayed - 1].sequence;
             *chain = Some(outgoing[relayed - 1].id.clone());
             let duplicates = outcome

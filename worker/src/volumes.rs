@@ -23,6 +23,12 @@ use tokio::sync::watch;
 
 /// Deliveries fetched at once.
 const FETCH_MAX: usize = 4096;
+/// Deliveries gathered into one application while a backlog lasts: the deltas of one volume
+/// record combine into one write, which is what a store with a compare-and-set per record
+/// (ScyllaDB) is limited by. Caught up, a run is what one fetch brings.
+const RUN_MAX: usize = 65_536;
+/// How long a fetch after a full one waits (the backlog is there already).
+const FETCH_MORE_WAIT: Duration = Duration::from_millis(5);
 /// How long a fetch waits for a delivery.
 const FETCH_WAIT: Duration = Duration::from_millis(500);
 /// The delay before a run that failed on the store is delivered again.
@@ -88,7 +94,14 @@ impl VolumeWorker {
 
     /// Fetches, then applies the run of deliveries that continues `position`.
     async fn round(&self, position: &mut u64, held: &mut BTreeMap<u64, Delivery>) -> BusResult<()> {
-        for delivery in self.consumer.fetch(FETCH_MAX, FETCH_WAIT).await? {
+        let mut deliveries = self.consumer.fetch(FETCH_MAX, FETCH_WAIT).await?;
+        let mut last_fetch = deliveries.len();
+        while last_fetch == FETCH_MAX && deliveries.len() < RUN_MAX {
+            let more = self.consumer.fetch(FETCH_MAX, FETCH_MORE_WAIT).await?;
+            last_fetch = more.len();
+            deliveries.extend(more);
+        }
+        for delivery in deliveries {
             if delivery.stream_sequence <= *position {
                 self.progress
                     .send_modify(|progress| progress.duplicates += 1);

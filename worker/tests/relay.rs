@@ -73,9 +73,9 @@ async fn relays_every_event_once_in_outbox_order(bus: Arc<dyn EventBus>, prefix:
     let mut progress = relay.progress();
     let task = start(relay.clone());
     support::until(
-        "the relay relays the last event",
+        "the relay checkpoints the last event",
         &mut progress,
-        |progress| progress.relayed_through == *written.last().unwrap(),
+        |progress| progress.checkpoint == *written.last().unwrap(),
     )
     .await;
     task.abort();
@@ -141,9 +141,9 @@ async fn a_relay_stopped_midway_and_started_again_loses_and_repeats_nothing() {
     let mut progress = relay.progress();
     let task = start(relay);
     support::until(
-        "the restarted relay relays the last event",
+        "the restarted relay checkpoints the last event",
         &mut progress,
-        |progress| progress.relayed_through == *written.last().unwrap(),
+        |progress| progress.checkpoint == *written.last().unwrap(),
     )
     .await;
     task.abort();
@@ -195,7 +195,7 @@ async fn events_wait_in_the_outbox_while_nats_is_down_and_flow_after() {
     support::until(
         "the relay relays the events written during the outage",
         &mut progress,
-        |progress| progress.relayed_through == last,
+        |progress| progress.checkpoint == last,
     )
     .await;
     task.abort();
