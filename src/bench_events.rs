@@ -19,6 +19,7 @@ use store::{NewOrder, Order, OrderStatus, Store};
 use worker::bus::jetstream::{JetStreamBus, StreamSpec};
 use worker::bus::memory::MemoryBus;
 use worker::bus::{ConsumerConfig, EventBus};
+use worker::dead_letters::DeadLetters;
 use worker::relay::{Relay, RelayConfig};
 use worker::volumes::VolumeWorker;
 
@@ -111,7 +112,9 @@ async fn run(bench: EventsBench) -> Result<(), String> {
         .consumer(ConsumerConfig::new("volumes"))
         .await
         .map_err(|error| error.to_string())?;
-    let worker = Arc::new(VolumeWorker::new(store.clone(), consumer));
+    // Nothing the bench writes is poison: its dead letters stay in process.
+    let dead_letters = DeadLetters::new(Arc::new(MemoryBus::new()), "bench.dlq");
+    let worker = Arc::new(VolumeWorker::new(store.clone(), consumer, dead_letters));
     let mut relayed = relay.progress();
     let mut applied = worker.progress();
     let started = Instant::now();

@@ -5,5 +5,7 @@
 //! consumers such as the [`volumes`] worker apply the events, each effect idempotent.
 
 pub mod bus;
+pub mod dead_letters;
 pub mod relay;
+pub mod streams;
 pub mod volumes;

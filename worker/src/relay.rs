@@ -108,9 +108,12 @@ impl Relay {
             id: bus_event_id(&self.config.region, event),
             subject: subject_of(&self.config.subject_prefix, event),
             headers: vec![
-                (headers::OUTBOX_SEQUENCE, event.sequence.to_string()),
-                (headers::TENANT, event.tenant_id.clone()),
-                (headers::KIND, event.kind.clone()),
+                (
+                    headers::OUTBOX_SEQUENCE.to_owned(),
+                    event.sequence.to_string(),
+                ),
+                (headers::TENANT.to_owned(), event.tenant_id.clone()),
+                (headers::KIND.to_owned(), event.kind.clone()),
             ],
             payload: serde_json::to_vec(&event.payload)
                 .expect("a JSON value serialises")
@@ -122,7 +125,8 @@ impl Relay {
     pub async fn run(&self) {
         // Relayed events are deleted beside the publishing, in order, so a deletion's write
         // is not on the path of the next event; the channel bounds how far it may lag.
-        let (deletions, pending_deletions) = tokio::sync::mpsc::channel::<Vec<u64>>(DELETIONS_QUEUED_MAX);
+        let (deletions, pending_deletions) =
+            tokio::sync::mpsc::channel::<Vec<u64>>(DELETIONS_QUEUED_MAX);
         let deleter = async {
             let mut pending_deletions = pending_deletions;
             while let Some(sequences) = pending_deletions.recv().await {

@@ -10,10 +10,12 @@
 //! The worker consumes every event of the stream (no subject filter) so that stream sequences
 //! have no gaps, and acknowledges the events that do not change volumes.
 //!
-//! A poison event (one that can never be applied: its payload is not an order) is given up
-//! and reported; a store failure hands the whole run back for a later redelivery.
+//! A poison event (one that can never be applied: its payload is not an order) goes to the
+//! dead letters with the reason and is given up; a store failure hands the whole run back for
+//! a later redelivery.
 
 use crate::bus::{headers, BusResult, Consumer, Delivery};
+use crate::dead_letters::DeadLetters;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,17 +53,26 @@ pub struct VolumeProgress {
     pub failures: u64,
 }
 
+/// The consumer's durable name (and its name on dead letters).
+pub const CONSUMER_NAME: &str = "volumes";
+
 pub struct VolumeWorker {
     volumes: Arc<dyn VolumeStore>,
     consumer: Box<dyn Consumer>,
+    dead_letters: DeadLetters,
     progress: watch::Sender<VolumeProgress>,
 }
 
 impl VolumeWorker {
-    pub fn new(volumes: Arc<dyn VolumeStore>, consumer: Box<dyn Consumer>) -> VolumeWorker {
+    pub fn new(
+        volumes: Arc<dyn VolumeStore>,
+        consumer: Box<dyn Consumer>,
+        dead_letters: DeadLetters,
+    ) -> VolumeWorker {
         VolumeWorker {
             volumes,
             consumer,
+            dead_letters,
             progress: watch::Sender::new(VolumeProgress::default()),
         }
     }
@@ -123,9 +134,17 @@ impl VolumeWorker {
         }
         match self.apply(&run).await {
             Ok((applied, poison)) => {
+                for (index, reason) in &poison {
+                    self.dead_letters
+                        .bury(&run[*index], CONSUMER_NAME, reason)
+                        .await?;
+                }
                 for delivery in &run {
                     delivery.ack().await?;
                 }
+                let poison = poison
+                    .into_iter()
+                    .map(|(index, reason)| (run[index].id.clone(), reason));
                 *position += run.len() as u64;
                 self.progress.send_modify(|progress| {
                     progress.applied_through = *position;
@@ -145,19 +164,19 @@ impl VolumeWorker {
     }
 
     /// Applies the volume deltas of a run of events, tenant by tenant. Returns how many events
-    /// changed volumes and the poison ones (with the reason), which are skipped.
-    async fn apply(&self, run: &[Delivery]) -> store::StoreResult<(u64, Vec<(String, String)>)> {
+    /// changed volumes and the poison ones (their index in the run, the reason): skipped.
+    async fn apply(&self, run: &[Delivery]) -> store::StoreResult<(u64, Vec<(usize, String)>)> {
         let mut by_tenant: BTreeMap<String, Vec<VolumeDelta>> = BTreeMap::new();
         let mut poison = Vec::new();
         let mut applied = 0;
-        for delivery in run {
+        for (index, delivery) in run.iter().enumerate() {
             match decode(delivery) {
                 Ok(None) => {}
                 Ok(Some((tenant_id, delta))) => {
                     applied += 1;
                     by_tenant.entry(tenant_id).or_default().push(delta);
                 }
-                Err(reason) => poison.push((delivery.id.clone(), reason)),
+                Err(reason) => poison.push((index, reason)),
             }
         }
         for (tenant_id, deltas) in by_tenant {

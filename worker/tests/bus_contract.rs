@@ -18,7 +18,7 @@ fn event(prefix: &str, id: &str) -> OutgoingEvent {
     OutgoingEvent {
         id: id.to_owned(),
         subject: format!("{prefix}.acme.order.created"),
-        headers: vec![("Upline-Kind", "order.created".to_owned())],
+        headers: vec![("Upline-Kind".to_owned(), "order.created".to_owned())],
         payload: format!("payload of {id}").into_bytes().into(),
     }
 }

@@ -10,6 +10,7 @@ use worker::bus::memory::MemoryBus;
 use worker::bus::{
     headers, BusResult, Consumer, ConsumerConfig, Delivery, EventBus, OutgoingEvent,
 };
+use worker::dead_letters::DeadLetters;
 use worker::relay::{Relay, RelayConfig};
 use worker::volumes::VolumeWorker;
 
@@ -54,8 +55,14 @@ impl Consumer for Disorderly {
     }
 }
 
-async fn applies_each_order_once_whatever_the_delivery(bus: Arc<dyn EventBus>, prefix: &str) {
+async fn applies_each_order_once_whatever_the_delivery(
+    bus: Arc<dyn EventBus>,
+    dead: Arc<dyn EventBus>,
+    prefix: &str,
+    dead_prefix: &str,
+) {
     let (store, _directory) = support::embedded_store();
+    let dead_view = dead.clone();
     let mut expected = support::write_orders(&*store, "acme", 0, 400).await;
     let relay = Arc::new(Relay::new(
         store.clone(),
@@ -84,9 +91,9 @@ async fn applies_each_order_once_whatever_the_delivery(bus: Arc<dyn EventBus>, p
         id: "poison".into(),
         subject: format!("{prefix}.acme.order.created"),
         headers: vec![
-            (headers::KIND, "order.created".into()),
-            (headers::TENANT, "acme".into()),
-            (headers::OUTBOX_SEQUENCE, "100000".into()),
+            (headers::KIND.into(), "order.created".into()),
+            (headers::TENANT.into(), "acme".into()),
+            (headers::OUTBOX_SEQUENCE.into(), "100000".into()),
         ],
         payload: br#"{"not": "an order"}"#.to_vec().into(),
     };
@@ -111,6 +118,7 @@ async fn applies_each_order_once_whatever_the_delivery(bus: Arc<dyn EventBus>, p
             inner: consumer,
             state: Mutex::new(0x9E37_79B9_7F4A_7C15),
         }),
+        DeadLetters::new(dead.clone(), dead_prefix),
     ));
     let mut progress = worker.progress();
     let worker_task = tokio::spawn({
@@ -137,6 +145,16 @@ async fn applies_each_order_once_whatever_the_delivery(bus: Arc<dyn EventBus>, p
     assert_eq!(done.applied, 480 + copies + 120, "{done:?}");
     assert_eq!(done.poison.len(), 1, "{done:?}");
     assert_eq!(done.poison[0].0, "poison");
+    let letters = DeadLetters::new(dead_view, dead_prefix)
+        .list()
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(
+        (letters[0].event_id.as_str(), letters[0].consumer.as_str()),
+        ("poison", "volumes")
+    );
+    assert!(letters[0].reason.contains("order_id"), "{letters:?}");
     assert_eq!(
         support::stored_monthly_pv(&*store, "acme", &expected).await,
         expected
@@ -164,7 +182,7 @@ async fn republished(bus: &dyn EventBus, _prefix: &str) -> u64 {
                 subject: delivery.subject.clone(),
                 headers: [headers::KIND, headers::TENANT, headers::OUTBOX_SEQUENCE]
                     .into_iter()
-                    .map(|name| (name, delivery.header(name).unwrap().to_owned()))
+                    .map(|name| (name.to_owned(), delivery.header(name).unwrap().to_owned()))
                     .collect(),
                 payload: delivery.payload.clone(),
             });
@@ -178,12 +196,22 @@ async fn republished(bus: &dyn EventBus, _prefix: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applies_each_order_once_whatever_the_delivery_in_process() {
-    applies_each_order_once_whatever_the_delivery(Arc::new(MemoryBus::new()), "events").await;
+    applies_each_order_once_whatever_the_delivery(
+        Arc::new(MemoryBus::new()),
+        Arc::new(MemoryBus::new()),
+        "events",
+        "dead",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applies_each_order_once_whatever_the_delivery_on_jetstream() {
     let name = support::unique("volumes");
-    let bus = support::jetstream_bus(&support::shared_nats(), &name).await;
-    applies_each_order_once_whatever_the_delivery(Arc::new(bus), &name).await;
+    let url = support::shared_nats();
+    let bus = support::jetstream_bus(&url, &name).await;
+    let dead_name = format!("{name}-DLQ");
+    let dead = support::jetstream_bus(&url, &dead_name).await;
+    applies_each_order_once_whatever_the_delivery(Arc::new(bus), Arc::new(dead), &name, &dead_name)
+        .await;
 }

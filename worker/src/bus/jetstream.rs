@@ -82,7 +82,7 @@ impl JetStreamBus {
     ) -> jetstream::message::PublishMessage {
         let mut headers = HeaderMap::new();
         for (name, value) in &event.headers {
-            headers.insert(*name, value.as_str());
+            headers.insert(name.as_str(), value.as_str());
         }
         let mut message = jetstream::message::PublishMessage::build()
             .payload(event.payload.clone())
@@ -174,40 +174,52 @@ impl EventBus for JetStreamBus {
         }
     }
 
-    async fn last_event(&self) -> BusResult<Option<LastEvent>> {
+    async fn last_event(&self) -> BusResult<Option<StoredEvent>> {
+        let (_, last) = self.bounds().await?;
+        self.event(last).await
+    }
+
+    async fn bounds(&self) -> BusResult<(u64, u64)> {
         let mut stream = self.stream().await?;
-        let last_sequence = stream
-            .info()
-            .await
-            .map_err(unavailable)?
-            .state
-            .last_sequence;
-        if last_sequence == 0 {
+        let state = &stream.info().await.map_err(unavailable)?.state;
+        if state.messages == 0 {
+            return Ok((0, 0));
+        }
+        Ok((state.first_sequence, state.last_sequence))
+    }
+
+    async fn event(&self, stream_sequence: u64) -> BusResult<Option<StoredEvent>> {
+        if stream_sequence == 0 {
             return Ok(None);
         }
-        let message = stream
-            .get_raw_message(last_sequence)
-            .await
-            .map_err(unavailable)?;
-        let headers: Vec<(String, String)> = message
-            .headers
-            .iter()
-            .flat_map(|(name, values)| {
-                values
-                    .iter()
-                    .map(move |value| (name.to_string(), value.to_string()))
-            })
-            .collect();
-        let id = headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("Nats-Msg-Id"))
-            .map(|(_, value)| value.clone())
-            .unwrap_or_default();
-        Ok(Some(LastEvent {
-            stream_sequence: last_sequence,
-            id,
+        let stream = self.stream().await?;
+        let message = match stream.get_raw_message(stream_sequence).await {
+            Ok(message) => message,
+            Err(error) if error.kind() == stream::RawMessageErrorKind::NoMessageFound => {
+                return Ok(None)
+            }
+            Err(error) => return Err(unavailable(error)),
+        };
+        let headers = header_pairs(&message.headers);
+        Ok(Some(StoredEvent {
+            stream_sequence,
+            id: message_id(&headers),
+            subject: message.subject.to_string(),
             headers,
+            payload: message.payload,
         }))
+    }
+
+    async fn remove(&self, stream_sequence: u64) -> BusResult<bool> {
+        let stream = self.stream().await?;
+        match stream.delete_message(stream_sequence).await {
+            Ok(deleted) => Ok(deleted),
+            Err(error) if self.event(stream_sequence).await?.is_none() => {
+                tracing::debug!(%error, stream_sequence, "removing an event that is gone");
+                Ok(false)
+            }
+            Err(error) => Err(unavailable(error)),
+        }
     }
 
     async fn consumer(&self, config: ConsumerConfig) -> BusResult<Box<dyn Consumer>> {
@@ -233,6 +245,27 @@ impl EventBus for JetStreamBus {
     }
 }
 
+/// Header name and value pairs, every value of a repeated header.
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .flat_map(|(name, values)| {
+            values
+                .iter()
+                .map(move |value| (name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// The `Nats-Msg-Id` among the headers (empty without one).
+fn message_id(headers: &[(String, String)]) -> String {
+    headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("Nats-Msg-Id"))
+        .map(|(_, value)| value.clone())
+        .unwrap_or_default()
+}
+
 struct JetStreamConsumer {
     consumer: Mutex<consumer::PullConsumer>,
 }
@@ -253,21 +286,12 @@ impl Consumer for JetStreamConsumer {
             let message = message.map_err(unavailable)?;
             let info = message.info().map_err(unavailable)?;
             let (stream_sequence, delivered) = (info.stream_sequence, info.delivered.max(1) as u64);
-            let headers: Vec<(String, String)> = message
+            let headers = message
                 .headers
-                .iter()
-                .flat_map(|headers| headers.iter())
-                .flat_map(|(name, values)| {
-                    values
-                        .iter()
-                        .map(move |value| (name.to_string(), value.to_string()))
-                })
-                .collect();
-            let id = headers
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case("Nats-Msg-Id"))
-                .map(|(_, value)| value.clone())
+                .as_ref()
+                .map(header_pairs)
                 .unwrap_or_default();
+            let id = message_id(&headers);
             deliveries.push(Delivery {
                 id,
                 subject: message.subject.to_string(),

@@ -26,8 +26,8 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    /// Stream sequence `n` is `events[n - 1]`.
-    events: Vec<Stored>,
+    /// Stream sequence `n` is `events[n - 1]`; None once removed.
+    events: Vec<Option<Stored>>,
     /// Id → stream sequence, for the ids stored within the duplicate window.
     ids: HashMap<String, u64>,
     /// The same ids in the order stored, with the time: the oldest leave first.
@@ -40,6 +40,18 @@ struct Stored {
     subject: String,
     headers: Vec<(String, String)>,
     payload: Bytes,
+}
+
+impl Stored {
+    fn to_event(&self, stream_sequence: u64) -> StoredEvent {
+        StoredEvent {
+            stream_sequence,
+            id: self.id.clone(),
+            subject: self.subject.clone(),
+            headers: self.headers.clone(),
+            payload: self.payload.clone(),
+        }
+    }
 }
 
 struct ConsumerState {
@@ -97,7 +109,13 @@ impl MemoryBus {
             });
         }
         if let Some(expected) = chained_to {
-            let actual = state.events.last().map(|last| last.id.as_str());
+            let actual = state
+                .events
+                .iter()
+                .rev()
+                .flatten()
+                .next()
+                .map(|last| last.id.as_str());
             if actual != Some(expected) {
                 return Err(BusError::WrongLastEvent {
                     expected: expected.to_owned(),
@@ -105,16 +123,12 @@ impl MemoryBus {
                 });
             }
         }
-        state.events.push(Stored {
+        state.events.push(Some(Stored {
             id: event.id.clone(),
             subject: event.subject.clone(),
-            headers: event
-                .headers
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), value.clone()))
-                .collect(),
+            headers: event.headers.clone(),
             payload: event.payload.clone(),
-        });
+        }));
         let stream_sequence = state.events.len() as u64;
         state.ids.insert(event.id.clone(), stream_sequence);
         state.ids_by_age.push_back((now, event.id.clone()));
@@ -155,13 +169,35 @@ impl EventBus for MemoryBus {
         }
     }
 
-    async fn last_event(&self) -> BusResult<Option<LastEvent>> {
+    async fn last_event(&self) -> BusResult<Option<StoredEvent>> {
+        let (_, last) = self.bounds().await?;
+        self.event(last).await
+    }
+
+    async fn bounds(&self) -> BusResult<(u64, u64)> {
         let state = self.shared.state.lock().expect("bus lock");
-        Ok(state.events.last().map(|last| LastEvent {
-            stream_sequence: state.events.len() as u64,
-            id: last.id.clone(),
-            headers: last.headers.clone(),
-        }))
+        let held = |(at, slot): (usize, &Option<Stored>)| slot.as_ref().map(|_| at as u64 + 1);
+        let first = state.events.iter().enumerate().find_map(held);
+        let last = state.events.iter().enumerate().rev().find_map(held);
+        Ok((first.unwrap_or(0), last.unwrap_or(0)))
+    }
+
+    async fn event(&self, stream_sequence: u64) -> BusResult<Option<StoredEvent>> {
+        let state = self.shared.state.lock().expect("bus lock");
+        Ok(stream_sequence
+            .checked_sub(1)
+            .and_then(|index| state.events.get(index as usize))
+            .and_then(Option::as_ref)
+            .map(|stored| stored.to_event(stream_sequence)))
+    }
+
+    async fn remove(&self, stream_sequence: u64) -> BusResult<bool> {
+        let mut state = self.shared.state.lock().expect("bus lock");
+        Ok(stream_sequence
+            .checked_sub(1)
+            .and_then(|index| state.events.get_mut(index as usize))
+            .and_then(Option::take)
+            .is_some())
     }
 
     async fn consumer(&self, config: ConsumerConfig) -> BusResult<Box<dyn Consumer>> {
@@ -223,13 +259,13 @@ impl MemoryConsumer {
         {
             let sequence = consumer.next;
             consumer.next += 1;
-            let wanted = consumer
-                .config
-                .filter_subject
-                .as_deref()
-                .is_none_or(|pattern| {
-                    subject::matches(pattern, &events[sequence as usize - 1].subject)
-                });
+            let wanted = events[sequence as usize - 1].as_ref().is_some_and(|event| {
+                consumer
+                    .config
+                    .filter_subject
+                    .as_deref()
+                    .is_none_or(|pattern| subject::matches(pattern, &event.subject))
+            });
             if wanted {
                 let redeliver_at = now + consumer.config.ack_wait;
                 consumer.pending.insert(sequence, (1, redeliver_at));
@@ -240,9 +276,9 @@ impl MemoryConsumer {
         consumer.advance_floor();
         let deliveries = taken
             .into_iter()
-            .map(|(sequence, delivered)| {
-                let event = &events[sequence as usize - 1];
-                Delivery {
+            .filter_map(|(sequence, delivered)| {
+                let event = events[sequence as usize - 1].as_ref()?;
+                Some(Delivery {
                     id: event.id.clone(),
                     subject: event.subject.clone(),
                     headers: event.headers.clone(),
@@ -254,7 +290,7 @@ impl MemoryConsumer {
                         durable: self.durable.clone(),
                         sequence,
                     }),
-                }
+                })
             })
             .collect();
         (deliveries, next_due)

@@ -61,7 +61,7 @@ pub struct OutgoingEvent {
     pub id: String,
     pub subject: String,
     /// Header name and value pairs.
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(String, String)>,
     pub payload: Bytes,
 }
 
@@ -81,15 +81,17 @@ pub struct PublishOutcome {
     pub error: Option<BusError>,
 }
 
-/// The stream's last stored event, as a publisher resuming after a restart needs it.
+/// An event as the stream holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LastEvent {
+pub struct StoredEvent {
     pub stream_sequence: u64,
     pub id: String,
+    pub subject: String,
     pub headers: Vec<(String, String)>,
+    pub payload: Bytes,
 }
 
-impl LastEvent {
+impl StoredEvent {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -134,7 +136,13 @@ pub trait EventBus: Send + Sync {
         in_flight: usize,
     ) -> PublishOutcome;
     /// The last stored event; None when the stream is empty.
-    async fn last_event(&self) -> BusResult<Option<LastEvent>>;
+    async fn last_event(&self) -> BusResult<Option<StoredEvent>>;
+    /// The first and last stream sequences held (both 0 when the stream never held one).
+    async fn bounds(&self) -> BusResult<(u64, u64)>;
+    /// The event at that position; None when there is none (never stored, or removed).
+    async fn event(&self, stream_sequence: u64) -> BusResult<Option<StoredEvent>>;
+    /// Removes the event at that position; false when there was none.
+    async fn remove(&self, stream_sequence: u64) -> BusResult<bool>;
     /// The durable consumer of that name, created if missing.
     async fn consumer(&self, config: ConsumerConfig) -> BusResult<Box<dyn Consumer>>;
 }

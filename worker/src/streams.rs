@@ -1,0 +1,54 @@
+//! The names of a region's streams and subjects on NATS, in one place: the relay, the workers,
+//! `upline dlq` and the region configuration all derive them from the region's name.
+
+use crate::bus::jetstream::StreamSpec;
+use std::time::Duration;
+
+/// A region's stream names and subject prefixes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionStreams {
+    pub region: String,
+    /// Prepended to stream names (`UPLINE` in production; tests use their own to stay apart).
+    pub prefix: String,
+}
+
+impl RegionStreams {
+    pub fn new(prefix: &str, region: &str) -> RegionStreams {
+        RegionStreams {
+            region: region.to_owned(),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn token(&self) -> String {
+        self.region.to_uppercase().replace(['-', '.'], "_")
+    }
+
+    /// The region's events, as its relay publishes them: `{prefix}_EVENTS_{REGION}`.
+    pub fn events(&self) -> StreamSpec {
+        StreamSpec {
+            name: format!("{}_EVENTS_{}", self.prefix, self.token()),
+            subjects: vec![format!("{}.>", self.events_subject_prefix())],
+            duplicate_window: Duration::from_secs(120),
+        }
+    }
+
+    /// Events are published on `{this}.{tenant}.{kind}`.
+    pub fn events_subject_prefix(&self) -> String {
+        format!("{}.{}.events", self.prefix.to_lowercase(), self.region)
+    }
+
+    /// Events a consumer of the region could not process: `{prefix}_DLQ_{REGION}`.
+    pub fn dead_letters(&self) -> StreamSpec {
+        StreamSpec {
+            name: format!("{}_DLQ_{}", self.prefix, self.token()),
+            subjects: vec![format!("{}.>", self.dead_letter_subject_prefix())],
+            duplicate_window: Duration::from_secs(120),
+        }
+    }
+
+    /// Dead letters are published on `{this}.{consumer}`.
+    pub fn dead_letter_subject_prefix(&self) -> String {
+        format!("{}.{}.dlq", self.prefix.to_lowercase(), self.region)
+    }
+}
