@@ -22,7 +22,18 @@ started_here=
 if ! tests/services/cassandra.sh status; then started_here=yes; fi
 eval "$(tests/services/cassandra.sh start)"
 export UPLINE_CASSANDRA UPLINE_CASSANDRA_DC
-if [ -n "$started_here" ]; then trap 'tests/services/cassandra.sh stop' EXIT; fi
+# One real nats-server with JetStream (built once through the Go module proxy into
+# ~/.cache/upline/nats) for the event tests; they isolate themselves by stream name, and the
+# fault tests start servers of their own.
+nats_started_here=
+if ! tests/services/nats.sh status; then nats_started_here=yes; fi
+eval "$(tests/services/nats.sh start)"
+export UPLINE_NATS
+stop_services() {
+  if [ -n "$nats_started_here" ]; then tests/services/nats.sh stop; fi
+  if [ -n "$started_here" ]; then tests/services/cassandra.sh stop; fi
+}
+trap stop_services EXIT
 cargo test --release --workspace
 # The API's HTTP suite once more, on the ScyllaDB backend (the real Cassandra node).
 UPLINE_TEST_STORE=scylla cargo test --release --workspace \

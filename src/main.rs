@@ -9,15 +9,18 @@ mod bench_http;
 mod bench_snapshot;
 mod commissions;
 mod demo;
+mod dlq;
 mod export;
 mod generate;
 mod huge_pages;
 mod input_files;
 mod load;
 mod migrate;
+mod nats_args;
 mod report;
 mod serve;
 mod store_args;
+mod worker_command;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -44,14 +47,17 @@ enum Command {
     /// state) and a matching plan, in the layout `upline commissions` reads.
     Generate(generate::GenerateArgs),
     /// Measure: the engine on a generated network (`commissions`), the API under an open-loop
-    /// load (`api`), a close's read of a period snapshot (`snapshot`), as docs/benchmarks.md
-    /// reports them.
+    /// load (`api`), a close's read of a period snapshot (`snapshot`), the event pipeline
+    /// (`events`), as docs/benchmarks.md reports them.
     Bench(bench::BenchArgs),
     Serve(serve::ServeArgs),
     Export(export::ExportArgs),
     Demo(demo::DemoArgs),
     Load(load::LoadArgs),
     Migrate(migrate::MigrateArgs),
+    Worker(worker_command::WorkerArgs),
+    /// List and replay the events that a region's consumers gave up on (the dead letters).
+    Dlq(dlq::DlqArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,5 +77,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::main(args),
         Command::Load(args) => load::main(args),
         Command::Migrate(args) => migrate::main(args),
+        Command::Worker(args) => worker_command::main(args),
+        Command::Dlq(args) => dlq::main(args),
     }
 }

@@ -18,8 +18,12 @@ pub fn volume_delta(event: &OutboxEvent) -> StoreResult<Option<VolumeDelta>> {
         "order.refunded" => (VolumeEventKind::Refunded, -1),
         _ => return Ok(None),
     };
-    let order: Order = serde_json::from_value(event.payload.clone())
-        .map_err(|error| StoreError::Corrupt(format!("event {}: {error}", event.event_id())))?;
+    let order: Order = serde_json::from_value(event.payload.clone()).map_err(|error| {
+        StoreError::Corrupt(format!(
+            "event {}: the payload is not an order: {error}",
+            event.event_id()
+        ))
+    })?;
     let day = engine::calendar::parse_date(order.date.as_bytes()).ok_or_else(|| {
         StoreError::Corrupt(format!(
             "event {}: bad order date {:?}",

@@ -212,6 +212,7 @@ fn decode(delivery: &Delivery) -> Result<Option<(String, VolumeDelta)>, String> 
     };
     match volume_delta(&event) {
         Ok(delta) => Ok(delta.map(|delta| (event.tenant_id, delta))),
+        Err(store::StoreError::Corrupt(reason)) => Err(reason),
         Err(error) => Err(error.to_string()),
     }
 }

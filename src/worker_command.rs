@@ -1,0 +1,113 @@
+//! `upline worker`: a region's event processing — the outbox relay (the store's outbox to the
+//! region's JetStream stream) and the volume worker (order events to period volumes) — until
+//! Ctrl-C or SIGTERM.
+
+use crate::nats_args::NatsArgs;
+use crate::store_args::StoreArgs;
+use std::sync::Arc;
+use std::time::Duration;
+use worker::bus::{ConsumerConfig, EventBus};
+use worker::relay::{Relay, RelayConfig};
+use worker::volumes::{VolumeWorker, CONSUMER_NAME};
+
+/// How often the worker reports what it did.
+const STATUS_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(clap::Args, Debug)]
+#[command(
+    about = "Run a region's event processing: the outbox relay and the volume worker",
+    long_about = "Run a region's event processing until Ctrl-C or SIGTERM.\n\n\
+The relay publishes the store's outbox to the region's JetStream stream (UPLINE_EVENTS_<REGION>) \
+in order, with Nats-Msg-Id = the event id, and deletes what JetStream acknowledged; it survives \
+restarts and NATS outages (events wait in the outbox). The volume worker consumes the stream \
+(durable consumer `volumes`) and applies order events to period volumes, each once; events it \
+cannot apply go to the dead letters (see `upline dlq`).\n\n\
+Run one relay per region (--no-relay for more volume workers). The store must not also be \
+served by an `upline serve` whose in-process projector reads the same outbox."
+)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Run only the volume worker (another process relays the outbox).
+    #[arg(long)]
+    pub no_relay: bool,
+}
+
+pub fn main(args: WorkerArgs) -> std::process::ExitCode {
+    crate::serve::run_command("worker", run(args))
+}
+
+async fn run(args: WorkerArgs) -> Result<(), String> {
+    let region = args
+        .store
+        .cluster
+        .region
+        .clone()
+        .unwrap_or_else(|| "local".into());
+    let streams = args.nats.streams(&region);
+    let store = api::server::open_store(&args.store.choice()?).await?;
+    let events = args.nats.events(&streams).await?;
+    let dead_letters = args.nats.dead_letters(&streams).await?;
+    let consumer = events
+        .consumer(ConsumerConfig::new(CONSUMER_NAME))
+        .await
+        .map_err(|error| error.to_string())?;
+    let volumes = Arc::new(VolumeWorker::new(store.clone(), consumer, dead_letters));
+    let relay = (!args.no_relay).then(|| {
+        Arc::new(Relay::new(
+            store.clone(),
+            events.clone(),
+            RelayConfig::new(&region, &streams.events_subject_prefix()),
+        ))
+    });
+    eprintln!(
+        "upline worker: region {region} | {} | stream {} on {}{}",
+        args.store.describe(),
+        streams.events().name,
+        args.nats.nats,
+        if relay.is_some() {
+            " | relaying the outbox"
+        } else {
+            ""
+        }
+    );
+    let relay_task = relay
+        .clone()
+        .map(|relay| tokio::spawn(async move { relay.run().await }));
+    let volumes_task = tokio::spawn({
+        let volumes = volumes.clone();
+        async move { volumes.run().await }
+    });
+    let mut status = tokio::time::interval(STATUS_EVERY);
+    status.tick().await;
+    let shutdown = api::server::shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = status.tick() => {
+                let applied = volumes.progress().borrow().clone();
+                let relayed = relay.as_ref().map(|relay| *relay.progress().borrow());
+                eprintln!(
+                    "upline worker: {}applied {} order events through stream position {} ({} dead-lettered, {} store failures)",
+                    relayed.map_or(String::new(), |relayed| format!(
+                        "relayed {} events through outbox sequence {} ({} failures) | ",
+                        relayed.published, relayed.relayed_through, relayed.failures
+                    )),
+                    applied.applied,
+                    applied.applied_through,
+                    applied.poison.len(),
+                    applied.failures,
+                );
+            }
+        }
+    }
+    if let Some(task) = relay_task {
+        task.abort();
+    }
+    volumes_task.abort();
+    eprintln!("upline worker: stopped");
+    Ok(())
+}

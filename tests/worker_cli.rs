@@ -1,0 +1,185 @@
+//! `upline worker` and `upline dlq` as an operator runs them, on a real nats-server: the worker
+//! relays an embedded store's outbox and applies its orders to volumes, buries a poison event,
+//! and `upline dlq` lists and replays it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+use store::{NewOrder, Order, OrderStatus, OrderStore, OutboxStore, VolumeStore};
+use worker::bus::jetstream::JetStreamBus;
+use worker::bus::{headers, ConsumerConfig, EventBus, OutgoingEvent};
+use worker::streams::RegionStreams;
+
+fn nats_url() -> String {
+    if let Ok(url) = std::env::var("UPLINE_NATS") {
+        if !url.is_empty() {
+            return url;
+        }
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/services/nats.sh");
+    let output = Command::new("bash")
+        .arg(script)
+        .args(["start", "shared"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "tests/services/nats.sh start failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("UPLINE_NATS=").map(str::to_owned))
+        .expect("nats.sh prints UPLINE_NATS")
+}
+
+fn upline(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_upline"))
+        .args(arguments)
+        .output()
+        .expect("upline runs")
+}
+
+/// Writes 60 orders (every fourth refunded) and returns the PV per (distributor, month).
+async fn write_orders(data: &Path) -> BTreeMap<(String, String), i64> {
+    let store = store::embedded::EmbeddedStore::open(data).unwrap();
+    let mut expected = BTreeMap::new();
+    for at in 0..60 {
+        let month = if at % 2 == 0 { "2026-10" } else { "2026-11" };
+        let order = Order {
+            order_id: format!("o{at}"),
+            distributor_id: format!("d{}", at % 5),
+            date: format!("{month}-1{}", at % 9),
+            pv: 10_000 * (at + 1),
+            cv: 1,
+            status: OrderStatus::Paid,
+            created_at_ms: 1,
+        };
+        let key = (order.distributor_id.clone(), month.to_owned());
+        store
+            .create_order(
+                "acme",
+                NewOrder {
+                    idempotency_key: format!("k{at}"),
+                    request_sha256: format!("b{at}"),
+                    order,
+                },
+            )
+            .await
+            .unwrap();
+        *expected.entry(key.clone()).or_default() += 10_000 * (at + 1);
+        if at % 4 == 0 {
+            store.refund_order("acme", &format!("o{at}")).await.unwrap();
+            *expected.entry(key).or_default() -= 10_000 * (at + 1);
+        }
+    }
+    expected
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_relays_applies_and_dead_letters_and_dlq_replays() {
+    let url = nats_url();
+    let prefix = format!("T{}X{}", std::process::id(), rand_suffix());
+    let streams = RegionStreams::new(&prefix, "local");
+    let data = tempfile::tempdir().unwrap();
+    let expected = write_orders(data.path()).await;
+
+    // A poison event on the stream before the worker starts.
+    let events = JetStreamBus::connect(&url, streams.events()).await.unwrap();
+    let poison = OutgoingEvent {
+        id: "elsewhere:acme-1".into(),
+        subject: format!("{}.acme.order.created", streams.events_subject_prefix()),
+        headers: vec![
+            (headers::KIND.into(), "order.created".into()),
+            (headers::TENANT.into(), "acme".into()),
+            (headers::OUTBOX_SEQUENCE.into(), "1".into()),
+        ],
+        payload: br#"{"order_id": 7}"#.to_vec().into(),
+    };
+    assert!(events.publish(&[poison], None, 1).await.error.is_none());
+
+    let common = ["--nats", url.as_str(), "--stream-prefix", prefix.as_str()];
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_upline"))
+        .arg("worker")
+        .args(common)
+        .arg("--data")
+        .arg(data.path())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // 60 orders and 15 refunds relayed after the poison: wait until the worker acknowledged
+    // the whole stream.
+    let volumes = events
+        .consumer(ConsumerConfig::new("volumes"))
+        .await
+        .unwrap();
+    let mut caught_up = false;
+    for _ in 0..600 {
+        let (_, last) = events.bounds().await.unwrap();
+        if last == 76 && volumes.ack_floor().await.unwrap() == 76 {
+            caught_up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    unsafe { libc::kill(worker.id() as i32, libc::SIGTERM) };
+    let status = worker.wait().unwrap();
+    assert!(caught_up, "the worker did not get through the stream");
+    assert!(status.success(), "upline worker exited with {status}");
+
+    let store = store::embedded::EmbeddedStore::open(data.path()).unwrap();
+    let mut stored = BTreeMap::new();
+    for month in ["2026-10", "2026-11"] {
+        for (distributor, volume) in store.period_volumes("acme", month).await.unwrap() {
+            stored.insert((distributor, month.to_owned()), volume.pv);
+        }
+    }
+    assert_eq!(stored, expected);
+    assert!(store.pending_events(0, 10).await.unwrap().is_empty());
+    drop(store);
+
+    let listed = upline(&[&["dlq", "list"][..], &common[..]].concat());
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{listed:?}");
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(lines.len(), 1, "{listing}");
+    let fields: Vec<&str> = lines[0].split('\t').collect();
+    assert_eq!(
+        fields[..3],
+        ["1", "volumes", "elsewhere:acme-1"],
+        "{listing}"
+    );
+    assert!(
+        fields[4].contains("the payload is not an order"),
+        "{listing}"
+    );
+
+    let replayed = upline(&[&["dlq", "replay", "--sequence", "1"][..], &common[..]].concat());
+    assert!(replayed.status.success(), "{replayed:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&replayed.stdout).trim(),
+        "replayed 1: elsewhere:acme-1"
+    );
+    let (_, last) = events.bounds().await.unwrap();
+    let again = events.event(last).await.unwrap().unwrap();
+    assert_eq!(again.id, "elsewhere:acme-1:replay:1");
+    let empty = upline(&[&["dlq", "list"][..], &common[..]].concat());
+    assert_eq!(
+        String::from_utf8_lossy(&empty.stdout).trim(),
+        "no dead letters in region local"
+    );
+    let missing = upline(&[&["dlq", "replay", "--sequence", "1"][..], &common[..]].concat());
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("there is no dead letter 1"),
+        "{missing:?}"
+    );
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
