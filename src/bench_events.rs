@@ -74,6 +74,7 @@ async fn run(bench: EventsBench) -> Result<(), String> {
                         name: stream.clone(),
                         subjects: vec![format!("{stream}.>")],
                         duplicate_window: Duration::from_secs(120),
+                        sources: Vec::new(),
                     },
                 )
                 .await

@@ -11,6 +11,12 @@
 # it builds the binary if missing, picks free ports, starts the server and waits until its
 # monitoring endpoint reports JetStream healthy. It prints shell assignments to eval:
 #   UPLINE_NATS=nats://127.0.0.1:PORT   UPLINE_NATS_MONITOR=http://127.0.0.1:PORT
+#   UPLINE_NATS_LEAF=nats://127.0.0.1:PORT   (with UPLINE_NATS_LEAF_LISTEN=1)
+# A region's server is shaped at `start` by the environment (kept for `resume`):
+#   UPLINE_NATS_DOMAIN=us-east         its JetStream domain
+#   UPLINE_NATS_LEAF_LISTEN=1          accept leaf node connections (other regions, links)
+#   UPLINE_NATS_LEAF_REMOTES=URL,...   connect as a leaf node to these servers
+#   UPLINE_NATS_NO_JETSTREAM=1         no JetStream (a link server between regions)
 # `stop` stops the server and keeps its store; `resume` starts a stopped server again on its
 # store and ports (the outage tests); `remove` stops it and deletes its directory; `status`
 # exits 0 when it answers.
@@ -58,10 +64,12 @@ build_server() {
 answering() {
   [[ -f $server/ports && -f $server/pid ]] || return 1
   kill -0 "$(cat "$server/pid")" 2>/dev/null || return 1
-  local monitor; monitor=$(sed -n 2p "$server/ports")
-  python3 - "$monitor" <<'PY' 2>/dev/null
+  local monitor health=/healthz?js-enabled-only=true
+  monitor=$(sed -n 2p "$server/ports")
+  [[ -f $server/no-jetstream ]] && health=/healthz
+  python3 - "$monitor" "$health" <<'PY' 2>/dev/null
 import sys, urllib.request
-with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz?js-enabled-only=true", timeout=2) as r:
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}{sys.argv[2]}", timeout=2) as r:
     sys.exit(0 if r.status == 200 else 1)
 PY
 }
@@ -72,24 +80,45 @@ print_env() {
   monitor=$(sed -n 2p "$server/ports")
   echo "UPLINE_NATS=nats://127.0.0.1:$client"
   echo "UPLINE_NATS_MONITOR=http://127.0.0.1:$monitor"
+  local leaf; leaf=$(sed -n 3p "$server/ports")
+  if [[ -n $leaf ]]; then echo "UPLINE_NATS_LEAF=nats://127.0.0.1:$leaf"; fi
 }
 
 write_config() {
-  local client monitor
+  local client monitor leaf=
   client=$(free_port)
   monitor=$(free_port)
+  [[ -n ${UPLINE_NATS_LEAF_LISTEN:-} ]] && leaf=$(free_port)
   mkdir -p "$server/jetstream"
-  printf '%s\n%s\n' "$client" "$monitor" >"$server/ports"
-  cat >"$server/nats.conf" <<CONF
-server_name: upline_$name
-listen: 127.0.0.1:$client
-http: 127.0.0.1:$monitor
-jetstream {
-  store_dir: "$server/jetstream"
-  max_memory_store: 256MB
-  max_file_store: 8GB
-}
-CONF
+  printf '%s\n%s\n%s\n' "$client" "$monitor" "$leaf" >"$server/ports"
+  rm -f "$server/no-jetstream"
+  {
+    echo "server_name: upline_$name"
+    echo "listen: 127.0.0.1:$client"
+    echo "http: 127.0.0.1:$monitor"
+    if [[ -n ${UPLINE_NATS_NO_JETSTREAM:-} ]]; then
+      touch "$server/no-jetstream"
+    else
+      echo "jetstream {"
+      echo "  store_dir: \"$server/jetstream\""
+      echo "  max_memory_store: 256MB"
+      echo "  max_file_store: 8GB"
+      if [[ -n ${UPLINE_NATS_DOMAIN:-} ]]; then echo "  domain: $UPLINE_NATS_DOMAIN"; fi
+      echo "}"
+    fi
+    if [[ -n $leaf || -n ${UPLINE_NATS_LEAF_REMOTES:-} ]]; then
+      echo "leafnodes {"
+      if [[ -n $leaf ]]; then echo "  listen: 127.0.0.1:$leaf"; fi
+      if [[ -n ${UPLINE_NATS_LEAF_REMOTES:-} ]]; then
+        echo "  reconnect: 1"
+        echo "  remotes: ["
+        local remote
+        for remote in ${UPLINE_NATS_LEAF_REMOTES//,/ }; do echo "    { url: \"$remote\" }"; done
+        echo "  ]"
+      fi
+      echo "}"
+    fi
+  } >"$server/nats.conf"
 }
 
 launch() {

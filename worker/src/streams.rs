@@ -1,7 +1,7 @@
 //! The names of a region's streams and subjects on NATS, in one place: the relay, the workers,
 //! `upline dlq` and the region configuration all derive them from the region's name.
 
-use crate::bus::jetstream::StreamSpec;
+use crate::bus::jetstream::{SourceSpec, StreamSpec};
 use std::time::Duration;
 
 /// A region's stream names and subject prefixes.
@@ -30,6 +30,7 @@ impl RegionStreams {
             name: format!("{}_EVENTS_{}", self.prefix, self.token()),
             subjects: vec![format!("{}.>", self.events_subject_prefix())],
             duplicate_window: Duration::from_secs(120),
+            sources: Vec::new(),
         }
     }
 
@@ -38,12 +39,32 @@ impl RegionStreams {
         format!("{}.{}.events", self.prefix.to_lowercase(), self.region)
     }
 
+    /// The events of other regions that this region takes in (`{prefix}_INBOUND_{REGION}`):
+    /// a stream of the home region sourcing each listed region's events stream from that
+    /// region's JetStream domain. Only what the relays publish crosses: pseudonymous ids and
+    /// volumes, never personal data.
+    pub fn inbound(&self, from_regions: &[&str]) -> StreamSpec {
+        StreamSpec {
+            name: format!("{}_INBOUND_{}", self.prefix, self.token()),
+            subjects: Vec::new(),
+            duplicate_window: Duration::from_secs(120),
+            sources: from_regions
+                .iter()
+                .map(|region| SourceSpec {
+                    stream: RegionStreams::new(&self.prefix, region).events().name,
+                    domain: (*region).to_owned(),
+                })
+                .collect(),
+        }
+    }
+
     /// Events a consumer of the region could not process: `{prefix}_DLQ_{REGION}`.
     pub fn dead_letters(&self) -> StreamSpec {
         StreamSpec {
             name: format!("{}_DLQ_{}", self.prefix, self.token()),
             subjects: vec![format!("{}.>", self.dead_letter_subject_prefix())],
             duplicate_window: Duration::from_secs(120),
+            sources: Vec::new(),
         }
     }
 

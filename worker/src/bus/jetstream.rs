@@ -14,9 +14,21 @@ pub struct StreamSpec {
     pub name: String,
     /// The subjects it captures, e.g. `upline.us-east.>`.
     pub subjects: Vec<String>,
-    /// Ids remembered for deduplication. The relay does not rely on it across restarts (it
-    /// resumes after the stream's last event), only on publishes it retries right away.
+    /// Ids remembered for deduplication: a relay republishing after a failure or a restart
+    /// within it stores nothing twice (beyond it, consumers skip what they applied).
     pub duplicate_window: Duration,
+    /// Streams of other regions whose events this stream takes in (JetStream sourcing, over
+    /// the leaf node or gateway links between the regions' servers). A stream with sources
+    /// captures no subjects of its own.
+    pub sources: Vec<SourceSpec>,
+}
+
+/// A stream of another JetStream domain (region) to take events from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceSpec {
+    pub stream: String,
+    /// The JetStream domain the stream lives in (the region's name).
+    pub domain: String,
 }
 
 /// How long a publish or an API request waits for the server's answer.
@@ -70,6 +82,22 @@ impl JetStreamBus {
                 subjects: self.spec.subjects.clone(),
                 duplicate_window: self.spec.duplicate_window,
                 storage: stream::StorageType::File,
+                sources: (!self.spec.sources.is_empty()).then(|| {
+                    self.spec
+                        .sources
+                        .iter()
+                        .map(|source| stream::Source {
+                            name: source.stream.clone(),
+                            // The domain's JetStream API, as the server reaches it over the
+                            // links between the regions.
+                            external: Some(stream::External {
+                                api_prefix: format!("$JS.{}.API", source.domain),
+                                delivery_prefix: None,
+                            }),
+                            ..Default::default()
+                        })
+                        .collect()
+                }),
                 ..Default::default()
             })
             .await

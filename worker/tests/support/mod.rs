@@ -19,10 +19,28 @@ fn nats_script() -> PathBuf {
 /// Runs `nats.sh COMMAND NAME` and returns the client URL it prints. Panics with the script's
 /// output when the server cannot be started: a test that needs NATS never passes without it.
 fn nats_command(command: &str, name: &str) -> String {
+    nats_command_with(command, name, &[]).client
+}
+
+/// What `nats.sh start|resume` printed.
+pub struct NatsServer {
+    pub client: String,
+    /// The leaf node port's URL, when the server accepts leaf connections.
+    pub leaf: Option<String>,
+}
+
+/// A server of the test's own shaped by `nats.sh`'s environment (`UPLINE_NATS_DOMAIN`,
+/// `UPLINE_NATS_LEAF_LISTEN`, `UPLINE_NATS_LEAF_REMOTES`, `UPLINE_NATS_NO_JETSTREAM`).
+pub fn own_nats_with(name: &str, shape: &[(&str, &str)]) -> NatsServer {
+    nats_command_with("start", name, shape)
+}
+
+fn nats_command_with(command: &str, name: &str, shape: &[(&str, &str)]) -> NatsServer {
     let output = Command::new("bash")
         .arg(nats_script())
         .arg(command)
         .arg(name)
+        .envs(shape.iter().copied())
         .output()
         .expect("running tests/services/nats.sh");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -31,11 +49,16 @@ fn nats_command(command: &str, name: &str) -> String {
         "tests/services/nats.sh {command} {name} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("UPLINE_NATS="))
-        .unwrap_or_default()
-        .to_owned()
+    let value = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(str::to_owned)
+    };
+    NatsServer {
+        client: value("UPLINE_NATS=").unwrap_or_default(),
+        leaf: value("UPLINE_NATS_LEAF="),
+    }
 }
 
 /// The NATS server shared by the tests of a run (started if it is not up): `UPLINE_NATS` when
@@ -98,6 +121,7 @@ pub async fn jetstream_bus(url: &str, name: &str) -> JetStreamBus {
             name: name.to_owned(),
             subjects: vec![format!("{name}.>")],
             duplicate_window: Duration::from_secs(120),
+            sources: Vec::new(),
         },
     )
     .await
