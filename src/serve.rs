@@ -31,6 +31,19 @@ pub struct ServeArgs {
     /// A file holding the platform admin token (one line). Overrides UPLINE_ADMIN_TOKEN.
     #[arg(long, value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// Publish every event of the outbox to the region's JetStream stream at this NATS server
+    /// (UPLINE_EVENTS_<REGION>, Nats-Msg-Id = the event id), for `upline worker` and the other
+    /// regions. Without it, nothing leaves the process.
+    #[arg(long, value_name = "URL", env = "UPLINE_NATS")]
+    pub nats: Option<String>,
+    /// Prepended to the names of the streams (see `upline worker --help`).
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        env = "UPLINE_STREAM_PREFIX",
+        default_value = "UPLINE"
+    )]
+    pub stream_prefix: String,
 }
 
 pub fn main(args: ServeArgs) -> ExitCode {
@@ -56,7 +69,18 @@ pub fn run_command(
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let choice = args.store.choice()?;
     let token = admin_token(&args.store.data, args.admin_token_file.as_deref())?;
-    let state = api::server::recover(&choice, sha256_hex(&token.secret)).await?;
+    let relay = match &args.nats {
+        Some(url) => Some(outbox_relay(url, &args).await?),
+        None => None,
+    };
+    let state = api::server::recover_with(&choice, sha256_hex(&token.secret), |store| {
+        let (bus, config) = relay?;
+        let relay = std::sync::Arc::new(worker::relay::Relay::new(store, bus, config));
+        let relayed_through = relay.relayed_through();
+        tokio::spawn(async move { relay.run().await });
+        Some(relayed_through)
+    })
+    .await?;
     api::server::serve(state, args.listen, |address| {
         eprintln!(
             "upline serve: listening on http://{address} ({})",
@@ -70,6 +94,35 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     })
     .await
+}
+
+/// The region's events stream and the relay's settings: inside `serve` the relay leaves the
+/// deleting to the volume projector, which waits until the relay has passed an event.
+async fn outbox_relay(
+    url: &str,
+    args: &ServeArgs,
+) -> Result<
+    (
+        std::sync::Arc<dyn worker::bus::EventBus>,
+        worker::relay::RelayConfig,
+    ),
+    String,
+> {
+    let region = args
+        .store
+        .cluster
+        .region
+        .clone()
+        .unwrap_or_else(|| "local".into());
+    let streams = worker::streams::RegionStreams::new(&args.stream_prefix, &region);
+    let bus = worker::bus::jetstream::JetStreamBus::connect(url, streams.events())
+        .await
+        .map_err(|error| format!("{error} (is NATS running at {url}?)"))?;
+    let config = worker::relay::RelayConfig {
+        delete_relayed: false,
+        ..worker::relay::RelayConfig::new(&region, &streams.events_subject_prefix())
+    };
+    Ok((std::sync::Arc::new(bus), config))
 }
 
 /// Logs to standard error, filtered by UPLINE_LOG (default `info`).

@@ -22,8 +22,8 @@ in order, with Nats-Msg-Id = the event id, and deletes what JetStream acknowledg
 restarts and NATS outages (events wait in the outbox). The volume worker consumes the stream \
 (durable consumer `volumes`) and applies order events to period volumes, each once; events it \
 cannot apply go to the dead letters (see `upline dlq`).\n\n\
-Run one relay per region (--no-relay for more volume workers). The store must not also be \
-served by an `upline serve` whose in-process projector reads the same outbox."
+Where `upline serve --nats` runs, it relays its own outbox: run the workers with --no-relay. \
+A relaying worker deletes what it relayed, so it needs a store that no `upline serve` serves."
 )]
 pub struct WorkerArgs {
     #[command(flatten)]

@@ -53,6 +53,9 @@ pub struct Projector {
     flush_through: AtomicU64,
     /// The highest outbox sequence whose volumes are stored and whose events are acknowledged.
     applied_through: watch::Sender<u64>,
+    /// When another reader of the outbox (the NATS relay) must see an event before it is
+    /// deleted: the highest sequence it has passed. A checkpoint deletes only below it.
+    deletion_gate: Option<watch::Receiver<u64>>,
     /// What has been folded and not yet stored. Readers take the `Arc` and read without the
     /// lock; a fold copies it only if a reader still holds the old one, and then copies only
     /// the lists of shared slices.
@@ -86,8 +89,18 @@ impl Folded {
 
 impl Projector {
     pub fn new(store: Arc<dyn Store>) -> Arc<Projector> {
+        Projector::with_deletion_gate(store, None)
+    }
+
+    /// A projector that leaves events in the outbox until `gate` (another reader's progress
+    /// through the outbox, e.g. the relay's) has passed them.
+    pub fn with_deletion_gate(
+        store: Arc<dyn Store>,
+        gate: Option<watch::Receiver<u64>>,
+    ) -> Arc<Projector> {
         Arc::new(Projector {
             store,
+            deletion_gate: gate,
             flush: Notify::new(),
             flush_through: AtomicU64::new(0),
             applied_through: watch::Sender::new(0),
@@ -244,6 +257,7 @@ impl Projector {
                 }
             }
         }
+        self.wait_for_the_gate(snapshot.through, state).await?;
         for slice in &snapshot.sequences {
             for chunk in slice.chunks(ACKNOWLEDGEMENTS_PER_WRITE_MAX) {
                 self.store.acknowledge_events(chunk.to_vec()).await?;
@@ -251,6 +265,20 @@ impl Projector {
         }
         self.forget_stored(&snapshot);
         self.applied_through.send_replace(snapshot.through);
+        Ok(())
+    }
+
+    /// Waits until the deletion gate has passed `through`, folding new events meanwhile so
+    /// reads stay current (while NATS is down, the folded events stay in memory).
+    async fn wait_for_the_gate(&self, through: u64, state: Option<&AppState>) -> StoreResult<()> {
+        let Some(gate) = &self.deletion_gate else {
+            return Ok(());
+        };
+        let mut gate = gate.clone();
+        while *gate.borrow_and_update() < through {
+            let _ = tokio::time::timeout(FOLD_PAUSE, gate.changed()).await;
+            self.fold(state).await?;
+        }
         Ok(())
     }
 

@@ -32,8 +32,20 @@ pub async fn open_store(choice: &StoreChoice) -> Result<Arc<dyn Store>, String> 
 /// Opens the store and brings every tenant back: the outbox is drained into the volumes
 /// first, then each tenant's index is rebuilt. Returns the state, ready to serve.
 pub async fn recover(choice: &StoreChoice, admin_token_sha256: String) -> Result<AppState, String> {
+    recover_with(choice, admin_token_sha256, |_| None).await
+}
+
+/// [`recover`], with another reader of the outbox started on the opened store before the
+/// projector drains it: `other_reader` returns that reader's progress (the highest outbox
+/// sequence it has passed), and the projector deletes no event before the reader passed it.
+pub async fn recover_with(
+    choice: &StoreChoice,
+    admin_token_sha256: String,
+    other_reader: impl FnOnce(Arc<dyn store::Store>) -> Option<tokio::sync::watch::Receiver<u64>>,
+) -> Result<AppState, String> {
     let store = open_store(choice).await?;
-    let projector = Projector::new(store.clone());
+    let gate = other_reader(store.clone());
+    let projector = Projector::with_deletion_gate(store.clone(), gate);
     projector.drain().await.map_err(|error| error.to_string())?;
     let state = AppState::new(store, admin_token_sha256, Metrics::new(), projector.clone());
     crate::runtime::load_tenants(&state).await?;

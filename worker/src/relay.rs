@@ -35,6 +35,9 @@ pub struct RelayConfig {
     pub in_flight: usize,
     /// The pause before looking at an empty outbox again.
     pub idle_pause: Duration,
+    /// Whether the relay deletes what it relayed (its checkpoint). Inside `upline serve` the
+    /// volume projector deletes instead, once both have passed an event.
+    pub delete_relayed: bool,
 }
 
 impl RelayConfig {
@@ -45,6 +48,7 @@ impl RelayConfig {
             batch: 4096,
             in_flight: 1024,
             idle_pause: Duration::from_millis(5),
+            delete_relayed: true,
         }
     }
 }
@@ -76,6 +80,8 @@ pub struct Relay {
     bus: Arc<dyn EventBus>,
     config: RelayConfig,
     progress: watch::Sender<RelayProgress>,
+    /// `progress.relayed_through` alone, for a reader that waits on it (the projector's gate).
+    relayed_through: watch::Sender<u64>,
 }
 
 /// The id an event carries on the bus: its store's event id qualified by the region, since
@@ -96,11 +102,17 @@ impl Relay {
             bus,
             config,
             progress: watch::Sender::new(RelayProgress::default()),
+            relayed_through: watch::Sender::new(0),
         }
     }
 
     pub fn progress(&self) -> watch::Receiver<RelayProgress> {
         self.progress.subscribe()
+    }
+
+    /// The highest outbox sequence the bus acknowledged.
+    pub fn relayed_through(&self) -> watch::Receiver<u64> {
+        self.relayed_through.subscribe()
     }
 
     fn outgoing(&self, event: &OutboxEvent) -> OutgoingEvent {
@@ -192,10 +204,12 @@ impl Relay {
                 .iter()
                 .map(|event| event.sequence)
                 .collect();
-            deletions
-                .send(sequences)
-                .await
-                .expect("the deleter runs as long as the relay");
+            if self.config.delete_relayed {
+                deletions
+                    .send(sequences)
+                    .await
+                    .expect("the deleter runs as long as the relay");
+            }
             *cursor = events[relayed - 1].sequence;
             *chain = Some(outgoing[relayed - 1].id.clone());
             let duplicates = outcome
@@ -208,6 +222,7 @@ impl Relay {
                 progress.published += (relayed - duplicates) as u64;
                 progress.duplicates += duplicates as u64;
             });
+            self.relayed_through.send_replace(*cursor);
         }
         match outcome.error {
             Some(error) => Err(RelayError::Bus(error)),
