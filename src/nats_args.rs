@@ -11,6 +11,13 @@ pub struct NatsArgs {
     /// The region's NATS server (JetStream enabled), e.g. nats://127.0.0.1:4222.
     #[arg(long, value_name = "URL", env = "UPLINE_NATS")]
     pub nats: String,
+    #[command(flatten)]
+    pub prefix: StreamPrefixArgs,
+}
+
+/// The prefix of the stream names, shared by every command that names a region's streams.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StreamPrefixArgs {
     /// Prepended to the names of the streams (`UPLINE_EVENTS_US_EAST`, `UPLINE_DLQ_US_EAST`):
     /// two installations sharing a NATS account keep apart by it.
     #[arg(
@@ -22,9 +29,15 @@ pub struct NatsArgs {
     pub stream_prefix: String,
 }
 
-impl NatsArgs {
+impl StreamPrefixArgs {
     pub fn streams(&self, region: &str) -> RegionStreams {
         RegionStreams::new(&self.stream_prefix, region)
+    }
+}
+
+impl NatsArgs {
+    pub fn streams(&self, region: &str) -> RegionStreams {
+        self.prefix.streams(region)
     }
 
     /// The region's events stream (created if missing).

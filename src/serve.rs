@@ -36,14 +36,8 @@ pub struct ServeArgs {
     /// regions. Without it, nothing leaves the process.
     #[arg(long, value_name = "URL", env = "UPLINE_NATS")]
     pub nats: Option<String>,
-    /// Prepended to the names of the streams (see `upline worker --help`).
-    #[arg(
-        long,
-        value_name = "PREFIX",
-        env = "UPLINE_STREAM_PREFIX",
-        default_value = "UPLINE"
-    )]
-    pub stream_prefix: String,
+    #[command(flatten)]
+    pub stream_prefix: crate::nats_args::StreamPrefixArgs,
 }
 
 pub fn main(args: ServeArgs) -> ExitCode {
@@ -108,13 +102,8 @@ async fn outbox_relay(
     ),
     String,
 > {
-    let region = args
-        .store
-        .cluster
-        .region
-        .clone()
-        .unwrap_or_else(|| "local".into());
-    let streams = worker::streams::RegionStreams::new(&args.stream_prefix, &region);
+    let region = args.store.region_or_local();
+    let streams = args.stream_prefix.streams(&region);
     let bus = worker::bus::jetstream::JetStreamBus::connect(url, streams.events())
         .await
         .map_err(|error| format!("{error} (is NATS running at {url}?)"))?;

@@ -42,6 +42,15 @@ impl StoreArgs {
         })
     }
 
+    /// The region this process serves: `--region`, or `local` where there are no regions (the
+    /// embedded store). It names the region's streams on NATS.
+    pub fn region_or_local(&self) -> String {
+        self.cluster
+            .region
+            .clone()
+            .unwrap_or_else(|| "local".into())
+    }
+
     pub fn describe(&self) -> String {
         match self.store {
             StoreKind::Embedded => format!("data in {}", self.data.display()),

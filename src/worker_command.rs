@@ -40,12 +40,7 @@ pub fn main(args: WorkerArgs) -> std::process::ExitCode {
 }
 
 async fn run(args: WorkerArgs) -> Result<(), String> {
-    let region = args
-        .store
-        .cluster
-        .region
-        .clone()
-        .unwrap_or_else(|| "local".into());
+    let region = args.store.region_or_local();
     let streams = args.nats.streams(&region);
     let store = api::server::open_store(&args.store.choice()?).await?;
     let events = args.nats.events(&streams).await?;

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::nats::nats_url;
 use common::serve::start_with;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -15,29 +16,6 @@ use store::{OutboxStore, VolumeStore};
 use worker::bus::jetstream::JetStreamBus;
 use worker::bus::{headers, ConsumerConfig, EventBus};
 use worker::streams::RegionStreams;
-
-fn nats_url() -> String {
-    if let Ok(url) = std::env::var("UPLINE_NATS") {
-        if !url.is_empty() {
-            return url;
-        }
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/services/nats.sh");
-    let output = Command::new("bash")
-        .arg(script)
-        .args(["start", "shared"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "tests/services/nats.sh start failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("UPLINE_NATS=").map(str::to_owned))
-        .expect("nats.sh prints UPLINE_NATS")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_publishes_every_event_once_and_keeps_its_volumes() {

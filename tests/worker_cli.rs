@@ -2,6 +2,9 @@
 //! relays an embedded store's outbox and applies its orders to volumes, buries a poison event,
 //! and `upline dlq` lists and replays it.
 
+mod common;
+
+use common::nats::nats_url;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -10,29 +13,6 @@ use store::{NewOrder, Order, OrderStatus, OrderStore, OutboxStore, VolumeStore};
 use worker::bus::jetstream::JetStreamBus;
 use worker::bus::{headers, ConsumerConfig, EventBus, OutgoingEvent};
 use worker::streams::RegionStreams;
-
-fn nats_url() -> String {
-    if let Ok(url) = std::env::var("UPLINE_NATS") {
-        if !url.is_empty() {
-            return url;
-        }
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/services/nats.sh");
-    let output = Command::new("bash")
-        .arg(script)
-        .args(["start", "shared"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "tests/services/nats.sh start failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("UPLINE_NATS=").map(str::to_owned))
-        .expect("nats.sh prints UPLINE_NATS")
-}
 
 fn upline(arguments: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_upline"))

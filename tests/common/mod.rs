@@ -46,4 +46,5 @@ pub fn commissions_in_folder(folder: &Path, plan: &Path, period: &str, out: &Pat
 
 #[allow(dead_code)]
 pub mod cassandra;
+pub mod nats;
 pub mod serve;

@@ -19,8 +19,8 @@ use crate::dead_letters::DeadLetters;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use store::volume_events::{changes_volumes, volume_delta};
-use store::{OutboxEvent, VolumeDelta, VolumeStore};
+use store::volume_events::{changes_volumes, volume_delta_of};
+use store::{VolumeDelta, VolumeStore};
 use tokio::sync::watch;
 
 /// Deliveries fetched at once.
@@ -202,16 +202,11 @@ fn decode(delivery: &Delivery) -> Result<Option<(String, VolumeDelta)>, String> 
         .header(headers::OUTBOX_SEQUENCE)
         .and_then(|value| value.parse().ok())
         .ok_or("no numeric Upline-Outbox-Sequence header")?;
-    let payload = serde_json::from_slice(&delivery.payload)
-        .map_err(|error| format!("the payload is not JSON: {error}"))?;
-    let event = OutboxEvent {
-        sequence,
-        tenant_id: tenant_id.to_owned(),
-        kind: kind.to_owned(),
-        payload,
-    };
-    match volume_delta(&event) {
-        Ok(delta) => Ok(delta.map(|delta| (event.tenant_id, delta))),
+    let event_id = format!("{tenant_id}-{sequence}");
+    match volume_delta_of(kind, sequence, &event_id, || {
+        serde_json::from_slice(&delivery.payload)
+    }) {
+        Ok(delta) => Ok(delta.map(|delta| (tenant_id.to_owned(), delta))),
         Err(store::StoreError::Corrupt(reason)) => Err(reason),
         Err(error) => Err(error.to_string()),
     }

@@ -143,7 +143,7 @@ async fn unsettled_and_naked_deliveries_come_again_and_termed_ones_never(subject
         quiet.is_empty(),
         "acked and termed events came again: {quiet:?}"
     );
-    support::eventually_async("the ack floor reaches the last event", || async {
+    support::eventually("the ack floor reaches the last event", || async {
         consumer.ack_floor().await.unwrap() == 4
     })
     .await;

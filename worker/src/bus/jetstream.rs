@@ -39,6 +39,8 @@ const ACKS_IN_FLIGHT_MAX: usize = 8192;
 pub struct JetStreamBus {
     context: jetstream::Context,
     spec: StreamSpec,
+    /// The stream, created (if missing) once at connect.
+    stream: stream::Stream,
 }
 
 fn unavailable(error: impl std::fmt::Display) -> BusError {
@@ -60,9 +62,12 @@ impl JetStreamBus {
             .max_ack_inflight(ACKS_IN_FLIGHT_MAX)
             .backpressure_on_inflight(true)
             .build(client);
-        let bus = JetStreamBus { context, spec };
-        bus.stream().await?;
-        Ok(bus)
+        let stream = create_stream(&context, &spec).await?;
+        Ok(JetStreamBus {
+            context,
+            spec,
+            stream,
+        })
     }
 
     /// Deletes the stream and everything in it (benchmarks clean up after themselves).
@@ -71,36 +76,6 @@ impl JetStreamBus {
             .delete_stream(&self.spec.name)
             .await
             .map(|_| ())
-            .map_err(unavailable)
-    }
-
-    /// The stream, created on first use.
-    async fn stream(&self) -> BusResult<stream::Stream> {
-        self.context
-            .get_or_create_stream(stream::Config {
-                name: self.spec.name.clone(),
-                subjects: self.spec.subjects.clone(),
-                duplicate_window: self.spec.duplicate_window,
-                storage: stream::StorageType::File,
-                sources: (!self.spec.sources.is_empty()).then(|| {
-                    self.spec
-                        .sources
-                        .iter()
-                        .map(|source| stream::Source {
-                            name: source.stream.clone(),
-                            // The domain's JetStream API, as the server reaches it over the
-                            // links between the regions.
-                            external: Some(stream::External {
-                                api_prefix: format!("$JS.{}.API", source.domain),
-                                delivery_prefix: None,
-                            }),
-                            ..Default::default()
-                        })
-                        .collect()
-                }),
-                ..Default::default()
-            })
-            .await
             .map_err(unavailable)
     }
 
@@ -121,6 +96,38 @@ impl JetStreamBus {
         }
         message
     }
+}
+
+/// The stream of `spec`, created if it does not exist.
+async fn create_stream(
+    context: &jetstream::Context,
+    spec: &StreamSpec,
+) -> BusResult<stream::Stream> {
+    context
+        .get_or_create_stream(stream::Config {
+            name: spec.name.clone(),
+            subjects: spec.subjects.clone(),
+            duplicate_window: spec.duplicate_window,
+            storage: stream::StorageType::File,
+            sources: (!spec.sources.is_empty()).then(|| {
+                spec.sources
+                    .iter()
+                    .map(|source| stream::Source {
+                        name: source.stream.clone(),
+                        // The domain's JetStream API, as the server reaches it over the
+                        // links between the regions.
+                        external: Some(stream::External {
+                            api_prefix: format!("$JS.{}.API", source.domain),
+                            delivery_prefix: None,
+                        }),
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            ..Default::default()
+        })
+        .await
+        .map_err(unavailable)
 }
 
 fn publish_error(error: context::PublishError, expected: &str) -> BusError {
@@ -202,13 +209,8 @@ impl EventBus for JetStreamBus {
         }
     }
 
-    async fn last_event(&self) -> BusResult<Option<StoredEvent>> {
-        let (_, last) = self.bounds().await?;
-        self.event(last).await
-    }
-
     async fn bounds(&self) -> BusResult<(u64, u64)> {
-        let mut stream = self.stream().await?;
+        let mut stream = self.stream.clone();
         let state = &stream.info().await.map_err(unavailable)?.state;
         if state.messages == 0 {
             return Ok((0, 0));
@@ -220,7 +222,7 @@ impl EventBus for JetStreamBus {
         if stream_sequence == 0 {
             return Ok(None);
         }
-        let stream = self.stream().await?;
+        let stream = &self.stream;
         let message = match stream.get_raw_message(stream_sequence).await {
             Ok(message) => message,
             Err(error) if error.kind() == stream::RawMessageErrorKind::NoMessageFound => {
@@ -239,7 +241,7 @@ impl EventBus for JetStreamBus {
     }
 
     async fn remove(&self, stream_sequence: u64) -> BusResult<bool> {
-        let stream = self.stream().await?;
+        let stream = &self.stream;
         match stream.delete_message(stream_sequence).await {
             Ok(deleted) => Ok(deleted),
             Err(error) if self.event(stream_sequence).await?.is_none() => {
@@ -251,7 +253,7 @@ impl EventBus for JetStreamBus {
     }
 
     async fn consumer(&self, config: ConsumerConfig) -> BusResult<Box<dyn Consumer>> {
-        let stream = self.stream().await?;
+        let stream = &self.stream;
         let consumer = stream
             .get_or_create_consumer(
                 &config.durable,

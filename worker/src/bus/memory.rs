@@ -169,11 +169,6 @@ impl EventBus for MemoryBus {
         }
     }
 
-    async fn last_event(&self) -> BusResult<Option<StoredEvent>> {
-        let (_, last) = self.bounds().await?;
-        self.event(last).await
-    }
-
     async fn bounds(&self) -> BusResult<(u64, u64)> {
         let state = self.shared.state.lock().expect("bus lock");
         let held = |(at, slot): (usize, &Option<Stored>)| slot.as_ref().map(|_| at as u64 + 1);

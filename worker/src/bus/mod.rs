@@ -136,7 +136,10 @@ pub trait EventBus: Send + Sync {
         in_flight: usize,
     ) -> PublishOutcome;
     /// The last stored event; None when the stream is empty.
-    async fn last_event(&self) -> BusResult<Option<StoredEvent>>;
+    async fn last_event(&self) -> BusResult<Option<StoredEvent>> {
+        let (_, last) = self.bounds().await?;
+        self.event(last).await
+    }
     /// The first and last stream sequences held (both 0 when the stream never held one).
     async fn bounds(&self) -> BusResult<(u64, u64)>;
     /// The event at that position; None when there is none (never stored, or removed).

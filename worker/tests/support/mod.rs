@@ -199,20 +199,9 @@ pub async fn stored_monthly_pv(
     stored
 }
 
-/// Waits (polling) until `done` holds, panicking with `what` after a generous minute: the
-/// tests measure no time, they only must not hang forever.
-pub async fn eventually<F: FnMut() -> bool>(what: &str, mut done: F) {
-    for _ in 0..1200 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("gave up waiting: {what}");
-}
-
-/// [`eventually`] for a condition that must be awaited.
-pub async fn eventually_async<F, Fut>(what: &str, mut done: F)
+/// Waits (polling) until the awaited condition holds, panicking with `what` after a generous
+/// minute: the tests measure no time, they only must not hang forever.
+pub async fn eventually<F, Fut>(what: &str, mut done: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
