@@ -1,50 +1,121 @@
 //! `upline serve --nats`: the server publishes its outbox to the region's JetStream stream (a
 //! real nats-server) while its volume projector keeps the volumes; an event leaves the outbox
-//! only after both have passed it.
+//! only after both have passed it, and a NATS outage holds up neither orders nor closes.
 
 mod common;
 
-use common::nats::nats_url;
-use common::serve::start_with;
+use common::nats::{nats_url, own_nats, remove_nats, resume_nats, stop_nats, unique};
+use common::serve::{start_with, ServeProcess};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use store::{OutboxStore, VolumeStore};
 use worker::bus::jetstream::JetStreamBus;
-use worker::bus::{headers, ConsumerConfig, EventBus};
+use worker::bus::{headers, Consumer, ConsumerConfig, EventBus};
 use worker::streams::RegionStreams;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_publishes_every_event_once_and_keeps_its_volumes() {
     let url = nats_url();
-    let prefix = format!(
-        "S{}X{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+    let prefix = unique("S");
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let server = start_with(
-        &data,
+    let server = serve_with_nats(&data, &url, &prefix);
+    let key = tenant_with_distributors(&server, 10).await;
+    let mut expected_pv = BTreeMap::new();
+    post_orders(&server, &key, 0..30, 10, &mut expected_pv).await;
+
+    // The region's stream holds the tenant's events, each once.
+    let mut reader = StreamReader::new(&url, &prefix).await;
+    reader.read_until(10, 30).await;
+    reader.assert_each_once(10, 30);
+
+    // A graceful stop stores the volumes and deletes what both readers passed.
+    server.stop();
+    assert_outbox_empty_and_volumes(&data, &expected_pv).await;
+}
+
+/// NATS stops mid-flow: orders are still taken and a close still runs on every one of them;
+/// the events wait in the outbox (the projector has stored their volumes but may not delete
+/// them before the relay has published them) and reach the stream once each after the resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_outage_holds_up_neither_orders_nor_closes_and_loses_no_event() {
+    let nats_name = unique("serve-outage").to_lowercase();
+    let url = own_nats(&nats_name);
+    let prefix = unique("O");
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let server = serve_with_nats(&data, &url, &prefix);
+    let key = tenant_with_distributors(&server, 5).await;
+    let mut expected_pv = BTreeMap::new();
+    post_orders(&server, &key, 0..10, 5, &mut expected_pv).await;
+    let mut reader = StreamReader::new(&url, &prefix).await;
+    reader.read_until(5, 10).await;
+
+    stop_nats(&nats_name);
+    post_orders(&server, &key, 10..20, 5, &mut expected_pv).await;
+    // The close waits for every acknowledged order to reach the volumes, not for NATS.
+    let run = server
+        .expect(
+            Method::POST,
+            "/v1/runs",
+            &key,
+            Some(json!({ "period": "2026-11" })),
+            StatusCode::ACCEPTED,
+        )
+        .await;
+    let run_id = run["run_id"].as_str().unwrap();
+    let run = server.wait_run(&key, run_id).await;
+    assert_eq!(run["status"], "preview", "{run}");
+    for (distributor, pv) in &expected_pv {
+        let statement = server
+            .expect(
+                Method::GET,
+                &format!("/v1/runs/{run_id}/statements/{distributor}"),
+                &key,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(
+            whole_units(&statement["summary"]["pv"]),
+            pv / 10_000,
+            "{statement}"
+        );
+    }
+
+    resume_nats(&nats_name);
+    let mut reader = StreamReader::new(&url, &prefix).await;
+    reader.read_until(5, 20).await;
+    reader.assert_each_once(5, 20);
+    server.stop();
+    assert_outbox_empty_and_volumes(&data, &expected_pv).await;
+    remove_nats(&nats_name);
+}
+
+fn serve_with_nats(data: &Path, url: &str, prefix: &str) -> ServeProcess {
+    start_with(
+        data,
         &[
             "--nats".into(),
-            url.clone(),
+            url.to_owned(),
             "--stream-prefix".into(),
-            prefix.clone(),
+            prefix.to_owned(),
         ],
-    );
+    )
+}
+
+/// Tenant `acme` (one unilevel level) with `count` distributors d0… in a binary-shaped sponsor
+/// tree; returns its API key.
+async fn tenant_with_distributors(server: &ServeProcess, count: usize) -> String {
     let plan = serde_json::from_str(
         r#"{ "name": "nats", "currency": "USD", "ranks": [{ "name": "Member" }], "bonuses": { "unilevel": { "levels": [0.10] } } }"#,
     )
     .unwrap();
     let key = server.tenant("acme", plan).await;
-    for n in 0..10 {
+    for n in 0..count {
         let sponsor = (n > 0).then(|| format!("d{}", (n - 1) / 2));
         server
             .expect(
@@ -56,12 +127,23 @@ async fn serve_publishes_every_event_once_and_keeps_its_volumes() {
             )
             .await;
     }
-    let mut expected_pv: BTreeMap<String, i64> = BTreeMap::new();
-    for n in 0..30 {
-        let distributor = format!("d{}", n % 10);
+    key
+}
+
+/// Posts orders `o{n}` of PV n+1 in November, spread over `distributors`; adds their PV (in
+/// 1/10,000) to `expected_pv`.
+async fn post_orders(
+    server: &ServeProcess,
+    key: &str,
+    numbers: std::ops::Range<i64>,
+    distributors: i64,
+    expected_pv: &mut BTreeMap<String, i64>,
+) {
+    for n in numbers {
+        let distributor = format!("d{}", n % distributors);
         let status = server
             .post_order(
-                &key,
+                key,
                 &format!("o{n}"),
                 &distributor,
                 "2026-11-12",
@@ -71,48 +153,86 @@ async fn serve_publishes_every_event_once_and_keeps_its_volumes() {
             .await
             .unwrap();
         assert_eq!(status, StatusCode::CREATED);
-        // PV in 1/10,000.
         *expected_pv.entry(distributor).or_default() += (n + 1) * 10_000;
     }
+}
 
-    // The region's stream holds the tenant's events, each once.
-    let streams = RegionStreams::new(&prefix, "local");
-    let bus = JetStreamBus::connect(&url, streams.events()).await.unwrap();
-    let reader = bus
-        .consumer(ConsumerConfig::new("test-reader"))
-        .await
-        .unwrap();
-    let mut orders: BTreeMap<String, usize> = BTreeMap::new();
-    let mut enrolled = 0;
-    for _ in 0..200 {
-        for delivery in reader.fetch(100, Duration::from_millis(200)).await.unwrap() {
-            assert!(delivery
-                .subject
-                .starts_with(&streams.events_subject_prefix()));
-            assert_eq!(delivery.header(headers::TENANT), Some("acme"));
-            match delivery.header(headers::KIND) {
-                Some("order.created") => {
-                    let order: Value = serde_json::from_slice(&delivery.payload).unwrap();
-                    *orders
-                        .entry(order["order_id"].as_str().unwrap().to_owned())
-                        .or_default() += 1;
-                }
-                Some("distributor.enrolled") => enrolled += 1,
-                _ => {}
-            }
-            delivery.ack().await.unwrap();
-        }
-        if orders.len() == 30 && enrolled == 10 {
-            break;
+/// A decimal string with a zero fraction (`"55"`, `"55.00"`) as whole units.
+fn whole_units(value: &Value) -> i64 {
+    let text = value.as_str().expect("a decimal string");
+    let (units, fraction) = text.split_once('.').unwrap_or((text, ""));
+    assert!(fraction.chars().all(|c| c == '0'), "{text}");
+    units.parse().unwrap()
+}
+
+/// Reads the region's events stream from its start and counts what it holds.
+struct StreamReader {
+    reader: Box<dyn Consumer>,
+    subject_prefix: String,
+    /// Deliveries per order id.
+    orders: BTreeMap<String, usize>,
+    enrolled: usize,
+}
+
+impl StreamReader {
+    async fn new(url: &str, prefix: &str) -> StreamReader {
+        let streams = RegionStreams::new(prefix, "local");
+        let bus = JetStreamBus::connect(url, streams.events()).await.unwrap();
+        let reader = bus
+            .consumer(ConsumerConfig::new(&unique("test-reader")))
+            .await
+            .unwrap();
+        StreamReader {
+            reader,
+            subject_prefix: streams.events_subject_prefix(),
+            orders: BTreeMap::new(),
+            enrolled: 0,
         }
     }
-    assert_eq!(enrolled, 10);
-    assert_eq!(orders.len(), 30, "{orders:?}");
-    assert!(orders.values().all(|&count| count == 1), "{orders:?}");
 
-    // A graceful stop stores the volumes and deletes what both readers passed.
-    server.stop();
-    let store = store::embedded::EmbeddedStore::open(&data).unwrap();
+    /// Reads until the stream has shown `enrolled` enrollments and `orders` distinct orders,
+    /// or for two minutes (a hang detector: the assertions after it tell what was missing).
+    async fn read_until(&mut self, enrolled: usize, orders: usize) {
+        for _ in 0..600 {
+            if self.orders.len() >= orders && self.enrolled >= enrolled {
+                return;
+            }
+            for delivery in self
+                .reader
+                .fetch(100, Duration::from_millis(200))
+                .await
+                .unwrap()
+            {
+                assert!(delivery.subject.starts_with(&self.subject_prefix));
+                assert_eq!(delivery.header(headers::TENANT), Some("acme"));
+                match delivery.header(headers::KIND) {
+                    Some("order.created") => {
+                        let order: Value = serde_json::from_slice(&delivery.payload).unwrap();
+                        let id = order["order_id"].as_str().unwrap().to_owned();
+                        *self.orders.entry(id).or_default() += 1;
+                    }
+                    Some("distributor.enrolled") => self.enrolled += 1,
+                    _ => {}
+                }
+                delivery.ack().await.unwrap();
+            }
+        }
+    }
+
+    fn assert_each_once(&self, enrolled: usize, orders: usize) {
+        assert_eq!(self.enrolled, enrolled);
+        assert_eq!(self.orders.len(), orders, "{:?}", self.orders);
+        assert!(
+            self.orders.values().all(|&count| count == 1),
+            "{:?}",
+            self.orders
+        );
+    }
+}
+
+/// After a graceful stop: the outbox is empty and the stored November volumes are `expected`.
+async fn assert_outbox_empty_and_volumes(data: &Path, expected_pv: &BTreeMap<String, i64>) {
+    let store = store::embedded::EmbeddedStore::open(data).unwrap();
     let stored: BTreeMap<String, i64> = store
         .period_volumes("acme", "2026-11")
         .await
@@ -120,6 +240,6 @@ async fn serve_publishes_every_event_once_and_keeps_its_volumes() {
         .into_iter()
         .map(|(distributor, volume)| (distributor, volume.pv))
         .collect();
-    assert_eq!(stored, expected_pv);
+    assert_eq!(&stored, expected_pv);
     assert!(store.pending_events(0, 10).await.unwrap().is_empty());
 }

@@ -9,6 +9,11 @@
 //! - **Checkpoint** (every [`CHECKPOINT_INTERVAL`], every [`CHECKPOINT_EVENTS_MAX`] events, or
 //!   when a close asks through [`Projector::sync`]): store the folded deltas, record by record
 //!   in key order and in short writes, then acknowledge (delete) their events.
+//! - **Deletion gate** (with `upline serve --nats`): the relay reads the same outbox, so an
+//!   event is deleted only once the relay has passed it too. A checkpoint that finds the relay
+//!   behind (NATS is down) still publishes its progress — the volumes are stored, a close
+//!   need not wait — and leaves the events' sequences queued; they are deleted as the relay
+//!   passes them.
 //!
 //! Why two paces: an order lands on two random volume records (its month and its ISO week),
 //! and a B-tree copies every page a transaction touches. Stored order by order, each order
@@ -22,7 +27,7 @@
 
 use crate::genealogy_index::PlacementShape;
 use crate::state::AppState;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,11 +56,15 @@ pub struct Projector {
     /// The highest sequence a close waits for: checkpoints run at once and unpaced until
     /// `applied_through` reaches it.
     flush_through: AtomicU64,
-    /// The highest outbox sequence whose volumes are stored and whose events are acknowledged.
+    /// The highest outbox sequence whose volumes are stored (its event may still wait for the
+    /// deletion gate).
     applied_through: watch::Sender<u64>,
     /// When another reader of the outbox (the NATS relay) must see an event before it is
-    /// deleted: the highest sequence it has passed. A checkpoint deletes only below it.
+    /// deleted: the highest sequence it has passed. Events are deleted only up to it.
     deletion_gate: Option<watch::Receiver<u64>>,
+    /// The sequences of stored events not deleted yet (the gate has not passed them), one
+    /// slice per fold, in sequence order.
+    undeleted: Mutex<VecDeque<Arc<[u64]>>>,
     /// What has been folded and not yet stored. Readers take the `Arc` and read without the
     /// lock; a fold copies it only if a reader still holds the old one, and then copies only
     /// the lists of shared slices.
@@ -104,6 +113,7 @@ impl Projector {
             flush: Notify::new(),
             flush_through: AtomicU64::new(0),
             applied_through: watch::Sender::new(0),
+            undeleted: Mutex::new(VecDeque::new()),
             folded: Mutex::new(Arc::new(Folded::default())),
         })
     }
@@ -156,6 +166,7 @@ impl Projector {
                 if self.checkpoint_due() {
                     self.checkpoint(Some(&state)).await?;
                 }
+                self.delete_passed().await?;
                 StoreResult::Ok(read)
             }
             .await;
@@ -233,8 +244,8 @@ impl Projector {
             || oldest_at.elapsed() >= CHECKPOINT_INTERVAL
     }
 
-    /// Stores everything folded up to now, acknowledges its events and drops them from the
-    /// fold. Unless a close is waiting, it is paced: after each write it pauses as long as the
+    /// Stores everything folded up to now, drops it from the fold and deletes its events (or
+    /// queues them until the deletion gate passes them). Unless a close is waiting, it is paced: after each write it pauses as long as the
     /// write took, so a checkpoint never takes more than half of the store writer's time from
     /// the orders, and it keeps folding new events meanwhile.
     async fn checkpoint(&self, state: Option<&AppState>) -> StoreResult<()> {
@@ -257,29 +268,64 @@ impl Projector {
                 }
             }
         }
-        self.wait_for_the_gate(snapshot.through, state).await?;
-        for slice in &snapshot.sequences {
-            for chunk in slice.chunks(ACKNOWLEDGEMENTS_PER_WRITE_MAX) {
-                self.store.acknowledge_events(chunk.to_vec()).await?;
-            }
-        }
         self.forget_stored(&snapshot);
+        self.undeleted
+            .lock()
+            .expect("undeleted lock")
+            .extend(snapshot.sequences.iter().cloned());
         self.applied_through.send_replace(snapshot.through);
-        Ok(())
+        self.delete_passed().await
     }
 
-    /// Waits until the deletion gate has passed `through`, folding new events meanwhile so
-    /// reads stay current (while NATS is down, the folded events stay in memory).
-    async fn wait_for_the_gate(&self, through: u64, state: Option<&AppState>) -> StoreResult<()> {
-        let Some(gate) = &self.deletion_gate else {
-            return Ok(());
-        };
-        let mut gate = gate.clone();
-        while *gate.borrow_and_update() < through {
-            let _ = tokio::time::timeout(FOLD_PAUSE, gate.changed()).await;
-            self.fold(state).await?;
+    /// Deletes the stored events the deletion gate has passed (all of them without a gate).
+    async fn delete_passed(&self) -> StoreResult<()> {
+        let passed = self
+            .deletion_gate
+            .as_ref()
+            .map_or(u64::MAX, |gate| *gate.borrow());
+        loop {
+            let slice = {
+                let mut undeleted = self.undeleted.lock().expect("undeleted lock");
+                match undeleted.front() {
+                    Some(slice) if slice.last().is_some_and(|&last| last <= passed) => {
+                        undeleted.pop_front()
+                    }
+                    _ => None,
+                }
+            };
+            let Some(slice) = slice else {
+                return Ok(());
+            };
+            for chunk in slice.chunks(ACKNOWLEDGEMENTS_PER_WRITE_MAX) {
+                if let Err(error) = self.store.acknowledge_events(chunk.to_vec()).await {
+                    // Deleting twice is harmless: the whole slice goes back to the front.
+                    self.undeleted
+                        .lock()
+                        .expect("undeleted lock")
+                        .push_front(slice);
+                    return Err(error);
+                }
+            }
         }
-        Ok(())
+    }
+
+    /// Stored events still in the outbox because the deletion gate has not passed them.
+    pub fn undeleted_events(&self) -> usize {
+        let undeleted = self.undeleted.lock().expect("undeleted lock");
+        undeleted.iter().map(|slice| slice.len()).sum()
+    }
+
+    /// On the way out: waits up to `grace` for the deletion gate to pass every stored event,
+    /// then deletes what it has passed. Returns how many stay in the outbox (published and
+    /// deleted after the next start).
+    pub async fn delete_passed_within(&self, grace: std::time::Duration) -> StoreResult<usize> {
+        if let Some(gate) = &self.deletion_gate {
+            let target = *self.applied_through.borrow();
+            let mut gate = gate.clone();
+            let _ = tokio::time::timeout(grace, gate.wait_for(|&passed| passed >= target)).await;
+        }
+        self.delete_passed().await?;
+        Ok(self.undeleted_events())
     }
 
     /// Drops what `snapshot` held from the fold. Folds only append slices, so the snapshot is

@@ -102,6 +102,18 @@ pub async fn serve(
         .sync()
         .await
         .map_err(|error| format!("storing the folded volumes on the way out: {error}"))?;
+    let left = state
+        .projector()
+        .delete_passed_within(RELAY_GRACE)
+        .await
+        .map_err(|error| format!("deleting the applied events on the way out: {error}"))?;
+    if left > 0 {
+        tracing::warn!(
+            events = left,
+            "the relay has not published every event (is NATS down?); they stay in the outbox \
+             and are published at the next start"
+        );
+    }
     // The next process (a rolling restart) writes orders at once instead of waiting for
     // this one's leases to lapse.
     state
@@ -110,6 +122,9 @@ pub async fn serve(
         .await
         .map_err(|error| format!("releasing the order-writer leases on the way out: {error}"))
 }
+
+/// How long a graceful stop waits for the NATS relay to publish what the projector stored.
+const RELAY_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The projector's niceness: requests come first. Its work is bounded (a checkpoint is due
 /// every 10 s, and a close that waits for it asks at once), so it cannot starve; on two cores

@@ -1,31 +1,14 @@
-//! The real nats-server the binary's event tests use: `UPLINE_NATS` when set, otherwise the
-//! shared server of `tests/services/nats.sh` (built and started if needed).
+//! The real nats-servers the binary's event tests use: the shared server of the test run
+//! (`UPLINE_NATS` when set, otherwise `tests/services/nats.sh`'s `shared`, built and started
+//! if needed) and servers of a test's own for the outage tests.
 #![allow(dead_code)]
 
-use std::path::Path;
-use std::process::Command;
+#[path = "../services/nats_servers.rs"]
+mod nats_servers;
+pub use nats_servers::*;
 
-/// The server's client URL. Panics with the script's output when it cannot be started: a test
-/// that needs NATS never passes without it.
+/// The shared server's client URL. Panics with the script's output when it cannot be started:
+/// a test that needs NATS never passes without it.
 pub fn nats_url() -> String {
-    if let Ok(url) = std::env::var("UPLINE_NATS") {
-        if !url.is_empty() {
-            return url;
-        }
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/services/nats.sh");
-    let output = Command::new("bash")
-        .arg(script)
-        .args(["start", "shared"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "tests/services/nats.sh start failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("UPLINE_NATS=").map(str::to_owned))
-        .expect("nats.sh prints UPLINE_NATS")
+    shared_nats()
 }

@@ -52,6 +52,16 @@ pub fn start_with(data: &Path, arguments: &[String]) -> ServeProcess {
     }
 }
 
+/// A test that fails leaves no server behind.
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl ServeProcess {
     /// SIGKILL: no shutdown of any kind.
     pub fn kill_hard(mut self) {
