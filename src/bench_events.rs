@@ -10,6 +10,13 @@
 //!    writes an order of its own every 20 ms and polls its distributor's period volume until the
 //!    order shows: the latency is from the store's acknowledgement of the order (what the API
 //!    answers on) to the volume that includes it.
+//!
+//! **Across regions** (`--home-nats`): the orders are taken in the residence region (eu-west):
+//! its relay publishes to eu-west's events stream on `--nats`; the home region's inbound stream
+//! on `--home-nats` (us-east) sources it over the servers' leaf link, and the worker applies it
+//! to the home region's store (a second fresh embedded store). The latency then runs from
+//! eu-west's acknowledgement to the volume visible in us-east. `scripts/bench-regions.sh` starts
+//! the three servers (us-east, a link, eu-west) and runs it.
 
 use crate::store_args::StoreArgs;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -21,7 +28,13 @@ use worker::bus::memory::MemoryBus;
 use worker::bus::{ConsumerConfig, EventBus};
 use worker::dead_letters::DeadLetters;
 use worker::relay::{Relay, RelayConfig};
+use worker::streams::RegionStreams;
 use worker::volumes::VolumeWorker;
+
+/// The regions of `--home-nats`: the servers' JetStream domains must carry these names, since
+/// the home region's inbound stream sources `$JS.eu-west.API`.
+const RESIDENCE_REGION: &str = "eu-west";
+const HOME_REGION: &str = "us-east";
 
 #[derive(clap::Args, Debug)]
 pub struct EventsBench {
@@ -32,6 +45,11 @@ pub struct EventsBench {
     /// in-process bus when absent.
     #[arg(long, value_name = "URL", env = "UPLINE_NATS")]
     pub nats: Option<String>,
+    /// Measure across regions: --nats is the residence region's server (JetStream domain
+    /// `eu-west`), this is the home region's (domain `us-east`), linked by leaf nodes; the
+    /// worker consumes the home region's inbound stream and applies to a home store of its own.
+    #[arg(long, value_name = "URL", requires = "nats")]
+    pub home_nats: Option<String>,
     /// Orders per second written during the latency phase.
     #[arg(long, value_name = "R", default_value_t = 1000)]
     pub rate: u64,
@@ -64,36 +82,22 @@ async fn run(bench: EventsBench) -> Result<(), String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|error| error.to_string())?
         .as_millis();
-    let stream = format!("UPLINE_BENCH_{run_id}");
-    let (bus, jetstream): (Arc<dyn EventBus>, Option<Arc<JetStreamBus>>) = match &bench.nats {
-        Some(url) => {
-            let bus = Arc::new(
-                JetStreamBus::connect(
-                    url,
-                    StreamSpec {
-                        name: stream.clone(),
-                        subjects: vec![format!("{stream}.>")],
-                        duplicate_window: Duration::from_secs(120),
-                        sources: Vec::new(),
-                    },
-                )
-                .await
-                .map_err(|error| error.to_string())?,
-            );
-            (bus.clone(), Some(bus))
+    let pipeline = Pipeline::connect(&bench, run_id).await?;
+    let home_store = match &bench.home_nats {
+        Some(_) => {
+            let home = scratch.path().join("home-region");
+            api::server::open_store(&api::server::StoreChoice::Embedded(home)).await?
         }
-        None => (Arc::new(MemoryBus::new()), None),
-    };
-    let bus_name = if bench.nats.is_some() {
-        "NATS JetStream"
-    } else {
-        "in process"
+        None => store.clone(),
     };
     let store_name = match choice {
         api::server::StoreChoice::Embedded(_) => "embedded (a fresh temporary directory)".into(),
         api::server::StoreChoice::Scylla(_) => bench.store.describe(),
     };
-    eprintln!("upline bench events: store {store_name} | bus {bus_name}");
+    eprintln!(
+        "upline bench events: store {store_name} | bus {}",
+        pipeline.describe
+    );
 
     let tenant = format!("bench-{run_id}");
     let filled = fill_outbox(&*store, &tenant, bench.events, bench.concurrency).await?;
@@ -106,16 +110,21 @@ async fn run(bench: EventsBench) -> Result<(), String> {
 
     let relay = Arc::new(Relay::new(
         store.clone(),
-        bus.clone(),
-        RelayConfig::new("bench", &stream),
+        pipeline.publish.clone(),
+        pipeline.relay_config.clone(),
     ));
-    let consumer = bus
+    let consumer = pipeline
+        .consume
         .consumer(ConsumerConfig::new("volumes"))
         .await
         .map_err(|error| error.to_string())?;
     // Nothing the bench writes is poison: its dead letters stay in process.
     let dead_letters = DeadLetters::new(Arc::new(MemoryBus::new()), "bench.dlq");
-    let worker = Arc::new(VolumeWorker::new(store.clone(), consumer, dead_letters));
+    let worker = Arc::new(VolumeWorker::new(
+        home_store.clone(),
+        consumer,
+        dead_letters,
+    ));
     let mut relayed = relay.progress();
     let mut applied = worker.progress();
     let started = Instant::now();
@@ -161,18 +170,99 @@ async fn run(bench: EventsBench) -> Result<(), String> {
         end_to_end.as_secs_f64(),
     );
 
-    let latencies =
-        measure_latency(store.clone(), run_id, bench.rate, bench.latency_seconds).await?;
+    let latencies = measure_latency(
+        store.clone(),
+        home_store,
+        run_id,
+        bench.rate,
+        bench.latency_seconds,
+    )
+    .await?;
     println!("{}", latency_line(bench.rate, &latencies));
     relay_task.abort();
     worker_task.abort();
-    if let Some(jetstream) = jetstream {
-        jetstream
+    for stream in pipeline.streams {
+        stream
             .delete_stream()
             .await
             .map_err(|error| error.to_string())?;
     }
     Ok(())
+}
+
+/// Where the relay publishes and the worker consumes, and the streams of the run's own.
+struct Pipeline {
+    publish: Arc<dyn EventBus>,
+    consume: Arc<dyn EventBus>,
+    relay_config: RelayConfig,
+    /// Deleted after the run.
+    streams: Vec<Arc<JetStreamBus>>,
+    describe: String,
+}
+
+impl Pipeline {
+    async fn connect(bench: &EventsBench, run_id: u128) -> Result<Pipeline, String> {
+        let prefix = format!("UPLINE_BENCH_{run_id}");
+        let connect = |url: &str, spec: StreamSpec| {
+            let url = url.to_owned();
+            async move {
+                JetStreamBus::connect(&url, spec)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|error| format!("{error} (is NATS running at {url}?)"))
+            }
+        };
+        match (&bench.nats, &bench.home_nats) {
+            (Some(residence_url), Some(home_url)) => {
+                let residence = RegionStreams::new(&prefix, RESIDENCE_REGION);
+                let home = RegionStreams::new(&prefix, HOME_REGION);
+                let publish = connect(residence_url, residence.events()).await?;
+                let consume = connect(home_url, home.inbound(&[RESIDENCE_REGION])).await?;
+                Ok(Pipeline {
+                    publish: publish.clone(),
+                    consume: consume.clone(),
+                    relay_config: RelayConfig::new(
+                        RESIDENCE_REGION,
+                        &residence.events_subject_prefix(),
+                    ),
+                    streams: vec![consume, publish],
+                    describe: format!(
+                        "NATS JetStream across regions ({RESIDENCE_REGION} at {residence_url} → \
+                         {HOME_REGION} at {home_url})"
+                    ),
+                })
+            }
+            (Some(url), None) => {
+                let bus = connect(
+                    url,
+                    StreamSpec {
+                        name: prefix.clone(),
+                        subjects: vec![format!("{prefix}.>")],
+                        duplicate_window: Duration::from_secs(120),
+                        sources: Vec::new(),
+                    },
+                )
+                .await?;
+                Ok(Pipeline {
+                    publish: bus.clone(),
+                    consume: bus.clone(),
+                    relay_config: RelayConfig::new("bench", &prefix),
+                    streams: vec![bus],
+                    describe: "NATS JetStream".into(),
+                })
+            }
+            _ => {
+                let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
+                Ok(Pipeline {
+                    publish: bus.clone(),
+                    consume: bus,
+                    relay_config: RelayConfig::new("bench", "bench"),
+                    streams: Vec::new(),
+                    describe: "in process".into(),
+                })
+            }
+        }
+    }
 }
 
 fn bench_order(tenant_scope: &str, at: usize, distributor: String, date: &str) -> NewOrder {
@@ -226,9 +316,11 @@ async fn fill_outbox(
     Ok(started.elapsed())
 }
 
-/// Runs the latency phase; returns the probe latencies.
+/// Runs the latency phase: orders written to `store`, volumes read from `home_store`; returns
+/// the probe latencies.
 async fn measure_latency(
     store: Arc<dyn Store>,
+    home_store: Arc<dyn Store>,
     run_id: u128,
     rate: u64,
     seconds: u64,
@@ -266,7 +358,7 @@ async fn measure_latency(
             .map_err(|error| error.to_string())?;
         let acknowledged = Instant::now();
         loop {
-            let volumes = store
+            let volumes = home_store
                 .period_volumes(&probe_tenant, "2026-11")
                 .await
                 .map_err(|error| error.to_string())?;
