@@ -1,6 +1,7 @@
 //! `upline serve --nats`: the server publishes its outbox to the region's JetStream stream (a
 //! real nats-server) while its volume projector keeps the volumes; an event leaves the outbox
-//! only after both have passed it, and a NATS outage holds up neither orders nor closes.
+//! only after both have passed it, and a NATS outage holds up neither orders nor closes. What
+//! leaves the process carries pseudonymous ids and volumes, never a distributor's personal data.
 
 mod common;
 
@@ -27,10 +28,29 @@ async fn serve_publishes_every_event_once_and_keeps_its_volumes() {
     let mut expected_pv = BTreeMap::new();
     post_orders(&server, &key, 0..30, 10, &mut expected_pv).await;
 
-    // The region's stream holds the tenant's events, each once.
+    server
+        .expect(
+            Method::PATCH,
+            "/v1/distributors/d3",
+            &key,
+            Some(json!({ "name": "Renamed Person", "email": "renamed@example.org" })),
+            StatusCode::OK,
+        )
+        .await;
+
+    // The region's stream holds the tenant's events, each once, and no personal data.
     let mut reader = StreamReader::new(&url, &prefix).await;
     reader.read_until(10, 30).await;
     reader.assert_each_once(10, 30);
+    reader.read_until_kind("distributor.updated").await;
+    for personal in ["Person", "example.org", "FR"] {
+        let leaked: Vec<&String> = reader
+            .payloads
+            .iter()
+            .filter(|payload| payload.contains(personal))
+            .collect();
+        assert!(leaked.is_empty(), "{personal:?} left the region: {leaked:?}");
+    }
 
     // A graceful stop stores the volumes and deletes what both readers passed.
     server.stop();
@@ -122,7 +142,16 @@ async fn tenant_with_distributors(server: &ServeProcess, count: usize) -> String
                 Method::POST,
                 "/v1/distributors",
                 &key,
-                Some(json!({ "id": format!("d{n}"), "sponsor_id": sponsor, "joined_on": "2026-01-01" })),
+                Some(json!({
+                    "id": format!("d{n}"),
+                    "sponsor_id": sponsor,
+                    "joined_on": "2026-01-01",
+                    "profile": {
+                        "name": format!("Person Number{n}"),
+                        "email": format!("person{n}@example.org"),
+                        "country": "FR",
+                    },
+                })),
                 StatusCode::CREATED,
             )
             .await;
@@ -172,6 +201,10 @@ struct StreamReader {
     /// Deliveries per order id.
     orders: BTreeMap<String, usize>,
     enrolled: usize,
+    /// Every payload read, as text.
+    payloads: Vec<String>,
+    /// Every kind read.
+    kinds: Vec<String>,
 }
 
 impl StreamReader {
@@ -187,6 +220,8 @@ impl StreamReader {
             subject_prefix: streams.events_subject_prefix(),
             orders: BTreeMap::new(),
             enrolled: 0,
+            payloads: Vec::new(),
+            kinds: Vec::new(),
         }
     }
 
@@ -197,6 +232,23 @@ impl StreamReader {
             if self.orders.len() >= orders && self.enrolled >= enrolled {
                 return;
             }
+            self.read_some().await;
+        }
+    }
+
+    /// Reads until an event of `kind` has come, or for two minutes.
+    async fn read_until_kind(&mut self, kind: &str) {
+        for _ in 0..600 {
+            if self.kinds.iter().any(|read| read == kind) {
+                return;
+            }
+            self.read_some().await;
+        }
+        panic!("no {kind} event on the stream; read {:?}", self.kinds);
+    }
+
+    async fn read_some(&mut self) {
+        {
             for delivery in self
                 .reader
                 .fetch(100, Duration::from_millis(200))
@@ -205,6 +257,10 @@ impl StreamReader {
             {
                 assert!(delivery.subject.starts_with(&self.subject_prefix));
                 assert_eq!(delivery.header(headers::TENANT), Some("acme"));
+                self.payloads
+                    .push(String::from_utf8_lossy(&delivery.payload).into_owned());
+                self.kinds
+                    .push(delivery.header(headers::KIND).unwrap_or_default().to_owned());
                 match delivery.header(headers::KIND) {
                     Some("order.created") => {
                         let order: Value = serde_json::from_slice(&delivery.payload).unwrap();
