@@ -57,6 +57,11 @@ pub struct ApiBench {
     /// Seed of the random choices.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// With `orders`: also measure how soon an acknowledged order shows in the volumes — a
+    /// probe posts an order of its own every 20 ms (December, which the load leaves alone) and
+    /// polls GET /v1/distributors/{id}/stats until its PV includes it.
+    #[arg(long)]
+    pub volume_probe: bool,
 }
 
 /// Latencies and outcomes of the measured window.
@@ -83,6 +88,9 @@ async fn run(bench: ApiBench) -> Result<(), String> {
             SCENARIOS.join(", ")
         ));
     }
+    if bench.volume_probe && bench.scenario != "orders" {
+        return Err("--volume-probe goes with --scenario orders".into());
+    }
     let target = Target::prepare(&client, &bench).await?;
     let target = Arc::new(target);
     let record = Arc::new(Record::default());
@@ -107,11 +115,29 @@ async fn run(bench: ApiBench) -> Result<(), String> {
             tokio::spawn(async move { send_scheduled(&target, &record, &schedule).await })
         })
         .collect();
+    let probe = bench.volume_probe.then(|| {
+        let probe = crate::volume_probe::VolumeProbe {
+            client: client.clone(),
+            base_url: bench.base_url.trim_end_matches('/').to_owned(),
+            key: target.key.clone(),
+            distributor_id: target.ids[0].clone(),
+            run_id: target.run_id.clone(),
+        };
+        tokio::spawn(async move { probe.run(measure_from, end).await })
+    });
     for worker in workers {
         let _ = worker.await;
     }
     let waited = end.elapsed();
     report(&bench, &record, waited);
+    if let Some(probe) = probe {
+        let latencies = probe.await.map_err(|error| error.to_string())??;
+        println!(
+            "volume probe | acknowledged order → PV visible in GET …/stats, under {} orders/s | {}",
+            bench.rate,
+            crate::volume_probe::quantiles_line(&latencies)
+        );
+    }
     Ok(())
 }
 
@@ -216,6 +242,7 @@ struct Target {
     host: String,
     /// `Bearer <key>`.
     authorization: String,
+    key: String,
     ids: Vec<String>,
     /// Enroll: the ids acknowledged so far (sponsors for the next ones).
     enrolled: Mutex<Vec<String>>,
@@ -266,6 +293,7 @@ impl Target {
             scenario: bench.scenario.clone(),
             host,
             authorization: format!("Bearer {key}"),
+            key,
             enrolled: Mutex::new(ids.clone()),
             ids,
             run_id,

@@ -379,21 +379,8 @@ async fn measure_latency(
 }
 
 fn latency_line(rate: u64, latencies: &[Duration]) -> String {
-    let mut sorted = latencies.to_vec();
-    sorted.sort_unstable();
-    let at = |quantile: f64| -> f64 {
-        if sorted.is_empty() {
-            return 0.0;
-        }
-        let index = ((sorted.len() as f64 * quantile).ceil() as usize).clamp(1, sorted.len()) - 1;
-        sorted[index].as_secs_f64() * 1000.0
-    };
     format!(
-        "latency | acknowledged order → volume visible, under {rate} orders/s | {} probes | ms p50 {:.1} p90 {:.1} p99 {:.1} max {:.1}",
-        sorted.len(),
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(1.0)
+        "latency | acknowledged order → volume visible, under {rate} orders/s | {}",
+        crate::volume_probe::quantiles_line(latencies)
     )
 }

@@ -20,6 +20,7 @@ mod nats_args;
 mod report;
 mod serve;
 mod store_args;
+mod volume_probe;
 mod worker_command;
 
 use clap::{Parser, Subcommand};
