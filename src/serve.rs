@@ -33,7 +33,8 @@ pub struct ServeArgs {
     pub admin_token_file: Option<PathBuf>,
     /// Publish every event of the outbox to the region's JetStream stream at this NATS server
     /// (UPLINE_EVENTS_<REGION>, Nats-Msg-Id = the event id), for `upline worker` and the other
-    /// regions. Without it, nothing leaves the process.
+    /// regions, and answer the enrollments other regions' endpoints send for tenants at home in
+    /// this region (on `upline.<region>.enroll`). Without it, nothing leaves the process.
     #[arg(long, value_name = "URL", env = "UPLINE_NATS")]
     pub nats: Option<String>,
     #[command(flatten)]
@@ -75,6 +76,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Some(relayed_through)
     })
     .await?;
+    if let Some(url) = &args.nats {
+        let subject = args
+            .stream_prefix
+            .streams(&args.store.region_or_local())
+            .enroll_subject();
+        let service = worker::requests::RequestService::subscribe(url, &subject)
+            .await
+            .map_err(|error| format!("{error} (is NATS running at {url}?)"))?;
+        spawn_enrollment_service(service, state.clone());
+    }
     api::server::serve(state, args.listen, |address| {
         eprintln!(
             "upline serve: listening on http://{address} ({})",
@@ -88,6 +99,18 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     })
     .await
+}
+
+/// Answers the enrollments that endpoints of other regions send for tenants at home here
+/// (`api::remote_enrollment`), until the process ends.
+fn spawn_enrollment_service(
+    service: worker::requests::RequestService,
+    state: api::state::AppState,
+) {
+    tokio::spawn(service.run(move |request: worker::requests::Payload| {
+        let state = state.clone();
+        async move { api::remote_enrollment::answer(&state, &request).await }
+    }));
 }
 
 /// The region's events stream and the relay's settings: inside `serve` the relay leaves the

@@ -15,6 +15,7 @@ use std::time::Duration;
 use store::{OutboxStore, VolumeStore};
 use worker::bus::jetstream::JetStreamBus;
 use worker::bus::{headers, Consumer, ConsumerConfig, EventBus};
+use worker::requests::Requester;
 use worker::streams::RegionStreams;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,7 +50,10 @@ async fn serve_publishes_every_event_once_and_keeps_its_volumes() {
             .iter()
             .filter(|payload| payload.contains(personal))
             .collect();
-        assert!(leaked.is_empty(), "{personal:?} left the region: {leaked:?}");
+        assert!(
+            leaked.is_empty(),
+            "{personal:?} left the region: {leaked:?}"
+        );
     }
 
     // A graceful stop stores the volumes and deletes what both readers passed.
@@ -113,6 +117,128 @@ async fn a_nats_outage_holds_up_neither_orders_nor_closes_and_loses_no_event() {
     server.stop();
     assert_outbox_empty_and_volumes(&data, &expected_pv).await;
     remove_nats(&nats_name);
+}
+
+/// A distributor residing in eu-west enrolls through eu-west's endpoint, which asks the home
+/// region (this server, us-east) to place them: the request carries the pseudonymous id, the
+/// sponsor, the date and the residence — never a profile. us-east places them like any
+/// enrollment; a retried request gets the same answer; a conflicting one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_region_places_distributors_enrolled_through_other_regions() {
+    let url = nats_url();
+    let prefix = unique("E");
+    let work = tempfile::tempdir().unwrap();
+    let server = start_with(
+        &work.path().join("data"),
+        &[
+            "--nats".into(),
+            url.clone(),
+            "--stream-prefix".into(),
+            prefix.clone(),
+            "--region".into(),
+            "us-east".into(),
+        ],
+    );
+    let key = tenant_with_distributors(&server, 5).await;
+    let subject = RegionStreams::new(&prefix, "us-east").enroll_subject();
+    let requester = Requester::connect(&url, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let ask = |request: Value| {
+        let (requester, subject) = (requester.clone(), subject.clone());
+        async move {
+            let answer = requester
+                .request(&subject, serde_json::to_vec(&request).unwrap())
+                .await
+                .expect("us-east answers");
+            serde_json::from_slice::<Value>(&answer).unwrap()
+        }
+    };
+    let request = json!({
+        "tenant_id": "acme",
+        "id": "eu1",
+        "sponsor_id": "d1",
+        "joined_on": "2026-11-02",
+        "residence_region": "eu-west",
+    });
+
+    let enrolled = ask(request.clone()).await;
+    let placed = &enrolled["enrolled"];
+    assert_eq!(placed["id"], "eu1", "{enrolled}");
+    assert_eq!(placed["sponsor_id"], "d1");
+    assert_eq!(placed["joined_on"], "2026-11-02");
+    assert_eq!(placed["residence_region"], "eu-west");
+    // The answer was lost, say: the retry gets the same record, and nothing is enrolled twice.
+    assert_eq!(ask(request.clone()).await, enrolled);
+
+    let mut moved = request.clone();
+    moved["sponsor_id"] = json!("d2");
+    let refused = ask(moved).await;
+    assert_eq!(refused["refused"]["status"], 409, "{refused}");
+    let mut orphan = request.clone();
+    orphan["id"] = json!("eu2");
+    orphan["sponsor_id"] = json!("nobody");
+    let refused = ask(orphan).await;
+    assert!(
+        refused["refused"]["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("nobody")),
+        "{refused}"
+    );
+    let mut personal = request.clone();
+    personal["id"] = json!("eu3");
+    personal["profile"] = json!({ "name": "Personal Data" });
+    let refused = ask(personal).await;
+    assert_eq!(refused["refused"]["status"], 422, "{refused}");
+    assert!(
+        refused["refused"]["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("profile")),
+        "{refused}"
+    );
+
+    // us-east's genealogy has them under their sponsor, without any personal data.
+    let stored = server
+        .expect(
+            Method::GET,
+            "/v1/distributors/eu1",
+            &key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(stored["residence_region"], "eu-west");
+    assert_eq!(
+        stored["profile"],
+        json!({ "name": null, "email": null, "country": null })
+    );
+    let upline = server
+        .expect(
+            Method::GET,
+            "/v1/distributors/eu1/upline",
+            &key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let ids: Vec<&str> = upline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["d1", "d0"], "{upline}");
+    for absent in ["eu2", "eu3"] {
+        server
+            .expect(
+                Method::GET,
+                &format!("/v1/distributors/{absent}"),
+                &key,
+                None,
+                StatusCode::NOT_FOUND,
+            )
+            .await;
+    }
 }
 
 fn serve_with_nats(data: &Path, url: &str, prefix: &str) -> ServeProcess {
@@ -259,8 +385,12 @@ impl StreamReader {
                 assert_eq!(delivery.header(headers::TENANT), Some("acme"));
                 self.payloads
                     .push(String::from_utf8_lossy(&delivery.payload).into_owned());
-                self.kinds
-                    .push(delivery.header(headers::KIND).unwrap_or_default().to_owned());
+                self.kinds.push(
+                    delivery
+                        .header(headers::KIND)
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
                 match delivery.header(headers::KIND) {
                     Some("order.created") => {
                         let order: Value = serde_json::from_slice(&delivery.payload).unwrap();

@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Where to place a new distributor: a rule, or an explicit parent and leg. Omitted: the plan's
 /// natural rule (binary: `weak_leg`; matrix: `spillover`).
-#[derive(Serialize, Deserialize, ToSchema, Default, Clone)]
+#[derive(Serialize, Deserialize, ToSchema, Default, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct PlacementBody {
     /// `outer_left`, `outer_right`, `weak_leg` (binary) or `spillover` (matrix).

@@ -72,6 +72,23 @@ impl ApiError {
         }
     }
 
+    /// The error as an RFC 7807 document (what an HTTP answer carries, and a NATS reply).
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let field = match self {
+            ApiError::InvalidField { field, .. } => Some(field.clone()),
+            ApiError::ResidesElsewhere { .. } => Some("distributor_id".to_owned()),
+            _ => None,
+        };
+        Problem {
+            kind: format!("urn:upline:problem:{}", self.rule()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            field,
+        }
+    }
+
     fn rule(&self) -> &'static str {
         match self {
             ApiError::InvalidField { .. } => "invalid_field",
@@ -123,18 +140,7 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        let field = match &self {
-            ApiError::InvalidField { field, .. } => Some(field.clone()),
-            ApiError::ResidesElsewhere { .. } => Some("distributor_id".to_owned()),
-            _ => None,
-        };
-        let problem = Problem {
-            kind: format!("urn:upline:problem:{}", self.rule()),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail: self.to_string(),
-            field,
-        };
+        let problem = self.problem();
         let body = serde_json::to_vec(&problem).expect("problems serialize");
         let mut response = (
             status,

@@ -31,6 +31,7 @@ pub mod orders;
 pub use store::periods;
 pub mod projector;
 pub mod rank_progress;
+pub mod remote_enrollment;
 pub mod runs;
 pub mod runtime;
 pub mod server;

@@ -7,5 +7,6 @@
 pub mod bus;
 pub mod dead_letters;
 pub mod relay;
+pub mod requests;
 pub mod streams;
 pub mod volumes;

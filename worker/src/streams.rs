@@ -58,6 +58,12 @@ impl RegionStreams {
         }
     }
 
+    /// The region's enrollment service: endpoints of other regions ask here to place a
+    /// distributor residing with them in the genealogy of a tenant at home here.
+    pub fn enroll_subject(&self) -> String {
+        format!("{}.{}.enroll", self.prefix.to_lowercase(), self.region)
+    }
+
     /// Events a consumer of the region could not process: `{prefix}_DLQ_{REGION}`.
     pub fn dead_letters(&self) -> StreamSpec {
         StreamSpec {

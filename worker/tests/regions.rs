@@ -221,22 +221,30 @@ async fn eu_west_volumes_reach_us_east_once_through_an_outage_and_a_cut_link() {
 
     // 100 orders, 20 of them refunded: 120 events.
     let mut expected = support::write_orders(&*eu_store, "acme", 0, 100).await;
-    support::until("us-east applies eu-west's first events", &mut applied, |progress| {
-        progress.applied_through == 120
-    })
+    support::until(
+        "us-east applies eu-west's first events",
+        &mut applied,
+        |progress| progress.applied_through == 120,
+    )
     .await;
 
     // eu-west's own NATS goes down: the orders are taken, their events wait in the outbox.
     support::stop_nats(&regions.eu_name);
     let during_outage = support::write_orders(&*eu_store, "acme", 100, 100).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(relay.progress().borrow().published, 120, "published while NATS was down");
+    assert_eq!(
+        relay.progress().borrow().published,
+        120,
+        "published while NATS was down"
+    );
     support::resume_nats(&regions.eu_name);
 
     // Then the link is cut: eu-west's stream holds the events; none cross.
-    support::until("eu-west relays the orders of its outage", &mut relayed, |progress| {
-        progress.published == 240
-    })
+    support::until(
+        "eu-west relays the orders of its outage",
+        &mut relayed,
+        |progress| progress.published == 240,
+    )
     .await;
     support::until("us-east applies them", &mut applied, |progress| {
         progress.applied_through == 240
@@ -244,11 +252,17 @@ async fn eu_west_volumes_reach_us_east_once_through_an_outage_and_a_cut_link() {
     .await;
     support::stop_nats(&regions.link_name);
     let during_cut = support::write_orders(&*eu_store, "acme", 200, 100).await;
-    support::until("eu-west relays the orders of the cut", &mut relayed, |progress| {
-        progress.published == 360
-    })
+    support::until(
+        "eu-west relays the orders of the cut",
+        &mut relayed,
+        |progress| progress.published == 360,
+    )
     .await;
-    assert_eq!(inbound.bounds().await.unwrap().1, 240, "events crossed a cut link");
+    assert_eq!(
+        inbound.bounds().await.unwrap().1,
+        240,
+        "events crossed a cut link"
+    );
     support::resume_nats(&regions.link_name);
     support::until("us-east applies every event", &mut applied, |progress| {
         progress.applied_through == 360
