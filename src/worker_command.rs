@@ -23,7 +23,11 @@ restarts and NATS outages (events wait in the outbox). The volume worker consume
 (durable consumer `volumes`) and applies order events to period volumes, each once; events it \
 cannot apply go to the dead letters (see `upline dlq`).\n\n\
 Where `upline serve --nats` runs, it relays its own outbox: run the workers with --no-relay. \
-A relaying worker deletes what it relayed, so it needs a store that no `upline serve` serves."
+A relaying worker deletes what it relayed, so it needs a store that no `upline serve` serves.\n\n\
+In a tenant's home region, --inbound-from eu-west,ap-southeast also applies the orders of \
+distributors residing in those regions: the region's inbound stream (UPLINE_INBOUND_<REGION>) \
+sources their events streams through their JetStream domains, and a second volume worker \
+(durable consumer `volumes` on it) applies them to this region's store."
 )]
 pub struct WorkerArgs {
     #[command(flatten)]
@@ -33,6 +37,10 @@ pub struct WorkerArgs {
     /// Run only the volume worker (another process relays the outbox).
     #[arg(long)]
     pub no_relay: bool,
+    /// Regions whose events this home region takes in (comma-separated): their NATS servers
+    /// are JetStream domains of those names, reachable over leaf nodes.
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    pub inbound_from: Vec<String>,
 }
 
 pub fn main(args: WorkerArgs) -> std::process::ExitCode {
@@ -50,6 +58,12 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
         .await
         .map_err(|error| error.to_string())?;
     let volumes = Arc::new(VolumeWorker::new(store.clone(), consumer, dead_letters));
+    let inbound = match args.inbound_from.as_slice() {
+        [] => None,
+        regions => Some(Arc::new(
+            inbound_volume_worker(&args, &streams, regions, store.clone()).await?,
+        )),
+    };
     let relay = (!args.no_relay).then(|| {
         Arc::new(Relay::new(
             store.clone(),
@@ -68,6 +82,13 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
             ""
         }
     );
+    if !args.inbound_from.is_empty() {
+        eprintln!(
+            "upline worker: taking in the events of {} (stream {})",
+            args.inbound_from.join(", "),
+            streams.inbound(&inbound_regions(&args)).name
+        );
+    }
     let relay_task = relay
         .clone()
         .map(|relay| tokio::spawn(async move { relay.run().await }));
@@ -75,6 +96,9 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
         let volumes = volumes.clone();
         async move { volumes.run().await }
     });
+    let inbound_task = inbound
+        .clone()
+        .map(|inbound| tokio::spawn(async move { inbound.run().await }));
     let mut status = tokio::time::interval(STATUS_EVERY);
     status.tick().await;
     let shutdown = api::server::shutdown_signal();
@@ -96,6 +120,13 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
                     applied.poison.len(),
                     applied.failures,
                 );
+                if let Some(inbound) = &inbound {
+                    let applied = inbound.progress().borrow().clone();
+                    eprintln!(
+                        "upline worker: inbound: applied {} order events through stream position {} ({} dead-lettered, {} store failures)",
+                        applied.applied, applied.applied_through, applied.poison.len(), applied.failures,
+                    );
+                }
             }
         }
     }
@@ -103,6 +134,41 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
         task.abort();
     }
     volumes_task.abort();
+    if let Some(task) = inbound_task {
+        task.abort();
+    }
     eprintln!("upline worker: stopped");
     Ok(())
+}
+
+fn inbound_regions(args: &WorkerArgs) -> Vec<&str> {
+    args.inbound_from.iter().map(String::as_str).collect()
+}
+
+/// The volume worker of the home region's inbound stream: the orders taken in other regions.
+/// Their volume records are apart from this region's own (a distributor's orders are taken only
+/// where they reside), so each record still sees one outbox's sequences in order.
+async fn inbound_volume_worker(
+    args: &WorkerArgs,
+    streams: &worker::streams::RegionStreams,
+    regions: &[String],
+    store: Arc<dyn store::Store>,
+) -> Result<VolumeWorker, String> {
+    let inbound = worker::bus::jetstream::JetStreamBus::connect(
+        &args.nats.nats,
+        streams.inbound(&inbound_regions(args)),
+    )
+    .await
+    .map_err(|error| {
+        format!(
+            "{error} (the inbound stream sources {} through their JetStream domains)",
+            regions.join(", ")
+        )
+    })?;
+    let consumer = inbound
+        .consumer(ConsumerConfig::new(CONSUMER_NAME))
+        .await
+        .map_err(|error| error.to_string())?;
+    let dead_letters = args.nats.dead_letters(streams).await?;
+    Ok(VolumeWorker::new(store, consumer, dead_letters))
 }

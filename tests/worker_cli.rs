@@ -1,10 +1,11 @@
 //! `upline worker` and `upline dlq` as an operator runs them, on a real nats-server: the worker
 //! relays an embedded store's outbox and applies its orders to volumes, buries a poison event,
-//! and `upline dlq` lists and replays it.
+//! and `upline dlq` lists and replays it. Across regions, a home region's worker applies the
+//! orders taken in another region.
 
 mod common;
 
-use common::nats::nats_url;
+use common::nats::{nats_url, own_nats_with, remove_nats};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -162,4 +163,84 @@ fn rand_suffix() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos()
+}
+
+/// Two regions as an operator runs them: eu-west's worker relays the orders its store took;
+/// us-east's worker (`--inbound-from eu-west`) applies them to us-east's store from its inbound
+/// stream, which sources eu-west's stream over a leaf link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_regions_worker_applies_the_orders_taken_in_another_region() {
+    let tag = std::process::id();
+    let (us_name, eu_name) = (format!("cli-us-east-{tag}"), format!("cli-eu-west-{tag}"));
+    let us = own_nats_with(
+        &us_name,
+        &[
+            ("UPLINE_NATS_DOMAIN", "us-east"),
+            ("UPLINE_NATS_LEAF_LISTEN", "1"),
+        ],
+    );
+    let eu = own_nats_with(
+        &eu_name,
+        &[
+            ("UPLINE_NATS_DOMAIN", "eu-west"),
+            ("UPLINE_NATS_LEAF_REMOTES", us.leaf.as_deref().unwrap()),
+        ],
+    );
+    let prefix = format!("H{tag}X{}", rand_suffix());
+    let (eu_data, us_data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let expected = write_orders(eu_data.path()).await;
+    let worker = |region: &str, url: &str, data: &Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_upline"))
+            .args(["worker", "--region", region, "--nats", url])
+            .args(["--stream-prefix", prefix.as_str(), "--data"])
+            .arg(data)
+            .args(extra)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    };
+    let mut eu_worker = worker("eu-west", &eu.client, eu_data.path(), &[]);
+    let mut us_worker = worker(
+        "us-east",
+        &us.client,
+        us_data.path(),
+        &["--no-relay", "--inbound-from", "eu-west"],
+    );
+
+    // 60 orders and 15 refunds cross: wait until us-east's inbound consumer acknowledged them.
+    let inbound = JetStreamBus::connect(
+        &us.client,
+        RegionStreams::new(&prefix, "us-east").inbound(&["eu-west"]),
+    )
+    .await
+    .unwrap();
+    let volumes = inbound
+        .consumer(ConsumerConfig::new("volumes"))
+        .await
+        .unwrap();
+    let mut crossed = false;
+    for _ in 0..600 {
+        if volumes.ack_floor().await.unwrap() == 75 {
+            crossed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for worker in [&mut eu_worker, &mut us_worker] {
+        unsafe { libc::kill(worker.id() as i32, libc::SIGTERM) };
+        assert!(worker.wait().unwrap().success());
+    }
+    assert!(crossed, "the orders did not cross to us-east");
+
+    let store = store::embedded::EmbeddedStore::open(us_data.path()).unwrap();
+    let mut stored = BTreeMap::new();
+    for month in ["2026-10", "2026-11"] {
+        for (distributor, volume) in store.period_volumes("acme", month).await.unwrap() {
+            stored.insert((distributor, month.to_owned()), volume.pv);
+        }
+    }
+    assert_eq!(stored, expected, "us-east's volumes");
+    for name in [&eu_name, &us_name] {
+        remove_nats(name);
+    }
 }

@@ -127,6 +127,9 @@ launch() {
   local waited=0
   until answering; do
     if ! kill -0 "$(cat "$server/pid")" 2>/dev/null; then
+      # A port picked free was taken before the server bound it (tests start servers side by
+      # side): `start` picks new ports and tries again.
+      if grep -q "address already in use" "$server/nats.log"; then return 3; fi
       log "nats-server exited; the end of $server/nats.log:"
       tail -20 "$server/nats.log" >&2
       exit 1
@@ -145,13 +148,22 @@ case $command in
     if answering; then print_env; exit 0; fi
     build_server
     stop_server
-    write_config
-    launch
+    for attempt in 1 2 3 4 5; do
+      write_config
+      launched=0
+      launch || launched=$?
+      ((launched == 0)) && break
+      log "a port was taken meanwhile (attempt $attempt); picking new ones"
+      ((attempt < 5)) || { tail -20 "$server/nats.log" >&2; exit 1; }
+    done
     print_env
     ;;
   resume)
     [[ -f $server/nats.conf ]] || { log "no server named $name to resume (start it first)"; exit 1; }
-    if ! answering; then build_server; launch; fi
+    if ! answering; then
+      build_server
+      launch || { log "cannot resume $name on its ports (see $server/nats.log)"; exit 1; }
+    fi
     print_env
     ;;
   stop) stop_server ;;
