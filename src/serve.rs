@@ -39,6 +39,11 @@ pub struct ServeArgs {
     pub nats: Option<String>,
     #[command(flatten)]
     pub stream_prefix: crate::nats_args::StreamPrefixArgs,
+    /// In a tenant's home region: also apply the orders taken in these regions (comma-separated)
+    /// to this region's volumes, from the region's inbound stream (see `upline worker
+    /// --inbound-from`). Needs --nats.
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',', requires = "nats")]
+    pub inbound_from: Vec<String>,
 }
 
 pub fn main(args: ServeArgs) -> ExitCode {
@@ -76,15 +81,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Some(relayed_through)
     })
     .await?;
+    if let Some(region) = &args.store.cluster.region {
+        state.set_region(region);
+    }
     if let Some(url) = &args.nats {
-        let subject = args
-            .stream_prefix
-            .streams(&args.store.region_or_local())
-            .enroll_subject();
-        let service = worker::requests::RequestService::subscribe(url, &subject)
-            .await
-            .map_err(|error| format!("{error} (is NATS running at {url}?)"))?;
-        spawn_enrollment_service(service, state.clone());
+        connect_regions(url, &args, &state).await?;
     }
     api::server::serve(state, args.listen, |address| {
         eprintln!(
@@ -99,6 +100,36 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     })
     .await
+}
+
+/// What a region's server does with the other regions, over NATS: answers the enrollments
+/// their endpoints send for tenants at home here, sends its own for tenants at home there, and
+/// (with --inbound-from) applies the orders taken there.
+async fn connect_regions(
+    url: &str,
+    args: &ServeArgs,
+    state: &api::state::AppState,
+) -> Result<(), String> {
+    let region = args.store.region_or_local();
+    let streams = args.stream_prefix.streams(&region);
+    let service = worker::requests::RequestService::subscribe(url, &streams.enroll_subject())
+        .await
+        .map_err(|error| format!("{error} (is NATS running at {url}?)"))?;
+    spawn_enrollment_service(service, state.clone());
+    let link =
+        crate::home_link::NatsHomeLink::connect(url, &args.stream_prefix.stream_prefix).await?;
+    state.set_home_link(std::sync::Arc::new(link));
+    if !args.inbound_from.is_empty() {
+        let inbound = crate::inbound::inbound_volume_worker(
+            url,
+            &streams,
+            &args.inbound_from,
+            state.store().clone(),
+        )
+        .await?;
+        tokio::spawn(async move { inbound.run().await });
+    }
+    Ok(())
 }
 
 /// Answers the enrollments that endpoints of other regions send for tenants at home here

@@ -61,7 +61,13 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
     let inbound = match args.inbound_from.as_slice() {
         [] => None,
         regions => Some(Arc::new(
-            inbound_volume_worker(&args, &streams, regions, store.clone()).await?,
+            crate::inbound::inbound_volume_worker(
+                &args.nats.nats,
+                &streams,
+                regions,
+                store.clone(),
+            )
+            .await?,
         )),
     };
     let relay = (!args.no_relay).then(|| {
@@ -86,7 +92,15 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
         eprintln!(
             "upline worker: taking in the events of {} (stream {})",
             args.inbound_from.join(", "),
-            streams.inbound(&inbound_regions(&args)).name
+            streams
+                .inbound(
+                    &args
+                        .inbound_from
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                )
+                .name
         );
     }
     let relay_task = relay
@@ -139,36 +153,4 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
     }
     eprintln!("upline worker: stopped");
     Ok(())
-}
-
-fn inbound_regions(args: &WorkerArgs) -> Vec<&str> {
-    args.inbound_from.iter().map(String::as_str).collect()
-}
-
-/// The volume worker of the home region's inbound stream: the orders taken in other regions.
-/// Their volume records are apart from this region's own (a distributor's orders are taken only
-/// where they reside), so each record still sees one outbox's sequences in order.
-async fn inbound_volume_worker(
-    args: &WorkerArgs,
-    streams: &worker::streams::RegionStreams,
-    regions: &[String],
-    store: Arc<dyn store::Store>,
-) -> Result<VolumeWorker, String> {
-    let inbound = worker::bus::jetstream::JetStreamBus::connect(
-        &args.nats.nats,
-        streams.inbound(&inbound_regions(args)),
-    )
-    .await
-    .map_err(|error| {
-        format!(
-            "{error} (the inbound stream sources {} through their JetStream domains)",
-            regions.join(", ")
-        )
-    })?;
-    let consumer = inbound
-        .consumer(ConsumerConfig::new(CONSUMER_NAME))
-        .await
-        .map_err(|error| error.to_string())?;
-    let dead_letters = args.nats.dead_letters(streams).await?;
-    Ok(VolumeWorker::new(store, consumer, dead_letters))
 }

@@ -338,7 +338,7 @@ impl StreamReader {
         let streams = RegionStreams::new(prefix, "local");
         let bus = JetStreamBus::connect(url, streams.events()).await.unwrap();
         let reader = bus
-            .consumer(ConsumerConfig::new(&unique("test-reader")))
+            .consumer(ConsumerConfig::new(unique("test-reader")))
             .await
             .unwrap();
         StreamReader {

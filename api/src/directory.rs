@@ -39,17 +39,58 @@ pub enum PlacementChoice {
     Spillover,
 }
 
+/// The placement tree a plan needs: binary, a matrix of its width, or none.
+pub fn shape_of_plan(plan: &CompiledPlan) -> PlacementShape {
+    if plan.binary.is_some() {
+        PlacementShape::Binary
+    } else if plan.matrix.is_some() {
+        PlacementShape::Matrix {
+            width: plan.matrix_width as u8,
+        }
+    } else {
+        PlacementShape::None
+    }
+}
+
+/// The root of a residence region's index of a tenant at home elsewhere: it stands for the
+/// home region's genealogy, and every distributor residing here hangs under it. Not a valid
+/// distributor id, so it never meets a real one.
+pub const HOME_GENEALOGY: &str = "@home";
+
 impl Directory {
+    /// The index of a tenant at home in another region, in the region its distributors reside
+    /// in: their ids (which exist, which reside here) under [`HOME_GENEALOGY`]; the genealogy
+    /// itself is the home region's.
+    pub fn residents() -> Directory {
+        let mut directory = Directory::new(PlacementShape::None);
+        directory
+            .enroll(HOME_GENEALOGY, None, PlacementChoice::Default, 0, None)
+            .expect("the first node of an empty index");
+        directory.mark_durable();
+        directory
+    }
+
+    /// Replays a stored resident at start (see [`Directory::residents`]).
+    pub fn replay_resident(&mut self, distributor: &Distributor) -> Result<(), String> {
+        let joined_on = engine::calendar::parse_date(distributor.joined_on.as_bytes())
+            .ok_or_else(|| format!("distributor {:?}: bad joined_on", distributor.id))?;
+        self.enroll(
+            &distributor.id,
+            Some(HOME_GENEALOGY),
+            PlacementChoice::Default,
+            joined_on,
+            distributor.residence_region.as_deref(),
+        )
+        .map_err(|error| format!("distributor {:?}: {error}", distributor.id))?;
+        self.mark_durable();
+        Ok(())
+    }
+
     pub fn for_plan(plan: &CompiledPlan) -> Directory {
-        let shape = if plan.binary.is_some() {
-            PlacementShape::Binary
-        } else if plan.matrix.is_some() {
-            PlacementShape::Matrix {
-                width: plan.matrix_width as u8,
-            }
-        } else {
-            PlacementShape::None
-        };
+        Directory::new(shape_of_plan(plan))
+    }
+
+    fn new(shape: PlacementShape) -> Directory {
         Directory {
             tree: Genealogy::new(shape),
             shape,

@@ -200,7 +200,7 @@ pub fn placement_choice(
     }
 }
 
-fn profile_of(body: Option<ProfileBody>) -> ApiResult<Profile> {
+pub fn profile_of(body: Option<ProfileBody>) -> ApiResult<Profile> {
     let body = body.unwrap_or_default();
     for (field, value) in [("profile.name", &body.name), ("profile.email", &body.email)] {
         if value
@@ -234,17 +234,7 @@ fn residence_of(region: Option<String>, regions: Option<&[String]>) -> ApiResult
     let Some(region) = region else {
         return Ok(None);
     };
-    let well_formed = !region.is_empty()
-        && region.len() <= 64
-        && region
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
-    if !well_formed {
-        return Err(ApiError::invalid(
-            "residence_region",
-            "must be a region name like \"eu-west\" (lowercase letters, digits and '-')",
-        ));
-    }
+    check_region_name("residence_region", &region)?;
     if let Some(regions) = regions {
         if !regions.contains(&region) {
             return Err(ApiError::invalid(
@@ -257,6 +247,23 @@ fn residence_of(region: Option<String>, regions: Option<&[String]>) -> ApiResult
         }
     }
     Ok(Some(region))
+}
+
+/// A region name: lowercase letters, digits and '-', as regions are named everywhere.
+pub fn check_region_name(field: &str, region: &str) -> ApiResult<()> {
+    let well_formed = !region.is_empty()
+        && region.len() <= 64
+        && region
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    if well_formed {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            "must be a region name like \"eu-west\" (lowercase letters, digits and '-')",
+        ))
+    }
 }
 
 /// Checks a request's syntax and turns it into an enrollment for the queue; `regions`: the
@@ -283,6 +290,7 @@ pub fn enrollment_request(
         joined_on,
         profile: profile_of(body.profile)?,
         residence_region: residence_of(body.residence_region, regions)?,
+        placed_at_home: None,
     })
 }
 
@@ -295,9 +303,14 @@ async fn enroll(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NewDistributor>,
 ) -> ApiResult<(StatusCode, Json<DistributorView>)> {
-    let regions = state.store().residence_regions();
-    let request = enrollment_request(&tenant, body, regions)?;
-    let outcome = tenant.enrollments.enroll(request).await;
+    let outcome = match tenant.tenant.home_region.clone() {
+        Some(home) => crate::residence::enroll_through_home(&state, &tenant, &home, body).await,
+        None => {
+            let regions = state.store().residence_regions();
+            let request = enrollment_request(&tenant, body, regions)?;
+            tenant.enrollments.enroll(request).await
+        }
+    };
     let label = if outcome.is_ok() {
         "enrolled"
     } else {
@@ -309,10 +322,9 @@ async fn enroll(
         .with_label_values(&[label])
         .inc();
     let distributor = outcome?;
-    let shape = tenant.directory.read().expect("directory lock").shape();
     Ok((
         StatusCode::CREATED,
-        Json(DistributorView::of(&distributor, shape)),
+        Json(crate::residence::view_of(&tenant, &distributor)),
     ))
 }
 
@@ -321,9 +333,8 @@ fn view(
     distributor: Option<Distributor>,
     id: &str,
 ) -> ApiResult<Json<DistributorView>> {
-    let shape = tenant.directory.read().expect("directory lock").shape();
     distributor
-        .map(|distributor| Json(DistributorView::of(&distributor, shape)))
+        .map(|distributor| Json(crate::residence::view_of(tenant, &distributor)))
         .ok_or_else(|| ApiError::NotFound(format!("distributor {id:?}")))
 }
 

@@ -26,6 +26,9 @@ pub struct EnrollmentRequest {
     pub joined_on: engine::calendar::Day,
     pub profile: Profile,
     pub residence_region: Option<String>,
+    /// For a tenant at home in another region: where the home region placed the distributor
+    /// (the sponsor and the placement the record keeps; the index here only lists residents).
+    pub placed_at_home: Option<(Option<String>, Option<store::Placement>)>,
 }
 
 type Reply = oneshot::Sender<ApiResult<Distributor>>;
@@ -108,6 +111,10 @@ async fn enroll_batch(
             match placed {
                 Ok(mut distributor) => {
                     distributor.profile = request.profile;
+                    if let Some((sponsor_id, placement)) = request.placed_at_home {
+                        distributor.sponsor_id = sponsor_id;
+                        distributor.placement = placement;
+                    }
                     accepted.push((distributor, reply));
                 }
                 Err(error) => {

@@ -35,6 +35,13 @@ pub enum ApiError {
         distributor_id: String,
         region: String,
     },
+    /// A tenant whose genealogy and runs are kept in another region (its home): this endpoint
+    /// keeps only the distributors residing in its own region.
+    #[error("tenant {tenant_id:?} is at home in region {region:?}: its genealogy and commission runs are served there")]
+    HomeElsewhere { tenant_id: String, region: String },
+    /// The tenant's home region refused a request this endpoint passed on: its problem as is.
+    #[error("{}", .0.detail)]
+    FromHome(Problem),
     /// A withdrawal larger than the balance.
     #[error("insufficient funds: the balance is {balance}")]
     InsufficientFunds { balance: String },
@@ -66,6 +73,10 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ResidesElsewhere { .. } => StatusCode::MISDIRECTED_REQUEST,
+            ApiError::HomeElsewhere { .. } => StatusCode::MISDIRECTED_REQUEST,
+            ApiError::FromHome(problem) => {
+                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
             ApiError::InsufficientFunds { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -74,6 +85,9 @@ impl ApiError {
 
     /// The error as an RFC 7807 document (what an HTTP answer carries, and a NATS reply).
     pub fn problem(&self) -> Problem {
+        if let ApiError::FromHome(problem) = self {
+            return problem.clone();
+        }
         let status = self.status();
         let field = match self {
             ApiError::InvalidField { field, .. } => Some(field.clone()),
@@ -97,6 +111,8 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::ResidesElsewhere { .. } => "resides_elsewhere",
+            ApiError::HomeElsewhere { .. } => "home_elsewhere",
+            ApiError::FromHome(_) => "from_home",
             ApiError::InsufficientFunds { .. } => "insufficient_funds",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -115,7 +131,7 @@ impl From<StoreError> for ApiError {
 }
 
 /// An RFC 7807 problem document.
-#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Problem {
     /// A URI naming the broken rule: `urn:upline:problem:<rule>`.
     #[serde(rename = "type")]

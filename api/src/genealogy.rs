@@ -70,6 +70,7 @@ pub struct PeriodQuery {
 }
 
 fn node_of(tenant: &TenantRuntime, id: &str) -> ApiResult<Node> {
+    tenant.check_at_home()?;
     let directory = tenant.directory.read().expect("directory lock");
     directory
         .node(id)

@@ -65,6 +65,7 @@ pub async fn import_distributors(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<ImportReport>> {
+    tenant.check_at_home()?;
     if let Some(import_id) = &query.import_id {
         crate::orders::check_id("import_id", import_id)?;
     }

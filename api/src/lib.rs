@@ -32,6 +32,7 @@ pub use store::periods;
 pub mod projector;
 pub mod rank_progress;
 pub mod remote_enrollment;
+pub mod residence;
 pub mod runs;
 pub mod runtime;
 pub mod server;

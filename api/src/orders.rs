@@ -114,9 +114,7 @@ fn check_residence(
             format!("unknown distributor {distributor_id:?}"),
         )
     })?;
-    let (Some(residence), Some(serving)) =
-        (directory.residence(node), state.store().serving_region())
-    else {
+    let (Some(residence), Some(serving)) = (directory.residence(node), state.region()) else {
         return Ok(());
     };
     if residence == serving {

@@ -44,6 +44,7 @@ pub async fn rank_progress(
     id: &str,
     period: &str,
 ) -> ApiResult<RankProgressView> {
+    tenant.check_at_home()?;
     let tenant_id = &tenant.tenant.id;
     let distributor = state
         .store()

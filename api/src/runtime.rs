@@ -49,7 +49,10 @@ pub fn runtime_for_new_tenant(
     tenant: Tenant,
 ) -> ApiResult<Arc<TenantRuntime>> {
     let plan = compile_plan(&tenant.plan)?;
-    let directory = Directory::for_plan(&plan);
+    let directory = match tenant.home_region {
+        Some(_) => Directory::residents(),
+        None => Directory::for_plan(&plan),
+    };
     Ok(start_tenant(store, tenant, plan, directory))
 }
 
@@ -93,9 +96,25 @@ pub async fn directory_from_store(
     Ok(directory)
 }
 
+/// The index of a tenant at home elsewhere: the residents the store keeps.
+async fn residents_from_store(store: &dyn Store, tenant_id: &str) -> Result<Directory, String> {
+    let mut directory = Directory::residents();
+    for distributor in store
+        .distributors(tenant_id)
+        .await
+        .map_err(|error| error.to_string())?
+    {
+        directory.replay_resident(&distributor)?;
+    }
+    Ok(directory)
+}
+
 /// Replaces a tenant's index with the store's view (after a failed write).
 pub async fn rebuild_directory(store: &dyn Store, tenant: &TenantRuntime) -> Result<(), String> {
-    let directory = directory_from_store(store, &tenant.tenant.id, &tenant.plan).await?;
+    let directory = match tenant.tenant.home_region {
+        Some(_) => residents_from_store(store, &tenant.tenant.id).await?,
+        None => directory_from_store(store, &tenant.tenant.id, &tenant.plan).await?,
+    };
     *tenant.directory.write().expect("directory lock") = directory;
     Ok(())
 }
@@ -107,9 +126,11 @@ pub async fn load_tenants(state: &AppState) -> Result<(), String> {
     for tenant in store.tenants().await.map_err(|error| error.to_string())? {
         let id = tenant.id.clone();
         let plan = compile_plan(&tenant.plan).map_err(|error| format!("tenant {id:?}: {error}"))?;
-        let directory = directory_from_store(&**store, &id, &plan)
-            .await
-            .map_err(|error| format!("tenant {id:?}: {error}"))?;
+        let directory = match tenant.home_region {
+            Some(_) => residents_from_store(&**store, &id).await,
+            None => directory_from_store(&**store, &id, &plan).await,
+        }
+        .map_err(|error| format!("tenant {id:?}: {error}"))?;
         state.add_tenant(start_tenant(store.clone(), tenant, plan, directory));
     }
     Ok(())

@@ -8,7 +8,7 @@ use crate::projector::Projector;
 use crate::runs::progress::RunProgress;
 use engine::plan::CompiledPlan;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use store::{Store, Tenant};
 
 /// Everything a handler may use. Cheap to clone.
@@ -27,6 +27,10 @@ struct Inner {
     runs: RunProgress,
     api_keys: KeyCache,
     imports: ImportProgress,
+    /// The region this process serves (`--region`), when it has one.
+    region: OnceLock<String>,
+    /// How this process reaches the home regions of the tenants at home elsewhere.
+    home_link: OnceLock<Arc<dyn crate::residence::HomeLink>>,
 }
 
 /// One tenant, live: its plan compiled and its genealogy index in memory.
@@ -39,6 +43,20 @@ pub struct TenantRuntime {
     pub enrollments: crate::enrollment::EnrollmentQueue,
     /// Held while a run changes status or a restatement runs, so those steps never interleave.
     pub run_lifecycle: tokio::sync::Mutex<()>,
+}
+
+impl TenantRuntime {
+    /// Refuses what only the tenant's home region does (genealogy reads, runs, imports) when
+    /// the tenant is at home in another region.
+    pub fn check_at_home(&self) -> crate::error::ApiResult<()> {
+        match &self.tenant.home_region {
+            Some(home) => Err(crate::error::ApiError::HomeElsewhere {
+                tenant_id: self.tenant.id.clone(),
+                region: home.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 impl AppState {
@@ -58,12 +76,37 @@ impl AppState {
                 runs: RunProgress::default(),
                 api_keys: KeyCache::default(),
                 imports: ImportProgress::default(),
+                region: OnceLock::new(),
+                home_link: OnceLock::new(),
             }),
         }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// Names the region this process serves (once, before serving).
+    pub fn set_region(&self, region: &str) {
+        let _ = self.inner.region.set(region.to_owned());
+    }
+
+    /// The region this process serves: the store's, or the one set at start.
+    pub fn region(&self) -> Option<&str> {
+        self.inner
+            .store
+            .serving_region()
+            .or(self.inner.region.get().map(String::as_str))
+    }
+
+    /// Connects this process to the home regions of tenants at home elsewhere (once, before
+    /// serving).
+    pub fn set_home_link(&self, link: Arc<dyn crate::residence::HomeLink>) {
+        let _ = self.inner.home_link.set(link);
+    }
+
+    pub fn home_link(&self) -> Option<&Arc<dyn crate::residence::HomeLink>> {
+        self.inner.home_link.get()
     }
 
     pub fn admin_token_sha256(&self) -> &str {

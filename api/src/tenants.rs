@@ -31,6 +31,12 @@ pub struct NewTenant {
     /// numbers or strings, both read exactly.
     #[schema(value_type = Object)]
     pub plan: serde_json::Value,
+    /// The region that keeps the tenant's genealogy and runs its commissions, when it is not
+    /// this endpoint's: this region then keeps only the distributors residing here (their
+    /// personal data, orders and wallets) and enrolls them through the home region. Omitted:
+    /// the tenant is at home here.
+    #[serde(default)]
+    pub home_region: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -39,6 +45,9 @@ pub struct TenantView {
     pub name: String,
     pub currency: String,
     pub plan_version: u32,
+    /// Present when the tenant is at home in another region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_region: Option<String>,
 }
 
 impl TenantView {
@@ -48,6 +57,7 @@ impl TenantView {
             name: tenant.name.clone(),
             currency: currency.to_owned(),
             plan_version: tenant.plan_version,
+            home_region: tenant.home_region.clone(),
         }
     }
 }
@@ -90,12 +100,24 @@ async fn create_tenant(
     if new.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "must not be empty"));
     }
+    if let Some(home) = &new.home_region {
+        crate::distributors::check_region_name("home_region", home)?;
+        if state.region() == Some(home.as_str()) {
+            return Err(ApiError::invalid(
+                "home_region",
+                format!(
+                    "{home} is this endpoint's region: omit home_region for a tenant at home here"
+                ),
+            ));
+        }
+    }
     let tenant = Tenant {
         id: new.id,
         name: new.name,
         plan: new.plan,
         plan_version: 1,
         created_at_ms: now_ms(),
+        home_region: new.home_region,
     };
     let runtime = runtime_for_new_tenant(state.store().clone(), tenant.clone())?;
     state.store().create_tenant(tenant.clone()).await?;

@@ -118,6 +118,7 @@ pub async fn load_tenant(
         plan: files.plan,
         plan_version: 1,
         created_at_ms: api::state::now_ms(),
+        home_region: None,
     };
     writer.create_tenant(tenant.clone()).await?;
     Ok((tenant, figures))

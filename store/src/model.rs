@@ -37,6 +37,12 @@ pub struct Tenant {
     /// Starts at 1; a new plan makes a new version (runs name the version they used).
     pub plan_version: u32,
     pub created_at_ms: i64,
+    /// The region that holds the tenant's genealogy and runs its commission runs, when it is
+    /// not the region of this store: this store's region then keeps the personal data, orders
+    /// and wallets of the distributors residing here, and enrolls them through the home region.
+    /// None: the tenant is at home here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_region: Option<String>,
 }
 
 /// A tenant API key. The secret itself is never stored: only its SHA-256.

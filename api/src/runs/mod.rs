@@ -96,6 +96,7 @@ async fn start_run(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NewRun>,
 ) -> ApiResult<(StatusCode, Json<RunView>)> {
+    tenant.check_at_home()?;
     let run = lifecycle::start_preview(&state, &tenant, &body.period).await?;
     Ok((StatusCode::ACCEPTED, view(&state, &tenant.tenant.id, run)))
 }

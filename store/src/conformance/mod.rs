@@ -47,6 +47,7 @@ pub fn tenant(id: &str) -> Tenant {
         plan: serde_json::json!({ "name": "p", "currency": "USD", "ranks": [{ "name": "Member" }], "bonuses": {} }),
         plan_version: 1,
         created_at_ms: 1,
+        home_region: None,
     }
 }
 

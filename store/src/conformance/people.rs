@@ -21,6 +21,12 @@ pub async fn tenants_are_created_once_and_read_back(store: &dyn Store) {
         .iter()
         .any(|found| found.id == id));
     assert_eq!(store.tenant(&format!("{id}-missing")).await.unwrap(), None);
+    let residing = Tenant {
+        home_region: Some("us-east".into()),
+        ..tenant(&unique_tenant("tenants-residing"))
+    };
+    store.create_tenant(residing.clone()).await.unwrap();
+    assert_eq!(store.tenant(&residing.id).await.unwrap(), Some(residing));
 }
 
 pub async fn api_keys_are_found_by_hash_and_revoked_only_by_their_tenant(store: &dyn Store) {

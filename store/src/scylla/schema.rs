@@ -43,7 +43,8 @@ pub const MIGRATIONS: &[Migration] = &[
                 name text,
                 plan text,
                 plan_version int,
-                created_at_ms bigint)",
+                created_at_ms bigint,
+                home_region text)",
             // `tenants()` lists every tenant: one partition, bounded by the number of
             // companies on the platform (thousands), never by their distributors.
             "CREATE TABLE IF NOT EXISTS {global}.tenant_directory (

@@ -31,6 +31,7 @@ type TenantRow = (
     Option<String>,
     Option<i32>,
     Option<i64>,
+    Option<String>,
 );
 type KeyRow = (
     Option<String>,
@@ -46,8 +47,8 @@ impl TenantStatements {
             insert_tenant: prepare(
                 session,
                 format!(
-                    "INSERT INTO {global}.tenants (tenant_id, name, plan, plan_version, created_at_ms) \
-                     VALUES (?, ?, ?, ?, ?) IF NOT EXISTS"
+                    "INSERT INTO {global}.tenants (tenant_id, name, plan, plan_version, created_at_ms, \
+                     home_region) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS"
                 ),
                 false,
             )
@@ -55,7 +56,7 @@ impl TenantStatements {
             select_tenant: prepare(
                 session,
                 format!(
-                    "SELECT tenant_id, name, plan, plan_version, created_at_ms FROM {global}.tenants \
+                    "SELECT tenant_id, name, plan, plan_version, created_at_ms, home_region FROM {global}.tenants \
                      WHERE tenant_id = ?"
                 ),
                 true,
@@ -128,7 +129,7 @@ impl TenantStatements {
 }
 
 fn tenant_from(row: TenantRow) -> StoreResult<Tenant> {
-    let (id, name, plan, plan_version, created_at_ms) = row;
+    let (id, name, plan, plan_version, created_at_ms, home_region) = row;
     let plan = serde_json::from_str(plan.as_deref().unwrap_or("null"))
         .map_err(|error| StoreError::Corrupt(format!("tenant {id}: plan: {error}")))?;
     Ok(Tenant {
@@ -137,6 +138,7 @@ fn tenant_from(row: TenantRow) -> StoreResult<Tenant> {
         plan,
         plan_version: plan_version.unwrap_or(1) as u32,
         created_at_ms: created_at_ms.unwrap_or(0),
+        home_region,
     })
 }
 
@@ -162,6 +164,7 @@ impl TenantStore for ScyllaStore {
                 plan,
                 tenant.plan_version as i32,
                 tenant.created_at_ms,
+                &tenant.home_region,
             ),
         )
         .await?;

@@ -1,0 +1,313 @@
+//! A tenant at home in us-east with distributors residing in eu-west, each region served by its
+//! own `upline serve` on its own store and its own nats-server (a JetStream domain each, linked
+//! by leaf nodes):
+//! - a distributor residing in eu-west enrolls through eu-west's endpoint under a us-east
+//!   sponsor: us-east places them (request and reply over NATS), eu-west keeps their profile;
+//! - their orders are taken in eu-west and reach us-east's volumes as events (us-east's
+//!   inbound stream), once each;
+//! - us-east's commission run pays them;
+//! - us-east's data files hold none of their personal data (the test reads the bytes).
+
+mod common;
+
+use common::nats::{own_nats_with, remove_nats, unique};
+use common::serve::{start_with, ServeProcess, ADMIN_TOKEN};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+const PLAN: &str = r#"{ "name": "regions", "currency": "USD", "ranks": [{ "name": "Member" }],
+    "bonuses": { "unilevel": { "levels": [0.10, 0.05] } } }"#;
+
+/// The personal data of the eu-west residents: none of it may reach us-east.
+const RESIDENT_NAMES: [&str; 2] = ["Amelie Eu-Resident", "Bruno Eu-Resident"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributor_residing_in_eu_west_enrolls_orders_and_is_paid_by_us_east() {
+    let tag = std::process::id();
+    let (us_name, eu_name) = (format!("flow-us-east-{tag}"), format!("flow-eu-west-{tag}"));
+    let us_nats = own_nats_with(
+        &us_name,
+        &[
+            ("UPLINE_NATS_DOMAIN", "us-east"),
+            ("UPLINE_NATS_LEAF_LISTEN", "1"),
+        ],
+    );
+    let eu_nats = own_nats_with(
+        &eu_name,
+        &[
+            ("UPLINE_NATS_DOMAIN", "eu-west"),
+            ("UPLINE_NATS_LEAF_REMOTES", us_nats.leaf.as_deref().unwrap()),
+        ],
+    );
+    let prefix = unique("F");
+    let work = tempfile::tempdir().unwrap();
+    let (us_data, eu_data) = (work.path().join("us-east"), work.path().join("eu-west"));
+    let region = |name: &str, url: &str, extra: &[&str]| {
+        let mut arguments: Vec<String> = ["--region", name, "--nats", url, "--stream-prefix"]
+            .iter()
+            .map(|text| text.to_string())
+            .collect();
+        arguments.push(prefix.clone());
+        arguments.extend(extra.iter().map(|text| text.to_string()));
+        arguments
+    };
+    let us = start_with(
+        &us_data,
+        &region("us-east", &us_nats.client, &["--inbound-from", "eu-west"]),
+    );
+    let eu = start_with(&eu_data, &region("eu-west", &eu_nats.client, &[]));
+
+    // The tenant is at home in us-east; eu-west keeps its residents.
+    let us_key = tenant(&us, None).await;
+    let eu_key = tenant(&eu, Some("us-east")).await;
+    for (id, sponsor) in [("d0", None), ("d1", Some("d0"))] {
+        us.expect(
+            Method::POST,
+            "/v1/distributors",
+            &us_key,
+            Some(json!({ "id": id, "sponsor_id": sponsor, "joined_on": "2026-01-01" })),
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+
+    // eu1 enrolls through eu-west under d1 (a us-east distributor), eu2 under eu1.
+    for (id, sponsor, name) in [
+        ("eu1", "d1", RESIDENT_NAMES[0]),
+        ("eu2", "eu1", RESIDENT_NAMES[1]),
+    ] {
+        let enrolled = eu
+            .expect(
+                Method::POST,
+                "/v1/distributors",
+                &eu_key,
+                Some(json!({
+                    "id": id,
+                    "sponsor_id": sponsor,
+                    "joined_on": "2026-11-01",
+                    "profile": { "name": name, "email": format!("{id}@mail.example"), "country": "FR" },
+                })),
+                StatusCode::CREATED,
+            )
+            .await;
+        assert_eq!(enrolled["sponsor_id"], sponsor, "{enrolled}");
+        assert_eq!(enrolled["residence_region"], "eu-west", "{enrolled}");
+        assert_eq!(enrolled["profile"]["name"], name, "{enrolled}");
+    }
+    // What eu-west cannot do on its own is refused with the region that can.
+    let unknown_sponsor = eu
+        .expect(
+            Method::POST,
+            "/v1/distributors",
+            &eu_key,
+            Some(json!({ "id": "eu9", "sponsor_id": "nobody" })),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    assert!(
+        unknown_sponsor["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nobody"),
+        "{unknown_sponsor}"
+    );
+    let elsewhere = eu
+        .expect(
+            Method::GET,
+            "/v1/distributors/eu1/upline",
+            &eu_key,
+            None,
+            StatusCode::MISDIRECTED_REQUEST,
+        )
+        .await;
+    assert!(
+        elsewhere["detail"].as_str().unwrap().contains("us-east"),
+        "{elsewhere}"
+    );
+
+    // Orders: the residents' in eu-west, d1's in us-east; us-east refuses a resident's order.
+    for (id, pv) in [("eu1", 100), ("eu2", 40)] {
+        let status = eu
+            .post_order(
+                &eu_key,
+                &format!("eu-{id}"),
+                id,
+                "2026-11-10",
+                &pv.to_string(),
+                &pv.to_string(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let status = us
+        .post_order(&us_key, "us-d1", "d1", "2026-11-11", "10", "10")
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::CREATED);
+    let status = us
+        .post_order(&us_key, "us-eu1", "eu1", "2026-11-11", "10", "10")
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+
+    // The residents' volumes reach us-east.
+    for (id, pv) in [("eu1", "100"), ("eu2", "40")] {
+        let mut seen = Value::Null;
+        for _ in 0..600 {
+            seen = us
+                .expect(
+                    Method::GET,
+                    &format!("/v1/distributors/{id}/stats?period=2026-11"),
+                    &us_key,
+                    None,
+                    StatusCode::OK,
+                )
+                .await;
+            if seen["pv"]
+                .as_str()
+                .is_some_and(|text| text.split('.').next() == Some(pv))
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            seen["pv"].as_str().unwrap().split('.').next(),
+            Some(pv),
+            "{id} in us-east: {seen}"
+        );
+    }
+
+    // us-east's run pays them: eu1 earns on eu2's volume, d1 on both.
+    let run = us
+        .expect(
+            Method::POST,
+            "/v1/runs",
+            &us_key,
+            Some(json!({ "period": "2026-11" })),
+            StatusCode::ACCEPTED,
+        )
+        .await;
+    let run_id = run["run_id"].as_str().unwrap();
+    let run = us.wait_run(&us_key, run_id).await;
+    assert_eq!(run["status"], "preview", "{run}");
+    let statement = |id: &'static str| {
+        let (us, key) = (&us, &us_key);
+        async move {
+            us.expect(
+                Method::GET,
+                &format!("/v1/runs/{run_id}/statements/{id}"),
+                key,
+                None,
+                StatusCode::OK,
+            )
+            .await
+        }
+    };
+    let eu1 = statement("eu1").await;
+    assert_eq!(
+        eu1["summary"]["pv"].as_str().unwrap().split('.').next(),
+        Some("100"),
+        "{eu1}"
+    );
+    let sources: Vec<&str> = eu1["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["eu2"], "{eu1}");
+    assert_ne!(eu1["summary"]["total"], "0.00", "{eu1}");
+    let d1 = statement("d1").await;
+    let mut d1_sources: Vec<&str> = d1["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["source"].as_str().unwrap())
+        .collect();
+    d1_sources.sort_unstable();
+    assert_eq!(d1_sources, ["eu1", "eu2"], "{d1}");
+
+    // us-east keeps them without personal data; eu-west keeps it.
+    let in_us_east = us
+        .expect(
+            Method::GET,
+            "/v1/distributors/eu1",
+            &us_key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(in_us_east["residence_region"], "eu-west");
+    assert_eq!(
+        in_us_east["profile"],
+        json!({ "name": null, "email": null, "country": null })
+    );
+    us.stop();
+    eu.stop();
+    for name in RESIDENT_NAMES {
+        assert!(
+            !bytes_contain(&us_data, name),
+            "{name:?} is in us-east's data files"
+        );
+        assert!(
+            bytes_contain(&eu_data, name),
+            "{name:?} is not in eu-west's data files"
+        );
+    }
+    for name in [&eu_name, &us_name] {
+        remove_nats(name);
+    }
+}
+
+/// A tenant `acme` with PLAN (at home in `home_region` when given); returns its API key.
+async fn tenant(server: &ServeProcess, home_region: Option<&str>) -> String {
+    let mut body = json!({ "id": "acme", "name": "Acme", "plan": serde_json::from_str::<Value>(PLAN).unwrap() });
+    if let Some(home) = home_region {
+        body["home_region"] = json!(home);
+    }
+    server
+        .expect(
+            Method::POST,
+            "/v1/tenants",
+            ADMIN_TOKEN,
+            Some(body),
+            StatusCode::CREATED,
+        )
+        .await;
+    let key = server
+        .expect(
+            Method::POST,
+            "/v1/tenants/acme/api-keys",
+            ADMIN_TOKEN,
+            None,
+            StatusCode::CREATED,
+        )
+        .await;
+    key["key"].as_str().unwrap().to_owned()
+}
+
+/// Whether any file under `directory` holds `text`'s bytes.
+fn bytes_contain(directory: &Path, text: &str) -> bool {
+    let needle = text.as_bytes();
+    let mut pending = vec![directory.to_owned()];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .map(|entry| entry.unwrap().path()),
+            );
+        } else if std::fs::read(&path)
+            .unwrap()
+            .windows(needle.len())
+            .any(|window| window == needle)
+        {
+            return true;
+        }
+    }
+    false
+}
