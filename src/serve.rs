@@ -39,9 +39,10 @@ pub struct ServeArgs {
     pub nats: Option<String>,
     #[command(flatten)]
     pub stream_prefix: crate::nats_args::StreamPrefixArgs,
-    /// In a tenant's home region: also apply the orders taken in these regions (comma-separated)
-    /// to this region's volumes, from the region's inbound stream (see `upline worker
-    /// --inbound-from`). Needs --nats.
+    /// Take in these regions' events (comma-separated), from this region's inbound stream: the
+    /// orders of distributors residing there, for tenants at home here, go to this region's
+    /// volumes; the commissions tenants at home there paid distributors residing here go to
+    /// their wallets here. Needs --nats.
     #[arg(long, value_name = "REGIONS", value_delimiter = ',', requires = "nats")]
     pub inbound_from: Vec<String>,
 }
@@ -120,14 +121,23 @@ async fn connect_regions(
         crate::home_link::NatsHomeLink::connect(url, &args.stream_prefix.stream_prefix).await?;
     state.set_home_link(std::sync::Arc::new(link));
     if !args.inbound_from.is_empty() {
-        let inbound = crate::inbound::inbound_volume_worker(
+        let tenants = state.clone();
+        let at_home_here: worker::volumes::TenantFilter = std::sync::Arc::new(move |id: &str| {
+            tenants
+                .tenant(id)
+                .is_some_and(|tenant| tenant.tenant.home_region.is_none())
+        });
+        let inbound = crate::inbound::inbound_workers(
             url,
+            &region,
             &streams,
             &args.inbound_from,
             state.store().clone(),
+            at_home_here,
         )
         .await?;
-        tokio::spawn(async move { inbound.run().await });
+        tokio::spawn(async move { inbound.volumes.run().await });
+        tokio::spawn(async move { inbound.payouts.run().await });
     }
     Ok(())
 }

@@ -26,8 +26,10 @@ Where `upline serve --nats` runs, it relays its own outbox: run the workers with
 A relaying worker deletes what it relayed, so it needs a store that no `upline serve` serves.\n\n\
 In a tenant's home region, --inbound-from eu-west,ap-southeast also applies the orders of \
 distributors residing in those regions: the region's inbound stream (UPLINE_INBOUND_<REGION>) \
-sources their events streams through their JetStream domains, and a second volume worker \
-(durable consumer `volumes` on it) applies them to this region's store."
+sources their events streams through their JetStream domains; a second volume worker (durable \
+consumer `volumes` on it) applies their orders for the tenants at home here, and a payout worker \
+(durable consumer `payouts`) settles into wallets here what tenants at home there paid \
+distributors residing here."
 )]
 pub struct WorkerArgs {
     #[command(flatten)]
@@ -58,17 +60,22 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
         .await
         .map_err(|error| error.to_string())?;
     let volumes = Arc::new(VolumeWorker::new(store.clone(), consumer, dead_letters));
+    let tenants_at_home = crate::inbound::TenantsAtHome::default();
     let inbound = match args.inbound_from.as_slice() {
         [] => None,
-        regions => Some(Arc::new(
-            crate::inbound::inbound_volume_worker(
+        regions => {
+            tenants_at_home.refresh(&*store).await?;
+            let workers = crate::inbound::inbound_workers(
                 &args.nats.nats,
+                &region,
                 &streams,
                 regions,
                 store.clone(),
+                tenants_at_home.filter(),
             )
-            .await?,
-        )),
+            .await?;
+            Some((Arc::new(workers.volumes), Arc::new(workers.payouts)))
+        }
     };
     let relay = (!args.no_relay).then(|| {
         Arc::new(Relay::new(
@@ -110,9 +117,12 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
         let volumes = volumes.clone();
         async move { volumes.run().await }
     });
-    let inbound_task = inbound
-        .clone()
-        .map(|inbound| tokio::spawn(async move { inbound.run().await }));
+    let inbound_tasks = inbound.clone().map(|(volumes, payouts)| {
+        (
+            tokio::spawn(async move { volumes.run().await }),
+            tokio::spawn(async move { payouts.run().await }),
+        )
+    });
     let mut status = tokio::time::interval(STATUS_EVERY);
     status.tick().await;
     let shutdown = api::server::shutdown_signal();
@@ -134,7 +144,16 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
                     applied.poison.len(),
                     applied.failures,
                 );
-                if let Some(inbound) = &inbound {
+                if let Some((inbound, payouts)) = &inbound {
+                    // A tenant created meanwhile is at home here or not: learn it.
+                    if let Err(error) = tenants_at_home.refresh(&*store).await {
+                        eprintln!("upline worker: reading the tenants failed: {error}");
+                    }
+                    let settled = payouts.progress().borrow().clone();
+                    eprintln!(
+                        "upline worker: inbound: settled {} payouts here ({} seen before, {} dead-lettered, {} store failures)",
+                        settled.posted, settled.already_posted, settled.poison.len(), settled.failures,
+                    );
                     let applied = inbound.progress().borrow().clone();
                     eprintln!(
                         "upline worker: inbound: applied {} order events through stream position {} ({} dead-lettered, {} store failures)",
@@ -148,8 +167,9 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
         task.abort();
     }
     volumes_task.abort();
-    if let Some(task) = inbound_task {
-        task.abort();
+    if let Some((volumes, payouts)) = inbound_tasks {
+        volumes.abort();
+        payouts.abort();
     }
     eprintln!("upline worker: stopped");
     Ok(())

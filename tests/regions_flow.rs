@@ -5,7 +5,8 @@
 //!   sponsor: us-east places them (request and reply over NATS), eu-west keeps their profile;
 //! - their orders are taken in eu-west and reach us-east's volumes as events (us-east's
 //!   inbound stream), once each;
-//! - us-east's commission run pays them;
+//! - us-east's commission run pays them, and the payouts land in their eu-west wallets (events
+//!   back through eu-west's inbound stream), once each, however often the run is posted;
 //! - us-east's data files hold none of their personal data (the test reads the bytes).
 
 mod common;
@@ -57,7 +58,10 @@ async fn a_distributor_residing_in_eu_west_enrolls_orders_and_is_paid_by_us_east
         &us_data,
         &region("us-east", &us_nats.client, &["--inbound-from", "eu-west"]),
     );
-    let eu = start_with(&eu_data, &region("eu-west", &eu_nats.client, &[]));
+    let eu = start_with(
+        &eu_data,
+        &region("eu-west", &eu_nats.client, &["--inbound-from", "us-east"]),
+    );
 
     // The tenant is at home in us-east; eu-west keeps its residents.
     let us_key = tenant(&us, None).await;
@@ -230,6 +234,73 @@ async fn a_distributor_residing_in_eu_west_enrolls_orders_and_is_paid_by_us_east
         .collect();
     d1_sources.sort_unstable();
     assert_eq!(d1_sources, ["eu1", "eu2"], "{d1}");
+
+    // Posted in us-east, paid into the wallets eu-west keeps; posting again pays nothing more.
+    for step in ["commit", "post", "post"] {
+        us.expect(
+            Method::POST,
+            &format!("/v1/runs/{run_id}/{step}"),
+            &us_key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let eu1_total = eu1["summary"]["total"].as_str().unwrap().to_owned();
+    let mut wallet = Value::Null;
+    for _ in 0..600 {
+        wallet = eu
+            .expect(
+                Method::GET,
+                "/v1/wallets/eu1",
+                &eu_key,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        if wallet["balance"] == eu1_total.as_str() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        wallet["balance"],
+        eu1_total.as_str(),
+        "eu1's wallet in eu-west: {wallet}"
+    );
+    // Once: settled postings come by once per line however often the run is posted, and a
+    // wallet keeps its count of transfers.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let wallet = eu
+        .expect(
+            Method::GET,
+            "/v1/wallets/eu1",
+            &eu_key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(wallet["balance"], eu1_total.as_str(), "{wallet}");
+    assert_eq!(
+        wallet["transfers"],
+        eu1["lines"].as_array().unwrap().len(),
+        "{wallet}"
+    );
+    // us-east keeps no wallet for them, only what it owes eu-west.
+    let us_wallet = us
+        .expect(
+            Method::GET,
+            "/v1/wallets/eu1",
+            &us_key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(us_wallet["transfers"], 0, "{us_wallet}");
+    let d1_wallet = us
+        .expect(Method::GET, "/v1/wallets/d1", &us_key, None, StatusCode::OK)
+        .await;
+    assert_eq!(d1_wallet["balance"], d1["summary"]["total"], "{d1_wallet}");
 
     // us-east keeps them without personal data; eu-west keeps it.
     let in_us_east = us

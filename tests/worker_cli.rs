@@ -189,6 +189,23 @@ async fn a_home_regions_worker_applies_the_orders_taken_in_another_region() {
     let prefix = format!("H{tag}X{}", rand_suffix());
     let (eu_data, us_data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let expected = write_orders(eu_data.path()).await;
+    // The tenant is at home in us-east: us-east applies its residents' orders from elsewhere.
+    {
+        let us_store = store::embedded::EmbeddedStore::open(us_data.path()).unwrap();
+        store::TenantStore::create_tenant(
+            &us_store,
+            store::Tenant {
+                id: "acme".into(),
+                name: "Acme".into(),
+                plan: serde_json::json!({ "name": "p", "currency": "USD", "ranks": [{ "name": "Member" }], "bonuses": {} }),
+                plan_version: 1,
+                created_at_ms: 1,
+                home_region: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
     let worker = |region: &str, url: &str, data: &Path, extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_upline"))
             .args(["worker", "--region", region, "--nats", url])

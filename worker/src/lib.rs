@@ -6,6 +6,7 @@
 
 pub mod bus;
 pub mod dead_letters;
+pub mod payouts;
 pub mod relay;
 pub mod requests;
 pub mod streams;

@@ -126,6 +126,7 @@ impl Relay {
                 ),
                 (headers::TENANT.to_owned(), event.tenant_id.clone()),
                 (headers::KIND.to_owned(), event.kind.clone()),
+                (headers::REGION.to_owned(), self.config.region.clone()),
             ],
             payload: serde_json::to_vec(&event.payload)
                 .expect("a JSON value serialises")

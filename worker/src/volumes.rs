@@ -56,8 +56,13 @@ pub struct VolumeProgress {
 /// The consumer's durable name (and its name on dead letters).
 pub const CONSUMER_NAME: &str = "volumes";
 
+/// Which tenants' events a worker applies (the others it acknowledges without effect).
+pub type TenantFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 pub struct VolumeWorker {
     volumes: Arc<dyn VolumeStore>,
+    /// None: every tenant's.
+    tenants: Option<TenantFilter>,
     consumer: Box<dyn Consumer>,
     dead_letters: DeadLetters,
     progress: watch::Sender<VolumeProgress>,
@@ -71,10 +76,18 @@ impl VolumeWorker {
     ) -> VolumeWorker {
         VolumeWorker {
             volumes,
+            tenants: None,
             consumer,
             dead_letters,
             progress: watch::Sender::new(VolumeProgress::default()),
         }
+    }
+
+    /// Applies only the events of the tenants `applies` accepts: on a home region's inbound
+    /// stream, the tenants at home here (another region's own tenants' orders are theirs).
+    pub fn only_tenants(mut self, applies: TenantFilter) -> VolumeWorker {
+        self.tenants = Some(applies);
+        self
     }
 
     pub fn progress(&self) -> watch::Receiver<VolumeProgress> {
@@ -170,6 +183,14 @@ impl VolumeWorker {
         let mut poison = Vec::new();
         let mut applied = 0;
         for (index, delivery) in run.iter().enumerate() {
+            let skipped = self.tenants.as_ref().is_some_and(|applies| {
+                delivery
+                    .header(headers::TENANT)
+                    .is_some_and(|tenant| !applies(tenant))
+            });
+            if skipped {
+                continue;
+            }
             match decode(delivery) {
                 Ok(None) => {}
                 Ok(Some((tenant_id, delta))) => {

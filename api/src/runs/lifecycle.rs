@@ -3,7 +3,7 @@
 //! status, so a retried or concurrent step happens once.
 
 use super::compute::{compute, is_effective};
-use super::posting::{line_amounts, line_transfer, post_all};
+use super::posting::{line_amounts, line_transfer, payee_account, post_all};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{now_ms, AppState, TenantRuntime};
 use std::sync::Arc;
@@ -144,6 +144,7 @@ pub async fn post(state: &AppState, tenant: &TenantRuntime, run_id: &str) -> Api
             line_transfer(
                 format!("{run_id}/{key}"),
                 recipient,
+                payee_account(state, tenant, recipient),
                 *amount,
                 TransferKind::Commission,
                 now,

@@ -6,7 +6,7 @@
 //! The system side is spread over [`SYSTEM_SHARDS`] accounts so that no single row is hot.
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::state::{AppState, TenantRuntime};
 use std::collections::BTreeMap;
 use store::{Statement, Transfer, TransferKind, TransferOutcome};
 
@@ -18,6 +18,28 @@ const TRANSFERS_PER_POST: usize = 10_000;
 /// The wallet account of a distributor.
 pub fn wallet_account(distributor_id: &str) -> String {
     format!("wallet:{distributor_id}")
+}
+
+/// What this region owes another for the wallet it keeps of a distributor residing there:
+/// commissions are posted here, and settled into the wallet there when the posting arrives
+/// as an event (`worker::payouts`).
+pub fn remote_wallet_account(region: &str, distributor_id: &str) -> String {
+    format!("remote:{region}:{}", wallet_account(distributor_id))
+}
+
+/// Where a recipient's commissions go: their wallet, or — when they reside in another region
+/// than this one — the account owed to that region for it.
+pub fn payee_account(state: &AppState, tenant: &TenantRuntime, recipient: &str) -> String {
+    let directory = tenant.directory.read().expect("directory lock");
+    let residence = directory
+        .node(recipient)
+        .and_then(|node| directory.residence(node));
+    match (residence, state.region()) {
+        (Some(residence), Some(here)) if residence != here => {
+            remote_wallet_account(residence, recipient)
+        }
+        _ => wallet_account(recipient),
+    }
 }
 
 /// The system account that pays `recipient` (FNV-1a of the id picks the shard).
@@ -52,15 +74,17 @@ pub fn line_amounts(statements: &[Statement]) -> Result<BTreeMap<String, (String
     Ok(amounts)
 }
 
-/// The transfer moving `amount` (signed: negative claws back) for one line.
+/// The transfer moving `amount` (signed: negative claws back) for one line, between the
+/// recipient's system account and `payee` (their wallet, see [`payee_account`]).
 pub fn line_transfer(
     id: String,
     recipient: &str,
+    payee: String,
     amount: i64,
     kind: TransferKind,
     now_ms: i64,
 ) -> Transfer {
-    let (wallet, system) = (wallet_account(recipient), commissions_account(recipient));
+    let (wallet, system) = (payee, commissions_account(recipient));
     let (debit, credit) = if amount >= 0 {
         (system, wallet)
     } else {
@@ -126,7 +150,14 @@ mod tests {
 
     #[test]
     fn negative_amounts_claw_back_from_the_wallet() {
-        let back = line_transfer("t".into(), "d1", -250, TransferKind::Adjustment, 0);
+        let back = line_transfer(
+            "t".into(),
+            "d1",
+            wallet_account("d1"),
+            -250,
+            TransferKind::Adjustment,
+            0,
+        );
         assert_eq!((back.debit.as_str(), back.amount), ("wallet:d1", 250));
         assert!(back.credit.starts_with("system:commissions:"));
     }

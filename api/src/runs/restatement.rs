@@ -4,7 +4,7 @@
 
 use super::compute::{compute, is_effective};
 use super::lifecycle::{new_run, set_status};
-use super::posting::{line_amounts, line_transfer, post_all};
+use super::posting::{line_amounts, line_transfer, payee_account, post_all};
 use crate::periods::periods_of;
 use crate::state::{now_ms, AppState, TenantRuntime};
 use std::sync::Arc;
@@ -55,7 +55,7 @@ pub async fn restate(
         .await
         .map_err(|error| error.to_string())?;
     let run = if old.status == RunStatus::Posted {
-        post_differences(state, tenant_id, &old, &run).await?;
+        post_differences(state, tenant, &old, &run).await?;
         set_status(state, tenant_id, run, RunStatus::Posted)
             .await
             .map_err(|error| error.to_string())?
@@ -71,10 +71,11 @@ pub async fn restate(
 /// Posts `new - old` for every line, as adjustments of the new run.
 async fn post_differences(
     state: &AppState,
-    tenant_id: &str,
+    tenant: &TenantRuntime,
     old: &Run,
     new: &Run,
 ) -> Result<u64, String> {
+    let tenant_id = &tenant.tenant.id;
     let store = state.store();
     let old_lines = line_amounts(
         &store
@@ -106,6 +107,7 @@ async fn post_differences(
             transfers.push(line_transfer(
                 id,
                 &recipient,
+                payee_account(state, tenant, &recipient),
                 difference,
                 TransferKind::Adjustment,
                 now,

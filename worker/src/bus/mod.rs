@@ -34,6 +34,8 @@ pub mod headers {
     pub const TENANT: &str = "Upline-Tenant";
     /// The event kind (`order.created`, ...).
     pub const KIND: &str = "Upline-Kind";
+    /// The region whose outbox the event comes from.
+    pub const REGION: &str = "Upline-Region";
 }
 
 #[derive(Debug, thiserror::Error)]
