@@ -43,7 +43,13 @@ pub struct ServeArgs {
     /// orders of distributors residing there, for tenants at home here, go to this region's
     /// volumes; the commissions tenants at home there paid distributors residing here go to
     /// their wallets here. Needs --nats.
-    #[arg(long, value_name = "REGIONS", value_delimiter = ',', requires = "nats")]
+    #[arg(
+        long,
+        value_name = "REGIONS",
+        value_delimiter = ',',
+        env = "UPLINE_INBOUND_FROM",
+        requires = "nats"
+    )]
     pub inbound_from: Vec<String>,
 }
 

@@ -41,7 +41,12 @@ pub struct WorkerArgs {
     pub no_relay: bool,
     /// Regions whose events this home region takes in (comma-separated): their NATS servers
     /// are JetStream domains of those names, reachable over leaf nodes.
-    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "REGIONS",
+        value_delimiter = ',',
+        env = "UPLINE_INBOUND_FROM"
+    )]
     pub inbound_from: Vec<String>,
 }
 

@@ -7,7 +7,7 @@ mod common;
 use common::serve::{start, ServeProcess};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::process::Command;
 
 fn upline(args: &[&str]) -> std::process::Output {
@@ -68,16 +68,7 @@ async fn export_then_commissions_reproduces_the_api_statements() {
         .collect();
     post_orders(&server, &key, &rows).await;
 
-    let run = server
-        .expect(
-            Method::POST,
-            "/v1/runs",
-            &key,
-            Some(json!({ "period": "2026-11" })),
-            StatusCode::ACCEPTED,
-        )
-        .await;
-    let run = server.wait_run(&key, run["run_id"].as_str().unwrap()).await;
+    let run = server.run_period(&key, "2026-11").await;
     assert_eq!(run["status"], "preview", "{run}");
     let run_id = run["run_id"].as_str().unwrap().to_owned();
     let (api_lines, api_summary) =

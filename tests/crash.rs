@@ -53,17 +53,8 @@ async fn a_hard_kill_loses_no_acknowledged_order_and_applies_none_twice() {
             .unwrap();
         assert_eq!(status, StatusCode::CREATED);
     }
-    let run = server
-        .expect(
-            Method::POST,
-            "/v1/runs",
-            &key,
-            Some(json!({ "period": "2026-10" })),
-            StatusCode::ACCEPTED,
-        )
-        .await;
+    let run = server.run_period(&key, "2026-10").await;
     let run_id = run["run_id"].as_str().unwrap().to_owned();
-    server.wait_run(&key, &run_id).await;
     server
         .expect(
             Method::POST,

@@ -12,7 +12,7 @@
 mod common;
 
 use common::nats::{own_nats_with, remove_nats, unique};
-use common::serve::{start_with, ServeProcess, ADMIN_TOKEN};
+use common::serve::{start_with, ServeProcess};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -159,25 +159,13 @@ async fn a_distributor_residing_in_eu_west_enrolls_orders_and_is_paid_by_us_east
 
     // The residents' volumes reach us-east.
     for (id, pv) in [("eu1", "100"), ("eu2", "40")] {
-        let mut seen = Value::Null;
-        for _ in 0..600 {
-            seen = us
-                .expect(
-                    Method::GET,
-                    &format!("/v1/distributors/{id}/stats?period=2026-11"),
-                    &us_key,
-                    None,
-                    StatusCode::OK,
-                )
-                .await;
-            if seen["pv"]
+        let path = format!("/v1/distributors/{id}/stats?period=2026-11");
+        let seen = read_until(&us, &us_key, &path, |stats| {
+            stats["pv"]
                 .as_str()
                 .is_some_and(|text| text.split('.').next() == Some(pv))
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await;
         assert_eq!(
             seen["pv"].as_str().unwrap().split('.').next(),
             Some(pv),
@@ -186,17 +174,8 @@ async fn a_distributor_residing_in_eu_west_enrolls_orders_and_is_paid_by_us_east
     }
 
     // us-east's run pays them: eu1 earns on eu2's volume, d1 on both.
-    let run = us
-        .expect(
-            Method::POST,
-            "/v1/runs",
-            &us_key,
-            Some(json!({ "period": "2026-11" })),
-            StatusCode::ACCEPTED,
-        )
-        .await;
+    let run = us.run_period(&us_key, "2026-11").await;
     let run_id = run["run_id"].as_str().unwrap();
-    let run = us.wait_run(&us_key, run_id).await;
     assert_eq!(run["status"], "preview", "{run}");
     let statement = |id: &'static str| {
         let (us, key) = (&us, &us_key);
@@ -247,22 +226,10 @@ async fn a_distributor_residing_in_eu_west_enrolls_orders_and_is_paid_by_us_east
         .await;
     }
     let eu1_total = eu1["summary"]["total"].as_str().unwrap().to_owned();
-    let mut wallet = Value::Null;
-    for _ in 0..600 {
-        wallet = eu
-            .expect(
-                Method::GET,
-                "/v1/wallets/eu1",
-                &eu_key,
-                None,
-                StatusCode::OK,
-            )
-            .await;
-        if wallet["balance"] == eu1_total.as_str() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let wallet = read_until(&eu, &eu_key, "/v1/wallets/eu1", |wallet| {
+        wallet["balance"] == eu1_total.as_str()
+    })
+    .await;
     assert_eq!(
         wallet["balance"],
         eu1_total.as_str(),
@@ -340,25 +307,28 @@ async fn tenant(server: &ServeProcess, home_region: Option<&str>) -> String {
     if let Some(home) = home_region {
         body["home_region"] = json!(home);
     }
-    server
-        .expect(
-            Method::POST,
-            "/v1/tenants",
-            ADMIN_TOKEN,
-            Some(body),
-            StatusCode::CREATED,
-        )
-        .await;
-    let key = server
-        .expect(
-            Method::POST,
-            "/v1/tenants/acme/api-keys",
-            ADMIN_TOKEN,
-            None,
-            StatusCode::CREATED,
-        )
-        .await;
-    key["key"].as_str().unwrap().to_owned()
+    server.tenant_with(body).await
+}
+
+/// Reads `path` until `done` holds for the answer (or gives up after a minute: the assertion
+/// after it tells what was last seen).
+async fn read_until(
+    server: &ServeProcess,
+    key: &str,
+    path: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut seen = Value::Null;
+    for _ in 0..600 {
+        seen = server
+            .expect(Method::GET, path, key, None, StatusCode::OK)
+            .await;
+        if done(&seen) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seen
 }
 
 /// Whether any file under `directory` holds `text`'s bytes.

@@ -81,17 +81,8 @@ async fn a_nats_outage_holds_up_neither_orders_nor_closes_and_loses_no_event() {
     stop_nats(&nats_name);
     post_orders(&server, &key, 10..20, 5, &mut expected_pv).await;
     // The close waits for every acknowledged order to reach the volumes, not for NATS.
-    let run = server
-        .expect(
-            Method::POST,
-            "/v1/runs",
-            &key,
-            Some(json!({ "period": "2026-11" })),
-            StatusCode::ACCEPTED,
-        )
-        .await;
+    let run = server.run_period(&key, "2026-11").await;
     let run_id = run["run_id"].as_str().unwrap();
-    let run = server.wait_run(&key, run_id).await;
     assert_eq!(run["status"], "preview", "{run}");
     for (distributor, pv) in &expected_pv {
         let statement = server

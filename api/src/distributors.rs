@@ -266,6 +266,15 @@ pub fn check_region_name(field: &str, region: &str) -> ApiResult<()> {
     }
 }
 
+/// The enrollment date a request gives, or today.
+pub fn joined_on_of(text: Option<&str>) -> ApiResult<engine::calendar::Day> {
+    match text {
+        Some(text) => engine::calendar::parse_date(text.as_bytes())
+            .ok_or_else(|| ApiError::invalid("joined_on", "must be a date YYYY-MM-DD")),
+        None => Ok(now_ms().div_euclid(86_400_000) as engine::calendar::Day),
+    }
+}
+
 /// Checks a request's syntax and turns it into an enrollment for the queue; `regions`: the
 /// store's residence regions.
 pub fn enrollment_request(
@@ -277,11 +286,7 @@ pub fn enrollment_request(
     if let Some(sponsor_id) = &body.sponsor_id {
         check_id("sponsor_id", sponsor_id)?;
     }
-    let joined_on = match &body.joined_on {
-        Some(text) => engine::calendar::parse_date(text.as_bytes())
-            .ok_or_else(|| ApiError::invalid("joined_on", "must be a date YYYY-MM-DD"))?,
-        None => (now_ms().div_euclid(86_400_000)) as engine::calendar::Day,
-    };
+    let joined_on = joined_on_of(body.joined_on.as_deref())?;
     let shape = tenant.directory.read().expect("directory lock").shape();
     Ok(EnrollmentRequest {
         id: body.id,

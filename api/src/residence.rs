@@ -10,7 +10,7 @@
 //! runs and imports are the home region's (421 with its name).
 
 use crate::directory::{shape_of_plan, HOME_GENEALOGY};
-use crate::distributors::{profile_of, DistributorView, NewDistributor};
+use crate::distributors::{joined_on_of, profile_of, DistributorView, NewDistributor};
 use crate::enrollment::EnrollmentRequest;
 use crate::error::{ApiError, ApiResult};
 use crate::orders::check_id;
@@ -53,11 +53,7 @@ pub async fn enroll_through_home(
     if let Some(sponsor_id) = &body.sponsor_id {
         check_id("sponsor_id", sponsor_id)?;
     }
-    let joined_on = match &body.joined_on {
-        Some(text) => engine::calendar::parse_date(text.as_bytes())
-            .ok_or_else(|| ApiError::invalid("joined_on", "must be a date YYYY-MM-DD"))?,
-        None => crate::state::now_ms().div_euclid(86_400_000) as engine::calendar::Day,
-    };
+    let joined_on = joined_on_of(body.joined_on.as_deref())?;
     let profile = profile_of(body.profile)?;
     let request = RemoteEnrollment {
         tenant_id: tenant.tenant.id.clone(),

@@ -99,7 +99,13 @@ impl ServeProcess {
 
     /// A tenant with `plan`; returns its API key.
     pub async fn tenant(&self, id: &str, plan: Value) -> String {
-        let body = json!({ "id": id, "name": id, "plan": plan });
+        self.tenant_with(json!({ "id": id, "name": id, "plan": plan }))
+            .await
+    }
+
+    /// A tenant created with `body` (its `id`, `plan` and any other field); returns its API key.
+    pub async fn tenant_with(&self, body: Value) -> String {
+        let id = body["id"].as_str().unwrap().to_owned();
         self.expect(
             Method::POST,
             "/v1/tenants",
@@ -140,6 +146,21 @@ impl ServeProcess {
             .send()
             .await?;
         Ok(response.status())
+    }
+
+    /// Starts a run of `period` and waits for it; returns the run as it ended (`preview`, or
+    /// `failed`).
+    pub async fn run_period(&self, key: &str, period: &str) -> Value {
+        let run = self
+            .expect(
+                Method::POST,
+                "/v1/runs",
+                key,
+                Some(json!({ "period": period })),
+                StatusCode::ACCEPTED,
+            )
+            .await;
+        self.wait_run(key, run["run_id"].as_str().unwrap()).await
     }
 
     pub async fn wait_run(&self, key: &str, run_id: &str) -> Value {
