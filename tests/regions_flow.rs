@@ -7,10 +7,12 @@
 //!   inbound stream), once each;
 //! - us-east's commission run pays them, and the payouts land in their eu-west wallets (events
 //!   back through eu-west's inbound stream), once each, however often the run is posted;
-//! - us-east's data files hold none of their personal data (the test reads the bytes).
+//! - us-east's data holds none of their personal data: the test reads every byte of its data
+//!   files (embedded store) or every row of its keyspaces (us-east on the real Cassandra node).
 
 mod common;
 
+use common::cassandra::{node, unique_prefix, DATACENTER};
 use common::nats::{own_nats_with, remove_nats, unique};
 use common::serve::{start_with, ServeProcess};
 use reqwest::{Method, StatusCode};
@@ -24,9 +26,35 @@ const PLAN: &str = r#"{ "name": "regions", "currency": "USD", "ranks": [{ "name"
 /// The personal data of the eu-west residents: none of it may reach us-east.
 const RESIDENT_NAMES: [&str; 2] = ["Amelie Eu-Resident", "Bruno Eu-Resident"];
 
+/// Where us-east keeps its data (eu-west's is an embedded store either way).
+enum HomeStore {
+    Embedded,
+    /// Its own keyspaces on the test run's Cassandra node, under this prefix, migrated.
+    Cassandra {
+        prefix: String,
+    },
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_distributor_residing_in_eu_west_enrolls_orders_and_is_paid_by_us_east() {
-    let tag = std::process::id();
+    flow("embedded", HomeStore::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_with_us_east_on_cassandra() {
+    let prefix = unique_prefix("flow");
+    let migrated = std::process::Command::new(env!("CARGO_BIN_EXE_upline"))
+        .args(["migrate", "--scylla-nodes", node(), "--region", "us-east"])
+        .args(["--replication-factor", "1", "--keyspace-prefix", &prefix])
+        .args(["--datacenter", &format!("us-east={DATACENTER}")])
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    flow("cassandra", HomeStore::Cassandra { prefix }).await;
+}
+
+async fn flow(label: &str, home_store: HomeStore) {
+    let tag = format!("{label}-{}", std::process::id());
     let (us_name, eu_name) = (format!("flow-us-east-{tag}"), format!("flow-eu-west-{tag}"));
     let us_nats = own_nats_with(
         &us_name,
@@ -54,10 +82,23 @@ async fn a_distributor_residing_in_eu_west_enrolls_orders_and_is_paid_by_us_east
         arguments.extend(extra.iter().map(|text| text.to_string()));
         arguments
     };
-    let us = start_with(
-        &us_data,
-        &region("us-east", &us_nats.client, &["--inbound-from", "eu-west"]),
-    );
+    let mut us_arguments = region("us-east", &us_nats.client, &["--inbound-from", "eu-west"]);
+    if let HomeStore::Cassandra { prefix } = &home_store {
+        us_arguments.extend(
+            [
+                "--store",
+                "scylla",
+                "--scylla-nodes",
+                node(),
+                "--datacenter",
+                &format!("us-east={DATACENTER}"),
+                "--keyspace-prefix",
+                prefix,
+            ]
+            .map(str::to_owned),
+        );
+    }
+    let us = start_with(&us_data, &us_arguments);
     let eu = start_with(
         &eu_data,
         &region("eu-west", &eu_nats.client, &["--inbound-from", "us-east"]),
@@ -286,11 +327,17 @@ async fn a_distributor_residing_in_eu_west_enrolls_orders_and_is_paid_by_us_east
     );
     us.stop();
     eu.stop();
+    let us_rows = match &home_store {
+        HomeStore::Cassandra { prefix } => keyspace_rows(prefix).await,
+        HomeStore::Embedded => String::new(),
+    };
+    // What us-east keeps: its data files, or every row of its keyspaces.
+    let us_holds = |name: &str| match &home_store {
+        HomeStore::Embedded => bytes_contain(&us_data, name),
+        HomeStore::Cassandra { .. } => us_rows.contains(name),
+    };
     for name in RESIDENT_NAMES {
-        assert!(
-            !bytes_contain(&us_data, name),
-            "{name:?} is in us-east's data files"
-        );
+        assert!(!us_holds(name), "{name:?} is kept in us-east");
         assert!(
             bytes_contain(&eu_data, name),
             "{name:?} is not in eu-west's data files"
@@ -329,6 +376,36 @@ async fn read_until(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     seen
+}
+
+/// Every row of us-east's keyspaces (global and regional) as JSON text, one per line, read from
+/// the node. It must hold the residents' ids (the genealogy) and none of their personal data.
+async fn keyspace_rows(prefix: &str) -> String {
+    let config = store::scylla::testing::config(prefix, "us-east");
+    let session = store::scylla::connect(&config).await.unwrap();
+    let mut rows = String::new();
+    for keyspace in [
+        config.global_keyspace(),
+        config.regional_keyspace("us-east"),
+    ] {
+        for table in store::scylla::testing::tables(&session, &keyspace).await {
+            let result = session
+                .query_unpaged(format!("SELECT JSON * FROM {keyspace}.{table}"), ())
+                .await
+                .unwrap()
+                .into_rows_result()
+                .unwrap();
+            for row in result.rows::<(String,)>().unwrap() {
+                rows.push_str(&row.unwrap().0);
+                rows.push('\n');
+            }
+        }
+    }
+    assert!(
+        rows.contains("\"eu2\""),
+        "the residents' genealogy rows are there to read"
+    );
+    rows
 }
 
 /// Whether any file under `directory` holds `text`'s bytes.

@@ -65,7 +65,9 @@ async fn enroll(state: &AppState, request: RemoteEnrollment) -> ApiResult<Distri
         profile: None,
         residence_region: Some(request.residence_region.clone()),
     };
-    let enrollment = enrollment_request(&tenant, body, state.store().residence_regions())?;
+    // The residence is the asking region's, which need not be one of this store's: the store
+    // keeps no profile for them (it refuses one it would have to keep).
+    let enrollment = enrollment_request(&tenant, body, None)?;
     let shape = tenant.directory.read().expect("directory lock").shape();
     let outcome = tenant.enrollments.enroll(enrollment).await;
     state

@@ -122,7 +122,7 @@ async fn a_residents_personal_data_is_kept_in_their_region_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_residence_outside_the_deployment_is_refused_and_changes_nothing() {
+async fn a_residence_outside_the_deployment_takes_no_profile() {
     let (_, _, store) = two_regions().await;
     assert_eq!(
         store.residence_regions(),
@@ -132,6 +132,48 @@ async fn a_residence_outside_the_deployment_is_refused_and_changes_nothing() {
     let error = store.enroll(TENANT, vec![root]).await.unwrap_err();
     assert!(error.to_string().contains("\"elsewhere\""), "{error}");
     assert_eq!(store.distributors(TENANT).await.unwrap(), vec![]);
+
+    // Without a profile it is a resident of another deployment, enrolled for a tenant at home
+    // here through the enrollment service: the genealogy row is kept here, the profile never.
+    let root = resident("root", 0, None, None);
+    let mut remote = resident("remote", 1, Some("root"), Some("elsewhere"));
+    remote.profile = Profile::default();
+    let enrolled = store
+        .enroll(TENANT, vec![root.clone(), remote.clone()])
+        .await
+        .unwrap();
+    assert!(enrolled.iter().all(|outcome| matches!(outcome, Ok(true))));
+    assert_eq!(
+        store.distributor(TENANT, "remote").await.unwrap(),
+        Some(remote.clone())
+    );
+    assert_eq!(
+        store.distributors(TENANT).await.unwrap(),
+        vec![root, remote.clone()]
+    );
+    // A replay is one; a profile for them is refused and changes nothing.
+    let again = store.enroll(TENANT, vec![remote.clone()]).await.unwrap();
+    assert!(matches!(again[..], [Ok(false)]));
+    let refused = store
+        .update_profile(
+            TENANT,
+            "remote",
+            Profile {
+                name: Some("Kept elsewhere".into()),
+                ..Profile::default()
+            },
+        )
+        .await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|error| error.to_string().contains("outside this deployment")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.distributor(TENANT, "remote").await.unwrap(),
+        Some(remote)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -116,7 +116,9 @@ impl ScyllaStore {
             .await?;
         let mut by_region: BTreeMap<&str, (&PreparedStatement, Vec<_>)> = BTreeMap::new();
         for distributor in distributors {
-            let (region, upsert) = self.profiles.upsert_for(distributor)?;
+            let Some((region, upsert)) = self.profiles.upsert_for(distributor)? else {
+                continue; // kept outside this deployment, where they reside
+            };
             by_region
                 .entry(region)
                 .or_insert_with(|| (upsert, Vec::new()))

@@ -290,7 +290,8 @@ impl DistributorStore for ScyllaStore {
         tenant_id: &str,
         distributors: Vec<Distributor>,
     ) -> StoreResult<Vec<StoreResult<bool>>> {
-        // Every residence must be a region of the deployment before anything is written.
+        // Every profile must have a place before anything is written: a region of the
+        // deployment, or (empty) one outside it.
         for distributor in &distributors {
             self.profiles.upsert_for(distributor)?;
         }

@@ -1,6 +1,11 @@
 //! Personal data: each distributor's profile lives in the keyspace of the region they reside
 //! in, which need not be the region whose keyspace holds their genealogy row.
 //!
+//! A distributor may also reside in a region outside this deployment: a tenant at home here
+//! enrolls, through the enrollment service, the distributors residing in another deployment's
+//! region. This deployment keeps their genealogy row only; their profile is kept where they
+//! reside, so here it is always empty (a profile given for them is refused, never stored).
+//!
 //! A profile of another region is written and read through that region's datacenter (an
 //! execution profile that prefers it, with no failover), so `LOCAL_QUORUM` is that region's
 //! quorum: the keyspace has no replicas anywhere else. Every write carries the event
@@ -105,29 +110,35 @@ impl ProfileStatements {
         &self.regions
     }
 
-    /// The region the distributor resides in, and its statements.
-    fn of(&self, distributor: &Distributor) -> StoreResult<(&str, &RegionProfiles)> {
+    /// Where the distributor's profile is kept: a region of this deployment and its
+    /// statements, or None when they reside outside the deployment (their profile is empty
+    /// here; a non-empty one is refused).
+    fn kept_in(&self, distributor: &Distributor) -> StoreResult<Option<(&str, &RegionProfiles)>> {
         let region = distributor
             .residence_region
             .as_deref()
             .unwrap_or(&self.own_region);
-        let (region, statements) = self.by_region.get_key_value(region).ok_or_else(|| {
-            StoreError::Backend(format!(
-                "distributor {:?} resides in region {region:?}, which this deployment does not \
-                 map to a datacenter (add --datacenter {region}=DC)",
+        match self.by_region.get_key_value(region) {
+            Some((region, statements)) => Ok(Some((region.as_str(), statements))),
+            None if distributor.profile == Profile::default() => Ok(None),
+            None => Err(StoreError::Backend(format!(
+                "distributor {:?} resides in region {region:?}, outside this deployment: their \
+                 profile is kept there, never here (if {region} belongs to this deployment, add \
+                 --datacenter {region}=DC)",
                 distributor.id
-            ))
-        })?;
-        Ok((region.as_str(), statements))
+            ))),
+        }
     }
 
-    /// The statement that writes the distributor's profile, and the region it writes in.
+    /// The statement that writes the distributor's profile and the region it writes in; None
+    /// when the profile is kept outside this deployment.
     pub(super) fn upsert_for(
         &self,
         distributor: &Distributor,
-    ) -> StoreResult<(&str, &PreparedStatement)> {
-        let (region, statements) = self.of(distributor)?;
-        Ok((region, &statements.upsert))
+    ) -> StoreResult<Option<(&str, &PreparedStatement)>> {
+        Ok(self
+            .kept_in(distributor)?
+            .map(|(region, statements)| (region, &statements.upsert)))
     }
 }
 
@@ -168,7 +179,9 @@ impl ScyllaStore {
         distributor: &Distributor,
         sequence: i64,
     ) -> StoreResult<()> {
-        let (_, statements) = self.profiles.of(distributor)?;
+        let Some((_, statements)) = self.profiles.kept_in(distributor)? else {
+            return Ok(());
+        };
         cql::execute(
             &self.session,
             &statements.upsert,
@@ -183,7 +196,9 @@ impl ScyllaStore {
         tenant_id: &str,
         distributor: &Distributor,
     ) -> StoreResult<Option<Profile>> {
-        let (_, statements) = self.profiles.of(distributor)?;
+        let Some((_, statements)) = self.profiles.kept_in(distributor)? else {
+            return Ok(Some(Profile::default()));
+        };
         let row: Option<ProfileRow> = cql::maybe_row(
             &self.session,
             &statements.select,
