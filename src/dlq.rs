@@ -1,6 +1,9 @@
 //! `upline dlq list|replay`: the dead letters of a region, for an operator.
 
 use crate::nats_args::NatsArgs;
+use worker::bus::jetstream::JetStreamBus;
+use worker::bus::EventBus;
+use worker::dead_letters::ReplayTargets;
 
 #[derive(clap::Args, Debug)]
 pub struct DlqArgs {
@@ -29,7 +32,9 @@ pub enum DlqAction {
     /// it up, the event id, the subject and the reason.
     List(DlqTarget),
     /// Publish dead letters again on the region's events stream (a new event id, the original
-    /// subject, headers and payload) and remove them: after the cause is fixed.
+    /// subject, headers and payload) and remove them: after the cause is fixed. A letter of
+    /// another region's event (given up by a consumer of the inbound stream) goes on the
+    /// inbound stream's own subject, `<prefix>.<region>.inbound.<original subject>`.
     Replay {
         #[command(flatten)]
         target: DlqTarget,
@@ -75,20 +80,43 @@ async fn run(args: DlqArgs) -> Result<(), String> {
         }
         DlqAction::Replay { sequence, all, .. } => {
             let events = nats.events(&streams).await?;
+            let letters = dead_letters
+                .list()
+                .await
+                .map_err(|error| error.to_string())?;
             let sequences: Vec<u64> = if all {
-                dead_letters
-                    .list()
-                    .await
-                    .map_err(|error| error.to_string())?
-                    .iter()
-                    .map(|letter| letter.sequence)
-                    .collect()
+                letters.iter().map(|letter| letter.sequence).collect()
             } else {
                 sequence.into_iter().collect()
             };
+            // Letters of other regions' events go back on the inbound stream, which exists
+            // where they were taken in.
+            let from_elsewhere = letters.iter().any(|letter| {
+                sequences.contains(&letter.sequence)
+                    && letter
+                        .region
+                        .as_deref()
+                        .is_some_and(|origin| origin != region)
+            });
+            let inbound = match from_elsewhere {
+                true => Some(
+                    JetStreamBus::connect(&nats.nats, streams.inbound(&[]))
+                        .await
+                        .map_err(|error| error.to_string())?,
+                ),
+                false => None,
+            };
+            let inbound_prefix = streams.inbound_subject_prefix();
+            let targets = ReplayTargets {
+                region,
+                events: &*events,
+                inbound: inbound
+                    .as_ref()
+                    .map(|bus| (bus as &dyn EventBus, inbound_prefix.as_str())),
+            };
             for sequence in sequences {
                 match dead_letters
-                    .replay(sequence, &*events)
+                    .replay_to(sequence, &targets)
                     .await
                     .map_err(|error| error.to_string())?
                 {

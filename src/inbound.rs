@@ -80,11 +80,12 @@ pub struct TenantsAtHome {
 }
 
 impl TenantsAtHome {
-    pub async fn refresh(&self, store: &dyn store::Store) -> Result<(), String> {
+    /// Reads the tenants at home in `region` from the store.
+    pub async fn refresh(&self, store: &dyn store::Store, region: &str) -> Result<(), String> {
         let tenants = store.tenants().await.map_err(|error| error.to_string())?;
         let ids = tenants
             .into_iter()
-            .filter(|tenant| tenant.home_region.is_none())
+            .filter(|tenant| tenant.is_at_home_in(Some(region)))
             .map(|tenant| tenant.id)
             .collect();
         *self.ids.write().expect("tenants lock") = ids;

@@ -1,6 +1,7 @@
 //! `upline serve`: the platform API on the embedded store or on ScyllaDB.
 
 use crate::store_args::StoreArgs;
+use api::projector::Deletion;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,6 +16,10 @@ use std::process::ExitCode;
         and then listens. The platform admin token (for creating tenants and API keys) comes from \
         UPLINE_ADMIN_TOKEN or --admin-token-file; without either, one is generated and written to \
         DATA/admin-token. The API is documented at /openapi.json; /metrics serves Prometheus metrics.\n\n\
+        It also closes the periods of the tenants created with a close schedule (`closes`: every month \
+        or ISO week, some hours after it ended): closed, committed and posted, each under a lease in \
+        the store, so that of several processes serving one store one closes each period, and a close \
+        whose process died is carried on by another (--no-closes leaves them to others).\n\n\
         Logs go to standard error; set UPLINE_LOG (e.g. `info`, `upline_api=debug`) to choose how much."
 )]
 pub struct ServeArgs {
@@ -34,7 +39,9 @@ pub struct ServeArgs {
     /// Publish every event of the outbox to the region's JetStream stream at this NATS server
     /// (UPLINE_EVENTS_<REGION>, Nats-Msg-Id = the event id), for `upline worker` and the other
     /// regions, and answer the enrollments other regions' endpoints send for tenants at home in
-    /// this region (on `upline.<region>.enroll`). Without it, nothing leaves the process.
+    /// this region (on `upline.<region>.enroll`). Its genealogy indexes then also follow the
+    /// enrollments other replicas of the region make (a consumer of its own on the stream).
+    /// Without it, nothing leaves the process.
     #[arg(long, value_name = "URL", env = "UPLINE_NATS")]
     pub nats: Option<String>,
     #[command(flatten)]
@@ -51,6 +58,11 @@ pub struct ServeArgs {
         requires = "nats"
     )]
     pub inbound_from: Vec<String>,
+    /// Leave the tenants' scheduled closes to other processes (`upline worker --closes`).
+    #[arg(long)]
+    pub no_closes: bool,
+    #[command(flatten)]
+    pub closes: crate::closes::CloseArgs,
 }
 
 pub fn main(args: ServeArgs) -> ExitCode {
@@ -80,19 +92,28 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Some(url) => Some(outbox_relay(url, &args).await?),
         None => None,
     };
-    let state = api::server::recover_with(&choice, sha256_hex(&token.secret), |store| {
-        let (bus, config) = relay?;
-        let relay = std::sync::Arc::new(worker::relay::Relay::new(store, bus, config));
-        let relayed_through = relay.relayed_through();
-        tokio::spawn(async move { relay.run().await });
-        Some(relayed_through)
-    })
+    let region = args.store.cluster.region.clone();
+    let state = api::server::recover_with(
+        &choice,
+        sha256_hex(&token.secret),
+        region.as_deref(),
+        |store| {
+            let Some((bus, config)) = relay else {
+                return Deletion::Applied;
+            };
+            let relay = std::sync::Arc::new(worker::relay::Relay::new(store, bus, config));
+            let relayed_through = relay.relayed_through();
+            tokio::spawn(async move { relay.run().await });
+            Deletion::AfterGate(relayed_through)
+        },
+    )
     .await?;
-    if let Some(region) = &args.store.cluster.region {
-        state.set_region(region);
-    }
     if let Some(url) = &args.nats {
         connect_regions(url, &args, &state).await?;
+    }
+    api::runs::restatement::resume_unfinished(state.clone());
+    if !args.no_closes {
+        args.closes.spawn(&state, crate::closes::Host::Serve);
     }
     api::server::serve(state, args.listen, |address| {
         eprintln!(
@@ -126,6 +147,17 @@ async fn connect_regions(
     let link =
         crate::home_link::NatsHomeLink::connect(url, &args.stream_prefix.stream_prefix).await?;
     state.set_home_link(std::sync::Arc::new(link));
+    let nats = crate::nats_args::NatsArgs {
+        nats: url.to_owned(),
+        prefix: args.stream_prefix.clone(),
+    };
+    crate::genealogy_follow::spawn_follower(
+        state,
+        nats.events(&streams).await?,
+        &streams,
+        nats.dead_letters(&streams).await?,
+    )
+    .await?;
     if !args.inbound_from.is_empty() {
         let tenants = state.clone();
         let at_home_here: worker::volumes::TenantFilter = std::sync::Arc::new(move |id: &str| {

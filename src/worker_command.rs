@@ -4,6 +4,7 @@
 
 use crate::nats_args::NatsArgs;
 use crate::store_args::StoreArgs;
+use api::projector::Deletion;
 use std::sync::Arc;
 use std::time::Duration;
 use worker::bus::{ConsumerConfig, EventBus};
@@ -29,7 +30,9 @@ distributors residing in those regions: the region's inbound stream (UPLINE_INBO
 sources their events streams through their JetStream domains; a second volume worker (durable \
 consumer `volumes` on it) applies their orders for the tenants at home here, and a payout worker \
 (durable consumer `payouts`) settles into wallets here what tenants at home there paid \
-distributors residing here."
+distributors residing here.\n\n\
+With --closes it also closes the periods of the tenants created with a close schedule (every month \
+or ISO week, some hours after it ended): closed, committed and posted under a lease per period."
 )]
 pub struct WorkerArgs {
     #[command(flatten)]
@@ -48,6 +51,14 @@ pub struct WorkerArgs {
         env = "UPLINE_INBOUND_FROM"
     )]
     pub inbound_from: Vec<String>,
+    /// Also close the periods of the tenants with a close schedule, each under a lease in the
+    /// store (any number of processes may: one closes each period, and a close whose process
+    /// died is carried on by another from the step it reached). The process then folds the
+    /// outbox into the volumes too, so that a close counts every acknowledged order.
+    #[arg(long)]
+    pub closes: bool,
+    #[command(flatten)]
+    pub close_timing: crate::closes::CloseArgs,
 }
 
 pub fn main(args: WorkerArgs) -> std::process::ExitCode {
@@ -57,8 +68,39 @@ pub fn main(args: WorkerArgs) -> std::process::ExitCode {
 async fn run(args: WorkerArgs) -> Result<(), String> {
     let region = args.store.region_or_local();
     let streams = args.nats.streams(&region);
-    let store = api::server::open_store(&args.store.choice()?).await?;
     let events = args.nats.events(&streams).await?;
+    let relay_config = RelayConfig {
+        // With the closes, the volume projector deletes what both it and the relay passed.
+        delete_relayed: !args.closes,
+        ..RelayConfig::new(&region, &streams.events_subject_prefix())
+    };
+    let (store, relay, closes) = if args.closes {
+        let mut relay = None;
+        let state = api::server::recover_with(
+            &args.store.choice()?,
+            String::new(),
+            Some(&region),
+            |store| {
+                if args.no_relay {
+                    // `upline serve` owns this outbox: its relay must see every event.
+                    return Deletion::Never;
+                }
+                let relaying = Arc::new(Relay::new(store, events.clone(), relay_config.clone()));
+                let gate = relaying.relayed_through();
+                relay = Some(relaying);
+                Deletion::AfterGate(gate)
+            },
+        )
+        .await?;
+        api::runs::restatement::resume_unfinished(state.clone());
+        let closes = args.close_timing.spawn(&state, crate::closes::Host::Worker);
+        (state.store().clone(), relay, Some(closes))
+    } else {
+        let store = api::server::open_store(&args.store.choice()?).await?;
+        let relay = (!args.no_relay)
+            .then(|| Arc::new(Relay::new(store.clone(), events.clone(), relay_config)));
+        (store, relay, None)
+    };
     let dead_letters = args.nats.dead_letters(&streams).await?;
     let consumer = events
         .consumer(ConsumerConfig::new(CONSUMER_NAME))
@@ -69,7 +111,7 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
     let inbound = match args.inbound_from.as_slice() {
         [] => None,
         regions => {
-            tenants_at_home.refresh(&*store).await?;
+            tenants_at_home.refresh(&*store, &region).await?;
             let workers = crate::inbound::inbound_workers(
                 &args.nats.nats,
                 &region,
@@ -82,13 +124,6 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
             Some((Arc::new(workers.volumes), Arc::new(workers.payouts)))
         }
     };
-    let relay = (!args.no_relay).then(|| {
-        Arc::new(Relay::new(
-            store.clone(),
-            events.clone(),
-            RelayConfig::new(&region, &streams.events_subject_prefix()),
-        ))
-    });
     eprintln!(
         "upline worker: region {region} | {} | stream {} on {}{}",
         args.store.describe(),
@@ -100,6 +135,9 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
             ""
         }
     );
+    if closes.is_some() {
+        eprintln!("upline worker: closing the periods of the tenants with a close schedule");
+    }
     if !args.inbound_from.is_empty() {
         eprintln!(
             "upline worker: taking in the events of {} (stream {})",
@@ -149,9 +187,16 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
                     applied.poison.len(),
                     applied.failures,
                 );
+                if let Some(closes) = &closes {
+                    let closes = closes.borrow().clone();
+                    eprintln!(
+                        "upline worker: closes: {} periods closed here ({} failures, {} held by other processes)",
+                        closes.closed, closes.failures, closes.held_elsewhere,
+                    );
+                }
                 if let Some((inbound, payouts)) = &inbound {
                     // A tenant created meanwhile is at home here or not: learn it.
-                    if let Err(error) = tenants_at_home.refresh(&*store).await {
+                    if let Err(error) = tenants_at_home.refresh(&*store, &region).await {
                         eprintln!("upline worker: reading the tenants failed: {error}");
                     }
                     let settled = payouts.progress().borrow().clone();

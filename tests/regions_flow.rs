@@ -9,10 +9,14 @@
 //!   back through eu-west's inbound stream), once each, however often the run is posted;
 //! - us-east's data holds none of their personal data: the test reads every byte of its data
 //!   files (embedded store) or every row of its keyspaces (us-east on the real Cassandra node).
+//!
+//! The flow runs three times: us-east on an embedded store, us-east on Cassandra (eu-west on an
+//! embedded store each time: two deployments), and both regions in one Cassandra deployment —
+//! one global keyspace (the tenant's one record, its API keys) and a keyspace per region.
 
 mod common;
 
-use common::cassandra::{node, unique_prefix, DATACENTER};
+use common::cassandra::{migrate, migrated_prefix, scylla_arguments, DATACENTER};
 use common::nats::{own_nats_with, remove_nats, unique};
 use common::serve::{start_with, ServeProcess};
 use reqwest::{Method, StatusCode};
@@ -26,13 +30,15 @@ const PLAN: &str = r#"{ "name": "regions", "currency": "USD", "ranks": [{ "name"
 /// The personal data of the eu-west residents: none of it may reach us-east.
 const RESIDENT_NAMES: [&str; 2] = ["Amelie Eu-Resident", "Bruno Eu-Resident"];
 
-/// Where us-east keeps its data (eu-west's is an embedded store either way).
+/// Where the regions keep their data.
 enum HomeStore {
+    /// Each an embedded store.
     Embedded,
-    /// Its own keyspaces on the test run's Cassandra node, under this prefix, migrated.
-    Cassandra {
-        prefix: String,
-    },
+    /// us-east its own keyspaces on the test run's Cassandra node, under this prefix,
+    /// migrated; eu-west an embedded store.
+    Cassandra { prefix: String },
+    /// Both one deployment on the node: the global keyspace and one keyspace per region.
+    SharedCassandra { prefix: String },
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,15 +48,15 @@ async fn a_distributor_residing_in_eu_west_enrolls_orders_and_is_paid_by_us_east
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_with_us_east_on_cassandra() {
-    let prefix = unique_prefix("flow");
-    let migrated = std::process::Command::new(env!("CARGO_BIN_EXE_upline"))
-        .args(["migrate", "--scylla-nodes", node(), "--region", "us-east"])
-        .args(["--replication-factor", "1", "--keyspace-prefix", &prefix])
-        .args(["--datacenter", &format!("us-east={DATACENTER}")])
-        .output()
-        .unwrap();
-    assert!(migrated.status.success(), "{migrated:?}");
+    let prefix = migrated_prefix("flow", "us-east");
     flow("cassandra", HomeStore::Cassandra { prefix }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_with_both_regions_in_one_cassandra_deployment() {
+    let prefix = migrated_prefix("shared", "us-east");
+    migrate(&prefix, "eu-west");
+    flow("shared", HomeStore::SharedCassandra { prefix }).await;
 }
 
 async fn flow(label: &str, home_store: HomeStore) {
@@ -83,30 +89,30 @@ async fn flow(label: &str, home_store: HomeStore) {
         arguments
     };
     let mut us_arguments = region("us-east", &us_nats.client, &["--inbound-from", "eu-west"]);
-    if let HomeStore::Cassandra { prefix } = &home_store {
-        us_arguments.extend(
-            [
-                "--store",
-                "scylla",
-                "--scylla-nodes",
-                node(),
-                "--datacenter",
-                &format!("us-east={DATACENTER}"),
-                "--keyspace-prefix",
-                prefix,
-            ]
-            .map(str::to_owned),
-        );
+    let mut eu_arguments = region("eu-west", &eu_nats.client, &["--inbound-from", "us-east"]);
+    match &home_store {
+        HomeStore::Embedded => {}
+        HomeStore::Cassandra { prefix } => us_arguments.extend(scylla_arguments(prefix, "us-east")),
+        HomeStore::SharedCassandra { prefix } => {
+            for (arguments, here, other) in [
+                (&mut us_arguments, "us-east", "eu-west"),
+                (&mut eu_arguments, "eu-west", "us-east"),
+            ] {
+                arguments.extend(scylla_arguments(prefix, here));
+                arguments.extend(["--datacenter".to_owned(), format!("{other}={DATACENTER}")]);
+            }
+        }
     }
     let us = start_with(&us_data, &us_arguments);
-    let eu = start_with(
-        &eu_data,
-        &region("eu-west", &eu_nats.client, &["--inbound-from", "us-east"]),
-    );
+    let eu = start_with(&eu_data, &eu_arguments);
 
     // The tenant is at home in us-east; eu-west keeps its residents.
     let us_key = tenant(&us, None).await;
-    let eu_key = tenant(&eu, Some("us-east")).await;
+    let eu_key = match &home_store {
+        // One record and its keys, read by both regions: eu-west sees it at home in us-east.
+        HomeStore::SharedCassandra { .. } => us_key.clone(),
+        _ => tenant(&eu, Some("us-east")).await,
+    };
     for (id, sponsor) in [("d0", None), ("d1", Some("d0"))] {
         us.expect(
             Method::POST,
@@ -321,27 +327,38 @@ async fn flow(label: &str, home_store: HomeStore) {
         )
         .await;
     assert_eq!(in_us_east["residence_region"], "eu-west");
-    assert_eq!(
-        in_us_east["profile"],
-        json!({ "name": null, "email": null, "country": null })
-    );
+    let profile_seen_in_us_east = match &home_store {
+        // One deployment: us-east's API reads the profile from eu-west's keyspace, as for a
+        // resident it enrolled itself (api/tests/residence.rs); it stores none (below).
+        HomeStore::SharedCassandra { .. } => {
+            json!({ "name": RESIDENT_NAMES[0], "email": "eu1@mail.example", "country": "FR" })
+        }
+        // Two deployments: us-east has no way to it.
+        _ => json!({ "name": null, "email": null, "country": null }),
+    };
+    assert_eq!(in_us_east["profile"], profile_seen_in_us_east);
     us.stop();
     eu.stop();
-    let us_rows = match &home_store {
-        HomeStore::Cassandra { prefix } => keyspace_rows(prefix).await,
-        HomeStore::Embedded => String::new(),
+    let (us_rows, eu_rows) = match &home_store {
+        HomeStore::Cassandra { prefix } => (keyspace_rows(prefix, "us-east").await, String::new()),
+        HomeStore::SharedCassandra { prefix } => (
+            keyspace_rows(prefix, "us-east").await,
+            keyspace_rows(prefix, "eu-west").await,
+        ),
+        HomeStore::Embedded => (String::new(), String::new()),
     };
-    // What us-east keeps: its data files, or every row of its keyspaces.
+    // What each region keeps: its data files, or every row of its keyspaces.
     let us_holds = |name: &str| match &home_store {
         HomeStore::Embedded => bytes_contain(&us_data, name),
-        HomeStore::Cassandra { .. } => us_rows.contains(name),
+        HomeStore::Cassandra { .. } | HomeStore::SharedCassandra { .. } => us_rows.contains(name),
+    };
+    let eu_holds = |name: &str| match &home_store {
+        HomeStore::SharedCassandra { .. } => eu_rows.contains(name),
+        _ => bytes_contain(&eu_data, name),
     };
     for name in RESIDENT_NAMES {
         assert!(!us_holds(name), "{name:?} is kept in us-east");
-        assert!(
-            bytes_contain(&eu_data, name),
-            "{name:?} is not in eu-west's data files"
-        );
+        assert!(eu_holds(name), "{name:?} is not kept in eu-west");
     }
     for name in [&eu_name, &us_name] {
         remove_nats(name);
@@ -378,16 +395,13 @@ async fn read_until(
     seen
 }
 
-/// Every row of us-east's keyspaces (global and regional) as JSON text, one per line, read from
-/// the node. It must hold the residents' ids (the genealogy) and none of their personal data.
-async fn keyspace_rows(prefix: &str) -> String {
-    let config = store::scylla::testing::config(prefix, "us-east");
+/// Every row of a region's keyspaces (global and regional) as JSON text, one per line, read
+/// from the node. It must hold the residents' ids (the genealogy).
+async fn keyspace_rows(prefix: &str, region: &str) -> String {
+    let config = store::scylla::testing::config(prefix, region);
     let session = store::scylla::connect(&config).await.unwrap();
     let mut rows = String::new();
-    for keyspace in [
-        config.global_keyspace(),
-        config.regional_keyspace("us-east"),
-    ] {
+    for keyspace in [config.global_keyspace(), config.regional_keyspace(region)] {
         for table in store::scylla::testing::tables(&session, &keyspace).await {
             let result = session
                 .query_unpaged(format!("SELECT JSON * FROM {keyspace}.{table}"), ())

@@ -201,6 +201,7 @@ async fn a_home_regions_worker_applies_the_orders_taken_in_another_region() {
                 plan_version: 1,
                 created_at_ms: 1,
                 home_region: None,
+                closes: None,
             },
         )
         .await

@@ -90,7 +90,11 @@ impl FromRequestParts<AppState> for TenantAccess {
                 api_key.tenant_id
             }
         };
-        let tenant = state.tenant(&tenant_id).ok_or(ApiError::Unauthorized)?;
+        // A tenant another process created since this one started is loaded from the store.
+        let tenant = crate::runtime::tenant_runtime(state, &tenant_id)
+            .await
+            .map_err(ApiError::Internal)?
+            .ok_or(ApiError::Unauthorized)?;
         Ok(TenantAccess(tenant))
     }
 }

@@ -215,6 +215,19 @@ impl Directory {
         })
     }
 
+    /// Adds an enrollment another process stored (`genealogy_follower`). It is durable at
+    /// once — unless enrollments of this process are under way, which it then follows in the
+    /// index and becomes durable with. Nothing changes when it is refused (its sponsor or
+    /// placement parent is not in the index).
+    pub fn follow(&mut self, distributor: &Distributor) -> Result<(), String> {
+        let all_durable = self.durable == self.ids.len();
+        self.replay(distributor)?;
+        if all_durable {
+            self.mark_durable();
+        }
+        Ok(())
+    }
+
     /// Replays a stored enrollment at start (in `node` order; the nodes are numbered afresh,
     /// so a gap left by a failed batch is harmless).
     pub fn replay(&mut self, distributor: &Distributor) -> Result<(), String> {

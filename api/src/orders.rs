@@ -235,7 +235,8 @@ async fn refund_order(
                 state.clone(),
                 tenant.clone(),
                 order.date.clone(),
-            );
+            )
+            .await;
             Ok(Json(OrderView::of(&order)))
         }
         RefundOutcome::AlreadyRefunded(order) => Ok(Json(OrderView::of(&order))),

@@ -49,6 +49,19 @@ const RECORDS_PER_WRITE_MAX: usize = 128;
 /// Events acknowledged per write.
 const ACKNOWLEDGEMENTS_PER_WRITE_MAX: usize = 4096;
 
+/// Which events a projector deletes from the outbox once their volumes are stored. Whatever
+/// the choice, an event is deleted only once applied, so that another applier of the same
+/// outbox (another process's projector, a volume worker) that misses it loses nothing.
+pub enum Deletion {
+    /// Every event it stored.
+    Applied,
+    /// Those another reader of the outbox (the NATS relay) has passed too: the gate is the
+    /// highest sequence it has passed.
+    AfterGate(watch::Receiver<u64>),
+    /// None: another process owns the outbox (its relay must see every event) and deletes.
+    Never,
+}
+
 pub struct Projector {
     store: Arc<dyn Store>,
     /// Rings when a close waits for a checkpoint.
@@ -59,9 +72,8 @@ pub struct Projector {
     /// The highest outbox sequence whose volumes are stored (its event may still wait for the
     /// deletion gate).
     applied_through: watch::Sender<u64>,
-    /// When another reader of the outbox (the NATS relay) must see an event before it is
-    /// deleted: the highest sequence it has passed. Events are deleted only up to it.
-    deletion_gate: Option<watch::Receiver<u64>>,
+    /// Which stored events it deletes.
+    deletion: Deletion,
     /// The sequences of stored events not deleted yet (the gate has not passed them), one
     /// slice per fold, in sequence order.
     undeleted: Mutex<VecDeque<Arc<[u64]>>>,
@@ -98,18 +110,14 @@ impl Folded {
 
 impl Projector {
     pub fn new(store: Arc<dyn Store>) -> Arc<Projector> {
-        Projector::with_deletion_gate(store, None)
+        Projector::deleting(store, Deletion::Applied)
     }
 
-    /// A projector that leaves events in the outbox until `gate` (another reader's progress
-    /// through the outbox, e.g. the relay's) has passed them.
-    pub fn with_deletion_gate(
-        store: Arc<dyn Store>,
-        gate: Option<watch::Receiver<u64>>,
-    ) -> Arc<Projector> {
+    /// A projector that deletes the events `deletion` says.
+    pub fn deleting(store: Arc<dyn Store>, deletion: Deletion) -> Arc<Projector> {
         Arc::new(Projector {
             store,
-            deletion_gate: gate,
+            deletion,
             flush: Notify::new(),
             flush_through: AtomicU64::new(0),
             applied_through: watch::Sender::new(0),
@@ -269,20 +277,22 @@ impl Projector {
             }
         }
         self.forget_stored(&snapshot);
-        self.undeleted
-            .lock()
-            .expect("undeleted lock")
-            .extend(snapshot.sequences.iter().cloned());
+        if !matches!(self.deletion, Deletion::Never) {
+            self.undeleted
+                .lock()
+                .expect("undeleted lock")
+                .extend(snapshot.sequences.iter().cloned());
+        }
         self.applied_through.send_replace(snapshot.through);
         self.delete_passed().await
     }
 
     /// Deletes the stored events the deletion gate has passed (all of them without a gate).
     async fn delete_passed(&self) -> StoreResult<()> {
-        let passed = self
-            .deletion_gate
-            .as_ref()
-            .map_or(u64::MAX, |gate| *gate.borrow());
+        let passed = match &self.deletion {
+            Deletion::AfterGate(gate) => *gate.borrow(),
+            Deletion::Applied | Deletion::Never => u64::MAX,
+        };
         loop {
             let slice = {
                 let mut undeleted = self.undeleted.lock().expect("undeleted lock");
@@ -319,7 +329,7 @@ impl Projector {
     /// then deletes what it has passed. Returns how many stay in the outbox (published and
     /// deleted after the next start).
     pub async fn delete_passed_within(&self, grace: std::time::Duration) -> StoreResult<usize> {
-        if let Some(gate) = &self.deletion_gate {
+        if let Deletion::AfterGate(gate) = &self.deletion {
             let target = *self.applied_through.borrow();
             let mut gate = gate.clone();
             let _ = tokio::time::timeout(grace, gate.wait_for(|&passed| passed >= target)).await;

@@ -124,14 +124,40 @@ pub async fn rebuild_directory(store: &dyn Store, tenant: &TenantRuntime) -> Res
 pub async fn load_tenants(state: &AppState) -> Result<(), String> {
     let store = state.store();
     for tenant in store.tenants().await.map_err(|error| error.to_string())? {
-        let id = tenant.id.clone();
-        let plan = compile_plan(&tenant.plan).map_err(|error| format!("tenant {id:?}: {error}"))?;
-        let directory = match tenant.home_region {
-            Some(_) => residents_from_store(&**store, &id).await,
-            None => directory_from_store(&**store, &id, &plan).await,
-        }
-        .map_err(|error| format!("tenant {id:?}: {error}"))?;
-        state.add_tenant(start_tenant(store.clone(), tenant, plan, directory));
+        load(state, tenant).await?;
     }
     Ok(())
+}
+
+/// The tenant's runtime: the one loaded, or — for a tenant another process created since this
+/// one started — built from the store now. None when the store has no such tenant.
+pub async fn tenant_runtime(
+    state: &AppState,
+    tenant_id: &str,
+) -> Result<Option<Arc<TenantRuntime>>, String> {
+    if let Some(runtime) = state.tenant(tenant_id) {
+        return Ok(Some(runtime));
+    }
+    match state
+        .store()
+        .tenant(tenant_id)
+        .await
+        .map_err(|error| error.to_string())?
+    {
+        Some(tenant) => load(state, tenant).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn load(state: &AppState, tenant: Tenant) -> Result<Arc<TenantRuntime>, String> {
+    let store = state.store();
+    let tenant = tenant.seen_from(state.region());
+    let id = tenant.id.clone();
+    let plan = compile_plan(&tenant.plan).map_err(|error| format!("tenant {id:?}: {error}"))?;
+    let directory = match tenant.home_region {
+        Some(_) => residents_from_store(&**store, &id).await,
+        None => directory_from_store(&**store, &id, &plan).await,
+    }
+    .map_err(|error| format!("tenant {id:?}: {error}"))?;
+    Ok(state.add_tenant_if_absent(start_tenant(store.clone(), tenant, plan, directory)))
 }

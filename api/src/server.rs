@@ -1,7 +1,7 @@
 //! Running the service: open the store (embedded or ScyllaDB), recover, listen.
 
 use crate::metrics::Metrics;
-use crate::projector::Projector;
+use crate::projector::{Deletion, Projector};
 use crate::state::AppState;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,22 +32,28 @@ pub async fn open_store(choice: &StoreChoice) -> Result<Arc<dyn Store>, String> 
 /// Opens the store and brings every tenant back: the outbox is drained into the volumes
 /// first, then each tenant's index is rebuilt. Returns the state, ready to serve.
 pub async fn recover(choice: &StoreChoice, admin_token_sha256: String) -> Result<AppState, String> {
-    recover_with(choice, admin_token_sha256, |_| None).await
+    recover_with(choice, admin_token_sha256, None, |_| Deletion::Applied).await
 }
 
 /// [`recover`], with another reader of the outbox started on the opened store before the
-/// projector drains it: `other_reader` returns that reader's progress (the highest outbox
-/// sequence it has passed), and the projector deletes no event before the reader passed it.
+/// projector drains it: `other_reader` says which events the projector deletes — e.g. only
+/// those the reader (a relay) has passed, or none.
+/// `region` names the region this process serves (`--region`) before the tenants are loaded:
+/// a tenant whose record names it as home is at home here.
 pub async fn recover_with(
     choice: &StoreChoice,
     admin_token_sha256: String,
-    other_reader: impl FnOnce(Arc<dyn store::Store>) -> Option<tokio::sync::watch::Receiver<u64>>,
+    region: Option<&str>,
+    other_reader: impl FnOnce(Arc<dyn store::Store>) -> Deletion,
 ) -> Result<AppState, String> {
     let store = open_store(choice).await?;
-    let gate = other_reader(store.clone());
-    let projector = Projector::with_deletion_gate(store.clone(), gate);
+    let deletion = other_reader(store.clone());
+    let projector = Projector::deleting(store.clone(), deletion);
     projector.drain().await.map_err(|error| error.to_string())?;
     let state = AppState::new(store, admin_token_sha256, Metrics::new(), projector.clone());
+    if let Some(region) = region {
+        state.set_region(region);
+    }
     crate::runtime::load_tenants(&state).await?;
     spawn_projector(projector, state.clone());
     Ok(state)

@@ -144,6 +144,16 @@ impl AppState {
             .cloned()
     }
 
+    /// Adds the runtime unless the tenant has one already (two requests loaded it at once);
+    /// returns the one in use.
+    pub fn add_tenant_if_absent(&self, runtime: Arc<TenantRuntime>) -> Arc<TenantRuntime> {
+        let mut tenants = self.inner.tenants.write().expect("tenant map lock");
+        tenants
+            .entry(runtime.tenant.id.clone())
+            .or_insert(runtime)
+            .clone()
+    }
+
     pub fn add_tenant(&self, runtime: Arc<TenantRuntime>) -> Arc<TenantRuntime> {
         let mut tenants = self.inner.tenants.write().expect("tenant map lock");
         tenants.insert(runtime.tenant.id.clone(), runtime.clone());

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use store::{ApiKey, Tenant};
+use store::{ApiKey, CloseSchedule, PeriodKind, Tenant};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -37,6 +37,56 @@ pub struct NewTenant {
     /// the tenant is at home here.
     #[serde(default)]
     pub home_region: Option<String>,
+    /// When the workers close the tenant's periods on their own (closed, committed and posted).
+    /// Omitted: periods are closed through `POST /v1/runs` only.
+    #[serde(default)]
+    pub closes: Option<CloseScheduleView>,
+}
+
+/// A tenant's scheduled closes.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CloseScheduleView {
+    /// `month` (calendar months) or `week` (ISO weeks).
+    pub every: PeriodKindView,
+    /// Hours after the period's last day ends (midnight UTC) before it is closed, so that late
+    /// orders and refunds dated in it count; at most 2160 (90 days). Default 0.
+    #[serde(default)]
+    pub after_hours: u32,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PeriodKindView {
+    Month,
+    Week,
+}
+
+/// The longest wait after a period's end a schedule may ask for.
+const AFTER_HOURS_MAX: u32 = 2160;
+
+impl From<CloseScheduleView> for CloseSchedule {
+    fn from(view: CloseScheduleView) -> CloseSchedule {
+        CloseSchedule {
+            every: match view.every {
+                PeriodKindView::Month => PeriodKind::Month,
+                PeriodKindView::Week => PeriodKind::Week,
+            },
+            after_hours: view.after_hours,
+        }
+    }
+}
+
+impl From<CloseSchedule> for CloseScheduleView {
+    fn from(schedule: CloseSchedule) -> CloseScheduleView {
+        CloseScheduleView {
+            every: match schedule.every {
+                PeriodKind::Month => PeriodKindView::Month,
+                PeriodKind::Week => PeriodKindView::Week,
+            },
+            after_hours: schedule.after_hours,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -48,6 +98,9 @@ pub struct TenantView {
     /// Present when the tenant is at home in another region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub home_region: Option<String>,
+    /// Present when the workers close the tenant's periods on their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes: Option<CloseScheduleView>,
 }
 
 impl TenantView {
@@ -58,6 +111,7 @@ impl TenantView {
             currency: currency.to_owned(),
             plan_version: tenant.plan_version,
             home_region: tenant.home_region.clone(),
+            closes: tenant.closes.map(CloseScheduleView::from),
         }
     }
 }
@@ -102,12 +156,22 @@ async fn create_tenant(
     }
     if let Some(home) = &new.home_region {
         crate::distributors::check_region_name("home_region", home)?;
-        if state.region() == Some(home.as_str()) {
+    }
+    // The record names its home whenever this process has a region: in a deployment spanning
+    // several regions, every region reads it.
+    let home_region = new.home_region.or(state.region().map(str::to_owned));
+    let at_home_here = home_region.as_deref() == state.region() || home_region.is_none();
+    if let Some(closes) = &new.closes {
+        if closes.after_hours > AFTER_HOURS_MAX {
             return Err(ApiError::invalid(
-                "home_region",
-                format!(
-                    "{home} is this endpoint's region: omit home_region for a tenant at home here"
-                ),
+                "closes.after_hours",
+                format!("at most {AFTER_HOURS_MAX} (90 days)"),
+            ));
+        }
+        if let (false, Some(home)) = (at_home_here, &home_region) {
+            return Err(ApiError::invalid(
+                "closes",
+                format!("the periods of a tenant at home in {home} are closed there: omit closes"),
             ));
         }
     }
@@ -117,11 +181,15 @@ async fn create_tenant(
         plan: new.plan,
         plan_version: 1,
         created_at_ms: now_ms(),
-        home_region: new.home_region,
+        home_region,
+        closes: new.closes.map(CloseSchedule::from),
     };
-    let runtime = runtime_for_new_tenant(state.store().clone(), tenant.clone())?;
+    let runtime = runtime_for_new_tenant(
+        state.store().clone(),
+        tenant.clone().seen_from(state.region()),
+    )?;
     state.store().create_tenant(tenant.clone()).await?;
-    let view = TenantView::of(&tenant, &runtime.plan.currency);
+    let view = TenantView::of(&runtime.tenant, &runtime.plan.currency);
     state.add_tenant(runtime);
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -135,7 +203,7 @@ async fn list_tenants(_: Admin, State(state): State<AppState>) -> ApiResult<Json
         .filter_map(|tenant| {
             state
                 .tenant(&tenant.id)
-                .map(|runtime| TenantView::of(tenant, &runtime.plan.currency))
+                .map(|runtime| TenantView::of(&runtime.tenant, &runtime.plan.currency))
         })
         .collect();
     Ok(Json(views))

@@ -119,6 +119,7 @@ pub async fn load_tenant(
         plan_version: 1,
         created_at_ms: api::state::now_ms(),
         home_region: None,
+        closes: None,
     };
     writer.create_tenant(tenant.clone()).await?;
     Ok((tenant, figures))

@@ -43,6 +43,59 @@ pub struct Tenant {
     /// None: the tenant is at home here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub home_region: Option<String>,
+    /// When the workers close the tenant's periods on their own; None: periods are closed
+    /// through the API only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes: Option<CloseSchedule>,
+}
+
+impl Tenant {
+    /// Whether the tenant is at home in `region` (the region a process serves): a tenant
+    /// without a home region is at home wherever it is kept. In one deployment spanning
+    /// several regions every region reads the same record, which names the home.
+    pub fn is_at_home_in(&self, region: Option<&str>) -> bool {
+        match &self.home_region {
+            None => true,
+            Some(home) => region == Some(home.as_str()),
+        }
+    }
+
+    /// The tenant as a process serving `region` sees it: no home region when at home there.
+    pub fn seen_from(mut self, region: Option<&str>) -> Tenant {
+        if self.is_at_home_in(region) {
+            self.home_region = None;
+        }
+        self
+    }
+}
+
+/// A tenant's scheduled closes: every period of one kind is closed, committed and posted once
+/// it has ended and `after_hours` more have passed (late orders and refunds dated in it arrive
+/// meanwhile).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseSchedule {
+    pub every: PeriodKind,
+    /// Hours after the period's last day ends (UTC midnight) before it is closed.
+    #[serde(default)]
+    pub after_hours: u32,
+}
+
+/// The two kinds of period a run closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeriodKind {
+    /// A calendar month, `YYYY-MM`.
+    Month,
+    /// An ISO week, `YYYY-Www`.
+    Week,
+}
+
+impl PeriodKind {
+    /// Whether `period` (as runs name it) is of this kind.
+    pub fn names(self, period: &str) -> bool {
+        period.contains('W') == (self == PeriodKind::Week)
+    }
 }
 
 /// A tenant API key. The secret itself is never stored: only its SHA-256.

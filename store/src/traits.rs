@@ -11,6 +11,7 @@
 use crate::error::StoreResult;
 use crate::model::*;
 use async_trait::async_trait;
+use std::time::Duration;
 
 /// Tenants and their API keys. Partitions: the tenant; the key's hash.
 #[async_trait]
@@ -172,9 +173,29 @@ pub trait OutboxStore: Send + Sync {
     async fn acknowledge_events(&self, sequences: Vec<u64>) -> StoreResult<()>;
 }
 
+/// Job leases: a job that one process must do alone at a time (a tenant's scheduled close of
+/// a period) is done under a lease of its name. A lease lapses `valid_for` after the renewal
+/// that set it, counted by the store's clock, so a holder that dies hands its job on.
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Takes the lease of `job` for `holder`, or renews it when `holder` has it, for
+    /// `valid_for` (whole seconds, at least one); false while another holder's lease runs.
+    /// A holder counts its lease valid for `valid_for` from when it *sent* the request.
+    async fn hold_lease(&self, job: &str, holder: &str, valid_for: Duration) -> StoreResult<bool>;
+    /// Gives the lease of `job` up, if `holder` has it.
+    async fn release_lease(&self, job: &str, holder: &str) -> StoreResult<()>;
+}
+
 /// Everything a backend provides.
 pub trait Store:
-    TenantStore + DistributorStore + OrderStore + VolumeStore + RunStore + LedgerStore + OutboxStore
+    TenantStore
+    + DistributorStore
+    + OrderStore
+    + VolumeStore
+    + RunStore
+    + LedgerStore
+    + OutboxStore
+    + LeaseStore
 {
 }
 
@@ -186,5 +207,13 @@ impl<T> Store for T where
         + RunStore
         + LedgerStore
         + OutboxStore
+        + LeaseStore
 {
+}
+
+/// A lease's length as the store keeps it: whole seconds, rounded up (the store must keep a
+/// lease at least as long as its holder counts on it), at least one.
+pub fn lease_seconds(valid_for: Duration) -> u32 {
+    let seconds = valid_for.as_secs() + u64::from(valid_for.subsec_nanos() > 0);
+    seconds.clamp(1, u64::from(u32::MAX)) as u32
 }

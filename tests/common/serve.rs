@@ -23,12 +23,18 @@ pub fn start(data: &Path) -> ServeProcess {
 
 /// [`start`] with more arguments (e.g. `--store scylla …`).
 pub fn start_with(data: &Path, arguments: &[String]) -> ServeProcess {
+    start_with_env(data, arguments, &[])
+}
+
+/// [`start_with`] with more environment variables (e.g. `UPLINE_FAILPOINT`).
+pub fn start_with_env(data: &Path, arguments: &[String], env: &[(&str, &str)]) -> ServeProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_upline"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(arguments)
         .env("UPLINE_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("UPLINE_LOG", "warn")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .expect("upline serve starts");
@@ -67,6 +73,19 @@ impl ServeProcess {
     pub fn kill_hard(mut self) {
         let _ = self.child.kill();
         self.child.wait().unwrap();
+    }
+
+    /// Waits for the process to end on its own (a failpoint); its exit code, or None when it
+    /// still runs after `patience`.
+    pub fn ended_within(&mut self, patience: std::time::Duration) -> Option<i32> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < patience {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
     }
 
     /// SIGTERM and wait: a graceful stop.
@@ -124,6 +143,23 @@ impl ServeProcess {
             )
             .await;
         key["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Enrolls `d0` .. `d{count - 1}`, each sponsored by `d{(n - 1) / branching}`.
+    pub async fn enroll_tree(&self, key: &str, count: usize, branching: usize, joined_on: &str) {
+        for n in 0..count {
+            let sponsor = (n > 0).then(|| format!("d{}", (n - 1) / branching));
+            let body =
+                json!({ "id": format!("d{n}"), "sponsor_id": sponsor, "joined_on": joined_on });
+            self.expect(
+                Method::POST,
+                "/v1/distributors",
+                key,
+                Some(body),
+                StatusCode::CREATED,
+            )
+            .await;
+        }
     }
 
     /// Posts an order; `Ok(status)` for an answer, `Err` when the connection failed.

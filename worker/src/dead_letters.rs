@@ -4,9 +4,12 @@
 //! A consumer buries a delivery here before it gives it up on the events stream, so an event is
 //! always in one of the two. Replaying publishes the event again on its original subject, with
 //! its original headers and a new id (the old one is in the events stream's duplicate window),
-//! and removes it from the dead letters once the events stream acknowledged it.
+//! and removes it from the dead letters once the events stream acknowledged it. An event that
+//! came from another region (its `Upline-Region` is not this one) was given up by a consumer of
+//! the inbound stream, which takes only what it sources: it is replayed onto the inbound
+//! stream's own subjects instead (`{inbound prefix}.{original subject}`).
 
-use crate::bus::{BusResult, Delivery, EventBus, OutgoingEvent, StoredEvent};
+use crate::bus::{BusError, BusResult, Delivery, EventBus, OutgoingEvent, StoredEvent};
 use std::sync::Arc;
 
 /// Headers a dead letter carries besides the event's own.
@@ -27,7 +30,18 @@ pub struct DeadLetter {
     pub event_id: String,
     pub subject: String,
     pub reason: String,
+    /// The region whose outbox the event comes from (the relay's `Upline-Region`).
+    pub region: Option<String>,
     pub payload: bytes::Bytes,
+}
+
+/// Where replayed letters go.
+pub struct ReplayTargets<'a> {
+    /// This region: letters of its own events go back on its events stream.
+    pub region: &'a str,
+    pub events: &'a dyn EventBus,
+    /// The inbound stream and its subject prefix, for letters of other regions' events.
+    pub inbound: Option<(&'a dyn EventBus, &'a str)>,
 }
 
 pub struct DeadLetters {
@@ -108,19 +122,60 @@ impl DeadLetters {
         let Some(event) = self.dead.event(sequence).await? else {
             return Ok(None);
         };
+        self.replay_onto(event, events, None).await.map(Some)
+    }
+
+    /// Publishes the dead letter at `sequence` again where it came from — this region's
+    /// events stream, or the inbound stream for another region's event — and removes it.
+    pub async fn replay_to(
+        &self,
+        sequence: u64,
+        targets: &ReplayTargets<'_>,
+    ) -> BusResult<Option<DeadLetter>> {
+        let Some(event) = self.dead.event(sequence).await? else {
+            return Ok(None);
+        };
+        let origin = event.header(crate::bus::headers::REGION).map(str::to_owned);
+        let replayed = match origin {
+            Some(origin) if origin != targets.region => {
+                let Some((inbound, prefix)) = targets.inbound else {
+                    return Err(BusError::Refused(format!(
+                        "dead letter {sequence} is an event of region {origin}, taken in through \
+                         the inbound stream, which the replay was not given"
+                    )));
+                };
+                self.replay_onto(event, inbound, Some(prefix)).await
+            }
+            _ => self.replay_onto(event, targets.events, None).await,
+        };
+        replayed.map(Some)
+    }
+
+    /// Publishes the stored letter on `bus`, its subject under `subject_prefix` when given,
+    /// then removes it from the dead letters.
+    async fn replay_onto(
+        &self,
+        event: StoredEvent,
+        bus: &dyn EventBus,
+        subject_prefix: Option<&str>,
+    ) -> BusResult<DeadLetter> {
+        let sequence = event.stream_sequence;
         let letter = letter_of(event.clone());
         let again = OutgoingEvent {
             id: format!("{}:replay:{sequence}", letter.event_id),
-            subject: letter.subject.clone(),
+            subject: match subject_prefix {
+                Some(prefix) => format!("{prefix}.{}", letter.subject),
+                None => letter.subject.clone(),
+            },
             headers: event_headers(&event.headers).cloned().collect(),
-            payload: event.payload.clone(),
+            payload: event.payload,
         };
-        let outcome = events.publish(&[again], None, 1).await;
+        let outcome = bus.publish(&[again], None, 1).await;
         if let Some(error) = outcome.error {
             return Err(error);
         }
         self.dead.remove(sequence).await?;
-        Ok(Some(letter))
+        Ok(letter)
     }
 }
 
@@ -132,6 +187,7 @@ fn letter_of(event: StoredEvent) -> DeadLetter {
         event_id: header(headers::ID),
         subject: header(headers::SUBJECT),
         reason: header(headers::REASON),
+        region: event.header(crate::bus::headers::REGION).map(str::to_owned),
         payload: event.payload.clone(),
     }
 }

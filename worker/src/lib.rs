@@ -5,7 +5,9 @@
 //! consumers such as the [`volumes`] worker apply the events, each effect idempotent.
 
 pub mod bus;
+pub mod closes;
 pub mod dead_letters;
+pub mod genealogy;
 pub mod payouts;
 pub mod relay;
 pub mod requests;

@@ -42,11 +42,12 @@ impl RegionStreams {
     /// The events of other regions that this region takes in (`{prefix}_INBOUND_{REGION}`):
     /// a stream of the home region sourcing each listed region's events stream from that
     /// region's JetStream domain. Only what the relays publish crosses: pseudonymous ids and
-    /// volumes, never personal data.
+    /// volumes, never personal data. Its own subjects (`{this}.inbound.>`) take the dead
+    /// letters of its consumers when an operator replays them (`upline dlq replay`).
     pub fn inbound(&self, from_regions: &[&str]) -> StreamSpec {
         StreamSpec {
             name: format!("{}_INBOUND_{}", self.prefix, self.token()),
-            subjects: Vec::new(),
+            subjects: vec![format!("{}.>", self.inbound_subject_prefix())],
             duplicate_window: Duration::from_secs(120),
             sources: from_regions
                 .iter()
@@ -56,6 +57,11 @@ impl RegionStreams {
                 })
                 .collect(),
         }
+    }
+
+    /// A replayed inbound event goes on `{this}.{its original subject}`.
+    pub fn inbound_subject_prefix(&self) -> String {
+        format!("{}.{}.inbound", self.prefix.to_lowercase(), self.region)
     }
 
     /// The region's enrollment service: endpoints of other regions ask here to place a

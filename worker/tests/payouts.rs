@@ -6,8 +6,7 @@ mod support;
 
 use std::sync::Arc;
 use store::{LedgerStore, Transfer, TransferKind};
-use worker::bus::memory::MemoryBus;
-use worker::bus::{headers, ConsumerConfig, EventBus, OutgoingEvent};
+use worker::bus::{headers, ConsumerConfig, OutgoingEvent};
 use worker::dead_letters::DeadLetters;
 use worker::payouts::{PayoutWorker, CONSUMER_NAME};
 
@@ -39,12 +38,14 @@ fn posted(prefix: &str, message_id: &str, payload: Vec<u8>) -> OutgoingEvent {
     }
 }
 
-async fn settles_each_posting_once(
-    events: Arc<dyn EventBus>,
-    prefix: &str,
-    dead: Arc<dyn EventBus>,
-    dead_prefix: &str,
-) {
+async fn settles_each_posting_once(buses: support::Buses) {
+    let support::Buses {
+        events,
+        prefix,
+        dead,
+        dead_prefix,
+    } = buses;
+    let (prefix, dead_prefix) = (prefix.as_str(), dead_prefix.as_str());
     let system = "system:commissions:3";
     let paid_a = transfer(
         "run1/a/unilevel/x/1",
@@ -127,21 +128,10 @@ async fn settles_each_posting_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settles_each_posting_once_in_process() {
-    settles_each_posting_once(
-        Arc::new(MemoryBus::new()),
-        "events",
-        Arc::new(MemoryBus::new()),
-        "dead",
-    )
-    .await;
+    settles_each_posting_once(support::Buses::in_process()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settles_each_posting_once_on_jetstream() {
-    let url = support::shared_nats();
-    let name = support::unique("payouts");
-    let events = support::jetstream_bus(&url, &name).await;
-    let dead_name = format!("{name}-DLQ");
-    let dead = support::jetstream_bus(&url, &dead_name).await;
-    settles_each_posting_once(Arc::new(events), &name, Arc::new(dead), &dead_name).await;
+    settles_each_posting_once(support::Buses::on_jetstream("payouts").await).await;
 }

@@ -3,64 +3,21 @@
 
 mod support;
 
-use async_trait::async_trait;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use worker::bus::memory::MemoryBus;
-use worker::bus::{
-    headers, BusResult, Consumer, ConsumerConfig, Delivery, EventBus, OutgoingEvent,
-};
+use worker::bus::{headers, ConsumerConfig, EventBus, OutgoingEvent};
 use worker::dead_letters::DeadLetters;
 use worker::relay::{Relay, RelayConfig};
 use worker::volumes::VolumeWorker;
 
-/// A consumer that hands back a deterministic fraction of what it fetches (`nak` without
-/// delay, so the bus delivers those again after later events) and leaves another fraction
-/// unsettled (delivered again after the ack wait, after the worker acknowledged later ones).
-struct Disorderly {
-    inner: Box<dyn Consumer>,
-    state: Mutex<u64>,
-}
-
-#[async_trait]
-impl Consumer for Disorderly {
-    async fn fetch(&self, max: usize, wait: Duration) -> BusResult<Vec<Delivery>> {
-        let fetched = self.inner.fetch(max, wait).await?;
-        let mut kept = Vec::new();
-        for delivery in fetched {
-            let draw = {
-                let mut state = self.state.lock().unwrap();
-                // A xorshift: the same disorder on every run.
-                *state ^= *state << 13;
-                *state ^= *state >> 7;
-                *state ^= *state << 17;
-                *state % 8
-            };
-            match draw {
-                0 | 1 if delivery.delivered < 4 => delivery.nak(Duration::ZERO).await?,
-                2 if delivery.delivered < 3 => {
-                    // Kept unsettled by "losing" it: it comes again after the ack wait.
-                    std::mem::forget(delivery);
-                }
-                _ => kept.push(delivery),
-            }
-        }
-        // And the rest in reverse order.
-        kept.reverse();
-        Ok(kept)
-    }
-
-    async fn ack_floor(&self) -> BusResult<u64> {
-        self.inner.ack_floor().await
-    }
-}
-
-async fn applies_each_order_once_whatever_the_delivery(
-    bus: Arc<dyn EventBus>,
-    dead: Arc<dyn EventBus>,
-    prefix: &str,
-    dead_prefix: &str,
-) {
+async fn applies_each_order_once_whatever_the_delivery(buses: support::Buses) {
+    let support::Buses {
+        events: bus,
+        prefix,
+        dead,
+        dead_prefix,
+    } = buses;
+    let (prefix, dead_prefix) = (prefix.as_str(), dead_prefix.as_str());
     let (store, _directory) = support::embedded_store();
     let dead_view = dead.clone();
     let mut expected = support::write_orders(&*store, "acme", 0, 400).await;
@@ -114,10 +71,7 @@ async fn applies_each_order_once_whatever_the_delivery(
         .unwrap();
     let worker = Arc::new(VolumeWorker::new(
         store.clone(),
-        Box::new(Disorderly {
-            inner: consumer,
-            state: Mutex::new(0x9E37_79B9_7F4A_7C15),
-        }),
+        Box::new(support::Disorderly::new(consumer)),
         DeadLetters::new(dead.clone(), dead_prefix),
     ));
     let mut progress = worker.progress();
@@ -199,22 +153,11 @@ async fn republished(bus: &dyn EventBus, _prefix: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applies_each_order_once_whatever_the_delivery_in_process() {
-    applies_each_order_once_whatever_the_delivery(
-        Arc::new(MemoryBus::new()),
-        Arc::new(MemoryBus::new()),
-        "events",
-        "dead",
-    )
-    .await;
+    applies_each_order_once_whatever_the_delivery(support::Buses::in_process()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applies_each_order_once_whatever_the_delivery_on_jetstream() {
-    let name = support::unique("volumes");
-    let url = support::shared_nats();
-    let bus = support::jetstream_bus(&url, &name).await;
-    let dead_name = format!("{name}-DLQ");
-    let dead = support::jetstream_bus(&url, &dead_name).await;
-    applies_each_order_once_whatever_the_delivery(Arc::new(bus), Arc::new(dead), &name, &dead_name)
+    applies_each_order_once_whatever_the_delivery(support::Buses::on_jetstream("volumes").await)
         .await;
 }

@@ -79,6 +79,7 @@ pub async fn compute(state: &AppState, tenant: &Arc<TenantRuntime>, mut run: Run
         "computed"
     };
     state.metrics().runs.with_label_values(&[label]).inc();
+    crate::failpoint::crash_at("close-statements-stored");
     if let Err(error) = state
         .store()
         .update_run(&tenant_id, RunStatus::Running, run.clone())

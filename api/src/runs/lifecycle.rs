@@ -7,7 +7,7 @@ use super::posting::{line_amounts, line_transfer, payee_account, post_all};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{now_ms, AppState, TenantRuntime};
 use std::sync::Arc;
-use store::{Run, RunStatus, TransferKind};
+use store::{Run, RunStatus, Transfer, TransferKind};
 
 /// Stores a new `Running` run of `period` with the next free id (`<period>.<n>`).
 pub async fn new_run(
@@ -135,10 +135,21 @@ pub async fn post(state: &AppState, tenant: &TenantRuntime, run_id: &str) -> Api
             )))
         }
     }
-    let statements = state.store().statements(tenant_id, run_id).await?;
+    let transfers = run_transfers(state, tenant, run_id).await?;
+    post_all(state, tenant_id, transfers).await?;
+    set_status(state, tenant_id, run, RunStatus::Posted).await
+}
+
+/// The transfers that post a run: one per line of its statements.
+pub async fn run_transfers(
+    state: &AppState,
+    tenant: &TenantRuntime,
+    run_id: &str,
+) -> ApiResult<Vec<Transfer>> {
+    let statements = state.store().statements(&tenant.tenant.id, run_id).await?;
     let lines = line_amounts(&statements).map_err(ApiError::Internal)?;
     let now = now_ms();
-    let transfers = lines
+    Ok(lines
         .iter()
         .map(|(key, (recipient, amount))| {
             line_transfer(
@@ -150,7 +161,5 @@ pub async fn post(state: &AppState, tenant: &TenantRuntime, run_id: &str) -> Api
                 now,
             )
         })
-        .collect();
-    post_all(state, tenant_id, transfers).await?;
-    set_status(state, tenant_id, run, RunStatus::Posted).await
+        .collect())
 }

@@ -1,5 +1,6 @@
 //! Commission runs: preview → commit → post, restatements, statements.
 
+pub mod close;
 pub mod compute;
 pub mod inputs;
 pub mod lifecycle;

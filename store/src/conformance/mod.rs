@@ -8,6 +8,7 @@
 //! store::conformance_suite!(async { std::sync::Arc::new(my_backend().await) });
 //! ```
 
+mod leases;
 mod ledger;
 mod orders;
 mod outbox;
@@ -15,6 +16,7 @@ mod people;
 mod runs;
 mod volumes;
 
+pub use leases::*;
 pub use ledger::*;
 pub use orders::*;
 pub use outbox::*;
@@ -48,6 +50,7 @@ pub fn tenant(id: &str) -> Tenant {
         plan_version: 1,
         created_at_ms: 1,
         home_region: None,
+        closes: None,
     }
 }
 
@@ -108,6 +111,8 @@ macro_rules! conformance_suite {
             balances_always_sum_to_zero,
             account_transfers_come_newest_first,
             events_come_with_their_changes_and_leave_when_acknowledged,
+            a_lease_has_one_holder_until_released,
+            a_lease_lapses_when_not_renewed,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

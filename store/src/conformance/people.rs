@@ -23,6 +23,10 @@ pub async fn tenants_are_created_once_and_read_back(store: &dyn Store) {
     assert_eq!(store.tenant(&format!("{id}-missing")).await.unwrap(), None);
     let residing = Tenant {
         home_region: Some("us-east".into()),
+        closes: Some(CloseSchedule {
+            every: PeriodKind::Week,
+            after_hours: 36,
+        }),
         ..tenant(&unique_tenant("tenants-residing"))
     };
     store.create_tenant(residing.clone()).await.unwrap();

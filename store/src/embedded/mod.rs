@@ -6,6 +6,7 @@
 
 mod codec;
 mod distributors;
+mod leases;
 mod ledger;
 mod orders;
 mod outbox;

@@ -28,6 +28,8 @@ pub const TRANSFERS: Bytes = TableDefinition::new("transfers");
 pub const ACCOUNTS: Bytes = TableDefinition::new("accounts");
 /// (tenant, account, 16 hex digits of the account's transfer count) → transfer id
 pub const ACCOUNT_TRANSFERS: Bytes = TableDefinition::new("account_transfers");
+/// job → its lease (holder, expiry)
+pub const LEASES: Bytes = TableDefinition::new("leases");
 /// sequence → OutboxEvent
 pub const OUTBOX: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::new("outbox");
 /// name → value
@@ -49,6 +51,7 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
         TRANSFERS,
         ACCOUNTS,
         ACCOUNT_TRANSFERS,
+        LEASES,
     ] {
         txn.open_table(table)?;
     }

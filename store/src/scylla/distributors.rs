@@ -220,6 +220,9 @@ impl ScyllaStore {
         if existing != genealogy_of(distributor) {
             return Err(conflict());
         }
+        if !self.profiles.writes_profile_of(distributor) {
+            return Ok(false);
+        }
         match self.read_profile(tenant_id, &existing).await? {
             Some(profile) if profile == distributor.profile => Ok(false),
             Some(_) => Err(conflict()),

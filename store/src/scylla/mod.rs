@@ -20,6 +20,7 @@ mod claims;
 mod cql;
 mod distributors;
 mod events;
+mod job_leases;
 mod lease;
 mod ledger;
 mod migrate;
@@ -54,6 +55,8 @@ pub struct ScyllaStore {
     key_locks: orders::StripedLocks,
     /// This store's order-writer leases (see `lease`).
     leases: Arc<lease::OrderWriterLeases>,
+    /// Job leases (see `job_leases`).
+    job_leases: job_leases::JobLeaseStatements,
     /// Order-id claims under the leases (see `claims`).
     claims: claims::OrderClaims,
 }
@@ -130,6 +133,9 @@ impl ScyllaStore {
                 .await
                 .map_err(not_migrated)?,
             key_locks: orders::StripedLocks::new(),
+            job_leases: job_leases::JobLeaseStatements::prepare(&session, &regional)
+                .await
+                .map_err(not_migrated)?,
             leases,
             claims,
             session,

@@ -130,12 +130,27 @@ impl ProfileStatements {
         }
     }
 
+    /// Whether this process writes (and on a retry, compares) the distributor's profile. Not
+    /// for an empty profile of a distributor residing in another region: they enrolled through
+    /// their region's endpoint, which writes their profile there (a tenant at home here, whose
+    /// home region placed them over NATS). Writing the empty one would overwrite theirs.
+    pub(super) fn writes_profile_of(&self, distributor: &Distributor) -> bool {
+        let resides_here = distributor
+            .residence_region
+            .as_deref()
+            .is_none_or(|region| region == self.own_region);
+        resides_here || distributor.profile != Profile::default()
+    }
+
     /// The statement that writes the distributor's profile and the region it writes in; None
-    /// when the profile is kept outside this deployment.
+    /// when the profile is kept outside this deployment or written by another region.
     pub(super) fn upsert_for(
         &self,
         distributor: &Distributor,
     ) -> StoreResult<Option<(&str, &PreparedStatement)>> {
+        if !self.writes_profile_of(distributor) {
+            return Ok(None);
+        }
         Ok(self
             .kept_in(distributor)?
             .map(|(region, statements)| (region, &statements.upsert)))
@@ -179,6 +194,9 @@ impl ScyllaStore {
         distributor: &Distributor,
         sequence: i64,
     ) -> StoreResult<()> {
+        if !self.profiles.writes_profile_of(distributor) {
+            return Ok(());
+        }
         let Some((_, statements)) = self.profiles.kept_in(distributor)? else {
             return Ok(());
         };

@@ -44,7 +44,8 @@ pub const MIGRATIONS: &[Migration] = &[
                 plan text,
                 plan_version int,
                 created_at_ms bigint,
-                home_region text)",
+                home_region text,
+                closes text)",
             // `tenants()` lists every tenant: one partition, bounded by the number of
             // companies on the platform (thousands), never by their distributors.
             "CREATE TABLE IF NOT EXISTS {global}.tenant_directory (
@@ -252,7 +253,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
-        name: "order-writer leases",
+        name: "order-writer and job leases",
         scope: Scope::Regional,
         statements: &[
             // One row per tenant: the one process that may write the tenant's orders in
@@ -262,6 +263,12 @@ pub const MIGRATIONS: &[Migration] = &[
                 tenant_id text PRIMARY KEY,
                 holder text,
                 renewal bigint)",
+            // One row per job a process must do alone (a tenant's scheduled close of a
+            // period): its holder, written with a TTL that each renewal restarts (see
+            // `job_leases`). A handful of lightweight transactions per job.
+            "CREATE TABLE IF NOT EXISTS {regional}.job_leases (
+                job text PRIMARY KEY,
+                holder text)",
         ],
     },
 ];

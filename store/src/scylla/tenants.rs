@@ -32,6 +32,7 @@ type TenantRow = (
     Option<i32>,
     Option<i64>,
     Option<String>,
+    Option<String>,
 );
 type KeyRow = (
     Option<String>,
@@ -48,7 +49,7 @@ impl TenantStatements {
                 session,
                 format!(
                     "INSERT INTO {global}.tenants (tenant_id, name, plan, plan_version, created_at_ms, \
-                     home_region) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+                     home_region, closes) VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
                 ),
                 false,
             )
@@ -56,7 +57,7 @@ impl TenantStatements {
             select_tenant: prepare(
                 session,
                 format!(
-                    "SELECT tenant_id, name, plan, plan_version, created_at_ms, home_region FROM {global}.tenants \
+                    "SELECT tenant_id, name, plan, plan_version, created_at_ms, home_region, closes FROM {global}.tenants \
                      WHERE tenant_id = ?"
                 ),
                 true,
@@ -129,9 +130,13 @@ impl TenantStatements {
 }
 
 fn tenant_from(row: TenantRow) -> StoreResult<Tenant> {
-    let (id, name, plan, plan_version, created_at_ms, home_region) = row;
+    let (id, name, plan, plan_version, created_at_ms, home_region, closes) = row;
     let plan = serde_json::from_str(plan.as_deref().unwrap_or("null"))
         .map_err(|error| StoreError::Corrupt(format!("tenant {id}: plan: {error}")))?;
+    let closes = closes
+        .map(|closes| serde_json::from_str(&closes))
+        .transpose()
+        .map_err(|error| StoreError::Corrupt(format!("tenant {id}: closes: {error}")))?;
     Ok(Tenant {
         id,
         name: name.unwrap_or_default(),
@@ -139,6 +144,7 @@ fn tenant_from(row: TenantRow) -> StoreResult<Tenant> {
         plan_version: plan_version.unwrap_or(1) as u32,
         created_at_ms: created_at_ms.unwrap_or(0),
         home_region,
+        closes,
     })
 }
 
@@ -155,6 +161,9 @@ impl TenantStore for ScyllaStore {
         )
         .await?;
         let plan = serde_json::to_string(&tenant.plan).expect("plans serialize");
+        let closes = tenant
+            .closes
+            .map(|closes| serde_json::to_string(&closes).expect("schedules serialize"));
         let created = cql::conditional(
             &self.session,
             &statements.insert_tenant,
@@ -165,6 +174,7 @@ impl TenantStore for ScyllaStore {
                 tenant.plan_version as i32,
                 tenant.created_at_ms,
                 &tenant.home_region,
+                closes,
             ),
         )
         .await?;

@@ -264,6 +264,7 @@ impl EventBus for JetStreamBus {
                     ack_wait: config.ack_wait,
                     max_ack_pending: config.max_ack_pending as i64,
                     deliver_policy: consumer::DeliverPolicy::All,
+                    inactive_threshold: config.inactive_threshold.unwrap_or_default(),
                     ..Default::default()
                 },
             )

@@ -113,6 +113,9 @@ pub struct ConsumerConfig {
     pub ack_wait: Duration,
     /// Deliveries outstanding at once.
     pub max_ack_pending: usize,
+    /// A consumer nobody fetched from for this long is removed (a process's own consumer,
+    /// left behind when the process ended); None: kept.
+    pub inactive_threshold: Option<Duration>,
 }
 
 impl ConsumerConfig {
@@ -122,6 +125,7 @@ impl ConsumerConfig {
             filter_subject: None,
             ack_wait: Duration::from_secs(30),
             max_ack_pending: 20_000,
+            inactive_threshold: None,
         }
     }
 }

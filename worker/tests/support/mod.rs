@@ -4,10 +4,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::{NewOrder, Order, OrderStatus, OrderStore};
 use worker::bus::jetstream::{JetStreamBus, StreamSpec};
+use worker::bus::{BusResult, Consumer, Delivery};
 
 #[path = "../../../tests/services/nats_servers.rs"]
 mod nats_servers;
@@ -136,5 +137,88 @@ pub async fn until<T: std::fmt::Debug>(
             "gave up waiting: {what}; last seen {:?}",
             *receiver.borrow()
         );
+    }
+}
+
+/// A consumer that hands back a deterministic fraction of what it fetches (`nak` without
+/// delay, so the bus delivers those again after later events) and leaves another fraction
+/// unsettled (delivered again after the ack wait, after the worker acknowledged later ones).
+pub struct Disorderly {
+    inner: Box<dyn Consumer>,
+    state: Mutex<u64>,
+}
+
+impl Disorderly {
+    pub fn new(inner: Box<dyn Consumer>) -> Disorderly {
+        Disorderly {
+            inner,
+            state: Mutex::new(0x9E37_79B9_7F4A_7C15),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Consumer for Disorderly {
+    async fn fetch(&self, max: usize, wait: Duration) -> BusResult<Vec<Delivery>> {
+        let fetched = self.inner.fetch(max, wait).await?;
+        let mut kept = Vec::new();
+        for delivery in fetched {
+            let draw = {
+                let mut state = self.state.lock().unwrap();
+                // A xorshift: the same disorder on every run.
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                *state % 8
+            };
+            match draw {
+                0 | 1 if delivery.delivered < 4 => delivery.nak(Duration::ZERO).await?,
+                2 if delivery.delivered < 3 => {
+                    // Kept unsettled by "losing" it: it comes again after the ack wait.
+                    std::mem::forget(delivery);
+                }
+                _ => kept.push(delivery),
+            }
+        }
+        // And the rest in reverse order.
+        kept.reverse();
+        Ok(kept)
+    }
+
+    async fn ack_floor(&self) -> BusResult<u64> {
+        self.inner.ack_floor().await
+    }
+}
+
+/// A stream of events and a dead-letter stream, with their subject prefixes: what a
+/// consumer's test runs on, once in process and once on the shared nats-server.
+pub struct Buses {
+    pub events: Arc<dyn worker::bus::EventBus>,
+    pub prefix: String,
+    pub dead: Arc<dyn worker::bus::EventBus>,
+    pub dead_prefix: String,
+}
+
+impl Buses {
+    pub fn in_process() -> Buses {
+        Buses {
+            events: Arc::new(worker::bus::memory::MemoryBus::new()),
+            prefix: "events".into(),
+            dead: Arc::new(worker::bus::memory::MemoryBus::new()),
+            dead_prefix: "dead".into(),
+        }
+    }
+
+    /// Streams of their own (`{label}-…` and its `-DLQ`) on the shared server.
+    pub async fn on_jetstream(label: &str) -> Buses {
+        let url = shared_nats();
+        let prefix = unique(label);
+        let dead_prefix = format!("{prefix}-DLQ");
+        Buses {
+            events: Arc::new(jetstream_bus(&url, &prefix).await),
+            dead: Arc::new(jetstream_bus(&url, &dead_prefix).await),
+            prefix,
+            dead_prefix,
+        }
     }
 }
