@@ -52,7 +52,7 @@ pub async fn spawn_follower(
                 streams.events_subject_prefix()
             )),
             inactive_threshold: Some(CONSUMER_LEFT_BEHIND_FOR),
-            ..ConsumerConfig::new(consumer_name(&worker::closes::holder_name()))
+            ..ConsumerConfig::new(consumer_name(&store::held_lease::holder_name()))
         })
         .await
         .map_err(|error| error.to_string())?;

@@ -19,7 +19,10 @@ use std::process::ExitCode;
         It also closes the periods of the tenants created with a close schedule (`closes`: every month \
         or ISO week, some hours after it ended): closed, committed and posted, each under a lease in \
         the store, so that of several processes serving one store one closes each period, and a close \
-        whose process died is carried on by another (--no-closes leaves them to others).\n\n\
+        whose process died is carried on by another. A refund in a closed period restates it here, \
+        under the same lease. --no-closes leaves both to `upline worker --closes` processes, which \
+        restate from the refund events (durable consumer `restatements`), so that a restatement a \
+        process left is carried on at once by another.\n\n\
         Logs go to standard error; set UPLINE_LOG (e.g. `info`, `upline_api=debug`) to choose how much."
 )]
 pub struct ServeArgs {
@@ -58,7 +61,8 @@ pub struct ServeArgs {
         requires = "nats"
     )]
     pub inbound_from: Vec<String>,
-    /// Leave the tenants' scheduled closes to other processes (`upline worker --closes`).
+    /// Leave the tenants' scheduled closes and the restatements of refunds to other processes
+    /// (`upline worker --closes`, over the same store and NATS).
     #[arg(long)]
     pub no_closes: bool,
     #[command(flatten)]
@@ -111,8 +115,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(url) = &args.nats {
         connect_regions(url, &args, &state).await?;
     }
-    api::runs::restatement::resume_unfinished(state.clone());
-    if !args.no_closes {
+    args.closes.set_leases(&state);
+    if args.no_closes {
+        // `upline worker --closes` restates from the refund events.
+        state.leave_restatements_to_workers();
+    } else {
+        api::runs::restatement::resume_unfinished(state.clone());
         args.closes.spawn(&state, crate::closes::Host::Serve);
     }
     api::server::serve(state, args.listen, |address| {

@@ -32,7 +32,9 @@ consumer `volumes` on it) applies their orders for the tenants at home here, and
 (durable consumer `payouts`) settles into wallets here what tenants at home there paid \
 distributors residing here.\n\n\
 With --closes it also closes the periods of the tenants created with a close schedule (every month \
-or ISO week, some hours after it ended): closed, committed and posted under a lease per period."
+or ISO week, some hours after it ended): closed, committed and posted under a lease per period; \
+and it restates closed periods for refunds (durable consumer `restatements` of the stream's \
+order.refunded events), under the same lease: run `upline serve --no-closes` beside it."
 )]
 pub struct WorkerArgs {
     #[command(flatten)]
@@ -92,9 +94,18 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
             },
         )
         .await?;
+        args.close_timing.set_leases(&state);
         api::runs::restatement::resume_unfinished(state.clone());
         let closes = args.close_timing.spawn(&state, crate::closes::Host::Worker);
-        (state.store().clone(), relay, Some(closes))
+        let events: Arc<dyn EventBus> = events.clone();
+        let restatements = crate::closes::spawn_restatements(
+            &state,
+            &events,
+            &streams.events_subject_prefix(),
+            args.nats.dead_letters(&streams).await?,
+        )
+        .await?;
+        (state.store().clone(), relay, Some((closes, restatements)))
     } else {
         let store = api::server::open_store(&args.store.choice()?).await?;
         let relay = (!args.no_relay)
@@ -136,7 +147,7 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
         }
     );
     if closes.is_some() {
-        eprintln!("upline worker: closing the periods of the tenants with a close schedule");
+        eprintln!("upline worker: closing the periods of the tenants with a close schedule, restating closed periods for refunds (durable consumer `restatements`)");
     }
     if !args.inbound_from.is_empty() {
         eprintln!(
@@ -187,11 +198,17 @@ async fn run(args: WorkerArgs) -> Result<(), String> {
                     applied.poison.len(),
                     applied.failures,
                 );
-                if let Some(closes) = &closes {
+                if let Some((closes, restatements)) = &closes {
                     let closes = closes.borrow().clone();
                     eprintln!(
                         "upline worker: closes: {} periods closed here ({} failures, {} held by other processes)",
                         closes.closed, closes.failures, closes.held_elsewhere,
+                    );
+                    let restated = restatements.borrow().clone();
+                    eprintln!(
+                        "upline worker: restatements: {} periods restated here, {} refunds restated before, {} in periods not closed ({} failures, {} held by other processes, {} dead-lettered)",
+                        restated.restated, restated.already_restated, restated.nothing_to_restate,
+                        restated.failures, restated.held_elsewhere, restated.poison.len(),
                     );
                 }
                 if let Some((inbound, payouts)) = &inbound {

@@ -12,12 +12,10 @@ mod common;
 use common::cassandra::{migrated_prefix, store_arguments};
 use common::nats::{nats_url, unique};
 use common::serve::{start_with, ServeProcess};
+use common::worker::{wait_for, Worker};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::{LedgerStore, RunStatus, RunStore};
 
@@ -235,77 +233,4 @@ fn previous_month() -> String {
         (year, month - 1)
     };
     format!("{year:04}-{month:02}")
-}
-
-/// `upline worker` as a child process, its standard error kept.
-struct Worker {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Worker {
-    fn start(data: &std::path::Path, arguments: &[String], failpoint: Option<&str>) -> Worker {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_upline"));
-        command
-            .arg("worker")
-            .arg("--data")
-            .arg(data)
-            .args(arguments)
-            .env("UPLINE_LOG", "warn")
-            .stderr(Stdio::piped());
-        if let Some(failpoint) = failpoint {
-            command.env("UPLINE_FAILPOINT", failpoint);
-        }
-        let mut child = command.spawn().expect("upline worker starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let pipe = child.stderr.take().unwrap();
-        let kept = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                eprintln!("[worker] {line}");
-                let mut kept = kept.lock().unwrap();
-                kept.push_str(&line);
-                kept.push('\n');
-            }
-        });
-        Worker { child, stderr }
-    }
-
-    /// Its exit status, or None when it is still running after `patience` (then killed).
-    fn wait(&mut self, patience: Duration) -> Option<std::process::ExitStatus> {
-        let started = std::time::Instant::now();
-        while started.elapsed() < patience {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        None
-    }
-
-    fn said(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-/// A test that fails leaves no worker behind.
-impl Drop for Worker {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Polls `done` until it holds or `patience` passed; whether it held.
-async fn wait_for(patience: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let started = std::time::Instant::now();
-    while started.elapsed() < patience {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    done()
 }

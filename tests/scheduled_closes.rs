@@ -56,7 +56,9 @@ async fn serve_closes_last_month_on_schedule_and_restates_after_a_refund() {
     let server = start_with(&data, &["--close-scan".into(), "1".into()]);
     let closed = wait_for_run(&server, &key, &format!("{last_month}.scheduled"), "posted").await;
     assert_eq!(closed["period"], last_month.as_str());
-    assert_wallets_pay(&server, &key, &format!("{last_month}.scheduled")).await;
+    server
+        .assert_wallets_pay(&key, DISTRIBUTORS, &format!("{last_month}.scheduled"))
+        .await;
     let runs = server
         .expect(Method::GET, "/v1/runs", &key, None, StatusCode::OK)
         .await;
@@ -79,9 +81,11 @@ async fn serve_closes_last_month_on_schedule_and_restates_after_a_refund() {
         )
         .await;
     let scheduled = format!("{last_month}.scheduled");
-    let restated = wait_for_restatement(&server, &key, &scheduled).await;
+    let restated = server.wait_for_restatement(&key, &scheduled).await;
     assert_eq!(restated["period"], last_month.as_str());
-    assert_wallets_pay(&server, &key, restated["run_id"].as_str().unwrap()).await;
+    server
+        .assert_wallets_pay(&key, DISTRIBUTORS, restated["run_id"].as_str().unwrap())
+        .await;
     tokio::time::sleep(Duration::from_secs(3)).await; // a few more scans
     let runs = server
         .expect(Method::GET, "/v1/runs", &key, None, StatusCode::OK)
@@ -135,7 +139,7 @@ async fn a_restatement_whose_process_died_is_carried_on_at_the_next_start() {
             )
             .await;
     }
-    assert_wallets_pay(&server, &key, &run_id).await;
+    server.assert_wallets_pay(&key, DISTRIBUTORS, &run_id).await;
     server.stop();
 
     // The refund's restatement ends the process once committed, before any adjustment.
@@ -153,8 +157,10 @@ async fn a_restatement_whose_process_died_is_carried_on_at_the_next_start() {
 
     // The next start carries it on: the adjustments once, the old run superseded.
     let server = start_with(&data, &[]);
-    let restated = wait_for_restatement(&server, &key, &run_id).await;
-    assert_wallets_pay(&server, &key, restated["run_id"].as_str().unwrap()).await;
+    let restated = server.wait_for_restatement(&key, &run_id).await;
+    server
+        .assert_wallets_pay(&key, DISTRIBUTORS, restated["run_id"].as_str().unwrap())
+        .await;
     let runs = server
         .expect(Method::GET, "/v1/runs", &key, None, StatusCode::OK)
         .await;
@@ -180,36 +186,6 @@ async fn a_restatement_whose_process_died_is_carried_on_at_the_next_start() {
     server.stop();
 }
 
-/// Every distributor's wallet holds exactly their total in the run.
-async fn assert_wallets_pay(server: &ServeProcess, key: &str, run_id: &str) {
-    let mut paid_someone = false;
-    for n in 0..DISTRIBUTORS {
-        let id = format!("d{n}");
-        let statement = server
-            .expect(
-                Method::GET,
-                &format!("/v1/runs/{run_id}/statements/{id}"),
-                key,
-                None,
-                StatusCode::OK,
-            )
-            .await;
-        let wallet = server
-            .expect(
-                Method::GET,
-                &format!("/v1/wallets/{id}"),
-                key,
-                None,
-                StatusCode::OK,
-            )
-            .await;
-        let total = statement["summary"]["total"].as_str().unwrap();
-        assert_eq!(wallet["balance"].as_str().unwrap(), total, "{id}'s wallet");
-        paid_someone |= total != "0.00";
-    }
-    assert!(paid_someone, "the run pays nobody: nothing was checked");
-}
-
 async fn wait_for_run(server: &ServeProcess, key: &str, run_id: &str, status: &str) -> Value {
     for _ in 0..600 {
         let response = server
@@ -228,25 +204,6 @@ async fn wait_for_run(server: &ServeProcess, key: &str, run_id: &str, status: &s
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("run {run_id} did not become {status}");
-}
-
-/// The posted run that restates `run_id`.
-async fn wait_for_restatement(server: &ServeProcess, key: &str, run_id: &str) -> Value {
-    for _ in 0..600 {
-        let runs = server
-            .expect(Method::GET, "/v1/runs", key, None, StatusCode::OK)
-            .await;
-        if let Some(run) = runs
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|run| run["restates"] == run_id && run["status"] == "posted")
-        {
-            return run.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no restatement of {run_id} was posted");
 }
 
 /// Last month and this month, `YYYY-MM`.

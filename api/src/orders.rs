@@ -231,12 +231,14 @@ async fn refund_order(
                 .orders
                 .with_label_values(&["refunded"])
                 .inc();
-            crate::runs::restatement::restate_after_refund(
-                state.clone(),
-                tenant.clone(),
-                order.date.clone(),
-            )
-            .await;
+            if state.restates_refunds() {
+                crate::runs::restatement::restate_after_refund(
+                    state.clone(),
+                    tenant.clone(),
+                    order.date.clone(),
+                )
+                .await;
+            }
             Ok(Json(OrderView::of(&order)))
         }
         RefundOutcome::AlreadyRefunded(order) => Ok(Json(OrderView::of(&order))),

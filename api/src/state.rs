@@ -31,6 +31,31 @@ struct Inner {
     region: OnceLock<String>,
     /// How this process reaches the home regions of the tenants at home elsewhere.
     home_link: OnceLock<Arc<dyn crate::residence::HomeLink>>,
+    /// How this process holds a period's lease to close or restate it.
+    period_leases: OnceLock<PeriodLeases>,
+    /// Whether a refund taken here restates its closed periods in this process (otherwise
+    /// `upline worker --closes` does, from the refund events).
+    restates_refunds: std::sync::atomic::AtomicBool,
+}
+
+/// How this process holds the lease of a period (`store::held_lease::period_job`) while it
+/// closes or restates the period.
+#[derive(Clone, Debug)]
+pub struct PeriodLeases {
+    /// This process, as holder.
+    pub holder: String,
+    /// The lease's length: another process carries the job on this long after the holder's
+    /// last renewal at the latest.
+    pub valid_for: std::time::Duration,
+}
+
+impl Default for PeriodLeases {
+    fn default() -> PeriodLeases {
+        PeriodLeases {
+            holder: store::held_lease::holder_name(),
+            valid_for: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 /// One tenant, live: its plan compiled and its genealogy index in memory.
@@ -78,6 +103,8 @@ impl AppState {
                 imports: ImportProgress::default(),
                 region: OnceLock::new(),
                 home_link: OnceLock::new(),
+                period_leases: OnceLock::new(),
+                restates_refunds: std::sync::atomic::AtomicBool::new(true),
             }),
         }
     }
@@ -107,6 +134,29 @@ impl AppState {
 
     pub fn home_link(&self) -> Option<&Arc<dyn crate::residence::HomeLink>> {
         self.inner.home_link.get()
+    }
+
+    /// Sets how this process holds period leases (once, before serving).
+    pub fn set_period_leases(&self, leases: PeriodLeases) {
+        let _ = self.inner.period_leases.set(leases);
+    }
+
+    pub fn period_leases(&self) -> &PeriodLeases {
+        self.inner.period_leases.get_or_init(PeriodLeases::default)
+    }
+
+    /// Leaves the restatements of refunds to `upline worker --closes` (before serving).
+    pub fn leave_restatements_to_workers(&self) {
+        self.inner
+            .restates_refunds
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a refund taken here restates its closed periods in this process.
+    pub fn restates_refunds(&self) -> bool {
+        self.inner
+            .restates_refunds
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn admin_token_sha256(&self) -> &str {

@@ -14,6 +14,7 @@
 pub mod conformance;
 pub mod embedded;
 pub mod error;
+pub mod held_lease;
 pub mod model;
 pub mod periods;
 pub mod scylla;

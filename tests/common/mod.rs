@@ -48,3 +48,4 @@ pub fn commissions_in_folder(folder: &Path, plan: &Path, period: &str, out: &Pat
 pub mod cassandra;
 pub mod nats;
 pub mod serve;
+pub mod worker;

@@ -199,6 +199,56 @@ impl ServeProcess {
         self.wait_run(key, run["run_id"].as_str().unwrap()).await
     }
 
+    /// Every distributor of [`ServeProcess::enroll_tree`] (`d0` ..) holds in their wallet
+    /// exactly their total in the run; some total is not zero.
+    pub async fn assert_wallets_pay(&self, key: &str, distributors: usize, run_id: &str) {
+        let mut paid_someone = false;
+        for n in 0..distributors {
+            let id = format!("d{n}");
+            let statement = self
+                .expect(
+                    Method::GET,
+                    &format!("/v1/runs/{run_id}/statements/{id}"),
+                    key,
+                    None,
+                    StatusCode::OK,
+                )
+                .await;
+            let wallet = self
+                .expect(
+                    Method::GET,
+                    &format!("/v1/wallets/{id}"),
+                    key,
+                    None,
+                    StatusCode::OK,
+                )
+                .await;
+            let total = statement["summary"]["total"].as_str().unwrap();
+            assert_eq!(wallet["balance"].as_str().unwrap(), total, "{id}'s wallet");
+            paid_someone |= total != "0.00";
+        }
+        assert!(paid_someone, "the run pays nobody: nothing was checked");
+    }
+
+    /// The posted run that restates `run_id`.
+    pub async fn wait_for_restatement(&self, key: &str, run_id: &str) -> Value {
+        for _ in 0..600 {
+            let runs = self
+                .expect(Method::GET, "/v1/runs", key, None, StatusCode::OK)
+                .await;
+            if let Some(run) = runs
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|run| run["restates"] == run_id && run["status"] == "posted")
+            {
+                return run.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no restatement of {run_id} was posted");
+    }
+
     pub async fn wait_run(&self, key: &str, run_id: &str) -> Value {
         loop {
             let run = self

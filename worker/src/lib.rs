@@ -11,5 +11,6 @@ pub mod genealogy;
 pub mod payouts;
 pub mod relay;
 pub mod requests;
+pub mod restatements;
 pub mod streams;
 pub mod volumes;

@@ -32,11 +32,11 @@ pub fn scheduled_run_id(period: &str) -> String {
 /// or commits, so that a closer whose lease lapsed (a long pause) stops there.
 pub type LeaseHeld<'a> = &'a (dyn Fn() -> bool + Send + Sync);
 
-fn still_held(lease_held: LeaseHeld<'_>) -> Result<(), String> {
+pub(super) fn still_held(lease_held: LeaseHeld<'_>) -> Result<(), String> {
     if lease_held() {
         Ok(())
     } else {
-        Err("the close's lease lapsed; another process carries it on".into())
+        Err("the period's lease lapsed; another process carries the job on".into())
     }
 }
 

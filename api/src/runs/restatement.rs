@@ -1,25 +1,60 @@
-//! Restatements: a refund of an order in a committed period re-runs the period, and only the
-//! differences are posted, as adjustments (negative ones claw back from the wallet, which may
-//! then stand below zero until earned back).
+//! Restatements: a refund of an order in a period that has an effective run re-runs the
+//! period, and only the differences are posted, as adjustments (negative ones claw back from
+//! the wallet, which may then stand below zero until earned back).
 //!
-//! A restatement that stopped half way (its process died) is carried on, not begun again: the
-//! run that restates the one in force is found by its `restates` and goes on from its status
-//! — computed again, committed, its differences posted (their ids derive from the run and the
-//! line, so none is paid twice), the old run superseded. Every start of `upline serve` (and of
-//! `upline worker --closes`) carries on the restatements it finds unfinished.
+//! Two places start them, and the period's lease (`store::held_lease::period_job`, the one a
+//! scheduled close holds) keeps any two from changing one period's runs at once:
+//! - **In process** (`upline serve`, unless `--no-closes`): the refund's handler stores the
+//!   restating run before it answers ([`restate_after_refund`]), then computes and posts it in
+//!   the background under the lease. Every start of `upline serve` or `upline worker --closes`
+//!   carries on what a dead process left unfinished ([`resume_unfinished`]).
+//! - **From the refund events** (`upline worker --closes`): [`restate_refund`] restates the
+//!   period with a run named after the refund's outbox sequence, `<period>.r<sequence>`, so a
+//!   redelivered refund finds its run finished (or carries it on) instead of starting another.
+//!
+//! A restatement that stopped half way is carried on, not begun again: it is found by its
+//! `restates` and goes on from its status — computed again, committed, its differences posted
+//! (their ids derive from the run and the line, so none is paid twice), the old run superseded.
+//! Restating counts every refund stored before it computes, so restating a run that counts them
+//! all already posts nothing: a restatement too many is harmless, two at once are not (each
+//! would post the same differences), hence the lease.
 
+use super::close::{still_held, LeaseHeld};
 use super::compute::{compute, is_effective};
 use super::lifecycle::{new_run, set_status};
 use super::posting::{line_amounts, line_transfer, payee_account, post_all};
 use crate::periods::periods_of;
 use crate::state::{now_ms, AppState, TenantRuntime};
 use std::sync::Arc;
-use store::{Run, RunStatus, TransferKind};
+use std::time::Duration;
+use store::held_lease::{period_job, HeldLease};
+use store::{Run, RunStatus, StoreError, TransferKind};
 
-/// After a refund of an order dated `date`: restates the periods it counted in that have an
-/// effective run. The restating runs are stored before this returns (so a process that dies
-/// afterwards leaves them to the next start, see [`resume_unfinished`]); they are computed and
-/// posted in the background, failures logged, the old run standing meanwhile.
+/// How long a restatement in process waits before asking again for a lease another process
+/// holds.
+const LEASE_WAIT: Duration = Duration::from_millis(500);
+
+/// What restating a period for a refund came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Restated {
+    /// A run restating the period was finished: this one.
+    Restated(Run),
+    /// The refund's restatement was finished before (a redelivered refund).
+    AlreadyRestated,
+    /// The period has no effective run: its close, whenever it comes, counts the refund.
+    NothingToRestate,
+}
+
+/// The run that restates `period` for the refund stored at outbox `sequence`.
+pub fn refund_run_id(period: &str, sequence: u64) -> String {
+    format!("{period}.r{sequence}")
+}
+
+/// After a refund of an order dated `date`, in process: restates the periods it counted in
+/// that have an effective run. The restating runs are stored before this returns (so a process
+/// that dies afterwards leaves them to the next start, see [`resume_unfinished`]); they are
+/// computed and posted in the background under each period's lease, failures logged, the old
+/// run standing meanwhile.
 pub async fn restate_after_refund(state: AppState, tenant: Arc<TenantRuntime>, date: String) {
     let Some(day) = engine::calendar::parse_date(date.as_bytes()) else {
         return;
@@ -32,7 +67,7 @@ pub async fn restate_after_refund(state: AppState, tenant: Arc<TenantRuntime>, d
     }
     tokio::spawn(async move {
         for period in periods {
-            if let Err(error) = restate(&state, &tenant, &period).await {
+            if let Err(error) = restate_in_process(&state, &tenant, &period).await {
                 tracing::error!(tenant = %tenant.tenant.id, %period, %error, "restatement failed");
             }
         }
@@ -40,25 +75,17 @@ pub async fn restate_after_refund(state: AppState, tenant: Arc<TenantRuntime>, d
 }
 
 /// Stores the run restating `period`'s effective run, unless there is none or one is under
-/// way already: then the restatement this refund spawns waits for that one (the tenant's lock)
-/// and restates its result again, counting this refund.
+/// way already: then the restatement this refund spawns carries that one on, computing it
+/// after this refund was stored. Takes no lease (the refund's answer does not wait for one):
+/// a run begun while another process restated the period is pointed at that one's result
+/// before it is computed (see [`carry_on`]).
 async fn begin(state: &AppState, tenant: &TenantRuntime, period: &str) -> Result<(), String> {
     let _lifecycle = tenant.run_lifecycle.lock().await;
-    let runs = state
-        .store()
-        .runs(&tenant.tenant.id)
-        .await
-        .map_err(|error| error.to_string())?;
-    if runs
-        .iter()
-        .any(|run| run.period == period && is_unfinished_restatement(run))
-    {
+    let runs = runs_of(state, tenant).await?;
+    if unfinished_restatement(&runs, period).is_some() {
         return Ok(());
     }
-    let Some(old) = runs
-        .iter()
-        .find(|run| run.period == period && is_effective(run))
-    else {
+    let Some(old) = effective_run(&runs, period) else {
         return Ok(());
     };
     new_run(state, tenant, period, Some(old.run_id.clone()))
@@ -67,17 +94,77 @@ async fn begin(state: &AppState, tenant: &TenantRuntime, period: &str) -> Result
         .map_err(|error| error.to_string())
 }
 
-/// Whether `run` restates another and has not finished doing so.
-fn is_unfinished_restatement(run: &Run) -> bool {
-    run.restates.is_some()
-        && matches!(
-            run.status,
-            RunStatus::Running | RunStatus::Preview | RunStatus::Committed
-        )
+/// Restates `period` in this process under its lease, waiting for the lease while another
+/// process holds it.
+async fn restate_in_process(
+    state: &AppState,
+    tenant: &Arc<TenantRuntime>,
+    period: &str,
+) -> Result<Option<Run>, String> {
+    let lease = hold_period_lease(state, &tenant.tenant.id, period).await?;
+    let outcome = restate(state, tenant, period, &lease.checker()).await;
+    lease.release().await;
+    outcome
 }
 
-/// Carries on every restatement left unfinished (by a process that died), tenant by tenant;
-/// runs in the background, logging what fails.
+/// Takes the lease of the tenant's `period`, waiting while another process holds it.
+async fn hold_period_lease(
+    state: &AppState,
+    tenant_id: &str,
+    period: &str,
+) -> Result<HeldLease, String> {
+    let leases = state.period_leases();
+    let job = period_job(tenant_id, period);
+    loop {
+        if let Some(lease) = HeldLease::take(
+            state.store().clone(),
+            &job,
+            &leases.holder,
+            leases.valid_for,
+        )
+        .await?
+        {
+            return Ok(lease);
+        }
+        tokio::time::sleep(LEASE_WAIT).await;
+    }
+}
+
+/// Whether `run` restates another and has not finished doing so: not computed or committed
+/// yet, or the run it restates is still in force (its process died before superseding it).
+fn is_unfinished_restatement(run: &Run, runs: &[Run]) -> bool {
+    let Some(restated) = &run.restates else {
+        return false;
+    };
+    match run.status {
+        RunStatus::Running | RunStatus::Preview => true,
+        RunStatus::Committed | RunStatus::Posted => runs
+            .iter()
+            .any(|old| &old.run_id == restated && is_effective(old)),
+        RunStatus::Failed | RunStatus::Superseded => false,
+    }
+}
+
+fn unfinished_restatement<'a>(runs: &'a [Run], period: &str) -> Option<&'a Run> {
+    runs.iter()
+        .find(|run| run.period == period && is_unfinished_restatement(run, runs))
+}
+
+fn effective_run<'a>(runs: &'a [Run], period: &str) -> Option<&'a Run> {
+    runs.iter()
+        .find(|run| run.period == period && is_effective(run))
+}
+
+async fn runs_of(state: &AppState, tenant: &TenantRuntime) -> Result<Vec<Run>, String> {
+    state
+        .store()
+        .runs(&tenant.tenant.id)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+/// Carries on every restatement left unfinished (by a process that died), tenant by tenant,
+/// each under its period's lease; runs in the background, logging what fails.
 pub fn resume_unfinished(state: AppState) {
     tokio::spawn(async move {
         let tenants = match state.store().tenants().await {
@@ -89,7 +176,7 @@ pub fn resume_unfinished(state: AppState) {
         };
         for tenant in tenants
             .into_iter()
-            .filter(|tenant| tenant.home_region.is_none())
+            .filter(|tenant| tenant.is_at_home_in(state.region()))
         {
             let runs = match state.store().runs(&tenant.id).await {
                 Ok(runs) => runs,
@@ -98,13 +185,16 @@ pub fn resume_unfinished(state: AppState) {
                     continue;
                 }
             };
-            for run in runs.iter().filter(|run| is_unfinished_restatement(run)) {
+            for run in runs
+                .iter()
+                .filter(|run| is_unfinished_restatement(run, &runs))
+            {
                 let Ok(Some(runtime)) = crate::runtime::tenant_runtime(&state, &tenant.id).await
                 else {
                     continue;
                 };
                 tracing::info!(tenant = %tenant.id, run = %run.run_id, "carrying on an unfinished restatement");
-                if let Err(error) = restate(&state, &runtime, &run.period).await {
+                if let Err(error) = restate_in_process(&state, &runtime, &run.period).await {
                     tracing::error!(tenant = %tenant.id, run = %run.run_id, %error, "restatement failed");
                 }
             }
@@ -113,39 +203,138 @@ pub fn resume_unfinished(state: AppState) {
 }
 
 /// Restates `period` if it has an effective run — or carries on its unfinished restatement;
-/// returns the new run.
+/// returns the run that restated it. The caller holds the period's lease (`lease_held`).
 pub async fn restate(
     state: &AppState,
     tenant: &Arc<TenantRuntime>,
     period: &str,
+    lease_held: LeaseHeld<'_>,
 ) -> Result<Option<Run>, String> {
     let _lifecycle = tenant.run_lifecycle.lock().await;
+    let runs = runs_of(state, tenant).await?;
+    let run = match unfinished_restatement(&runs, period) {
+        Some(run) => run.clone(),
+        None => {
+            let Some(old) = effective_run(&runs, period) else {
+                return Ok(None);
+            };
+            still_held(lease_held)?;
+            new_run(state, tenant, period, Some(old.run_id.clone()))
+                .await
+                .map_err(|error| error.to_string())?
+        }
+    };
+    carry_on(state, tenant, run, lease_held).await.map(Some)
+}
+
+/// Restates `period` for the refund stored at outbox `sequence` (an `order.refunded` event):
+/// first carries on any restatement of the period left unfinished, then, unless the refund's
+/// own run (`<period>.r<sequence>`) is finished already, makes and finishes it. The caller
+/// holds the period's lease (`lease_held`).
+pub async fn restate_refund(
+    state: &AppState,
+    tenant: &Arc<TenantRuntime>,
+    period: &str,
+    sequence: u64,
+    lease_held: LeaseHeld<'_>,
+) -> Result<Restated, String> {
+    let _lifecycle = tenant.run_lifecycle.lock().await;
+    let own_id = refund_run_id(period, sequence);
+    loop {
+        let runs = runs_of(state, tenant).await?;
+        let own = runs.iter().find(|run| run.run_id == own_id);
+        if let Some(own) = own.filter(|own| own.status == RunStatus::Failed) {
+            // It failed computing (the store, say): compute it again.
+            still_held(lease_held)?;
+            let again = Run {
+                error: None,
+                created_at_ms: now_ms(),
+                ..own.clone()
+            };
+            set_status(state, &tenant.tenant.id, again, RunStatus::Running)
+                .await
+                .map_err(|error| error.to_string())?;
+            continue;
+        }
+        if own.is_some_and(|own| !is_unfinished_restatement(own, &runs)) {
+            return Ok(Restated::AlreadyRestated);
+        }
+        if let Some(unfinished) = unfinished_restatement(&runs, period) {
+            let finished = carry_on(state, tenant, unfinished.clone(), lease_held).await?;
+            if finished.run_id == own_id {
+                return Ok(Restated::Restated(finished));
+            }
+            continue;
+        }
+        let Some(old) = effective_run(&runs, period) else {
+            return Ok(Restated::NothingToRestate);
+        };
+        still_held(lease_held)?;
+        let run = Run {
+            run_id: own_id.clone(),
+            period: period.to_owned(),
+            plan_version: tenant.tenant.plan_version,
+            status: RunStatus::Running,
+            restates: Some(old.run_id.clone()),
+            created_at_ms: now_ms(),
+            distributors: 0,
+            lines: 0,
+            totals: Vec::new(),
+            error: None,
+        };
+        match state.store().create_run(&tenant.tenant.id, run).await {
+            Ok(()) | Err(StoreError::Conflict { .. }) => continue,
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+}
+
+/// Finishes the restating `run` from its status: computes it (`running`), commits it
+/// (`preview`), posts its differences if the run it restates was posted, and supersedes that
+/// run. A run not computed yet whose old run was superseded meanwhile (begun without the lease
+/// while another restatement ran) restates the period's run in force instead.
+async fn carry_on(
+    state: &AppState,
+    tenant: &Arc<TenantRuntime>,
+    mut run: Run,
+    lease_held: LeaseHeld<'_>,
+) -> Result<Run, String> {
     let tenant_id = &tenant.tenant.id;
-    let runs = state
-        .store()
-        .runs(tenant_id)
-        .await
-        .map_err(|error| error.to_string())?;
-    let unfinished = runs
+    let runs = runs_of(state, tenant).await?;
+    let restated = runs
         .iter()
-        .find(|run| run.period == period && is_unfinished_restatement(run))
-        .cloned();
-    let old = match &unfinished {
-        Some(run) => runs
-            .iter()
-            .find(|old| Some(&old.run_id) == run.restates.as_ref() && is_effective(old)),
-        None => runs
-            .iter()
-            .find(|run| run.period == period && is_effective(run)),
-    };
-    let Some(old) = old.cloned() else {
-        return Ok(None);
-    };
-    let mut run = match unfinished {
-        Some(run) => run,
-        None => new_run(state, tenant, period, Some(old.run_id.clone()))
-            .await
-            .map_err(|error| error.to_string())?,
+        .find(|old| Some(&old.run_id) == run.restates.as_ref() && is_effective(old));
+    let old = match restated {
+        Some(old) => old.clone(),
+        None if run.status == RunStatus::Running => {
+            let Some(current) = effective_run(&runs, &run.period).cloned() else {
+                return Err(format!(
+                    "restatement {} has no effective run of {} to restate",
+                    run.run_id, run.period
+                ));
+            };
+            let repointed = Run {
+                restates: Some(current.run_id.clone()),
+                ..run.clone()
+            };
+            if !state
+                .store()
+                .update_run(tenant_id, RunStatus::Running, repointed.clone())
+                .await
+                .map_err(|error| error.to_string())?
+            {
+                return Err(format!("run {:?} changed meanwhile", run.run_id));
+            }
+            run = repointed;
+            current
+        }
+        None => {
+            return Err(format!(
+                "restatement {} is {} but the run it restates is no longer in force",
+                run.run_id,
+                run.status.as_str()
+            ))
+        }
     };
     if run.status == RunStatus::Running {
         run = compute(state, tenant, run).await;
@@ -154,12 +343,14 @@ pub async fn restate(
         }
     }
     if run.status == RunStatus::Preview {
+        still_held(lease_held)?;
         run = set_status(state, tenant_id, run, RunStatus::Committed)
             .await
             .map_err(|error| error.to_string())?;
         crate::failpoint::crash_at("restatement-committed");
     }
-    let run = if old.status == RunStatus::Posted {
+    let run = if old.status == RunStatus::Posted && run.status != RunStatus::Posted {
+        still_held(lease_held)?;
         post_differences(state, tenant, &old, &run).await?;
         set_status(state, tenant_id, run, RunStatus::Posted)
             .await
@@ -170,7 +361,7 @@ pub async fn restate(
     set_status(state, tenant_id, old, RunStatus::Superseded)
         .await
         .map_err(|error| error.to_string())?;
-    Ok(Some(run))
+    Ok(run)
 }
 
 /// Posts `new - old` for every line, as adjustments of the new run.

@@ -6,12 +6,11 @@
 //! (the closer — `api::runs::close` — is resumable from every step).
 
 pub mod due;
-pub mod lease;
 
 use async_trait::async_trait;
-use lease::HeldLease;
 use std::sync::Arc;
 use std::time::Duration;
+use store::held_lease::{period_job, HeldLease};
 use store::Store;
 use tokio::sync::watch;
 
@@ -60,11 +59,6 @@ pub struct CloseScheduler {
     closer: Arc<dyn PeriodCloser>,
     config: ScheduleConfig,
     progress: watch::Sender<CloseProgress>,
-}
-
-/// The lease name of a close.
-pub fn close_job(tenant_id: &str, period: &str) -> String {
-    format!("close/{tenant_id}/{period}")
 }
 
 impl CloseScheduler {
@@ -128,7 +122,7 @@ impl CloseScheduler {
 
     /// Closes one period under its lease; true when it is closed.
     async fn close_one(&self, tenant_id: &str, period: &str) -> bool {
-        let job = close_job(tenant_id, period);
+        let job = period_job(tenant_id, period);
         let lease = match HeldLease::take(
             self.store.clone(),
             &job,
@@ -172,12 +166,4 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// A holder name for this process: host, process id and start time.
-pub fn holder_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
-    format!("{host}-{}-{}", std::process::id(), now_ms())
 }

@@ -1,10 +1,32 @@
 //! Holding a job lease while the job runs: a keeper task renews it every third of its length
 //! and tells the job whether it still holds it — counted from when each renewal that applied
 //! was *sent*, which is before the store started the lease's new term.
+//!
+//! Scheduled closes (`upline worker`'s scheduler) and restatements (the API's run lifecycle)
+//! hold the same lease per period, [`period_job`], so they never change one period's runs at
+//! once, whichever processes run them.
 
+use crate::LeaseStore;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use store::LeaseStore;
+
+/// The lease of a period's runs: held to close the period or to restate its run.
+pub fn period_job(tenant_id: &str, period: &str) -> String {
+    format!("close/{tenant_id}/{period}")
+}
+
+/// A holder name for this process: host, process id and start time (unique across processes
+/// and restarts).
+pub fn holder_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    let started_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis())
+        .unwrap_or(0);
+    format!("{host}-{}-{started_ms}", std::process::id())
+}
 
 /// A lease this process took; renewed until dropped (then released).
 pub struct HeldLease {
