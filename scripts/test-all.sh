@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the project, on a fresh machine or a warm one. Idempotent: it installs what is
-# missing, builds once (release profile, shared target dir) and runs the whole workspace's tests.
+# missing, builds once (the `ci` profile: release without LTO, shared target dir) and runs the
+# whole workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v cargo >/dev/null 2>&1; then
@@ -14,7 +15,8 @@ if [ -z "${UPLINE_FIXTURES:-}" ]; then
   done
 fi
 cargo fmt --all -- --check
-cargo build --release --workspace --all-targets
+cargo build --profile ci --workspace --all-targets
+echo "test-all: built in ${SECONDS} s" >&2
 # One real Cassandra node (the CQL server standing in for ScyllaDB) for the whole run: the
 # script installs the JDK and Maven if missing, fetches the jars once into ~/.cache/upline,
 # and reuses a node that is already up. Tests isolate themselves by keyspace.
@@ -34,7 +36,8 @@ stop_services() {
   if [ -n "$started_here" ]; then tests/services/cassandra.sh stop; fi
 }
 trap stop_services EXIT
-cargo test --release --workspace
+cargo test --profile ci --workspace
+echo "test-all: the workspace's tests passed at ${SECONDS} s" >&2
 # The API's HTTP suite once more, on the ScyllaDB backend (the real Cassandra node).
-UPLINE_TEST_STORE=scylla cargo test --release --workspace \
+UPLINE_TEST_STORE=scylla cargo test --profile ci --workspace \
   --test service --test orders --test genealogy --test isolation --test wallets
