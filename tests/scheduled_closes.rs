@@ -112,33 +112,10 @@ async fn a_restatement_whose_process_died_is_carried_on_at_the_next_start() {
     server
         .enroll_tree(&key, DISTRIBUTORS, 2, "2026-10-01")
         .await;
-    for n in 0..DISTRIBUTORS {
-        let status = server
-            .post_order(
-                &key,
-                &format!("o{n}"),
-                &format!("d{n}"),
-                "2026-10-05",
-                "100",
-                &format!("{}", 50 + n * 7),
-            )
-            .await
-            .unwrap();
-        assert_eq!(status, StatusCode::CREATED);
-    }
-    let run = server.run_period(&key, period).await;
-    let run_id = run["run_id"].as_str().unwrap().to_owned();
-    for step in ["commit", "post"] {
-        server
-            .expect(
-                Method::POST,
-                &format!("/v1/runs/{run_id}/{step}"),
-                &key,
-                None,
-                StatusCode::OK,
-            )
-            .await;
-    }
+    server
+        .order_for_each(&key, DISTRIBUTORS, "2026-10-05")
+        .await;
+    let run_id = server.pay_period(&key, period).await;
     server.assert_wallets_pay(&key, DISTRIBUTORS, &run_id).await;
     server.stop();
 

@@ -49,33 +49,10 @@ async fn workers_restate_closed_periods_from_refund_events_once_each() {
     server
         .enroll_tree(&key, DISTRIBUTORS, 2, &format!("{PERIOD}-01"))
         .await;
-    for n in 0..DISTRIBUTORS {
-        let status = server
-            .post_order(
-                &key,
-                &format!("o{n}"),
-                &format!("d{n}"),
-                &format!("{PERIOD}-05"),
-                "100",
-                &format!("{}", 50 + n * 7),
-            )
-            .await
-            .unwrap();
-        assert_eq!(status, StatusCode::CREATED);
-    }
-    let closed = server.run_period(&key, PERIOD).await;
-    let closed_id = closed["run_id"].as_str().unwrap().to_owned();
-    for step in ["commit", "post"] {
-        server
-            .expect(
-                Method::POST,
-                &format!("/v1/runs/{closed_id}/{step}"),
-                &key,
-                None,
-                StatusCode::OK,
-            )
-            .await;
-    }
+    server
+        .order_for_each(&key, DISTRIBUTORS, &format!("{PERIOD}-05"))
+        .await;
+    let closed_id = server.pay_period(&key, PERIOD).await;
     server
         .assert_wallets_pay(&key, DISTRIBUTORS, &closed_id)
         .await;

@@ -249,6 +249,43 @@ impl ServeProcess {
         panic!("no restatement of {run_id} was posted");
     }
 
+    /// Computes `period`, commits and posts it through the API; returns its run id.
+    pub async fn pay_period(&self, key: &str, period: &str) -> String {
+        let run = self.run_period(key, period).await;
+        assert_eq!(run["status"], "preview", "{run}");
+        let run_id = run["run_id"].as_str().unwrap().to_owned();
+        for step in ["commit", "post"] {
+            self.expect(
+                Method::POST,
+                &format!("/v1/runs/{run_id}/{step}"),
+                key,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        }
+        run_id
+    }
+
+    /// One order `o<n>` dated `date` for each distributor `d<n>` of [`ServeProcess::enroll_tree`]
+    /// (PV 100, CV 50 + 7n).
+    pub async fn order_for_each(&self, key: &str, distributors: usize, date: &str) {
+        for n in 0..distributors {
+            let status = self
+                .post_order(
+                    key,
+                    &format!("o{n}"),
+                    &format!("d{n}"),
+                    date,
+                    "100",
+                    &format!("{}", 50 + n * 7),
+                )
+                .await
+                .unwrap();
+            assert_eq!(status, StatusCode::CREATED);
+        }
+    }
+
     pub async fn wait_run(&self, key: &str, run_id: &str) -> Value {
         loop {
             let run = self

@@ -97,6 +97,17 @@ impl DeadLetters {
         }
     }
 
+    /// Buries the delivery with the reason and gives it up on its bus (never delivered again).
+    pub async fn give_up(
+        &self,
+        delivery: &Delivery,
+        consumer: &str,
+        reason: &str,
+    ) -> BusResult<()> {
+        self.bury(delivery, consumer, reason).await?;
+        delivery.term().await
+    }
+
     /// Every dead letter, oldest first.
     pub async fn list(&self) -> BusResult<Vec<DeadLetter>> {
         let (first, last) = self.dead.bounds().await?;

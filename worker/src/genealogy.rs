@@ -143,11 +143,11 @@ impl GenealogyFollower {
             Ok(parsed) => parsed,
             Err(reason) => {
                 self.dead_letters
-                    .bury(delivery, CONSUMER_NAME, &reason)
+                    .give_up(delivery, CONSUMER_NAME, &reason)
                     .await?;
                 self.progress
                     .send_modify(|progress| progress.poison.push((delivery.id.clone(), reason)));
-                return delivery.term().await;
+                return Ok(());
             }
         };
         let catch_up = delivery.delivered >= CATCH_UP_FROM_DELIVERY;

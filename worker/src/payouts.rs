@@ -115,9 +115,8 @@ impl PayoutWorker {
                 Ok(None) => settled_without_posting.push(index),
                 Err(reason) => {
                     self.dead_letters
-                        .bury(delivery, CONSUMER_NAME, &reason)
+                        .give_up(delivery, CONSUMER_NAME, &reason)
                         .await?;
-                    delivery.term().await?;
                     self.progress.send_modify(|progress| {
                         progress.poison.push((delivery.id.clone(), reason))
                     });
@@ -179,9 +178,8 @@ impl PayoutWorker {
             refused => {
                 let reason = format!("the ledger refused the settlement: {refused:?}");
                 self.dead_letters
-                    .bury(delivery, CONSUMER_NAME, &reason)
+                    .give_up(delivery, CONSUMER_NAME, &reason)
                     .await?;
-                delivery.term().await?;
                 self.progress
                     .send_modify(|progress| progress.poison.push((delivery.id.clone(), reason)));
                 Ok(())

@@ -182,9 +182,8 @@ impl RestatementWorker {
                 }
                 Err(reason) => {
                     self.dead_letters
-                        .bury(delivery, CONSUMER_NAME, &reason)
+                        .give_up(delivery, CONSUMER_NAME, &reason)
                         .await?;
-                    delivery.term().await?;
                     self.progress.send_modify(|progress| {
                         progress.poison.push((delivery.id.clone(), reason))
                     });
@@ -281,13 +280,7 @@ fn refund_of(delivery: &Delivery) -> Result<Option<Refund>, String> {
     if delivery.header(headers::KIND) != Some(REFUNDED) {
         return Ok(None);
     }
-    let tenant_id = delivery
-        .header(headers::TENANT)
-        .ok_or("no Upline-Tenant header")?;
-    let sequence = delivery
-        .header(headers::OUTBOX_SEQUENCE)
-        .and_then(|value| value.parse().ok())
-        .ok_or("no numeric Upline-Outbox-Sequence header")?;
+    let (tenant_id, sequence) = delivery.origin()?;
     let order: Order = serde_json::from_slice(&delivery.payload)
         .map_err(|error| format!("the payload is not an order: {error}"))?;
     let day = engine::calendar::parse_date(order.date.as_bytes())

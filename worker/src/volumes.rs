@@ -216,13 +216,7 @@ fn decode(delivery: &Delivery) -> Result<Option<(String, VolumeDelta)>, String> 
     if !changes_volumes(kind) {
         return Ok(None);
     }
-    let tenant_id = delivery
-        .header(headers::TENANT)
-        .ok_or("no Upline-Tenant header")?;
-    let sequence = delivery
-        .header(headers::OUTBOX_SEQUENCE)
-        .and_then(|value| value.parse().ok())
-        .ok_or("no numeric Upline-Outbox-Sequence header")?;
+    let (tenant_id, sequence) = delivery.origin()?;
     let event_id = format!("{tenant_id}-{sequence}");
     match volume_delta_of(kind, sequence, &event_id, || {
         serde_json::from_slice(&delivery.payload)

@@ -200,6 +200,18 @@ impl Delivery {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The tenant and the outbox sequence of the event (its headers), or what is missing.
+    pub fn origin(&self) -> Result<(&str, u64), &'static str> {
+        let tenant_id = self
+            .header(headers::TENANT)
+            .ok_or("no Upline-Tenant header")?;
+        let sequence = self
+            .header(headers::OUTBOX_SEQUENCE)
+            .and_then(|value| value.parse().ok())
+            .ok_or("no numeric Upline-Outbox-Sequence header")?;
+        Ok((tenant_id, sequence))
+    }
+
     pub async fn ack(&self) -> BusResult<()> {
         self.settler.settle(Settle::Ack).await
     }
