@@ -13,7 +13,7 @@ use common::cassandra::{migrated_prefix, store_arguments};
 use common::nats::{nats_url, unique};
 use common::serve::{start_with, ServeProcess};
 use common::worker::{wait_for, Worker};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;

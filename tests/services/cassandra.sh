@@ -111,6 +111,10 @@ read_request_timeout: 10s
 # at ScyllaDB's defaults (Cassandra's, 5 KiB and 50 KiB, would fill the log with warnings).
 batch_size_warn_threshold: 128KiB
 batch_size_fail_threshold: 1024KiB
+# A test run prepares the same statements in hundreds of keyspaces: a larger cache than the
+# default (1/256 of the heap) keeps a long-lived node from evicting statements a paged query
+# is still using ("Prepared query ... not found").
+prepared_statements_cache_size: 64MiB
 YAML
   cat >"$node/conf/logback.xml" <<XML
 <configuration>
