@@ -2,9 +2,11 @@
 //! `upline serve --nats --no-closes` takes the refunds and restates nothing itself; the workers
 //! restate the closed period from the refund events, each refund once:
 //! - a worker ended (as by `kill -9`) right after committing a restatement leaves it to another
-//!   running worker, which posts exactly its differences;
+//!   worker (which carries it on at its start, or when the refund comes again after twice the
+//!   lease), and that one posts exactly its differences;
 //! - a copy of the refund event (another message id, so JetStream keeps it) restates nothing;
 //! - a second refund restates the restatement.
+//!
 //! After each step every wallet holds exactly its total in the run in force.
 
 mod common;
@@ -105,7 +107,7 @@ async fn workers_restate_closed_periods_from_refund_events_once_each() {
         .and_then(|sequence| sequence.parse().ok())
         .unwrap_or_else(|| panic!("the restatement is named after its refund: {first_id}"));
 
-    // Another worker, running, carries it on: the differences once.
+    // Another worker carries it on: the differences once.
     let finisher = Worker::start(&worker_data, &worker_arguments, None);
     let restated = server.wait_for_restatement(&key, &closed_id).await;
     assert_eq!(restated["run_id"], first_id.as_str());
