@@ -28,6 +28,39 @@ pub fn holder_name() -> String {
     format!("{host}-{}-{started_ms}", std::process::id())
 }
 
+/// What running a job under a lease came to.
+#[derive(Debug)]
+pub enum Leased<T> {
+    /// The job ran under the lease (released since): its outcome.
+    Ran(T),
+    /// Another holder's lease is running: the job did not run.
+    HeldElsewhere,
+}
+
+/// Whether the lease is still this process's, as the job sees it.
+pub type LeaseCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Runs `job` under the lease `name` — taken, renewed while it runs, released after — unless
+/// another holder has it. An error when the lease could not be asked for.
+pub async fn run_under_lease<T, F, Job>(
+    store: Arc<dyn LeaseStore>,
+    name: &str,
+    holder: &str,
+    valid_for: Duration,
+    job: Job,
+) -> Result<Leased<T>, String>
+where
+    Job: FnOnce(LeaseCheck) -> F,
+    F: std::future::Future<Output = T>,
+{
+    let Some(lease) = HeldLease::take(store, name, holder, valid_for).await? else {
+        return Ok(Leased::HeldElsewhere);
+    };
+    let outcome = job(Arc::new(lease.checker())).await;
+    lease.release().await;
+    Ok(Leased::Ran(outcome))
+}
+
 /// A lease this process took; renewed until dropped (then released).
 pub struct HeldLease {
     job: String,

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use store::held_lease::{period_job, HeldLease};
+use store::held_lease::{period_job, run_under_lease, Leased};
 use store::periods::periods_of;
 use store::{LeaseStore, Order};
 use tokio::sync::watch;
@@ -216,16 +216,21 @@ impl RestatementWorker {
     /// Restates one period under its lease; true when nothing is left to do for it.
     async fn restate_period(&self, tenant_id: &str, period: &str, sequence: u64) -> bool {
         let job = period_job(tenant_id, period);
-        let lease = match HeldLease::take(
+        let outcome = match run_under_lease(
             self.leases.clone(),
             &job,
             &self.config.holder,
             self.config.lease,
+            |lease_held| async move {
+                self.restater
+                    .restate(tenant_id, period, sequence, &*lease_held)
+                    .await
+            },
         )
         .await
         {
-            Ok(Some(lease)) => lease,
-            Ok(None) => {
+            Ok(Leased::Ran(outcome)) => outcome,
+            Ok(Leased::HeldElsewhere) => {
                 self.progress
                     .send_modify(|progress| progress.held_elsewhere += 1);
                 return false;
@@ -236,11 +241,6 @@ impl RestatementWorker {
                 return false;
             }
         };
-        let outcome = self
-            .restater
-            .restate(tenant_id, period, sequence, &lease.checker())
-            .await;
-        lease.release().await;
         match outcome {
             Ok(Restatement::Restated(account)) => {
                 eprintln!("upline restatements: restated {period} of tenant {tenant_id} for refund {sequence}: {account}");

@@ -27,7 +27,7 @@ use crate::periods::periods_of;
 use crate::state::{now_ms, AppState, TenantRuntime};
 use std::sync::Arc;
 use std::time::Duration;
-use store::held_lease::{period_job, HeldLease};
+use store::held_lease::{period_job, run_under_lease, Leased};
 use store::{Run, RunStatus, StoreError, TransferKind};
 
 /// How long a restatement in process waits before asking again for a lease another process
@@ -101,32 +101,21 @@ async fn restate_in_process(
     tenant: &Arc<TenantRuntime>,
     period: &str,
 ) -> Result<Option<Run>, String> {
-    let lease = hold_period_lease(state, &tenant.tenant.id, period).await?;
-    let outcome = restate(state, tenant, period, &lease.checker()).await;
-    lease.release().await;
-    outcome
-}
-
-/// Takes the lease of the tenant's `period`, waiting while another process holds it.
-async fn hold_period_lease(
-    state: &AppState,
-    tenant_id: &str,
-    period: &str,
-) -> Result<HeldLease, String> {
     let leases = state.period_leases();
-    let job = period_job(tenant_id, period);
+    let job = period_job(&tenant.tenant.id, period);
     loop {
-        if let Some(lease) = HeldLease::take(
+        let leased = run_under_lease(
             state.store().clone(),
             &job,
             &leases.holder,
             leases.valid_for,
+            |lease_held| async move { restate(state, tenant, period, &*lease_held).await },
         )
-        .await?
-        {
-            return Ok(lease);
+        .await?;
+        match leased {
+            Leased::Ran(outcome) => return outcome,
+            Leased::HeldElsewhere => tokio::time::sleep(LEASE_WAIT).await,
         }
-        tokio::time::sleep(LEASE_WAIT).await;
     }
 }
 

@@ -10,7 +10,7 @@ pub mod due;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
-use store::held_lease::{period_job, HeldLease};
+use store::held_lease::{period_job, run_under_lease, Leased};
 use store::Store;
 use tokio::sync::watch;
 
@@ -123,16 +123,20 @@ impl CloseScheduler {
     /// Closes one period under its lease; true when it is closed.
     async fn close_one(&self, tenant_id: &str, period: &str) -> bool {
         let job = period_job(tenant_id, period);
-        let lease = match HeldLease::take(
+        let outcome = match run_under_lease(
             self.store.clone(),
             &job,
             &self.config.holder,
             self.config.lease,
+            |lease_held| async move {
+                eprintln!("upline closes: closing {period} of tenant {tenant_id}");
+                self.closer.close(tenant_id, period, &*lease_held).await
+            },
         )
         .await
         {
-            Ok(Some(lease)) => lease,
-            Ok(None) => {
+            Ok(Leased::Ran(outcome)) => outcome,
+            Ok(Leased::HeldElsewhere) => {
                 self.progress
                     .send_modify(|progress| progress.held_elsewhere += 1);
                 return false;
@@ -143,9 +147,6 @@ impl CloseScheduler {
                 return false;
             }
         };
-        eprintln!("upline closes: closing {period} of tenant {tenant_id}");
-        let outcome = self.closer.close(tenant_id, period, &lease.checker()).await;
-        lease.release().await;
         match outcome {
             Ok(account) => {
                 eprintln!("upline closes: closed {period} of tenant {tenant_id}: {account}");
