@@ -15,6 +15,9 @@ if [ -z "${UPLINE_FIXTURES:-}" ]; then
   done
 fi
 cargo fmt --all -- --check
+# The Helm chart: lint, templates through kubeconform, alert rules through promtool, and a
+# server-side dry-run on a real kube-apiserver (built once through the Go module proxy).
+bash scripts/check-chart.sh
 cargo build --profile ci --workspace --all-targets
 echo "test-all: built in ${SECONDS} s" >&2
 # One real Cassandra node (the CQL server standing in for ScyllaDB) for the whole run: the

@@ -9,6 +9,7 @@ mod bench_http;
 mod bench_snapshot;
 mod closes;
 mod commissions;
+mod crdgen;
 mod demo;
 mod dlq;
 mod export;
@@ -63,6 +64,7 @@ enum Command {
     Worker(worker_command::WorkerArgs),
     /// List and replay the events that a region's consumers gave up on (the dead letters).
     Dlq(dlq::DlqArgs),
+    Crdgen(crdgen::CrdgenArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,5 +86,6 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate::main(args),
         Command::Worker(args) => worker_command::main(args),
         Command::Dlq(args) => dlq::main(args),
+        Command::Crdgen(args) => crdgen::main(args),
     }
 }

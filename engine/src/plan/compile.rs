@@ -328,6 +328,9 @@ fn rank_names(plan: &Plan) -> String {
         .join(", ")
 }
 
+/// The longest rank name a plan may use.
+const RANK_NAME_MAX: usize = 64;
+
 fn compile_ranks(plan: &Plan) -> Result<Vec<CompiledRank>, PlanError> {
     if plan.ranks.is_empty() {
         return Err(PlanError::at(
@@ -341,7 +344,10 @@ fn compile_ranks(plan: &Plan) -> Result<Vec<CompiledRank>, PlanError> {
     let mut ranks: Vec<CompiledRank> = Vec::with_capacity(plan.ranks.len());
     for (index, spec) in plan.ranks.iter().enumerate() {
         let path = |field: &str| format!("ranks[{index}].{field}");
+        // 64 characters at most: the CompensationPlan CRD's schema bounds names so that the
+        // API server can afford its CEL rules over them.
         if spec.name.is_empty()
+            || spec.name.chars().count() > RANK_NAME_MAX
             || spec
                 .name
                 .bytes()
@@ -349,7 +355,7 @@ fn compile_ranks(plan: &Plan) -> Result<Vec<CompiledRank>, PlanError> {
         {
             return Err(PlanError::at(
                 path("name"),
-                "must be a non-empty name without commas, quotes or spaces".into(),
+                format!("must be a name of 1 to {RANK_NAME_MAX} characters without commas, quotes or spaces"),
             ));
         }
         if ranks.iter().any(|rank| rank.name == spec.name) {

@@ -1,10 +1,9 @@
 //! The plan's number type: an exact decimal read from the number's text.
 
 use crate::number::Fixed;
-use schemars::gen::SchemaGenerator;
-use schemars::schema::{InstanceType, Schema, SchemaObject};
-use schemars::JsonSchema;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -51,19 +50,15 @@ impl<'de> Deserialize<'de> for Decimal {
 }
 
 impl JsonSchema for Decimal {
-    fn schema_name() -> String {
-        "Decimal".to_string()
+    fn schema_name() -> Cow<'static, str> {
+        "Decimal".into()
     }
 
     fn json_schema(_generator: &mut SchemaGenerator) -> Schema {
-        SchemaObject {
-            instance_type: Some(InstanceType::Number.into()),
-            ..Default::default()
-        }
-        .into()
+        json_schema!({ "type": "number" })
     }
 
-    fn is_referenceable() -> bool {
-        false
+    fn inline_schema() -> bool {
+        true
     }
 }

@@ -34,11 +34,13 @@ pub struct Plan {
     pub currency: String,
     /// Every amount is rounded to this many fractional digits (0..=8, default 2).
     #[serde(default = "default_currency_decimals")]
+    #[schemars(range(max = 8))]
     pub currency_decimals: u32,
     /// What makes a distributor active in a period.
     #[serde(default)]
     pub activity: Activity,
     /// Ranks in ascending order; the first has no requirements.
+    #[schemars(length(min = 1, max = 255))]
     pub ranks: Vec<RankSpec>,
     /// Every bonus is optional.
     #[serde(default)]
@@ -56,6 +58,7 @@ pub struct Activity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RankSpec {
+    #[schemars(length(min = 1, max = 64))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_pv: Option<Decimal>,
@@ -79,6 +82,7 @@ pub struct RankSpec {
 pub struct LegRequirement {
     /// How many distinct legs must hold someone of at least `min_rank`.
     pub count: u32,
+    #[schemars(length(min = 1, max = 64))]
     pub min_rank: String,
 }
 
@@ -97,6 +101,7 @@ pub struct Bonuses {
     pub fast_start: Option<FastStartBonus>,
     /// One-time amount per rank reached for the first time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("maxProperties" = 255))]
     pub rank_advancement: Option<BTreeMap<String, Decimal>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<PoolBonus>,
@@ -184,6 +189,7 @@ pub struct PoolBonus {
     /// Share of the period's total CV put in the pool.
     pub pct: Decimal,
     /// Shares per rank; a distributor holds the shares of the highest listed rank at or below theirs.
+    #[schemars(extend("maxProperties" = 255))]
     pub shares: BTreeMap<String, Decimal>,
 }
 
@@ -210,11 +216,11 @@ mod tests {
                 "schema lacks {field}"
             );
         }
-        let pct = &schema["definitions"]["BinaryBonus"]["properties"]["pct"];
+        let pct = &schema["$defs"]["BinaryBonus"]["properties"]["pct"];
         assert_eq!(pct["type"], "number", "{pct}");
         assert_eq!(
             schema["required"],
-            serde_json::json!(["currency", "name", "ranks"])
+            serde_json::json!(["name", "currency", "ranks"])
         );
     }
 }

@@ -1,0 +1,21 @@
+//! The custom resources of group `upline.io`, version `v1alpha1`, as Rust types: the CRD YAML
+//! under `crds/` is generated from them (`upline crdgen`), and the operator reads and writes
+//! the objects through them.
+
+mod condition;
+mod plan;
+mod region;
+mod tenant;
+
+pub use condition::{condition_is, set_condition, Condition};
+pub use plan::{
+    CompensationPlan, CompensationPlanSpec, CompensationPlanStatus, PlanVersion,
+    RawCompensationPlan,
+};
+pub use region::{
+    CdnSettings, NatsSettings, Region, RegionSpec, RegionStatus, StoreSettings, Workload,
+};
+pub use tenant::{CloseEvery, CloseSchedule, DeletionPolicy, Tenant, TenantSpec, TenantStatus};
+
+/// The API group of every Upline resource.
+pub const GROUP: &str = "upline.io";
