@@ -22,6 +22,7 @@ mod input_files;
 mod load;
 mod migrate;
 mod nats_args;
+mod operator_command;
 mod report;
 mod serve;
 mod store_args;
@@ -65,6 +66,7 @@ enum Command {
     /// List and replay the events that a region's consumers gave up on (the dead letters).
     Dlq(dlq::DlqArgs),
     Crdgen(crdgen::CrdgenArgs),
+    Operator(operator_command::OperatorArgs),
 }
 
 fn main() -> ExitCode {
@@ -87,5 +89,6 @@ fn main() -> ExitCode {
         Command::Worker(args) => worker_command::main(args),
         Command::Dlq(args) => dlq::main(args),
         Command::Crdgen(args) => crdgen::main(args),
+        Command::Operator(args) => operator_command::main(args),
     }
 }

@@ -70,8 +70,8 @@ pub struct TenantSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closes: Option<CloseSchedule>,
     /// What deleting this object does to the tenant on the platform: `Retain` (the default)
-    /// keeps its data and revokes nothing; `Delete` revokes the operator's API key and
-    /// removes the tenant record.
+    /// keeps its data and its API key; `Delete` revokes the API key the operator made, so the
+    /// tenant's integrations stop (its data stays: commissions paid are records to keep).
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
@@ -113,9 +113,12 @@ pub struct TenantStatus {
     /// The Secret holding the tenant's API key (`key_id`, `api_key`, `endpoint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_secret: Option<String>,
-    /// The plan version the platform pays the tenant by.
+    /// The plan version the platform pays the tenant by (the platform's count).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_version: Option<u32>,
+    /// The CompensationPlan version the platform was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_plan_version: Option<u32>,
     /// The regions where the tenant record exists.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provisioned_regions: Vec<String>,

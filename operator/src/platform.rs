@@ -1,0 +1,182 @@
+//! The platform's admin API, as the operator uses it to provision tenants: `POST /v1/tenants`,
+//! API keys, the tenant's plan and its runs. Each region answers at its in-cluster Service
+//! unless an override names another address (an operator running outside the cluster).
+
+use crate::crd::Region;
+use crate::error::{Error, Result};
+use crate::region::objects::api_endpoint;
+use kube::ResourceExt;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub struct PlatformAccess {
+    http: reqwest::Client,
+    overrides: BTreeMap<String, String>,
+}
+
+/// One region's API with the admin token.
+pub struct RegionApi<'a> {
+    http: &'a reqwest::Client,
+    region: String,
+    pub base: String,
+    token: String,
+}
+
+/// What creating something found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Created {
+    Now,
+    AlreadyThere,
+}
+
+#[derive(Deserialize)]
+pub struct NewApiKey {
+    pub key_id: String,
+    pub key: String,
+}
+
+#[derive(Deserialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub status: String,
+    pub plan_version: u32,
+}
+
+#[derive(Deserialize)]
+pub struct TenantRecord {
+    pub id: String,
+    pub plan_version: u32,
+}
+
+impl PlatformAccess {
+    /// `overrides`: region name → base URL (`http://127.0.0.1:8080`).
+    pub fn new(overrides: BTreeMap<String, String>) -> PlatformAccess {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client without TLS settings builds");
+        PlatformAccess { http, overrides }
+    }
+
+    pub fn region<'a>(&'a self, region: &Region, token: String) -> RegionApi<'a> {
+        let name = region.name_any();
+        let base = self
+            .overrides
+            .get(&name)
+            .cloned()
+            .unwrap_or_else(|| api_endpoint(region));
+        RegionApi {
+            http: &self.http,
+            region: name,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+}
+
+impl RegionApi<'_> {
+    fn failure(&self, message: String) -> Error {
+        Error::Platform {
+            region: self.region.clone(),
+            message,
+        }
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<(StatusCode, Value)> {
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.failure(format!("{what}: {error}")))?;
+        let status = response.status();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    fn problem(&self, what: &str, status: StatusCode, body: &Value) -> Error {
+        let detail = body
+            .get("detail")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| body.to_string());
+        self.failure(format!("{what}: {status}: {detail}"))
+    }
+
+    /// `POST /v1/tenants`; an existing tenant of that id is `AlreadyThere`.
+    pub async fn create_tenant(&self, body: &Value) -> Result<Created> {
+        let request = self
+            .http
+            .post(format!("{}/v1/tenants", self.base))
+            .bearer_auth(&self.token)
+            .json(body);
+        match self.send(request, "creating the tenant").await? {
+            (status, _) if status == StatusCode::CREATED => Ok(Created::Now),
+            (status, _) if status == StatusCode::CONFLICT => Ok(Created::AlreadyThere),
+            (status, body) => Err(self.problem("creating the tenant", status, &body)),
+        }
+    }
+
+    pub async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>> {
+        let request = self
+            .http
+            .get(format!("{}/v1/tenants", self.base))
+            .bearer_auth(&self.token);
+        match self.send(request, "listing tenants").await? {
+            (status, body) if status.is_success() => {
+                let tenants: Vec<TenantRecord> = serde_json::from_value(body)
+                    .map_err(|error| self.failure(format!("listing tenants: {error}")))?;
+                Ok(tenants.into_iter().find(|tenant| tenant.id == tenant_id))
+            }
+            (status, body) => Err(self.problem("listing tenants", status, &body)),
+        }
+    }
+
+    pub async fn create_api_key(&self, tenant_id: &str) -> Result<NewApiKey> {
+        let request = self
+            .http
+            .post(format!("{}/v1/tenants/{tenant_id}/api-keys", self.base))
+            .bearer_auth(&self.token);
+        match self.send(request, "creating an API key").await? {
+            (status, body) if status.is_success() => serde_json::from_value(body)
+                .map_err(|error| self.failure(format!("creating an API key: {error}"))),
+            (status, body) => Err(self.problem("creating an API key", status, &body)),
+        }
+    }
+
+    /// Revokes a key; a key already gone is fine.
+    pub async fn revoke_api_key(&self, tenant_id: &str, key_id: &str) -> Result<()> {
+        let request = self
+            .http
+            .delete(format!(
+                "{}/v1/tenants/{tenant_id}/api-keys/{key_id}",
+                self.base
+            ))
+            .bearer_auth(&self.token);
+        match self.send(request, "revoking the API key").await? {
+            (status, _) if status.is_success() || status == StatusCode::NOT_FOUND => Ok(()),
+            (status, body) => Err(self.problem("revoking the API key", status, &body)),
+        }
+    }
+
+    /// The tenant's runs, read with the tenant's own API key.
+    pub async fn runs(&self, api_key: &str) -> Result<Vec<RunSummary>> {
+        let request = self
+            .http
+            .get(format!("{}/v1/runs", self.base))
+            .bearer_auth(api_key);
+        match self.send(request, "listing runs").await? {
+            (status, body) if status.is_success() => {
+                let runs = body.get("runs").cloned().unwrap_or(body);
+                serde_json::from_value(runs)
+                    .map_err(|error| self.failure(format!("listing runs: {error}")))
+            }
+            (status, body) => Err(self.problem("listing runs", status, &body)),
+        }
+    }
+}

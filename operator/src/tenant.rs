@@ -1,0 +1,420 @@
+//! The Tenant reconciler: provisions the tenant in its home region through the platform's admin
+//! API (and, as a resident-only tenant, in each residence region), keeps an API key in a Secret
+//! `<tenant>-api-key`, and reports where the tenant is served. A finalizer honours the deletion
+//! policy: `Retain` leaves the platform alone, `Delete` revokes the operator's API key there.
+
+use crate::apply::apply_status;
+use crate::context::Context;
+use crate::crd::{
+    condition_is, set_condition, CloseEvery, DeletionPolicy, RawCompensationPlan, Region, Tenant,
+    TenantStatus,
+};
+use crate::error::{Error, Result};
+use crate::platform::{Created, RegionApi};
+use crate::region::objects::{admin_secret_name, ADMIN_TOKEN_KEY};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::ByteString;
+use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{finalizer, Event as Finalizer};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const FINALIZER: &str = "upline.io/tenant";
+const KEY_ID: &str = "key_id";
+const API_KEY: &str = "api_key";
+const ENDPOINT: &str = "endpoint";
+/// How long to wait before looking again for a Region or plan that is not ready.
+const NOT_READY_RETRY: Duration = Duration::from_secs(15);
+
+pub fn api_key_secret_name(tenant: &Tenant) -> String {
+    format!("{}-api-key", tenant.name_any())
+}
+
+pub async fn reconcile(tenant: Arc<Tenant>, context: Arc<Context>) -> Result<Action> {
+    let api: Api<Tenant> = Api::namespaced(
+        context.client.clone(),
+        &tenant.namespace().unwrap_or_default(),
+    );
+    finalizer(&api, FINALIZER, tenant, |event| async {
+        match event {
+            Finalizer::Apply(tenant) => provision(&tenant, &context).await,
+            Finalizer::Cleanup(tenant) => clean_up(&tenant, &context).await,
+        }
+    })
+    .await
+    .map_err(|error| match error {
+        kube::runtime::finalizer::Error::ApplyFailed(error)
+        | kube::runtime::finalizer::Error::CleanupFailed(error) => error,
+        other => Error::Waiting(other.to_string()),
+    })
+}
+
+/// The Region of that name, wherever its namespace (a region's name is unique in a cluster).
+async fn find_region(context: &Context, name: &str) -> Result<Option<Region>> {
+    let regions: Api<Region> = crate::run::watched(&context.client, &context.watch_namespace);
+    let mut found: Vec<Region> = regions
+        .list(&ListParams::default())
+        .await?
+        .into_iter()
+        .filter(|region| region.name_any() == name)
+        .collect();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => Err(Error::Waiting(format!(
+            "{} Regions are named {name}; a region's name must be unique",
+            found.len()
+        ))),
+    }
+}
+
+/// The region's API with its admin token (read from the Secret the Region reconciler made).
+async fn region_api<'a>(context: &'a Context, region: &Region) -> Result<RegionApi<'a>> {
+    let secrets: Api<Secret> = Api::namespaced(
+        context.client.clone(),
+        &region.namespace().unwrap_or_default(),
+    );
+    let name = admin_secret_name(region);
+    let token = secrets
+        .get_opt(&name)
+        .await?
+        .and_then(|secret| secret_value(&secret, ADMIN_TOKEN_KEY))
+        .ok_or_else(|| Error::Waiting(format!("Secret {name} has no admin token yet")))?;
+    Ok(context.platform.region(region, token))
+}
+
+fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+    let bytes = secret.data.as_ref()?.get(key)?;
+    String::from_utf8(bytes.0.clone()).ok()
+}
+
+/// Why the tenant cannot be provisioned yet, as its condition.
+async fn not_ready(
+    tenant: &Tenant,
+    context: &Context,
+    reason: &str,
+    message: String,
+) -> Result<Action> {
+    let mut status = tenant.status.clone().unwrap_or_default();
+    let generation = tenant.metadata.generation;
+    status.observed_generation = generation;
+    set_condition(
+        &mut status.conditions,
+        "Ready",
+        false,
+        reason,
+        message.clone(),
+        generation,
+    );
+    set_condition(
+        &mut status.conditions,
+        "Progressing",
+        true,
+        reason,
+        message.clone(),
+        generation,
+    );
+    write_status(tenant, context, &status).await?;
+    context.event(tenant, true, reason, message).await;
+    Ok(Action::requeue(NOT_READY_RETRY))
+}
+
+async fn provision(tenant: &Tenant, context: &Context) -> Result<Action> {
+    let namespace = tenant.namespace().unwrap_or_default();
+    let tenant_id = tenant.name_any();
+    let Some(home) = find_region(context, &tenant.spec.home_region).await? else {
+        let message = format!("no Region named {} in the cluster", tenant.spec.home_region);
+        return not_ready(tenant, context, "RegionMissing", message).await;
+    };
+    let plans: Api<RawCompensationPlan> = Api::namespaced(context.client.clone(), &namespace);
+    let plan = match plans.get_opt(&tenant.spec.plan).await? {
+        Some(plan)
+            if plan
+                .status
+                .as_ref()
+                .is_some_and(|status| condition_is(&status.conditions, "Ready")) =>
+        {
+            plan
+        }
+        Some(_) => {
+            let message = format!(
+                "CompensationPlan {} is not valid yet (see its conditions)",
+                tenant.spec.plan
+            );
+            return not_ready(tenant, context, "PlanNotReady", message).await;
+        }
+        None => {
+            let message = format!(
+                "no CompensationPlan {} in namespace {namespace}",
+                tenant.spec.plan
+            );
+            return not_ready(tenant, context, "PlanMissing", message).await;
+        }
+    };
+    let plan_version = plan
+        .status
+        .as_ref()
+        .and_then(|status| status.current_version);
+    let home_api = region_api(context, &home).await?;
+    let mut body = json!({
+        "id": tenant_id,
+        "name": tenant.spec.display_name,
+        "plan": plan.spec.0,
+    });
+    if let Some(closes) = tenant.spec.closes {
+        let every = match closes.every {
+            CloseEvery::Month => "month",
+            CloseEvery::Week => "week",
+        };
+        body["closes"] = json!({ "every": every, "after_hours": closes.after_hours });
+    }
+    let mut provisioned = Vec::new();
+    if home_api.create_tenant(&body).await? == Created::Now {
+        context
+            .event(
+                tenant,
+                false,
+                "Provisioned",
+                format!("tenant {tenant_id} created in region {}", home.name_any()),
+            )
+            .await;
+    }
+    provisioned.push(home.name_any());
+    for residence in &tenant.spec.residence_regions {
+        let Some(region) = find_region(context, residence).await? else {
+            let message =
+                format!("no Region named {residence} (a residence region) in the cluster");
+            return not_ready(tenant, context, "RegionMissing", message).await;
+        };
+        let mut resident_body = body.clone();
+        resident_body["home_region"] = json!(home.name_any());
+        resident_body
+            .as_object_mut()
+            .expect("an object")
+            .remove("closes");
+        if region_api(context, &region)
+            .await?
+            .create_tenant(&resident_body)
+            .await?
+            == Created::Now
+        {
+            context
+                .event(
+                    tenant,
+                    false,
+                    "Provisioned",
+                    format!("residents of region {residence} enabled"),
+                )
+                .await;
+        }
+        provisioned.push(residence.clone());
+    }
+    let secret_name = ensure_api_key(tenant, context, &home_api, &namespace).await?;
+    let record = home_api.tenant(&tenant_id).await?.ok_or_else(|| {
+        Error::Waiting(format!(
+            "tenant {tenant_id} is not listed in region {}",
+            home.name_any()
+        ))
+    })?;
+
+    let generation = tenant.metadata.generation;
+    let mut status = tenant.status.clone().unwrap_or_default();
+    status.observed_generation = generation;
+    status.endpoint = Some(format!("https://{}", home.spec.public_hostname));
+    status.api_key_secret = Some(secret_name);
+    status.plan_version = Some(record.plan_version);
+    if status.applied_plan_version.is_none() {
+        status.applied_plan_version = plan_version;
+    }
+    status.provisioned_regions = provisioned;
+    let message = format!("provisioned in {}", status.provisioned_regions.join(", "));
+    set_condition(
+        &mut status.conditions,
+        "Ready",
+        true,
+        "Provisioned",
+        message,
+        generation,
+    );
+    set_condition(
+        &mut status.conditions,
+        "Progressing",
+        false,
+        "Provisioned",
+        "nothing to do",
+        generation,
+    );
+    set_condition(
+        &mut status.conditions,
+        "Degraded",
+        false,
+        "Provisioned",
+        "the platform answers",
+        generation,
+    );
+    write_status(tenant, context, &status).await?;
+    Ok(Action::requeue(Duration::from_secs(300)))
+}
+
+/// The tenant's API key, made once through the platform and kept in a Secret owned by the
+/// Tenant; an existing Secret is kept as it is (the key is shown by the platform only once).
+async fn ensure_api_key(
+    tenant: &Tenant,
+    context: &Context,
+    home_api: &RegionApi<'_>,
+    namespace: &str,
+) -> Result<String> {
+    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), namespace);
+    let name = api_key_secret_name(tenant);
+    if secrets.get_opt(&name).await?.is_some() {
+        return Ok(name);
+    }
+    let key = home_api.create_api_key(&tenant.name_any()).await?;
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(BTreeMap::from([
+                (
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    "upline-operator".to_owned(),
+                ),
+                ("upline.io/tenant".to_owned(), tenant.name_any()),
+            ])),
+            owner_references: tenant.controller_owner_ref(&()).map(|owner| vec![owner]),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([
+            (
+                KEY_ID.to_owned(),
+                ByteString(key.key_id.clone().into_bytes()),
+            ),
+            (API_KEY.to_owned(), ByteString(key.key.into_bytes())),
+            (
+                ENDPOINT.to_owned(),
+                ByteString(home_api.base.clone().into_bytes()),
+            ),
+        ])),
+        type_: Some("Opaque".into()),
+        ..Secret::default()
+    };
+    match secrets.create(&PostParams::default(), &secret).await {
+        Ok(_) => {
+            context
+                .event(
+                    tenant,
+                    false,
+                    "ApiKeyCreated",
+                    format!("Secret {name} holds API key {}", key.key_id),
+                )
+                .await;
+            Ok(name)
+        }
+        Err(error) => {
+            // The key exists on the platform but could not be kept: revoke it rather than leave
+            // a credential nobody holds.
+            let _ = home_api
+                .revoke_api_key(&tenant.name_any(), &key.key_id)
+                .await;
+            Err(error.into())
+        }
+    }
+}
+
+async fn clean_up(tenant: &Tenant, context: &Context) -> Result<Action> {
+    match tenant.spec.deletion_policy {
+        DeletionPolicy::Retain => {
+            context
+                .event(
+                    tenant,
+                    false,
+                    "Retained",
+                    "deletion policy Retain: the tenant's data and keys stay on the platform"
+                        .into(),
+                )
+                .await;
+        }
+        DeletionPolicy::Delete => {
+            let secrets: Api<Secret> = Api::namespaced(
+                context.client.clone(),
+                &tenant.namespace().unwrap_or_default(),
+            );
+            let key_id = secrets
+                .get_opt(&api_key_secret_name(tenant))
+                .await?
+                .and_then(|secret| secret_value(&secret, KEY_ID));
+            if let (Some(key_id), Some(home)) = (
+                key_id,
+                find_region(context, &tenant.spec.home_region).await?,
+            ) {
+                region_api(context, &home)
+                    .await?
+                    .revoke_api_key(&tenant.name_any(), &key_id)
+                    .await?;
+                context
+                    .event(
+                        tenant,
+                        false,
+                        "Revoked",
+                        format!(
+                            "deletion policy Delete: API key {key_id} revoked in region {}",
+                            home.name_any()
+                        ),
+                    )
+                    .await;
+            }
+        }
+    }
+    Ok(Action::await_change())
+}
+
+/// The CompensationPlan versions this tenant was paid by in a committed run (committed,
+/// posted or since restated), read from the platform with the tenant's own key.
+pub async fn committed_plan_versions(context: &Context, tenant: &Tenant) -> Result<Vec<u32>> {
+    let Some(status) = &tenant.status else {
+        return Ok(Vec::new());
+    };
+    let (Some(platform_version), Some(plan_version)) =
+        (status.plan_version, status.applied_plan_version)
+    else {
+        return Ok(Vec::new());
+    };
+    let Some(home) = find_region(context, &tenant.spec.home_region).await? else {
+        return Ok(Vec::new());
+    };
+    let secrets: Api<Secret> = Api::namespaced(
+        context.client.clone(),
+        &tenant.namespace().unwrap_or_default(),
+    );
+    let Some(api_key) = secrets
+        .get_opt(&api_key_secret_name(tenant))
+        .await?
+        .and_then(|secret| secret_value(&secret, API_KEY))
+    else {
+        return Ok(Vec::new());
+    };
+    let runs = region_api(context, &home).await?.runs(&api_key).await?;
+    let used = runs.iter().any(|run| {
+        run.plan_version == platform_version
+            && matches!(run.status.as_str(), "committed" | "posted" | "superseded")
+    });
+    Ok(if used { vec![plan_version] } else { Vec::new() })
+}
+
+async fn write_status(tenant: &Tenant, context: &Context, status: &TenantStatus) -> Result<()> {
+    let api: Api<Tenant> = Api::namespaced(
+        context.client.clone(),
+        &tenant.namespace().unwrap_or_default(),
+    );
+    apply_status(
+        &api,
+        &tenant.name_any(),
+        serde_json::to_value(status).expect("a status serializes"),
+    )
+    .await?;
+    Ok(())
+}
