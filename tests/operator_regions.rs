@@ -1,0 +1,312 @@
+//! The operator on a real kube-apiserver + etcd: a Region applied with kubectl becomes exactly
+//! the region's objects, owned by it and reported in its conditions; a spec change reaches them
+//! with the new observedGeneration; a hand edit is repaired; the API server itself refuses a
+//! Region that breaks a CEL rule.
+
+mod common;
+
+use common::kube::{cluster, condition, condition_is, OperatorProcess};
+use serde_json::Value;
+
+fn region_manifest(image: &str, api_max: u32) -> String {
+    format!(
+        r#"apiVersion: upline.io/v1alpha1
+kind: Region
+metadata:
+  name: eu-west
+spec:
+  datacenter: dc-eu-west
+  nats: {{ urls: ["nats://nats-eu-west:4222"] }}
+  store: {{ scyllaNodes: ["scylla-eu-west-1:9042", "scylla-eu-west-2:9042"] }}
+  inboundFrom: [us-east]
+  publicHostname: eu-west.upline.example.com
+  cdn: {{ enabled: true, cacheMaxAgeSeconds: 600, staleWhileRevalidateSeconds: 30 }}
+  image: {image}
+  api: {{ minReplicas: 2, maxReplicas: {api_max}, resources: {{ requests: {{ cpu: 250m, memory: 256Mi }} }} }}
+  worker: {{ minReplicas: 1, maxReplicas: 3 }}
+"#
+    )
+}
+
+/// Every object the Region owns, by kind and name.
+const OWNED: [(&str, &str); 9] = [
+    ("deployment", "eu-west-api"),
+    ("deployment", "eu-west-worker"),
+    ("service", "eu-west-api"),
+    ("hpa", "eu-west-api"),
+    ("hpa", "eu-west-worker"),
+    ("pdb", "eu-west-api"),
+    ("pdb", "eu-west-worker"),
+    ("configmap", "eu-west-config"),
+    ("ingress", "eu-west-sites"),
+];
+
+fn controlled_by(object: &Value, region: &Value) -> bool {
+    object["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|owners| {
+            owners.len() == 1
+                && owners[0]["kind"] == "Region"
+                && owners[0]["apiVersion"] == "upline.io/v1alpha1"
+                && owners[0]["uid"] == region["metadata"]["uid"]
+                && owners[0]["controller"] == true
+        })
+}
+
+fn container(deployment: &Value) -> &Value {
+    &deployment["spec"]["template"]["spec"]["containers"][0]
+}
+
+#[test]
+fn a_region_becomes_its_deployments_services_autoscalers_budgets_config_and_ingress() {
+    let cluster = cluster();
+    let namespace = cluster.namespace("op-region");
+    let _operator = OperatorProcess::start(&cluster.kubeconfig, &namespace, &[]);
+    cluster.apply_ok(
+        &namespace,
+        &region_manifest("registry.example.com/upline:0.1.0", 6),
+    );
+
+    // Not Ready while no deployment is available (no kubelet runs here), but every object is there.
+    let region = cluster.wait_for(
+        &namespace,
+        "region",
+        "eu-west",
+        "reported on generation 1",
+        |region| {
+            condition_is(region, "Ready", "False") && condition_is(region, "Degraded", "False")
+        },
+    );
+    assert_eq!(
+        condition(&region, "Ready").unwrap().1,
+        "DeploymentsUnavailable"
+    );
+    assert_eq!(region["status"]["observedGeneration"], 1);
+    assert_eq!(
+        region["status"]["apiEndpoint"],
+        format!("http://eu-west-api.{namespace}.svc:80")
+    );
+    for (kind, name) in OWNED {
+        let object = cluster
+            .get(&namespace, kind, name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"));
+        assert!(
+            controlled_by(&object, &region),
+            "{kind} {name} is not controlled by the Region: {:#}",
+            object["metadata"]
+        );
+        assert_eq!(
+            object["metadata"]["labels"]["upline.io/region"], "eu-west",
+            "{kind} {name}"
+        );
+    }
+    let secret = cluster
+        .get(&namespace, "secret", "eu-west-admin-token")
+        .expect("the admin token Secret");
+    assert!(controlled_by(&secret, &region));
+    assert_eq!(
+        secret["data"]["admin-token"].as_str().map(str::len),
+        Some(88),
+        "64 hex digits, base64"
+    );
+
+    // What the objects say comes from the spec.
+    let config = cluster
+        .get(&namespace, "configmap", "eu-west-config")
+        .unwrap();
+    assert_eq!(config["data"]["UPLINE_REGION"], "eu-west");
+    assert_eq!(config["data"]["UPLINE_DATACENTERS"], "eu-west=dc-eu-west");
+    assert_eq!(
+        config["data"]["UPLINE_SCYLLA_NODES"],
+        "scylla-eu-west-1:9042,scylla-eu-west-2:9042"
+    );
+    assert_eq!(config["data"]["UPLINE_NATS"], "nats://nats-eu-west:4222");
+    assert_eq!(config["data"]["UPLINE_INBOUND_FROM"], "us-east");
+    let api = cluster
+        .get(&namespace, "deployment", "eu-west-api")
+        .unwrap();
+    assert_eq!(
+        container(&api)["image"],
+        "registry.example.com/upline:0.1.0"
+    );
+    assert_eq!(
+        container(&api)["args"],
+        serde_json::json!(["serve", "--no-closes"])
+    );
+    assert_eq!(container(&api)["resources"]["requests"]["cpu"], "250m");
+    assert_eq!(
+        container(&api)["env"][0]["valueFrom"]["secretKeyRef"]["name"],
+        "eu-west-admin-token"
+    );
+    assert!(
+        api["spec"]["replicas"] == 1,
+        "the autoscaler owns replicas; the default is left alone"
+    );
+    let worker = cluster
+        .get(&namespace, "deployment", "eu-west-worker")
+        .unwrap();
+    assert_eq!(
+        container(&worker)["args"],
+        serde_json::json!(["worker", "--closes"])
+    );
+    let autoscaler = cluster.get(&namespace, "hpa", "eu-west-api").unwrap();
+    assert_eq!(autoscaler["spec"]["minReplicas"], 2);
+    assert_eq!(autoscaler["spec"]["maxReplicas"], 6);
+    assert_eq!(
+        autoscaler["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        70
+    );
+    let ingress = cluster.get(&namespace, "ingress", "eu-west-sites").unwrap();
+    assert_eq!(
+        ingress["spec"]["rules"][0]["host"],
+        "eu-west.upline.example.com"
+    );
+    assert_eq!(
+        ingress["metadata"]["annotations"]["upline.io/cache-control"],
+        "public, max-age=600, stale-while-revalidate=30"
+    );
+    // A bare API server has no Prometheus Operator: no ServiceMonitor is attempted.
+    assert_eq!(region["status"]["conditions"].as_array().unwrap().len(), 3);
+
+    // The deployments become available (a kubelet would say so): the Region is Ready.
+    for name in ["eu-west-api", "eu-west-worker"] {
+        let deployment = cluster.get(&namespace, "deployment", name).unwrap();
+        let status = serde_json::json!({ "status": {
+            "observedGeneration": deployment["metadata"]["generation"],
+            "replicas": 1, "availableReplicas": 1, "readyReplicas": 1, "updatedReplicas": 1 } });
+        cluster.kubectl_ok(&[
+            "patch",
+            "-n",
+            &namespace,
+            "deployment",
+            name,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status.to_string(),
+        ]);
+    }
+    cluster.wait_for(&namespace, "region", "eu-west", "Ready", |region| {
+        condition_is(region, "Ready", "True")
+    });
+
+    // A spec change reaches the objects, and the status tells the generation it reflects.
+    cluster.apply_ok(
+        &namespace,
+        &region_manifest("registry.example.com/upline:0.2.0", 9),
+    );
+    let region = cluster.wait_for(
+        &namespace,
+        "region",
+        "eu-west",
+        "reconciled generation 2",
+        |region| {
+            region["status"]["observedGeneration"] == 2 && condition_is(region, "Degraded", "False")
+        },
+    );
+    assert_eq!(region["status"]["apiReplicas"], "2-9");
+    let api = cluster
+        .get(&namespace, "deployment", "eu-west-api")
+        .unwrap();
+    assert_eq!(
+        container(&api)["image"],
+        "registry.example.com/upline:0.2.0"
+    );
+    assert_eq!(
+        cluster.get(&namespace, "hpa", "eu-west-api").unwrap()["spec"]["maxReplicas"],
+        9
+    );
+    // The new image is not available yet: Ready again only once the rollout is.
+    assert!(
+        condition_is(&region, "Ready", "False"),
+        "{:#}",
+        region["status"]
+    );
+    assert!(
+        condition_is(&region, "Progressing", "True"),
+        "{:#}",
+        region["status"]
+    );
+
+    // Someone edits an owned object by hand: the operator sets it back.
+    cluster.kubectl_ok(&[
+        "patch",
+        "-n",
+        &namespace,
+        "hpa",
+        "eu-west-api",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"maxReplicas":50}}"#,
+    ]);
+    cluster.kubectl_ok(&[
+        "patch",
+        "-n",
+        &namespace,
+        "configmap",
+        "eu-west-config",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"UPLINE_REGION":"elsewhere"}}"#,
+    ]);
+    cluster.wait_for(&namespace, "hpa", "eu-west-api", "repaired", |hpa| {
+        hpa["spec"]["maxReplicas"] == 9
+    });
+    cluster.wait_for(
+        &namespace,
+        "configmap",
+        "eu-west-config",
+        "repaired",
+        |config| config["data"]["UPLINE_REGION"] == "eu-west",
+    );
+
+    let events = cluster.kubectl_ok(&["get", "events", "-n", &namespace, "-o", "json"]);
+    let events: Value = serde_json::from_str(&events).unwrap();
+    let reasons: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|event| event["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"AdminTokenCreated") && reasons.contains(&"Applied"),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn the_api_server_refuses_regions_that_break_its_rules_with_the_rules_message() {
+    let cluster = cluster();
+    let namespace = cluster.namespace("op-region-cel");
+    let cases = [
+        (
+            region_manifest("img:1", 6).replace("maxReplicas: 6", "maxReplicas: 1"),
+            "minReplicas must not exceed maxReplicas",
+        ),
+        (
+            region_manifest("img:1", 6).replace("inboundFrom: [us-east]", "inboundFrom: [eu-west]"),
+            "spec.inboundFrom names other regions",
+        ),
+        (
+            region_manifest("img:1", 6).replace("nats://nats-eu-west", "http://nats-eu-west"),
+            "NATS URLs start with nats:// or tls://",
+        ),
+        (
+            region_manifest("img:1", 6).replace("name: eu-west\n", "name: EU_West\n"),
+            "a Region's name is the region's name",
+        ),
+    ];
+    for (manifest, message) in cases {
+        let output = cluster.apply(&namespace, &manifest);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "accepted: {manifest}");
+        assert!(
+            stderr.contains(message),
+            "expected {message:?} in: {stderr}"
+        );
+    }
+    assert!(
+        cluster.get(&namespace, "region", "eu-west").is_none(),
+        "nothing was stored"
+    );
+}
