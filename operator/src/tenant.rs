@@ -35,14 +35,42 @@ pub fn api_key_secret_name(tenant: &Tenant) -> String {
 }
 
 pub async fn reconcile(tenant: Arc<Tenant>, context: Arc<Context>) -> Result<Action> {
+    let outcome = reconcile_with_finalizer(tenant.clone(), &context).await;
+    if let Err(error) = &outcome {
+        // The failure (the platform unreachable, say) is the Tenant's Degraded condition until
+        // a pass succeeds.
+        let mut status = tenant.status.clone().unwrap_or_default();
+        let generation = tenant.metadata.generation;
+        set_condition(
+            &mut status.conditions,
+            "Degraded",
+            true,
+            error.reason(),
+            error.to_string(),
+            generation,
+        );
+        let _ = write_status(&tenant, &context, &status).await;
+        context
+            .event(
+                tenant.as_ref(),
+                true,
+                "ProvisioningFailed",
+                error.to_string(),
+            )
+            .await;
+    }
+    outcome
+}
+
+async fn reconcile_with_finalizer(tenant: Arc<Tenant>, context: &Context) -> Result<Action> {
     let api: Api<Tenant> = Api::namespaced(
         context.client.clone(),
         &tenant.namespace().unwrap_or_default(),
     );
     finalizer(&api, FINALIZER, tenant, |event| async {
         match event {
-            Finalizer::Apply(tenant) => provision(&tenant, &context).await,
-            Finalizer::Cleanup(tenant) => clean_up(&tenant, &context).await,
+            Finalizer::Apply(tenant) => provision(&tenant, context).await,
+            Finalizer::Cleanup(tenant) => clean_up(&tenant, context).await,
         }
     })
     .await

@@ -319,6 +319,7 @@ mod plain_http {
         let mut text = String::new();
         stream.read_to_string(&mut text).ok()?;
         let (head, body) = text.split_once("\r\n\r\n")?;
-        head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+        let status = head.split_whitespace().nth(1)?;
+        (status == "200").then(|| body.to_owned())
     }
 }
