@@ -310,3 +310,67 @@ fn the_api_server_refuses_regions_that_break_its_rules_with_the_rules_message() 
         "nothing was stored"
     );
 }
+
+#[test]
+fn where_prometheus_operator_is_installed_a_region_also_gets_its_service_monitor() {
+    // A cluster of its own: the ServiceMonitor CRD changes what every Region gets.
+    let cluster = common::kube::start_cluster("op-monitoring");
+    let root = env!("CARGO_MANIFEST_DIR");
+    cluster.kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        &format!("{root}/crds"),
+    ]);
+    cluster.kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        &format!("{root}/tests/fixtures/monitoring-crds.yaml"),
+    ]);
+    cluster.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/regions.upline.io",
+        "crd/servicemonitors.monitoring.coreos.com",
+    ]);
+    let namespace = cluster.namespace("op-monitored");
+    let operator = OperatorProcess::start(&cluster.kubeconfig, &namespace, &[]);
+    cluster.apply_ok(&namespace, &region_manifest("img:1", 4));
+    let monitor = cluster.wait_for(&namespace, "servicemonitor", "eu-west-api", "made", |_| {
+        true
+    });
+    let region = cluster.get(&namespace, "region", "eu-west").unwrap();
+    assert!(
+        controlled_by(&monitor, &region),
+        "{:#}",
+        monitor["metadata"]
+    );
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "http");
+    assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+    assert_eq!(
+        monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"],
+        "api"
+    );
+    // The Service it selects carries those labels and that port.
+    let service = cluster.get(&namespace, "service", "eu-west-api").unwrap();
+    for (label, value) in monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap()
+    {
+        assert_eq!(&service["metadata"]["labels"][label], value, "{label}");
+    }
+    assert_eq!(service["spec"]["ports"][0]["name"], "http");
+    // The operator answers its probes while it works.
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            common::kube::http_get(&format!("{}{path}", operator.metrics))
+                .as_deref()
+                .map(str::trim),
+            Some(if path == "/healthz" { "ok" } else { "ready" })
+        );
+    }
+}

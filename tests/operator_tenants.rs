@@ -128,8 +128,6 @@ async fn a_tenant_is_provisioned_with_its_key_and_a_used_plan_version_never_chan
     let data = tempfile::tempdir().unwrap();
     let (namespace, server, _operator) = region_with_api(cluster, "op-tenant", data.path());
     cluster.apply_ok(&namespace, &plan_manifest("starter", "0.10"));
-    cluster.apply_ok(&namespace, &tenant_manifest("acme", "starter", "Delete"));
-
     let plan = cluster.wait_for(&namespace, "compensationplan", "starter", "Ready", |plan| {
         condition_is(plan, "Ready", "True")
     });
@@ -141,6 +139,27 @@ async fn a_tenant_is_provisioned_with_its_key_and_a_used_plan_version_never_chan
         vec![0.10, 0.05]
     );
 
+    // While no tenant is paid by it, an edit changes version 1 in place.
+    cluster.apply_ok(&namespace, &plan_manifest("starter", "0.12"));
+    let plan = cluster.wait_for(
+        &namespace,
+        "compensationplan",
+        "starter",
+        "re-versioned",
+        |plan| {
+            versions(plan)
+                .first()
+                .is_some_and(|(_, hash, _)| *hash != first[0].1)
+        },
+    );
+    assert_eq!(versions(&plan).len(), 1, "{:#}", plan["status"]);
+    assert_eq!(plan["status"]["currentVersion"], 1);
+    assert_eq!(
+        levels(&document(cluster, &namespace, "starter-v1")),
+        vec![0.12, 0.05]
+    );
+
+    cluster.apply_ok(&namespace, &tenant_manifest("acme", "starter", "Delete"));
     let tenant = cluster.wait_for(&namespace, "tenant", "acme", "Ready", |tenant| {
         condition_is(tenant, "Ready", "True")
     });
@@ -150,6 +169,11 @@ async fn a_tenant_is_provisioned_with_its_key_and_a_used_plan_version_never_chan
         "https://us-east.upline.example.com"
     );
     assert_eq!(tenant["status"]["planVersion"], 1);
+    assert_eq!(
+        tenant["status"]["appliedPlanHash"],
+        plan["status"]["currentHash"]
+    );
+    assert!(condition_is(&tenant, "PlanCurrent", "True"));
     assert_eq!(tenant["status"]["provisionedRegions"], json!(["us-east"]));
     assert_eq!(
         tenant["metadata"]["finalizers"],
@@ -182,26 +206,6 @@ async fn a_tenant_is_provisioned_with_its_key_and_a_used_plan_version_never_chan
         .expect(Method::GET, "/v1/runs", &key, None, StatusCode::OK)
         .await;
 
-    // Before any committed run, an edit changes version 1 in place.
-    cluster.apply_ok(&namespace, &plan_manifest("starter", "0.12"));
-    let plan = cluster.wait_for(
-        &namespace,
-        "compensationplan",
-        "starter",
-        "re-versioned",
-        |plan| {
-            versions(plan)
-                .first()
-                .is_some_and(|(_, hash, _)| *hash != first[0].1)
-        },
-    );
-    assert_eq!(versions(&plan).len(), 1, "{:#}", plan["status"]);
-    assert_eq!(plan["status"]["currentVersion"], 1);
-    assert_eq!(
-        levels(&document(cluster, &namespace, "starter-v1")),
-        vec![0.12, 0.05]
-    );
-
     // A run of the tenant is committed (and posted): version 1 is now in use.
     server.enroll_tree(&key, 4, 2, "2026-11-02").await;
     server.order_for_each(&key, 4, "2026-11-10").await;
@@ -233,6 +237,19 @@ async fn a_tenant_is_provisioned_with_its_key_and_a_used_plan_version_never_chan
         vec![0.15, 0.05]
     );
     assert_eq!(plan["status"]["currentHash"], versions[1].1);
+    // The tenant says which version the platform pays it by.
+    let tenant = cluster.wait_for(
+        &namespace,
+        "tenant",
+        "acme",
+        "told of version 2",
+        |tenant| condition_is(tenant, "PlanCurrent", "False"),
+    );
+    assert_eq!(tenant["status"]["appliedPlanVersion"], 1);
+    assert!(condition(&tenant, "PlanCurrent")
+        .unwrap()
+        .2
+        .contains("version 2 is not applied"));
 
     // Deleting the Tenant (policy Delete) revokes its key on the platform, then lets it go.
     cluster.kubectl_ok(&["delete", "tenant", "acme", "-n", &namespace, "--wait=false"]);

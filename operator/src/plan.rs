@@ -1,8 +1,9 @@
 //! The CompensationPlan reconciler: each plan is read and compiled by the engine (a broken one
 //! gets its field path and message as the `Ready` condition and a Warning event), and every
 //! content it had is a version kept in an immutable ConfigMap `<plan>-v<N>`. A version stays
-//! open to edits until a committed run of a tenant paid by it exists; from then on it is
-//! locked, and a changed spec becomes version N+1 while version N stays readable.
+//! open to edits while no tenant is paid by it; once one is, a changed spec becomes version
+//! N+1 and version N stays as it was, readable. A version a tenant's committed run used is
+//! marked `locked`.
 
 use crate::apply::apply_status;
 use crate::context::Context;
@@ -50,17 +51,21 @@ pub fn canonical(plan: &Plan) -> (String, String) {
 pub enum NextVersion {
     /// The content is the current version's.
     Unchanged,
-    /// A first version, or the one after a locked version.
+    /// A first version, or the one after a version in use.
     New(u32),
-    /// The current version is not locked yet: it takes the new content.
+    /// No tenant is paid by the current version yet: it takes the new content.
     Replace(u32),
 }
 
-pub fn next_version(versions: &[PlanVersion], hash: &str) -> NextVersion {
+/// `in_use`: the contents (hashes) some tenant is paid by on the platform. A version a tenant is
+/// paid by never changes (the platform keeps paying by it), locked by a committed run or not.
+pub fn next_version(versions: &[PlanVersion], hash: &str, in_use: &[String]) -> NextVersion {
     match versions.last() {
         None => NextVersion::New(1),
         Some(current) if current.hash == hash => NextVersion::Unchanged,
-        Some(current) if current.locked => NextVersion::New(current.version + 1),
+        Some(current) if current.locked || in_use.contains(&current.hash) => {
+            NextVersion::New(current.version + 1)
+        }
         Some(current) => NextVersion::Replace(current.version),
     }
 }
@@ -110,10 +115,10 @@ pub async fn reconcile(plan: Arc<RawCompensationPlan>, context: Arc<Context>) ->
         }
     };
     let (text, hash) = canonical(&document);
-    lock_used_versions(&context, &plan, &namespace, &mut status.versions).await?;
+    let in_use = lock_used_versions(&context, &plan, &namespace, &mut status.versions).await?;
     let config_maps: Api<ConfigMap> = Api::namespaced(context.client.clone(), &namespace);
     let plan_name = plan.name_any();
-    let change = next_version(&status.versions, &hash);
+    let change = next_version(&status.versions, &hash, &in_use);
     match change {
         NextVersion::Unchanged => {}
         NextVersion::New(version) | NextVersion::Replace(version) => {
@@ -219,28 +224,37 @@ async fn create_version_document(
     }
 }
 
-/// Marks as locked every version a tenant paid by this plan used in a committed run.
+/// Marks as locked every version a tenant paid by this plan used in a committed run; returns
+/// the contents (hashes) tenants are paid by.
 async fn lock_used_versions(
     context: &Context,
     plan: &RawCompensationPlan,
     namespace: &str,
     versions: &mut [PlanVersion],
-) -> Result<()> {
-    if versions.iter().all(|version| version.locked) {
-        return Ok(());
-    }
+) -> Result<Vec<String>> {
     let tenants: Api<Tenant> = Api::namespaced(context.client.clone(), namespace);
+    let mut in_use = Vec::new();
     for tenant in tenants.list(&ListParams::default()).await? {
         if tenant.spec.plan != plan.name_any() {
             continue;
         }
-        for used in crate::tenant::committed_plan_versions(context, &tenant).await? {
-            if let Some(version) = versions.iter_mut().find(|version| version.version == used) {
-                version.locked = true;
-            }
+        let Some(applied) = tenant
+            .status
+            .as_ref()
+            .and_then(|status| status.applied_plan_hash.clone())
+        else {
+            continue;
+        };
+        let Some(version) = versions.iter_mut().find(|version| version.hash == applied) else {
+            in_use.push(applied);
+            continue;
+        };
+        if !version.locked && crate::tenant::committed_a_run(context, &tenant).await? {
+            version.locked = true;
         }
+        in_use.push(applied);
     }
-    Ok(())
+    Ok(in_use)
 }
 
 async fn write_status(
@@ -273,23 +287,19 @@ mod tests {
     }
 
     #[test]
-    fn an_open_version_takes_new_content_and_a_locked_one_is_followed_by_the_next() {
-        assert_eq!(next_version(&[], "a"), NextVersion::New(1));
+    fn an_open_version_takes_new_content_and_a_used_one_is_followed_by_the_next() {
+        let nobody: &[String] = &[];
+        let open = [version(1, "a", false)];
+        let locked = [version(1, "a", true)];
+        assert_eq!(next_version(&[], "a", nobody), NextVersion::New(1));
+        assert_eq!(next_version(&open, "a", nobody), NextVersion::Unchanged);
+        assert_eq!(next_version(&open, "b", nobody), NextVersion::Replace(1));
+        assert_eq!(next_version(&locked, "b", nobody), NextVersion::New(2));
+        assert_eq!(next_version(&locked, "a", nobody), NextVersion::Unchanged);
+        // A version some tenant is paid by is kept even before a committed run.
         assert_eq!(
-            next_version(&[version(1, "a", false)], "a"),
-            NextVersion::Unchanged
-        );
-        assert_eq!(
-            next_version(&[version(1, "a", false)], "b"),
-            NextVersion::Replace(1)
-        );
-        assert_eq!(
-            next_version(&[version(1, "a", true)], "b"),
+            next_version(&open, "b", &["a".to_owned()]),
             NextVersion::New(2)
-        );
-        assert_eq!(
-            next_version(&[version(1, "a", true)], "a"),
-            NextVersion::Unchanged
         );
     }
 

@@ -18,8 +18,9 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Client, Resource};
+use kube::{Client, Resource, ResourceExt};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -208,7 +209,25 @@ async fn run_controllers(
             context.clone(),
         )
         .for_each(|_| async {});
-    let tenants = Controller::new(watched::<Tenant>(&client, &namespace), config.clone())
+    let tenant_controller = Controller::new(watched::<Tenant>(&client, &namespace), config.clone());
+    let known_tenants = tenant_controller.store();
+    let tenants = tenant_controller
+        // A plan that becomes valid, or gets a new version, wakes the tenants paid by it.
+        .watches(
+            watched::<RawCompensationPlan>(&client, &namespace),
+            config.clone(),
+            move |plan: RawCompensationPlan| {
+                known_tenants
+                    .state()
+                    .into_iter()
+                    .filter(|tenant| {
+                        tenant.namespace() == plan.namespace()
+                            && tenant.spec.plan == plan.name_any()
+                    })
+                    .map(|tenant| ObjectRef::from_obj(tenant.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
         .graceful_shutdown_on(ending())
         .run(
             |tenant, context| instrumented("Tenant", crate::tenant::reconcile(tenant, context)),

@@ -187,6 +187,10 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action> {
         .status
         .as_ref()
         .and_then(|status| status.current_version);
+    let plan_hash = plan
+        .status
+        .as_ref()
+        .and_then(|status| status.current_hash.clone());
     let home_api = region_api(context, &home).await?;
     let mut body = json!({
         "id": tenant_id,
@@ -255,10 +259,42 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action> {
     status.endpoint = Some(format!("https://{}", home.spec.public_hostname));
     status.api_key_secret = Some(secret_name);
     status.plan_version = Some(record.plan_version);
-    if status.applied_plan_version.is_none() {
+    if status.applied_plan_hash.is_none() {
+        // The content the tenant was created with (the platform keeps it).
         status.applied_plan_version = plan_version;
+        status.applied_plan_hash = plan_hash.clone();
     }
     status.provisioned_regions = provisioned;
+    // The platform keeps the plan a tenant was created with; a newer CompensationPlan version
+    // is said plainly rather than pretended (the platform has no plan update yet).
+    let (current, applied) = (plan_version, status.applied_plan_version);
+    let plan_current = plan_hash == status.applied_plan_hash;
+    let plan_message = if plan_current {
+        format!(
+            "paid by CompensationPlan {} version {}",
+            tenant.spec.plan,
+            applied.unwrap_or_default()
+        )
+    } else {
+        format!(
+            "paid by CompensationPlan {} version {}; its current version {} is not applied: the platform does not update a tenant's plan yet",
+            tenant.spec.plan,
+            applied.unwrap_or_default(),
+            current.unwrap_or_default()
+        )
+    };
+    set_condition(
+        &mut status.conditions,
+        "PlanCurrent",
+        plan_current,
+        if plan_current {
+            "Applied"
+        } else {
+            "VersionNotApplied"
+        },
+        plan_message,
+        generation,
+    );
     let message = format!("provisioned in {}", status.provisioned_regions.join(", "));
     set_condition(
         &mut status.conditions,
@@ -400,19 +436,18 @@ async fn clean_up(tenant: &Tenant, context: &Context) -> Result<Action> {
     Ok(Action::await_change())
 }
 
-/// The CompensationPlan versions this tenant was paid by in a committed run (committed,
-/// posted or since restated), read from the platform with the tenant's own key.
-pub async fn committed_plan_versions(context: &Context, tenant: &Tenant) -> Result<Vec<u32>> {
-    let Some(status) = &tenant.status else {
-        return Ok(Vec::new());
-    };
-    let (Some(platform_version), Some(plan_version)) =
-        (status.plan_version, status.applied_plan_version)
+/// Whether the tenant has a committed run (committed, posted or since restated) at the plan
+/// version the platform pays it by, read from the platform with the tenant's own key.
+pub async fn committed_a_run(context: &Context, tenant: &Tenant) -> Result<bool> {
+    let Some(platform_version) = tenant
+        .status
+        .as_ref()
+        .and_then(|status| status.plan_version)
     else {
-        return Ok(Vec::new());
+        return Ok(false);
     };
     let Some(home) = find_region(context, &tenant.spec.home_region).await? else {
-        return Ok(Vec::new());
+        return Ok(false);
     };
     let secrets: Api<Secret> = Api::namespaced(
         context.client.clone(),
@@ -423,14 +458,13 @@ pub async fn committed_plan_versions(context: &Context, tenant: &Tenant) -> Resu
         .await?
         .and_then(|secret| secret_value(&secret, API_KEY))
     else {
-        return Ok(Vec::new());
+        return Ok(false);
     };
     let runs = region_api(context, &home).await?.runs(&api_key).await?;
-    let used = runs.iter().any(|run| {
+    Ok(runs.iter().any(|run| {
         run.plan_version == platform_version
             && matches!(run.status.as_str(), "committed" | "posted" | "superseded")
-    });
-    Ok(if used { vec![plan_version] } else { Vec::new() })
+    }))
 }
 
 async fn write_status(tenant: &Tenant, context: &Context, status: &TenantStatus) -> Result<()> {

@@ -293,6 +293,11 @@ impl Drop for OperatorProcess {
     }
 }
 
+/// The body of a 200 answer to a plain HTTP GET, or None.
+pub fn http_get(url: &str) -> Option<String> {
+    plain_http::get(url)
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -2,6 +2,9 @@
 //! under `crds/` is generated from them (`upline crdgen`), and the operator reads and writes
 //! the objects through them.
 
+// `printcolumn(...)` repeats `type_ = "string"` on purpose: one per column of the CRD.
+#![allow(clippy::duplicated_attributes)]
+
 mod condition;
 mod plan;
 mod region;

@@ -116,9 +116,11 @@ pub struct TenantStatus {
     /// The plan version the platform pays the tenant by (the platform's count).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_version: Option<u32>,
-    /// The CompensationPlan version the platform was given.
+    /// The CompensationPlan version the platform was given, and its content hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_plan_version: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_plan_hash: Option<String>,
     /// The regions where the tenant record exists.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provisioned_regions: Vec<String>,
