@@ -34,7 +34,18 @@ nats_started_here=
 if ! tests/services/nats.sh status; then nats_started_here=yes; fi
 eval "$(tests/services/nats.sh start)"
 export UPLINE_NATS
+# One real etcd + kube-apiserver (built once through the Go module proxy into
+# ~/.cache/upline/kube) for the operator's tests; they isolate themselves by namespace. The
+# ServiceMonitor test starts a second pair of its own (`op-monitoring`).
+kube_started_here=
+if ! tests/services/kube.sh status; then kube_started_here=yes; fi
+eval "$(tests/services/kube.sh start)"
+export UPLINE_KUBECONFIG
 stop_services() {
+  if [ -n "$kube_started_here" ]; then
+    tests/services/kube.sh stop
+    tests/services/kube.sh stop op-monitoring
+  fi
   if [ -n "$nats_started_here" ]; then tests/services/nats.sh stop; fi
   if [ -n "$started_here" ]; then tests/services/cassandra.sh stop; fi
 }
