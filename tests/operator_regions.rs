@@ -41,6 +41,19 @@ const OWNED: [(&str, &str); 9] = [
     ("ingress", "eu-west-sites"),
 ];
 
+/// How `kubectl get -o name` names a kind.
+fn full_kind(kind: &str) -> &'static str {
+    match kind {
+        "deployment" => "deployment.apps",
+        "service" => "service",
+        "hpa" => "horizontalpodautoscaler.autoscaling",
+        "pdb" => "poddisruptionbudget.policy",
+        "configmap" => "configmap",
+        "ingress" => "ingress.networking.k8s.io",
+        other => panic!("no kind {other}"),
+    }
+}
+
 fn controlled_by(object: &Value, region: &Value) -> bool {
     object["metadata"]["ownerReferences"]
         .as_array()
@@ -100,6 +113,24 @@ fn a_region_becomes_its_deployments_services_autoscalers_budgets_config_and_ingr
             "{kind} {name}"
         );
     }
+    // Exactly these objects: nothing else was made in the namespace.
+    let made = cluster.kubectl_ok(&[
+        "get",
+        "-n",
+        &namespace,
+        "deploy,svc,hpa,pdb,cm,ingress,secret",
+        "-o",
+        "name",
+    ]);
+    let mut made: Vec<&str> = made.lines().collect();
+    made.sort();
+    let mut expected: Vec<String> = OWNED
+        .iter()
+        .map(|(kind, name)| format!("{}/{name}", full_kind(kind)))
+        .chain(["secret/eu-west-admin-token".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(made, expected);
     let secret = cluster
         .get(&namespace, "secret", "eu-west-admin-token")
         .expect("the admin token Secret");

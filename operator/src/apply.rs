@@ -3,8 +3,9 @@
 //! stating is removed, while fields other managers own (an HPA's replicas) are left alone.
 
 use crate::error::Result;
+use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, Patch, PatchParams};
-use kube::Resource;
+use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt::Debug;
@@ -26,18 +27,22 @@ where
     Ok(api.patch(&name, &params, &Patch::Apply(object)).await?)
 }
 
-/// Applies the status of `object` (its `status` subresource).
-pub async fn apply_status<K>(api: &Api<K>, name: &str, status: serde_json::Value) -> Result<K>
+/// Applies `status` as the status of `object` (its `status` subresource).
+pub async fn write_status<K>(client: &Client, object: &K, status: &impl Serialize) -> Result<()>
 where
-    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned,
 {
+    let api: Api<K> = Api::namespaced(client.clone(), &object.namespace().unwrap_or_default());
     let patch = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": status,
     });
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    Ok(api
-        .patch_status(name, &params, &Patch::Apply(&patch))
-        .await?)
+    api.patch_status(&object.name_any(), &params, &Patch::Apply(&patch))
+        .await?;
+    Ok(())
 }

@@ -1,14 +1,12 @@
-//! What every reconciler shares: the client, the metrics, the event recorder and how to reach
+//! What every reconciler shares: the client, the event recorder and how to reach
 //! each region's platform API.
 
-use crate::metrics::Metrics;
 use crate::platform::PlatformAccess;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
 
 pub struct Context {
     pub client: Client,
-    pub metrics: Metrics,
     pub platform: PlatformAccess,
     /// The one namespace the operator watches, when it is not all of them.
     pub watch_namespace: Option<String>,
@@ -18,7 +16,6 @@ pub struct Context {
 impl Context {
     pub fn new(
         client: Client,
-        metrics: Metrics,
         platform: PlatformAccess,
         watch_namespace: Option<String>,
         instance: Option<String>,
@@ -30,7 +27,6 @@ impl Context {
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
-            metrics,
             platform,
             watch_namespace,
         }

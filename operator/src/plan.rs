@@ -5,9 +5,9 @@
 //! N+1 and version N stays as it was, readable. A version a tenant's committed run used is
 //! marked `locked`.
 
-use crate::apply::apply_status;
+use crate::apply::write_status;
 use crate::context::Context;
-use crate::crd::{set_condition, CompensationPlanStatus, PlanVersion, RawCompensationPlan, Tenant};
+use crate::crd::{set_condition, PlanVersion, RawCompensationPlan, Tenant};
 use crate::error::Result;
 use engine::plan::{CompiledPlan, Plan, PlanError};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -107,7 +107,7 @@ pub async fn reconcile(plan: Arc<RawCompensationPlan>, context: Arc<Context>) ->
                 "fix the spec",
                 generation,
             );
-            write_status(&context, &plan, &namespace, &status).await?;
+            write_status(&context.client, plan.as_ref(), &status).await?;
             context
                 .event(plan.as_ref(), true, "InvalidPlan", message)
                 .await;
@@ -180,7 +180,7 @@ pub async fn reconcile(plan: Arc<RawCompensationPlan>, context: Arc<Context>) ->
         "nothing to do",
         generation,
     );
-    write_status(&context, &plan, &namespace, &status).await?;
+    write_status(&context.client, plan.as_ref(), &status).await?;
     // Runs are committed outside Kubernetes: look again now and then to lock used versions.
     Ok(Action::requeue(Duration::from_secs(120)))
 }
@@ -255,22 +255,6 @@ async fn lock_used_versions(
         in_use.push(applied);
     }
     Ok(in_use)
-}
-
-async fn write_status(
-    context: &Context,
-    plan: &RawCompensationPlan,
-    namespace: &str,
-    status: &CompensationPlanStatus,
-) -> Result<()> {
-    let api: Api<RawCompensationPlan> = Api::namespaced(context.client.clone(), namespace);
-    apply_status(
-        &api,
-        &plan.name_any(),
-        serde_json::to_value(status).expect("a status serializes"),
-    )
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]

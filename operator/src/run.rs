@@ -100,7 +100,6 @@ pub async fn run(
 
     let context = Arc::new(Context::new(
         client.clone(),
-        metrics.clone(),
         PlatformAccess::new(config.region_apis.clone()),
         config.watch_namespace.clone(),
         Some(config.identity.clone()),

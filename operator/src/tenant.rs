@@ -3,11 +3,10 @@
 //! `<tenant>-api-key`, and reports where the tenant is served. A finalizer honours the deletion
 //! policy: `Retain` leaves the platform alone, `Delete` revokes the operator's API key there.
 
-use crate::apply::apply_status;
+use crate::apply::write_status;
 use crate::context::Context;
 use crate::crd::{
     condition_is, set_condition, CloseEvery, DeletionPolicy, RawCompensationPlan, Region, Tenant,
-    TenantStatus,
 };
 use crate::error::{Error, Result};
 use crate::platform::{Created, RegionApi};
@@ -49,7 +48,7 @@ pub async fn reconcile(tenant: Arc<Tenant>, context: Arc<Context>) -> Result<Act
             error.to_string(),
             generation,
         );
-        let _ = write_status(&tenant, &context, &status).await;
+        let _ = write_status(&context.client, tenant.as_ref(), &status).await;
         context
             .event(
                 tenant.as_ref(),
@@ -146,7 +145,7 @@ async fn not_ready(
         message.clone(),
         generation,
     );
-    write_status(tenant, context, &status).await?;
+    write_status(&context.client, tenant, &status).await?;
     context.event(tenant, true, reason, message).await;
     Ok(Action::requeue(NOT_READY_RETRY))
 }
@@ -320,7 +319,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action> {
         "the platform answers",
         generation,
     );
-    write_status(tenant, context, &status).await?;
+    write_status(&context.client, tenant, &status).await?;
     Ok(Action::requeue(Duration::from_secs(300)))
 }
 
@@ -465,18 +464,4 @@ pub async fn committed_a_run(context: &Context, tenant: &Tenant) -> Result<bool>
         run.plan_version == platform_version
             && matches!(run.status.as_str(), "committed" | "posted" | "superseded")
     }))
-}
-
-async fn write_status(tenant: &Tenant, context: &Context, status: &TenantStatus) -> Result<()> {
-    let api: Api<Tenant> = Api::namespaced(
-        context.client.clone(),
-        &tenant.namespace().unwrap_or_default(),
-    );
-    apply_status(
-        &api,
-        &tenant.name_any(),
-        serde_json::to_value(status).expect("a status serializes"),
-    )
-    .await?;
-    Ok(())
 }

@@ -4,9 +4,9 @@
 
 pub mod objects;
 
-use crate::apply::{apply, apply_status};
+use crate::apply::{apply, write_status};
 use crate::context::Context;
-use crate::crd::{set_condition, Region, RegionStatus};
+use crate::crd::{set_condition, Region};
 use crate::error::{Error, Result};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
@@ -45,7 +45,7 @@ pub async fn reconcile(region: Arc<Region>, context: Arc<Context>) -> Result<Act
             error.to_string(),
             region.metadata.generation,
         );
-        let _ = write_status(&region, &context, status).await;
+        let _ = write_status(&context.client, region.as_ref(), &status).await;
         context
             .event(region.as_ref(), true, "ApplyFailed", error.to_string())
             .await;
@@ -153,7 +153,7 @@ async fn apply_region(region: &Region, context: &Context) -> Result<Action> {
             generation,
         );
     }
-    write_status(region, context, status).await?;
+    write_status(&context.client, region, &status).await?;
     if first_pass_of_generation {
         let monitor_note = if monitored { ", a ServiceMonitor" } else { "" };
         context
@@ -181,16 +181,6 @@ fn available(deployment: &Deployment) -> bool {
     };
     status.observed_generation >= deployment.metadata.generation
         && status.available_replicas.unwrap_or(0) >= 1
-}
-
-async fn write_status(region: &Region, context: &Context, status: RegionStatus) -> Result<()> {
-    let api: Api<Region> = Api::namespaced(
-        context.client.clone(),
-        &region.namespace().unwrap_or_default(),
-    );
-    let value = serde_json::to_value(&status).expect("a status serializes");
-    apply_status(&api, &region.name_any(), value).await?;
-    Ok(())
 }
 
 /// The region's admin token: made once and kept (the API pods read it and the operator uses it
