@@ -8,7 +8,8 @@ use worker::streams::RegionStreams;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct NatsArgs {
-    /// The region's NATS server (JetStream enabled), e.g. nats://127.0.0.1:4222.
+    /// The region's NATS server (JetStream enabled), e.g. nats://127.0.0.1:4222, or its
+    /// cluster's servers separated by commas.
     #[arg(long, value_name = "URL", env = "UPLINE_NATS")]
     pub nats: String,
     #[command(flatten)]

@@ -44,7 +44,8 @@ pub struct ServeArgs {
     /// regions, and answer the enrollments other regions' endpoints send for tenants at home in
     /// this region (on `upline.<region>.enroll`). Its genealogy indexes then also follow the
     /// enrollments other replicas of the region make (a consumer of its own on the stream).
-    /// Without it, nothing leaves the process.
+    /// Without it, nothing leaves the process. A cluster's servers may be listed, separated
+    /// by commas.
     #[arg(long, value_name = "URL", env = "UPLINE_NATS")]
     pub nats: Option<String>,
     #[command(flatten)]

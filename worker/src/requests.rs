@@ -94,7 +94,7 @@ impl Requester {
 async fn connect(url: &str) -> BusResult<async_nats::Client> {
     async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
-        .connect(url)
+        .connect(crate::bus::jetstream::server_list(url))
         .await
         .map_err(|error| BusError::Unavailable(format!("{url}: {error}")))
 }

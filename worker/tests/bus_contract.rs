@@ -220,3 +220,17 @@ contract!(
     unsettled_and_naked_deliveries_come_again_and_termed_ones_never,
     a_durable_consumer_resumes_where_it_left_off,
 );
+
+/// A cluster given as several URLs (a Region's `UPLINE_NATS`) is reached through whichever
+/// answers: here the shared server, listed after one nobody listens on.
+#[tokio::test]
+async fn a_cluster_given_as_a_list_of_urls_is_reached() {
+    let url = support::shared_nats();
+    let name = support::unique("contract-list");
+    let listed = format!("nats://127.0.0.1:1, {url}");
+    events_are_stored_in_order_and_ids_deduplicated(Subject {
+        bus: Arc::new(support::jetstream_bus(&listed, &name).await),
+        prefix: name,
+    })
+    .await;
+}

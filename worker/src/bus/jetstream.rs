@@ -47,6 +47,15 @@ fn unavailable(error: impl std::fmt::Display) -> BusError {
     BusError::Unavailable(error.to_string())
 }
 
+/// `nats://a:4222,nats://b:4222`: a cluster's servers (as a Region's ConfigMap lists them),
+/// any of which the client may use.
+pub fn server_list(urls: &str) -> Vec<&str> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .collect()
+}
+
 impl JetStreamBus {
     /// Connects (retrying in the background while the server is away) and creates the stream
     /// if it does not exist.
@@ -54,7 +63,7 @@ impl JetStreamBus {
         let client = async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
             .connection_timeout(REQUEST_TIMEOUT)
-            .connect(url)
+            .connect(server_list(url))
             .await
             .map_err(unavailable)?;
         let context = context::ContextBuilder::new()
