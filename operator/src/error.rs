@@ -9,12 +9,6 @@ pub enum Error {
     Platform { region: String, message: String },
     #[error("{0}")]
     Waiting(String),
-    #[error("{kind} {name} is missing: {why}")]
-    Missing {
-        kind: &'static str,
-        name: String,
-        why: String,
-    },
 }
 
 impl Error {
@@ -25,7 +19,6 @@ impl Error {
             Error::Kube(_) => "kube_client",
             Error::Platform { .. } => "platform_api",
             Error::Waiting(_) => "waiting",
-            Error::Missing { .. } => "missing_reference",
         }
     }
 }

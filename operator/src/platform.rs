@@ -40,7 +40,6 @@ pub struct NewApiKey {
 
 #[derive(Deserialize)]
 pub struct RunSummary {
-    pub run_id: String,
     pub status: String,
     pub plan_version: u32,
 }

@@ -80,23 +80,30 @@ async fn reconcile_with_finalizer(tenant: Arc<Tenant>, context: &Context) -> Res
     })
 }
 
-/// The Region of that name, wherever its namespace (a region's name is unique in a cluster).
-async fn find_region(context: &Context, name: &str) -> Result<Option<Region>> {
+/// The Regions the operator sees (read once per pass, however many a tenant names).
+async fn list_regions(context: &Context) -> Result<Vec<Region>> {
     let regions: Api<Region> = crate::run::watched(&context.client, &context.watch_namespace);
-    let mut found: Vec<Region> = regions
-        .list(&ListParams::default())
-        .await?
-        .into_iter()
+    Ok(regions.list(&ListParams::default()).await?.items)
+}
+
+/// The Region of that name, wherever its namespace (a region's name is unique in a cluster).
+fn named(regions: &[Region], name: &str) -> Result<Option<Region>> {
+    let mut found: Vec<&Region> = regions
+        .iter()
         .filter(|region| region.name_any() == name)
         .collect();
     match found.len() {
         0 => Ok(None),
-        1 => Ok(found.pop()),
+        1 => Ok(found.pop().cloned()),
         _ => Err(Error::Waiting(format!(
             "{} Regions are named {name}; a region's name must be unique",
             found.len()
         ))),
     }
+}
+
+async fn find_region(context: &Context, name: &str) -> Result<Option<Region>> {
+    named(&list_regions(context).await?, name)
 }
 
 /// The region's API with its admin token (read from the Secret the Region reconciler made).
@@ -153,7 +160,8 @@ async fn not_ready(
 async fn provision(tenant: &Tenant, context: &Context) -> Result<Action> {
     let namespace = tenant.namespace().unwrap_or_default();
     let tenant_id = tenant.name_any();
-    let Some(home) = find_region(context, &tenant.spec.home_region).await? else {
+    let regions = list_regions(context).await?;
+    let Some(home) = named(&regions, &tenant.spec.home_region)? else {
         let message = format!("no Region named {} in the cluster", tenant.spec.home_region);
         return not_ready(tenant, context, "RegionMissing", message).await;
     };
@@ -216,7 +224,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action> {
     }
     provisioned.push(home.name_any());
     for residence in &tenant.spec.residence_regions {
-        let Some(region) = find_region(context, residence).await? else {
+        let Some(region) = named(&regions, residence)? else {
             let message =
                 format!("no Region named {residence} (a residence region) in the cluster");
             return not_ready(tenant, context, "RegionMissing", message).await;
