@@ -20,6 +20,22 @@ pub trait TenantStore: Send + Sync {
     async fn create_tenant(&self, tenant: Tenant) -> StoreResult<()>;
     async fn tenant(&self, tenant_id: &str) -> StoreResult<Option<Tenant>>;
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// Makes `plan` the tenant's plan, as version `replaces + 1`, when its plan version is
+    /// still `replaces` (a compare-and-set: of two changes based on one version, one wins).
+    /// Version `replaces` stays readable through `tenant_plan`: the runs it paid name it.
+    /// False when the version moved on, or there is no such tenant.
+    async fn replace_plan(
+        &self,
+        tenant_id: &str,
+        replaces: u32,
+        plan: serde_json::Value,
+    ) -> StoreResult<bool>;
+    /// The plan document of one version of the tenant's plan, the current one included.
+    async fn tenant_plan(
+        &self,
+        tenant_id: &str,
+        version: u32,
+    ) -> StoreResult<Option<serde_json::Value>>;
     /// Stores a new key; `Conflict` when its hash or id exists.
     async fn create_api_key(&self, key: ApiKey) -> StoreResult<()>;
     async fn api_key_by_hash(&self, secret_sha256: &str) -> StoreResult<Option<ApiKey>>;

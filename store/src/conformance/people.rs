@@ -33,6 +33,46 @@ pub async fn tenants_are_created_once_and_read_back(store: &dyn Store) {
     assert_eq!(store.tenant(&residing.id).await.unwrap(), Some(residing));
 }
 
+pub async fn a_plan_is_replaced_once_per_version_and_old_versions_stay_readable(
+    store: &dyn Store,
+) {
+    let id = unique_tenant("plans");
+    let first = tenant(&id);
+    store.create_tenant(first.clone()).await.unwrap();
+    let second = serde_json::json!({ "currency": "EUR", "changed": 2 });
+    let third = serde_json::json!({ "currency": "EUR", "changed": 3 });
+
+    assert!(store.replace_plan(&id, 1, second.clone()).await.unwrap());
+    // Another change based on version 1 lost the race: nothing changes.
+    assert!(!store.replace_plan(&id, 1, third.clone()).await.unwrap());
+    let stored = store.tenant(&id).await.unwrap().unwrap();
+    assert_eq!((stored.plan_version, &stored.plan), (2, &second));
+    assert_eq!(
+        Tenant {
+            plan: first.plan.clone(),
+            plan_version: 1,
+            ..stored
+        },
+        first,
+        "only the plan and its version change"
+    );
+
+    assert!(store.replace_plan(&id, 2, third.clone()).await.unwrap());
+    for (version, plan) in [(1, &first.plan), (2, &second), (3, &third)] {
+        assert_eq!(
+            store.tenant_plan(&id, version).await.unwrap().as_ref(),
+            Some(plan),
+            "version {version}"
+        );
+    }
+    assert_eq!(store.tenant_plan(&id, 4).await.unwrap(), None);
+    assert_eq!(store.tenant_plan(&format!("{id}-missing"), 1).await.unwrap(), None);
+    assert!(!store
+        .replace_plan(&format!("{id}-missing"), 1, third)
+        .await
+        .unwrap());
+}
+
 pub async fn api_keys_are_found_by_hash_and_revoked_only_by_their_tenant(store: &dyn Store) {
     let (a, b) = (unique_tenant("keys-a"), unique_tenant("keys-b"));
     let key = ApiKey {

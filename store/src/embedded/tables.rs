@@ -6,6 +6,8 @@ type Bytes = TableDefinition<'static, &'static [u8], &'static [u8]>;
 
 /// tenant → Tenant
 pub const TENANTS: Bytes = TableDefinition::new("tenants");
+/// (tenant, plan version as 10 digits) → the plan document a newer version replaced
+pub const TENANT_PLANS: Bytes = TableDefinition::new("tenant_plans");
 /// secret sha256 → ApiKey
 pub const API_KEYS: Bytes = TableDefinition::new("api_keys");
 /// (tenant, key id) → secret sha256
@@ -40,6 +42,7 @@ pub const META: TableDefinition<'static, &'static str, u64> = TableDefinition::n
 pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> {
     for table in [
         TENANTS,
+        TENANT_PLANS,
         API_KEYS,
         API_KEY_IDS,
         DISTRIBUTORS,

@@ -1,7 +1,7 @@
 //! Tenants and API keys.
 
 use super::codec::key;
-use super::tables::{API_KEYS, API_KEY_IDS, TENANTS};
+use super::tables::{API_KEYS, API_KEY_IDS, TENANTS, TENANT_PLANS};
 use super::{backend, get_in, put_in, EmbeddedStore};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{ApiKey, Tenant};
@@ -40,6 +40,43 @@ impl TenantStore for EmbeddedStore {
             tenants.push(super::codec::decode(value.value())?);
         }
         Ok(tenants)
+    }
+
+    async fn replace_plan(
+        &self,
+        tenant_id: &str,
+        replaces: u32,
+        plan: serde_json::Value,
+    ) -> StoreResult<bool> {
+        let tenant_key = key(&[tenant_id]);
+        let version_key = plan_version_key(tenant_id, replaces);
+        self.writer
+            .write(move |context| {
+                let Some(mut tenant) = get_in::<Tenant>(context, TENANTS, &tenant_key)? else {
+                    return Ok(false);
+                };
+                if tenant.plan_version != replaces {
+                    return Ok(false);
+                }
+                let replaced = std::mem::replace(&mut tenant.plan, plan);
+                tenant.plan_version = replaces + 1;
+                put_in(context, TENANT_PLANS, &version_key, &replaced)?;
+                put_in(context, TENANTS, &tenant_key, &tenant)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn tenant_plan(
+        &self,
+        tenant_id: &str,
+        version: u32,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        match self.tenant(tenant_id).await? {
+            Some(tenant) if tenant.plan_version == version => Ok(Some(tenant.plan)),
+            Some(_) => self.get(TENANT_PLANS, &plan_version_key(tenant_id, version)),
+            None => Ok(None),
+        }
     }
 
     async fn create_api_key(&self, api_key: ApiKey) -> StoreResult<()> {
@@ -82,4 +119,9 @@ impl TenantStore for EmbeddedStore {
             })
             .await
     }
+}
+
+/// Zero-padded, so that a tenant's versions sort in order.
+fn plan_version_key(tenant_id: &str, version: u32) -> Vec<u8> {
+    key(&[tenant_id, &format!("{version:010}")])
 }

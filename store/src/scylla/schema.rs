@@ -271,4 +271,19 @@ pub const MIGRATIONS: &[Migration] = &[
                 holder text)",
         ],
     },
+    Migration {
+        version: 8,
+        name: "replaced plan versions",
+        scope: Scope::Global,
+        statements: &[
+            // A tenant's plan versions that a newer one replaced (the current one is in the
+            // tenant's row): written once each, before the row moves on, and read when a run
+            // of an older version is restated.
+            "CREATE TABLE IF NOT EXISTS {global}.tenant_plans (
+                tenant_id text,
+                version int,
+                plan text,
+                PRIMARY KEY ((tenant_id), version))",
+        ],
+    },
 ];

@@ -17,6 +17,9 @@ pub(super) struct TenantStatements {
     select_tenant: PreparedStatement,
     list_directory: PreparedStatement,
     insert_directory: PreparedStatement,
+    keep_replaced_plan: PreparedStatement,
+    replace_plan: PreparedStatement,
+    select_replaced_plan: PreparedStatement,
     claim_key_id: PreparedStatement,
     release_key_id: PreparedStatement,
     insert_key: PreparedStatement,
@@ -72,6 +75,31 @@ impl TenantStatements {
             insert_directory: prepare(
                 session,
                 format!("INSERT INTO {global}.tenant_directory (directory, tenant_id) VALUES (?, ?)"),
+                true,
+            )
+            .await?,
+            keep_replaced_plan: prepare(
+                session,
+                format!(
+                    "INSERT INTO {global}.tenant_plans (tenant_id, version, plan) VALUES (?, ?, ?)"
+                ),
+                true,
+            )
+            .await?,
+            replace_plan: prepare(
+                session,
+                format!(
+                    "UPDATE {global}.tenants SET plan = ?, plan_version = ? WHERE tenant_id = ? \
+                     IF plan_version = ?"
+                ),
+                false,
+            )
+            .await?,
+            select_replaced_plan: prepare(
+                session,
+                format!(
+                    "SELECT plan FROM {global}.tenant_plans WHERE tenant_id = ? AND version = ?"
+                ),
                 true,
             )
             .await?,
@@ -201,6 +229,65 @@ impl TenantStore for ScyllaStore {
             }
         }
         Ok(tenants)
+    }
+
+    async fn replace_plan(
+        &self,
+        tenant_id: &str,
+        replaces: u32,
+        plan: serde_json::Value,
+    ) -> StoreResult<bool> {
+        let statements = &self.tenants;
+        let Some(tenant) = self.tenant(tenant_id).await? else {
+            return Ok(false);
+        };
+        if tenant.plan_version != replaces {
+            return Ok(false);
+        }
+        // Kept first: a crash between the two leaves a copy of the current version (written
+        // again, identical, by a retry), never a replaced version nobody can read.
+        let replaced = serde_json::to_string(&tenant.plan).expect("plans serialize");
+        cql::execute(
+            &self.session,
+            &statements.keep_replaced_plan,
+            (tenant_id, replaces as i32, replaced),
+        )
+        .await?;
+        let plan = serde_json::to_string(&plan).expect("plans serialize");
+        cql::conditional(
+            &self.session,
+            &statements.replace_plan,
+            (plan, (replaces + 1) as i32, tenant_id, replaces as i32),
+        )
+        .await
+    }
+
+    async fn tenant_plan(
+        &self,
+        tenant_id: &str,
+        version: u32,
+    ) -> StoreResult<Option<serde_json::Value>> {
+        match self.tenant(tenant_id).await? {
+            Some(tenant) if tenant.plan_version == version => Ok(Some(tenant.plan)),
+            Some(_) => {
+                let row: Option<(Option<String>,)> = cql::maybe_row(
+                    &self.session,
+                    &self.tenants.select_replaced_plan,
+                    (tenant_id, version as i32),
+                )
+                .await?;
+                row.and_then(|(plan,)| plan)
+                    .map(|plan| {
+                        serde_json::from_str(&plan).map_err(|error| {
+                            StoreError::Corrupt(format!(
+                                "tenant {tenant_id}: plan version {version}: {error}"
+                            ))
+                        })
+                    })
+                    .transpose()
+            }
+            None => Ok(None),
+        }
     }
 
     async fn create_api_key(&self, key: ApiKey) -> StoreResult<()> {
