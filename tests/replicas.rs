@@ -1,13 +1,14 @@
 //! Two `upline serve --nats` replicas of one region on one store (the test Cassandra): a
 //! tenant created through one is served by the other, and the other's genealogy index follows
 //! the enrollments made through the first, from the region's `distributor.enrolled` events —
-//! upline, downline and the distributor's record, without a restart.
+//! upline, downline and the distributor's record, without a restart; and a new plan version
+//! made through one pays the other's runs.
 
 mod common;
 
 use common::cassandra::{migrated_prefix, store_arguments};
 use common::nats::{nats_url, unique};
-use common::serve::{start_with, ServeProcess};
+use common::serve::{start_with, ServeProcess, ADMIN_TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -87,6 +88,56 @@ async fn a_replica_follows_the_enrollments_another_makes() {
         record["sponsor_id"],
         format!("d{}", (DISTRIBUTORS - 2) / 2).as_str()
     );
+
+    // A new plan version made through the first reaches the second's reads within the follow
+    // interval.
+    let paying: Value = serde_json::from_str(
+        r#"{ "name": "p", "currency": "USD", "ranks": [{ "name": "Member" }],
+             "bonuses": { "unilevel": { "levels": [0.10] } } }"#,
+    )
+    .unwrap();
+    let changed = first
+        .expect(
+            Method::PUT,
+            "/v1/tenants/acme/plan",
+            ADMIN_TOKEN,
+            Some(json!({ "replaces_version": 1, "plan": paying })),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(changed["plan_version"], 2);
+    let mut listed = Value::Null;
+    for _ in 0..300 {
+        let tenants = second
+            .expect(
+                Method::GET,
+                "/v1/tenants",
+                ADMIN_TOKEN,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        listed = tenants[0]["plan_version"].clone();
+        if listed == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed, 2, "the second replica's plan version of acme");
+    // Version 3 through the first; the second's next run, started at once, is paid by it.
+    let mut paying_more = paying.clone();
+    paying_more["bonuses"]["unilevel"]["levels"] = serde_json::from_str("[0.10, 0.05]").unwrap();
+    first
+        .expect(
+            Method::PUT,
+            "/v1/tenants/acme/plan",
+            ADMIN_TOKEN,
+            Some(json!({ "replaces_version": 2, "plan": paying_more })),
+            StatusCode::OK,
+        )
+        .await;
+    let run = second.run_period(&key, "2026-11").await;
+    assert_eq!(run["plan_version"], 3, "{run}");
     first.stop();
     second.stop();
 }

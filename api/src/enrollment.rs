@@ -6,11 +6,12 @@
 //! and only then answers them and takes the next batch. Batching keeps the rate high (one
 //! durable write for many enrollments); the single task keeps the order.
 
+use crate::directory::Directory;
 use crate::directory::PlacementChoice;
 use crate::error::{ApiError, ApiResult};
-use crate::state::TenantRuntime;
-use std::sync::{Arc, Weak};
-use store::{Distributor, Profile, Store};
+use engine::plan::CompiledPlan;
+use std::sync::{Arc, RwLock, Weak};
+use store::{Distributor, Profile, Store, Tenant};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most enrollments stored in one call.
@@ -39,13 +40,22 @@ pub struct EnrollmentQueue {
 }
 
 impl EnrollmentQueue {
-    /// Starts the tenant's enrollment task. It holds the runtime weakly and ends with it.
+    /// Starts the tenant's enrollment task. It holds the index weakly and ends with it (when
+    /// the last runtime sharing it goes). `tenant` and `plan` name the tenant and the index's
+    /// shape, which no plan version changes.
     pub fn start(
         store: Arc<dyn Store>,
-        tenant: Weak<TenantRuntime>,
+        tenant: Tenant,
+        plan: Arc<CompiledPlan>,
+        directory: Weak<RwLock<Directory>>,
         requests_receiver: mpsc::Receiver<(EnrollmentRequest, Reply)>,
     ) {
-        tokio::spawn(run(store, tenant, requests_receiver));
+        let indexed = Indexed {
+            tenant,
+            plan,
+            directory,
+        };
+        tokio::spawn(run(store, indexed, requests_receiver));
     }
 
     pub fn channel() -> (EnrollmentQueue, mpsc::Receiver<(EnrollmentRequest, Reply)>) {
@@ -78,28 +88,37 @@ impl EnrollmentQueue {
     }
 }
 
+/// What the enrollment task works on.
+struct Indexed {
+    tenant: Tenant,
+    plan: Arc<CompiledPlan>,
+    directory: Weak<RwLock<Directory>>,
+}
+
 async fn run(
     store: Arc<dyn Store>,
-    tenant: Weak<TenantRuntime>,
+    indexed: Indexed,
     mut requests: mpsc::Receiver<(EnrollmentRequest, Reply)>,
 ) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while requests.recv_many(&mut batch, BATCH_MAX).await > 0 {
-        let Some(tenant) = tenant.upgrade() else {
+        let Some(directory) = indexed.directory.upgrade() else {
             return;
         };
-        enroll_batch(&*store, &tenant, batch.drain(..)).await;
+        enroll_batch(&*store, &indexed, &directory, batch.drain(..)).await;
     }
 }
 
 async fn enroll_batch(
     store: &dyn Store,
-    tenant: &TenantRuntime,
+    indexed: &Indexed,
+    index: &RwLock<Directory>,
     batch: impl Iterator<Item = (EnrollmentRequest, Reply)>,
 ) {
+    let tenant = &indexed.tenant;
     let mut accepted: Vec<(Distributor, Reply)> = Vec::new();
     {
-        let mut directory = tenant.directory.write().expect("directory lock");
+        let mut directory = index.write().expect("directory lock");
         for (request, reply) in batch {
             let placed = directory.enroll(
                 &request.id,
@@ -130,13 +149,9 @@ async fn enroll_batch(
         .iter()
         .map(|(distributor, _)| distributor.clone())
         .collect();
-    match store.enroll(&tenant.tenant.id, records).await {
+    match store.enroll(&tenant.id, records).await {
         Ok(outcomes) if outcomes.iter().all(Result::is_ok) => {
-            tenant
-                .directory
-                .write()
-                .expect("directory lock")
-                .mark_durable();
+            index.write().expect("directory lock").mark_durable();
             for (distributor, reply) in accepted {
                 let _ = reply.send(Ok(distributor));
             }
@@ -147,9 +162,11 @@ async fn enroll_batch(
                 Ok(outcomes) => format!("{:?}", outcomes.iter().find(|outcome| outcome.is_err())),
                 Err(error) => error.to_string(),
             };
-            tracing::error!(tenant = %tenant.tenant.id, %message, "enrollment batch failed; rebuilding the index");
-            if let Err(error) = crate::runtime::rebuild_directory(store, tenant).await {
-                tracing::error!(tenant = %tenant.tenant.id, %error, "rebuilding the index failed");
+            tracing::error!(tenant = %tenant.id, %message, "enrollment batch failed; rebuilding the index");
+            if let Err(error) =
+                crate::runtime::rebuild_index(store, tenant, &indexed.plan, index).await
+            {
+                tracing::error!(tenant = %tenant.id, %error, "rebuilding the index failed");
             }
             for (_, reply) in accepted {
                 let _ = reply.send(Err(ApiError::Internal(message.clone())));

@@ -1,7 +1,7 @@
 //! Bringing tenants to life: compiling their plans, rebuilding their genealogy indexes and
 //! starting their enrollment queues.
 
-use crate::directory::Directory;
+use crate::directory::{shape_of_plan, Directory};
 use crate::enrollment::EnrollmentQueue;
 use crate::error::{ApiError, ApiResult};
 use crate::genealogy_index::PlacementShape;
@@ -31,16 +31,161 @@ pub fn start_tenant(
     plan: CompiledPlan,
     directory: Directory,
 ) -> Arc<TenantRuntime> {
+    let plan = Arc::new(plan);
     let (enrollments, requests) = EnrollmentQueue::channel();
-    let runtime = Arc::new(TenantRuntime {
+    let directory = Arc::new(RwLock::new(directory));
+    EnrollmentQueue::start(
+        store,
+        tenant.clone(),
+        plan.clone(),
+        Arc::downgrade(&directory),
+        requests,
+    );
+    Arc::new(TenantRuntime {
         tenant,
         plan,
-        directory: RwLock::new(directory),
+        directory,
         enrollments,
-        run_lifecycle: tokio::sync::Mutex::new(()),
+        run_lifecycle: Arc::new(tokio::sync::Mutex::new(())),
+    })
+}
+
+/// The tenant's runtime under a newer version of its plan (`tenant` holds it): the same index,
+/// enrollment queue and run lifecycle as `current`, so that nothing queued is lost and a run
+/// never interleaves with another under either version.
+pub fn with_new_plan(current: &TenantRuntime, tenant: Tenant) -> ApiResult<Arc<TenantRuntime>> {
+    let plan = compile_plan(&tenant.plan)?;
+    check_plan_change(&current.plan, &plan)?;
+    Ok(Arc::new(TenantRuntime {
+        tenant,
+        plan: Arc::new(plan),
+        directory: current.directory.clone(),
+        enrollments: current.enrollments.clone(),
+        run_lifecycle: current.run_lifecycle.clone(),
+    }))
+}
+
+/// `runtime`, or — when another process gave the tenant a newer plan version since this one
+/// loaded it — its successor under that version, installed for every later request. Runs
+/// start from it, so that a period is paid by the plan in force when it is closed, whichever
+/// process closes it.
+pub async fn with_current_plan(
+    state: &AppState,
+    runtime: Arc<TenantRuntime>,
+) -> ApiResult<Arc<TenantRuntime>> {
+    match state.store().tenant(&runtime.tenant.id).await? {
+        Some(record) => take_up_plan(state, runtime, record),
+        None => Ok(runtime),
+    }
+}
+
+/// `runtime`, or its successor under the plan of `record` when that version is newer.
+pub fn take_up_plan(
+    state: &AppState,
+    runtime: Arc<TenantRuntime>,
+    record: Tenant,
+) -> ApiResult<Arc<TenantRuntime>> {
+    if record.plan_version <= runtime.tenant.plan_version {
+        return Ok(runtime);
+    }
+    let successor = with_new_plan(&runtime, record.seen_from(state.region()))?;
+    tracing::info!(tenant = %successor.tenant.id, plan_version = successor.tenant.plan_version, "plan version taken up");
+    Ok(state.add_tenant_if_newer(successor))
+}
+
+/// Takes up, for every tenant loaded here, the plan version the store holds now (another
+/// process changed it). Runs take it up themselves; this keeps the rest of the service —
+/// rank progress, enrollment checks — current within `every`.
+pub fn follow_plan_changes(state: AppState, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let records = match state.store().tenants().await {
+                Ok(records) => records,
+                Err(error) => {
+                    tracing::warn!(%error, "reading the tenants' plan versions failed");
+                    continue;
+                }
+            };
+            for record in records {
+                let Some(runtime) = state.tenant(&record.id) else {
+                    continue; // loaded when first asked for
+                };
+                let id = record.id.clone();
+                if let Err(error) = take_up_plan(&state, runtime, record) {
+                    tracing::error!(tenant = %id, %error, "a newer plan version cannot be taken up");
+                }
+            }
+        }
     });
-    EnrollmentQueue::start(store, Arc::downgrade(&runtime), requests);
-    runtime
+}
+
+/// The compiled plan of one version of the tenant's plan: the runtime's own, or another read
+/// from the store (a restatement pays a period by the version its run was paid by; a run
+/// started under a version another process replaced since finishes under it).
+pub async fn plan_of_version(
+    state: &AppState,
+    runtime: &TenantRuntime,
+    version: u32,
+) -> Result<Arc<CompiledPlan>, String> {
+    if version == runtime.tenant.plan_version {
+        return Ok(runtime.plan.clone());
+    }
+    let id = &runtime.tenant.id;
+    let document = state
+        .store()
+        .tenant_plan(id, version)
+        .await
+        .map_err(|error| error.to_string())?
+        .ok_or_else(|| format!("tenant {id:?} has no plan version {version}"))?;
+    compile_plan(&document)
+        .map(Arc::new)
+        .map_err(|error| format!("tenant {id:?}: plan version {version}: {error}"))
+}
+
+/// What a new version of a tenant's plan keeps: the placement of its genealogy (every stored
+/// placement and the index follow it) and its currency (the wallets hold amounts in it).
+pub fn check_plan_change(current: &CompiledPlan, new: &CompiledPlan) -> ApiResult<()> {
+    let (was, is) = (shape_of_plan(current), shape_of_plan(new));
+    if was != is {
+        return Err(ApiError::invalid(
+            "plan.bonuses",
+            format!(
+                "a new version keeps the genealogy's placement: {} (this one has {})",
+                placement_name(was),
+                placement_name(is)
+            ),
+        ));
+    }
+    if new.currency != current.currency {
+        return Err(ApiError::invalid(
+            "plan.currency",
+            format!(
+                "a new version keeps the currency the wallets hold: {}",
+                current.currency
+            ),
+        ));
+    }
+    if new.decimals != current.decimals {
+        return Err(ApiError::invalid(
+            "plan.currency_decimals",
+            format!(
+                "a new version keeps the decimals the wallets hold: {}",
+                current.decimals
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn placement_name(shape: PlacementShape) -> String {
+    match shape {
+        PlacementShape::None => "no placement tree (no binary or matrix bonus)".to_owned(),
+        PlacementShape::Binary => "a binary tree".to_owned(),
+        PlacementShape::Matrix { width } => format!("a matrix {width} wide"),
+    }
 }
 
 /// The runtime of a tenant that has no distributors yet.
@@ -111,11 +256,21 @@ async fn residents_from_store(store: &dyn Store, tenant_id: &str) -> Result<Dire
 
 /// Replaces a tenant's index with the store's view (after a failed write).
 pub async fn rebuild_directory(store: &dyn Store, tenant: &TenantRuntime) -> Result<(), String> {
-    let directory = match tenant.tenant.home_region {
-        Some(_) => residents_from_store(store, &tenant.tenant.id).await?,
-        None => directory_from_store(store, &tenant.tenant.id, &tenant.plan).await?,
+    rebuild_index(store, &tenant.tenant, &tenant.plan, &tenant.directory).await
+}
+
+/// Replaces `index`, the index of `tenant` under `plan`, with the store's view.
+pub async fn rebuild_index(
+    store: &dyn Store,
+    tenant: &Tenant,
+    plan: &CompiledPlan,
+    index: &RwLock<Directory>,
+) -> Result<(), String> {
+    let directory = match tenant.home_region {
+        Some(_) => residents_from_store(store, &tenant.id).await?,
+        None => directory_from_store(store, &tenant.id, plan).await?,
     };
-    *tenant.directory.write().expect("directory lock") = directory;
+    *index.write().expect("directory lock") = directory;
     Ok(())
 }
 

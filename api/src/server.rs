@@ -29,6 +29,10 @@ pub async fn open_store(choice: &StoreChoice) -> Result<Arc<dyn Store>, String> 
     })
 }
 
+/// How soon a plan version another process made reaches this one's reads (runs take it up at
+/// once): one read of the tenant records this often.
+const PLAN_FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Opens the store and brings every tenant back: the outbox is drained into the volumes
 /// first, then each tenant's index is rebuilt. Returns the state, ready to serve.
 pub async fn recover(choice: &StoreChoice, admin_token_sha256: String) -> Result<AppState, String> {
@@ -55,6 +59,7 @@ pub async fn recover_with(
         state.set_region(region);
     }
     crate::runtime::load_tenants(&state).await?;
+    crate::runtime::follow_plan_changes(state.clone(), PLAN_FOLLOW_INTERVAL);
     spawn_projector(projector, state.clone());
     Ok(state)
 }

@@ -58,16 +58,21 @@ impl Default for PeriodLeases {
     }
 }
 
-/// One tenant, live: its plan compiled and its genealogy index in memory.
+/// One tenant, live: one version of its plan compiled and its genealogy index in memory.
+///
+/// A new plan version makes a new runtime that shares the index, the enrollment queue and the
+/// run lifecycle with the one it replaces (`runtime::with_new_plan`): a request that started
+/// under the old version finishes under it, and nothing it queued is lost.
 pub struct TenantRuntime {
+    /// The tenant's record, with the plan version this runtime pays by.
     pub tenant: Tenant,
-    pub plan: CompiledPlan,
+    pub plan: Arc<CompiledPlan>,
     /// The genealogy index; writers hold it only to check and reserve an enrollment.
-    pub directory: RwLock<Directory>,
+    pub directory: Arc<RwLock<Directory>>,
     /// Where enrollments wait to be placed and stored in order.
     pub enrollments: crate::enrollment::EnrollmentQueue,
     /// Held while a run changes status or a restatement runs, so those steps never interleave.
-    pub run_lifecycle: tokio::sync::Mutex<()>,
+    pub run_lifecycle: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl TenantRuntime {
@@ -202,6 +207,19 @@ impl AppState {
             .entry(runtime.tenant.id.clone())
             .or_insert(runtime)
             .clone()
+    }
+
+    /// Installs the runtime of a newer plan version, unless the one in use is as new already;
+    /// returns the one in use.
+    pub fn add_tenant_if_newer(&self, runtime: Arc<TenantRuntime>) -> Arc<TenantRuntime> {
+        let mut tenants = self.inner.tenants.write().expect("tenant map lock");
+        let entry = tenants
+            .entry(runtime.tenant.id.clone())
+            .or_insert_with(|| runtime.clone());
+        if entry.tenant.plan_version < runtime.tenant.plan_version {
+            *entry = runtime;
+        }
+        entry.clone()
     }
 
     pub fn add_tenant(&self, runtime: Arc<TenantRuntime>) -> Arc<TenantRuntime> {

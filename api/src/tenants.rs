@@ -3,7 +3,7 @@
 use crate::auth::{new_api_key, sha256_hex, Admin};
 use crate::error::{ApiError, ApiResult};
 use crate::json::JsonBody;
-use crate::runtime::runtime_for_new_tenant;
+use crate::runtime::{runtime_for_new_tenant, take_up_plan, tenant_runtime};
 use crate::state::{now_ms, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,6 +17,8 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(replace_plan))
+        .routes(routes!(plan_version))
         .routes(routes!(create_api_key))
         .routes(routes!(revoke_api_key))
 }
@@ -207,6 +209,108 @@ async fn list_tenants(_: Admin, State(state): State<AppState>) -> ApiResult<Json
         })
         .collect();
     Ok(Json(views))
+}
+
+/// A new version of a tenant's plan.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanChange {
+    /// The version this plan replaces: the tenant's `plan_version` as last read. A change
+    /// based on an older version is refused (409), so that two writers never undo each other.
+    pub replaces_version: u32,
+    /// The compensation plan (COMP_PLAN_SPEC.md §2). It keeps the tenant's currency, its
+    /// decimals and its genealogy's placement (binary, matrix of one width, or none).
+    #[schema(value_type = Object)]
+    pub plan: serde_json::Value,
+}
+
+/// Give a tenant a new version of its plan. Periods closed from now on are paid by it; runs
+/// already made keep the version they name (a restatement pays by it too), and every version
+/// stays readable. Sending the current plan again changes nothing.
+#[utoipa::path(put, path = "/v1/tenants/{tenant_id}/plan", tag = "admin", request_body = PlanChange,
+    params(("tenant_id" = String, Path)),
+    responses((status = 200, body = TenantView), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("admin" = [])))]
+async fn replace_plan(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(tenant_id): Path<String>,
+    JsonBody(change): JsonBody<PlanChange>,
+) -> ApiResult<Json<TenantView>> {
+    let runtime = tenant_runtime(&state, &tenant_id)
+        .await
+        .map_err(ApiError::Internal)?
+        .ok_or_else(|| ApiError::NotFound(format!("tenant {tenant_id:?}")))?;
+    let record = state
+        .store()
+        .tenant(&tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("tenant {tenant_id:?}")))?;
+    let runtime = take_up_plan(&state, runtime, record.clone())?;
+    if change.plan == record.plan {
+        // A retry of a change that was made, or no change at all.
+        return Ok(Json(TenantView::of(
+            &runtime.tenant,
+            &runtime.plan.currency,
+        )));
+    }
+    if change.replaces_version != record.plan_version {
+        return Err(stale_version(&tenant_id, record.plan_version));
+    }
+    // Checked before anything is stored: a plan the engine refuses, or one that changes what
+    // a version must keep, changes nothing.
+    crate::runtime::with_new_plan(
+        &runtime,
+        Tenant {
+            plan: change.plan.clone(),
+            ..record.clone()
+        },
+    )?;
+    if !state
+        .store()
+        .replace_plan(&tenant_id, record.plan_version, change.plan.clone())
+        .await?
+    {
+        return Err(stale_version(&tenant_id, record.plan_version + 1));
+    }
+    let replaced = Tenant {
+        plan: change.plan,
+        plan_version: record.plan_version + 1,
+        ..record
+    };
+    let runtime = take_up_plan(&state, runtime, replaced)?;
+    Ok(Json(TenantView::of(
+        &runtime.tenant,
+        &runtime.plan.currency,
+    )))
+}
+
+fn stale_version(tenant_id: &str, version: u32) -> ApiError {
+    ApiError::Conflict(format!(
+        "tenant {tenant_id:?} has plan version {version} (or later) now: read it and base the change on it (replaces_version)"
+    ))
+}
+
+/// Read one version of a tenant's plan: the current one, or one a newer version replaced
+/// (the runs it paid name it).
+#[utoipa::path(get, path = "/v1/tenants/{tenant_id}/plans/{version}", tag = "admin",
+    params(("tenant_id" = String, Path), ("version" = u32, Path)),
+    responses((status = 200, body = Object), (status = 404, body = crate::error::Problem)),
+    security(("admin" = [])))]
+async fn plan_version(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((tenant_id, version)): Path<(String, u32)>,
+) -> ApiResult<Json<serde_json::Value>> {
+    state
+        .store()
+        .tenant_plan(&tenant_id, version)
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("plan version {version} of tenant {tenant_id:?}"))
+        })
 }
 
 /// Create an API key for a tenant; the answer is the only time the key is shown.

@@ -66,7 +66,11 @@ pub async fn close_period(
         }
         let Some(scheduled) = runs.into_iter().find(|run| run.run_id == run_id) else {
             still_held(lease_held)?;
-            let run = new_scheduled_run(tenant, period);
+            // Paid by the plan in force now, even when another process changed it.
+            let current = crate::runtime::with_current_plan(state, tenant.clone())
+                .await
+                .map_err(|error| error.to_string())?;
+            let run = new_scheduled_run(&current, period);
             match state.store().create_run(tenant_id, run).await {
                 Ok(()) | Err(StoreError::Conflict { .. }) => continue,
                 Err(error) => return Err(error.to_string()),

@@ -107,12 +107,12 @@ async fn compute_statements(
         .await
         .map_err(|error| error.to_string())?;
     progress("reading the genealogy and the volumes");
+    let plan = crate::runtime::plan_of_version(state, tenant, run.plan_version).await?;
     let (distributors, period_volumes) = read_snapshot(&**store, tenant_id, &run.period).await?;
     let previous = previous_state(&**store, tenant_id, &period).await?;
-    let tenant = tenant.clone();
     progress("computing");
     tokio::task::spawn_blocking(move || {
-        let plan = &tenant.plan;
+        let plan = &*plan;
         let network = inputs::network(
             plan,
             &inputs::distributors_csv(&distributors, plan.binary.is_some()),

@@ -9,13 +9,17 @@ use crate::state::{now_ms, AppState, TenantRuntime};
 use std::sync::Arc;
 use store::{Run, RunStatus, Transfer, TransferKind};
 
-/// Stores a new `Running` run of `period` with the next free id (`<period>.<n>`).
+/// Stores a new `Running` run of `period` with the next free id (`<period>.<n>`). A run
+/// restating `restates` pays by the plan version that run was paid by; any other by the
+/// runtime's.
 pub async fn new_run(
     state: &AppState,
     tenant: &TenantRuntime,
     period: &str,
-    restates: Option<String>,
+    restates: Option<&Run>,
 ) -> ApiResult<Run> {
+    let plan_version = restates.map_or(tenant.tenant.plan_version, |old| old.plan_version);
+    let restates = restates.map(|old| old.run_id.clone());
     let tenant_id = &tenant.tenant.id;
     let existing = state.store().runs(tenant_id).await?;
     let mut number = existing.iter().filter(|run| run.period == period).count() + 1;
@@ -23,7 +27,7 @@ pub async fn new_run(
         let run = Run {
             run_id: format!("{period}.{number}"),
             period: period.to_owned(),
-            plan_version: tenant.tenant.plan_version,
+            plan_version,
             status: RunStatus::Running,
             restates: restates.clone(),
             created_at_ms: now_ms(),
@@ -71,6 +75,8 @@ pub async fn start_preview(
 ) -> ApiResult<Run> {
     engine::calendar::Period::parse(period)
         .map_err(|error| ApiError::invalid("period", error.to_string()))?;
+    // Paid by the plan in force now, even when another process changed it.
+    let tenant = &crate::runtime::with_current_plan(state, tenant.clone()).await?;
     let run = {
         let _lifecycle = tenant.run_lifecycle.lock().await;
         new_run(state, tenant, period, None).await?

@@ -88,7 +88,7 @@ async fn begin(state: &AppState, tenant: &TenantRuntime, period: &str) -> Result
     let Some(old) = effective_run(&runs, period) else {
         return Ok(());
     };
-    new_run(state, tenant, period, Some(old.run_id.clone()))
+    new_run(state, tenant, period, Some(old))
         .await
         .map(|_| ())
         .map_err(|error| error.to_string())
@@ -208,7 +208,7 @@ pub async fn restate(
                 return Ok(None);
             };
             still_held(lease_held)?;
-            new_run(state, tenant, period, Some(old.run_id.clone()))
+            new_run(state, tenant, period, Some(old))
                 .await
                 .map_err(|error| error.to_string())?
         }
@@ -262,7 +262,8 @@ pub async fn restate_refund(
         let run = Run {
             run_id: own_id.clone(),
             period: period.to_owned(),
-            plan_version: tenant.tenant.plan_version,
+            // The period is paid again by the rules it was paid by.
+            plan_version: old.plan_version,
             status: RunStatus::Running,
             restates: Some(old.run_id.clone()),
             created_at_ms: now_ms(),

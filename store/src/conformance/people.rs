@@ -33,9 +33,7 @@ pub async fn tenants_are_created_once_and_read_back(store: &dyn Store) {
     assert_eq!(store.tenant(&residing.id).await.unwrap(), Some(residing));
 }
 
-pub async fn a_plan_is_replaced_once_per_version_and_old_versions_stay_readable(
-    store: &dyn Store,
-) {
+pub async fn a_plan_is_replaced_once_per_version_and_old_versions_stay_readable(store: &dyn Store) {
     let id = unique_tenant("plans");
     let first = tenant(&id);
     store.create_tenant(first.clone()).await.unwrap();
@@ -66,7 +64,13 @@ pub async fn a_plan_is_replaced_once_per_version_and_old_versions_stay_readable(
         );
     }
     assert_eq!(store.tenant_plan(&id, 4).await.unwrap(), None);
-    assert_eq!(store.tenant_plan(&format!("{id}-missing"), 1).await.unwrap(), None);
+    assert_eq!(
+        store
+            .tenant_plan(&format!("{id}-missing"), 1)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(!store
         .replace_plan(&format!("{id}-missing"), 1, third)
         .await
