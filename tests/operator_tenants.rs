@@ -1,8 +1,8 @@
 //! The operator provisioning tenants through a real `upline serve` (the region's API) from a
 //! real kube-apiserver: a Tenant becomes a tenant record and an API key kept in a Secret;
 //! CompensationPlans are validated by the engine and versioned, a version a committed run used
-//! stays as it was while a changed spec becomes the next version; the finalizer honours the
-//! deletion policy.
+//! stays as it was while a changed spec becomes the next version, which the tenant is given
+//! (or, refused by the platform, says why); the finalizer honours the deletion policy.
 
 mod common;
 
@@ -13,10 +13,14 @@ use serde_json::{json, Value};
 
 const ADMIN: &str = "operator-test-admin-token";
 
-/// A plan document; `first_level` is written as the decimal text given.
+/// A plan document in USD; `first_level` is written as the decimal text given.
 fn plan_manifest(name: &str, first_level: &str) -> String {
+    plan_manifest_in(name, first_level, "USD")
+}
+
+fn plan_manifest_in(name: &str, first_level: &str, currency: &str) -> String {
     format!(
-        r#"{{"apiVersion":"upline.io/v1alpha1","kind":"CompensationPlan","metadata":{{"name":"{name}"}},"spec":{{"name":"{name}","currency":"USD","currency_decimals":2,"activity":{{"min_pv":100}},"ranks":[{{"name":"Member"}}],"bonuses":{{"unilevel":{{"levels":[{first_level},0.05],"compression":true}}}}}}}}"#
+        r#"{{"apiVersion":"upline.io/v1alpha1","kind":"CompensationPlan","metadata":{{"name":"{name}"}},"spec":{{"name":"{name}","currency":"{currency}","currency_decimals":2,"activity":{{"min_pv":100}},"ranks":[{{"name":"Member"}}],"bonuses":{{"unilevel":{{"levels":[{first_level},0.05],"compression":true}}}}}}}}"#
     )
 }
 
@@ -237,19 +241,52 @@ async fn a_tenant_is_provisioned_with_its_key_and_a_used_plan_version_never_chan
         vec![0.15, 0.05]
     );
     assert_eq!(plan["status"]["currentHash"], versions[1].1);
-    // The tenant says which version the platform pays it by.
+    // The tenant is given version 2: the platform pays its next periods by it, as its plan
+    // version 2, and keeps version 1 for the runs it paid.
     let tenant = cluster.wait_for(
         &namespace,
         "tenant",
         "acme",
-        "told of version 2",
+        "paid by version 2",
+        |tenant| tenant["status"]["appliedPlanVersion"] == 2,
+    );
+    assert!(condition_is(&tenant, "PlanCurrent", "True"), "{tenant:#}");
+    assert_eq!(tenant["status"]["planVersion"], 2);
+    assert_eq!(tenant["status"]["appliedPlanHash"], versions[1].1);
+    for (version, expected) in [(1, vec![0.12, 0.05]), (2, vec![0.15, 0.05])] {
+        let document = server
+            .expect(
+                Method::GET,
+                &format!("/v1/tenants/acme/plans/{version}"),
+                ADMIN,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(
+            levels(&document),
+            expected,
+            "platform plan version {version}"
+        );
+    }
+    let december = server.run_period(&key, "2026-12").await;
+    assert_eq!(december["plan_version"], 2, "{december}");
+
+    // A version the platform refuses for this tenant (another currency than its wallets
+    // hold) is said on the Tenant; it stays paid by version 2.
+    cluster.apply_ok(&namespace, &plan_manifest_in("starter", "0.15", "EUR"));
+    let tenant = cluster.wait_for(
+        &namespace,
+        "tenant",
+        "acme",
+        "refused version 3",
         |tenant| condition_is(tenant, "PlanCurrent", "False"),
     );
-    assert_eq!(tenant["status"]["appliedPlanVersion"], 1);
-    assert!(condition(&tenant, "PlanCurrent")
-        .unwrap()
-        .2
-        .contains("version 2 is not applied"));
+    let (_, reason, message) = condition(&tenant, "PlanCurrent").unwrap();
+    assert_eq!(reason, "PlanRefused");
+    assert!(message.contains("plan.currency"), "{message}");
+    assert_eq!(tenant["status"]["appliedPlanVersion"], 2);
+    assert_eq!(tenant["status"]["planVersion"], 2);
 
     // Deleting the Tenant (policy Delete) revokes its key on the platform, then lets it go.
     cluster.kubectl_ok(&["delete", "tenant", "acme", "-n", &namespace, "--wait=false"]);

@@ -44,6 +44,16 @@ pub struct RunSummary {
     pub plan_version: u32,
 }
 
+/// What giving a tenant a new plan version came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PlanGiven {
+    /// The record is paid by the plan now, as this platform version (the same one when the
+    /// record had the plan already).
+    Paid(u32),
+    /// The platform refuses the plan for this tenant (it would change the currency, say): why.
+    Refused(String),
+}
+
 #[derive(Deserialize)]
 pub struct TenantRecord {
     pub id: String,
@@ -133,6 +143,34 @@ impl RegionApi<'_> {
                 Ok(tenants.into_iter().find(|tenant| tenant.id == tenant_id))
             }
             (status, body) => Err(self.problem("listing tenants", status, &body)),
+        }
+    }
+
+    /// `PUT /v1/tenants/{id}/plan`: `plan` replaces version `replaces_version` of the record.
+    /// A version made meanwhile by someone else is an error (the next pass reads it again).
+    pub async fn give_plan(
+        &self,
+        tenant_id: &str,
+        replaces_version: u32,
+        plan: &Value,
+    ) -> Result<PlanGiven> {
+        let what = "giving the tenant its plan";
+        let request = self
+            .http
+            .put(format!("{}/v1/tenants/{tenant_id}/plan", self.base))
+            .bearer_auth(&self.token)
+            .json(&serde_json::json!({ "replaces_version": replaces_version, "plan": plan }));
+        match self.send(request, what).await? {
+            (status, body) if status.is_success() => body
+                .get("plan_version")
+                .and_then(Value::as_u64)
+                .map(|version| PlanGiven::Paid(version as u32))
+                .ok_or_else(|| self.failure(format!("{what}: no plan_version in {body}"))),
+            (status, body) if status == StatusCode::UNPROCESSABLE_ENTITY => {
+                let refusal = self.problem(what, status, &body);
+                Ok(PlanGiven::Refused(refusal.to_string()))
+            }
+            (status, body) => Err(self.problem(what, status, &body)),
         }
     }
 

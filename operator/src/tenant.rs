@@ -1,7 +1,8 @@
 //! The Tenant reconciler: provisions the tenant in its home region through the platform's admin
 //! API (and, as a resident-only tenant, in each residence region), keeps an API key in a Secret
-//! `<tenant>-api-key`, and reports where the tenant is served. A finalizer honours the deletion
-//! policy: `Retain` leaves the platform alone, `Delete` revokes the operator's API key there.
+//! `<tenant>-api-key`, gives the tenant's records each new version of its CompensationPlan, and
+//! reports where the tenant is served. A finalizer honours the deletion policy: `Retain` leaves
+//! the platform alone, `Delete` revokes the operator's API key there.
 
 use crate::apply::write_status;
 use crate::context::Context;
@@ -9,7 +10,7 @@ use crate::crd::{
     condition_is, set_condition, CloseEvery, DeletionPolicy, RawCompensationPlan, Region, Tenant,
 };
 use crate::error::{Error, Result};
-use crate::platform::{Created, RegionApi};
+use crate::platform::{Created, PlanGiven, RegionApi};
 use crate::region::objects::{admin_secret_name, ADMIN_TOKEN_KEY};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
@@ -223,6 +224,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action> {
             .await;
     }
     provisioned.push(home.name_any());
+    let mut residences = Vec::new();
     for residence in &tenant.spec.residence_regions {
         let Some(region) = named(&regions, residence)? else {
             let message =
@@ -251,45 +253,67 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action> {
                 .await;
         }
         provisioned.push(residence.clone());
+        residences.push(region);
     }
     let secret_name = ensure_api_key(tenant, context, &home_api, &namespace).await?;
-    let record = home_api.tenant(&tenant_id).await?.ok_or_else(|| {
-        Error::Waiting(format!(
-            "tenant {tenant_id} is not listed in region {}",
-            home.name_any()
-        ))
-    })?;
 
     let generation = tenant.metadata.generation;
     let mut status = tenant.status.clone().unwrap_or_default();
     status.observed_generation = generation;
     status.endpoint = Some(format!("https://{}", home.spec.public_hostname));
     status.api_key_secret = Some(secret_name);
-    status.plan_version = Some(record.plan_version);
-    if status.applied_plan_hash.is_none() {
-        // The content the tenant was created with (the platform keeps it).
-        status.applied_plan_version = plan_version;
-        status.applied_plan_hash = plan_hash.clone();
-    }
     status.provisioned_regions = provisioned;
-    // The platform keeps the plan a tenant was created with; a newer CompensationPlan version
-    // is said plainly rather than pretended (the platform has no plan update yet).
-    let (current, applied) = (plan_version, status.applied_plan_version);
-    let plan_current = plan_hash == status.applied_plan_hash;
-    let plan_message = if plan_current {
-        format!(
-            "paid by CompensationPlan {} version {}",
-            tenant.spec.plan,
-            applied.unwrap_or_default()
-        )
+    // Every region's record is paid by the CompensationPlan's current version: one made since
+    // (an edit) is given to them; the platform keeps the versions it replaces.
+    let given = if status.applied_plan_hash.is_some() && status.applied_plan_hash == plan_hash {
+        None
     } else {
-        format!(
-            "paid by CompensationPlan {} version {}; its current version {} is not applied: the platform does not update a tenant's plan yet",
-            tenant.spec.plan,
-            applied.unwrap_or_default(),
-            current.unwrap_or_default()
-        )
+        let mut regions_given = vec![home.clone()];
+        regions_given.extend(residences);
+        Some(give_plan(tenant, context, &regions_given, &plan.spec.0).await?)
     };
+    let record = home_api.tenant(&tenant_id).await?.ok_or_else(|| {
+        Error::Waiting(format!(
+            "tenant {tenant_id} is not listed in region {}",
+            home.name_any()
+        ))
+    })?;
+    status.plan_version = Some(record.plan_version);
+    let plan_message = match given {
+        Some(PlanGiven::Refused(why)) => {
+            let message = format!(
+                "still paid by CompensationPlan {} version {}: the platform refuses version {}: {why}",
+                tenant.spec.plan,
+                status.applied_plan_version.unwrap_or_default(),
+                plan_version.unwrap_or_default()
+            );
+            context
+                .event(tenant, true, "PlanRefused", message.clone())
+                .await;
+            Err(message)
+        }
+        Some(PlanGiven::Paid(platform_version)) => {
+            if status.applied_plan_hash.is_some() {
+                context
+                    .event(
+                        tenant,
+                        false,
+                        "PlanApplied",
+                        format!(
+                            "CompensationPlan {} version {} is the platform's plan version {platform_version}",
+                            tenant.spec.plan,
+                            plan_version.unwrap_or_default()
+                        ),
+                    )
+                    .await;
+            }
+            status.applied_plan_version = plan_version;
+            status.applied_plan_hash = plan_hash.clone();
+            Ok(())
+        }
+        None => Ok(()),
+    };
+    let plan_current = plan_message.is_ok();
     set_condition(
         &mut status.conditions,
         "PlanCurrent",
@@ -297,9 +321,16 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action> {
         if plan_current {
             "Applied"
         } else {
-            "VersionNotApplied"
+            "PlanRefused"
         },
-        plan_message,
+        plan_message.err().unwrap_or_else(|| {
+            format!(
+                "paid by CompensationPlan {} version {} (the platform's plan version {})",
+                tenant.spec.plan,
+                status.applied_plan_version.unwrap_or_default(),
+                record.plan_version
+            )
+        }),
         generation,
     );
     let message = format!("provisioned in {}", status.provisioned_regions.join(", "));
@@ -394,6 +425,37 @@ async fn ensure_api_key(
             Err(error.into())
         }
     }
+}
+
+/// Gives `plan` to the tenant's record in each of `regions` (home first); the first refusal
+/// stops it (a refusal is about the plan, so every region would refuse it alike). Returns the
+/// home's platform version.
+async fn give_plan(
+    tenant: &Tenant,
+    context: &Context,
+    regions: &[Region],
+    plan: &serde_json::Value,
+) -> Result<PlanGiven> {
+    let tenant_id = tenant.name_any();
+    let mut home_version = None;
+    for region in regions {
+        let api = region_api(context, region).await?;
+        let record = api.tenant(&tenant_id).await?.ok_or_else(|| {
+            Error::Waiting(format!(
+                "tenant {tenant_id} is not listed in region {}",
+                region.name_any()
+            ))
+        })?;
+        match api.give_plan(&tenant_id, record.plan_version, plan).await? {
+            PlanGiven::Paid(version) => {
+                home_version.get_or_insert(version);
+            }
+            refused => return Ok(refused),
+        }
+    }
+    Ok(PlanGiven::Paid(
+        home_version.expect("the home region is given the plan"),
+    ))
 }
 
 async fn clean_up(tenant: &Tenant, context: &Context) -> Result<Action> {
