@@ -18,7 +18,9 @@ use std::time::Duration;
 pub trait TenantStore: Send + Sync {
     /// Creates the tenant; `Conflict` when the id exists.
     async fn create_tenant(&self, tenant: Tenant) -> StoreResult<()>;
+    /// The tenant, unless there is none or it was closed.
     async fn tenant(&self, tenant_id: &str) -> StoreResult<Option<Tenant>>;
+    /// Every tenant not closed.
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
     /// Makes `plan` the tenant's plan, as version `replaces + 1`, when its plan version is
     /// still `replaces` (a compare-and-set: of two changes based on one version, one wins).
@@ -36,6 +38,11 @@ pub trait TenantStore: Send + Sync {
         tenant_id: &str,
         version: u32,
     ) -> StoreResult<Option<serde_json::Value>>;
+    /// Closes the tenant for good: from then on it is neither read (`tenant` is None) nor
+    /// listed, its id is not given again, and every API key of it is revoked. What it held
+    /// stays stored (the payments it made are records to keep). Completes a close that was
+    /// interrupted; false when there is no such tenant, open or closed.
+    async fn close_tenant(&self, tenant_id: &str, closed_at_ms: i64) -> StoreResult<bool>;
     /// Stores a new key; `Conflict` when its hash or id exists.
     async fn create_api_key(&self, key: ApiKey) -> StoreResult<()>;
     async fn api_key_by_hash(&self, secret_sha256: &str) -> StoreResult<Option<ApiKey>>;

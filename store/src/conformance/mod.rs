@@ -89,6 +89,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@cases $make;
             tenants_are_created_once_and_read_back,
             a_plan_is_replaced_once_per_version_and_old_versions_stay_readable,
+            a_closed_tenant_is_gone_with_its_keys_and_its_id_stays_taken,
             api_keys_are_found_by_hash_and_revoked_only_by_their_tenant,
             enrollment_is_idempotent_and_ids_are_unique,
             distributors_come_back_in_enrollment_order,

@@ -119,6 +119,75 @@ pub async fn api_keys_are_found_by_hash_and_revoked_only_by_their_tenant(store: 
     );
 }
 
+pub async fn a_closed_tenant_is_gone_with_its_keys_and_its_id_stays_taken(store: &dyn Store) {
+    let (closing, staying) = (unique_tenant("closing"), unique_tenant("staying"));
+    let key_of = |tenant: &str, key_id: &str| ApiKey {
+        key_id: key_id.into(),
+        tenant_id: tenant.to_owned(),
+        secret_sha256: format!("hash-of-{tenant}-{key_id}"),
+        created_at_ms: 1,
+        revoked: false,
+    };
+    for id in [&closing, &staying] {
+        store.create_tenant(tenant(id)).await.unwrap();
+    }
+    let keys = [
+        key_of(&closing, "k1"),
+        key_of(&closing, "k2"),
+        key_of(&staying, "k1"),
+    ];
+    for key in &keys {
+        store.create_api_key(key.clone()).await.unwrap();
+    }
+    store
+        .enroll(&closing, vec![distributor("root", 0, None)])
+        .await
+        .unwrap();
+
+    assert!(store.close_tenant(&closing, 5).await.unwrap());
+    assert_eq!(store.tenant(&closing).await.unwrap(), None);
+    let listed: Vec<String> = store
+        .tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|tenant| tenant.id)
+        .collect();
+    assert!(!listed.contains(&closing), "{listed:?}");
+    assert!(listed.contains(&staying), "{listed:?}");
+    for key in &keys {
+        let stored = store
+            .api_key_by_hash(&key.secret_sha256)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.revoked,
+            key.tenant_id == closing,
+            "key {} of {}",
+            key.key_id,
+            key.tenant_id
+        );
+    }
+    assert!(!store
+        .replace_plan(&closing, 1, serde_json::json!({}))
+        .await
+        .unwrap());
+    // Its id is not given again; its records stay.
+    let again = store.create_tenant(tenant(&closing)).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+    assert_eq!(store.distributors(&closing).await.unwrap().len(), 1);
+    // Closing again finishes nothing more; an unknown tenant is not closed.
+    assert!(store.close_tenant(&closing, 6).await.unwrap());
+    assert!(!store
+        .close_tenant(&format!("{closing}-missing"), 6)
+        .await
+        .unwrap());
+}
+
 pub async fn enrollment_is_idempotent_and_ids_are_unique(store: &dyn Store) {
     let t = unique_tenant("enroll");
     let root = distributor("root", 0, None);

@@ -8,6 +8,8 @@ type Bytes = TableDefinition<'static, &'static [u8], &'static [u8]>;
 pub const TENANTS: Bytes = TableDefinition::new("tenants");
 /// (tenant, plan version as 10 digits) → the plan document a newer version replaced
 pub const TENANT_PLANS: Bytes = TableDefinition::new("tenant_plans");
+/// tenant → when it was closed (ms)
+pub const CLOSED_TENANTS: Bytes = TableDefinition::new("closed_tenants");
 /// secret sha256 → ApiKey
 pub const API_KEYS: Bytes = TableDefinition::new("api_keys");
 /// (tenant, key id) → secret sha256
@@ -43,6 +45,7 @@ pub fn create_all(txn: &redb::WriteTransaction) -> Result<(), redb::TableError> 
     for table in [
         TENANTS,
         TENANT_PLANS,
+        CLOSED_TENANTS,
         API_KEYS,
         API_KEY_IDS,
         DISTRIBUTORS,

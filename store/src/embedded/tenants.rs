@@ -1,13 +1,13 @@
 //! Tenants and API keys.
 
-use super::codec::key;
-use super::tables::{API_KEYS, API_KEY_IDS, TENANTS, TENANT_PLANS};
+use super::codec::{key, prefix_range};
+use super::tables::{API_KEYS, API_KEY_IDS, CLOSED_TENANTS, TENANTS, TENANT_PLANS};
 use super::{backend, get_in, put_in, EmbeddedStore};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{ApiKey, Tenant};
 use crate::traits::TenantStore;
 use async_trait::async_trait;
-use redb::ReadableDatabase as _;
+use redb::{ReadableDatabase as _, ReadableTable as _};
 
 #[async_trait]
 impl TenantStore for EmbeddedStore {
@@ -24,20 +24,27 @@ impl TenantStore for EmbeddedStore {
     }
 
     async fn tenant(&self, tenant_id: &str) -> StoreResult<Option<Tenant>> {
-        self.get(TENANTS, &key(&[tenant_id]))
+        let tenant_key = key(&[tenant_id]);
+        if self.get::<i64>(CLOSED_TENANTS, &tenant_key)?.is_some() {
+            return Ok(None);
+        }
+        self.get(TENANTS, &tenant_key)
     }
 
     async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
         let (start, end) = (Vec::new(), vec![0xff]);
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(TENANTS).map_err(backend)?;
+        let closed = txn.open_table(CLOSED_TENANTS).map_err(backend)?;
         let mut tenants = Vec::new();
         for entry in table
             .range(start.as_slice()..end.as_slice())
             .map_err(backend)?
         {
-            let (_, value) = entry.map_err(backend)?;
-            tenants.push(super::codec::decode(value.value())?);
+            let (tenant_key, value) = entry.map_err(backend)?;
+            if closed.get(tenant_key.value()).map_err(backend)?.is_none() {
+                tenants.push(super::codec::decode(value.value())?);
+            }
         }
         Ok(tenants)
     }
@@ -55,7 +62,8 @@ impl TenantStore for EmbeddedStore {
                 let Some(mut tenant) = get_in::<Tenant>(context, TENANTS, &tenant_key)? else {
                     return Ok(false);
                 };
-                if tenant.plan_version != replaces {
+                let closed = get_in::<i64>(context, CLOSED_TENANTS, &tenant_key)?.is_some();
+                if closed || tenant.plan_version != replaces {
                     return Ok(false);
                 }
                 let replaced = std::mem::replace(&mut tenant.plan, plan);
@@ -77,6 +85,38 @@ impl TenantStore for EmbeddedStore {
             Some(_) => self.get(TENANT_PLANS, &plan_version_key(tenant_id, version)),
             None => Ok(None),
         }
+    }
+
+    async fn close_tenant(&self, tenant_id: &str, closed_at_ms: i64) -> StoreResult<bool> {
+        let tenant_key = key(&[tenant_id]);
+        let (start, end) = prefix_range(&[tenant_id]);
+        self.writer
+            .write(move |context| {
+                if get_in::<Tenant>(context, TENANTS, &tenant_key)?.is_none() {
+                    return Ok(false);
+                }
+                let mut hashes = Vec::new();
+                for entry in context
+                    .table(API_KEY_IDS)?
+                    .range(start.as_slice()..end.as_slice())
+                    .map_err(backend)?
+                {
+                    let (_, hash) = entry.map_err(backend)?;
+                    hashes.push(super::codec::decode::<String>(hash.value())?);
+                }
+                for hash in hashes {
+                    let hash_key = key(&[&hash]);
+                    if let Some(mut api_key) = get_in::<ApiKey>(context, API_KEYS, &hash_key)? {
+                        api_key.revoked = true;
+                        put_in(context, API_KEYS, &hash_key, &api_key)?;
+                    }
+                }
+                if get_in::<i64>(context, CLOSED_TENANTS, &tenant_key)?.is_none() {
+                    put_in(context, CLOSED_TENANTS, &tenant_key, &closed_at_ms)?;
+                }
+                Ok(true)
+            })
+            .await
     }
 
     async fn create_api_key(&self, api_key: ApiKey) -> StoreResult<()> {

@@ -273,9 +273,15 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 8,
-        name: "replaced plan versions",
+        name: "replaced plan versions and closed tenants",
         scope: Scope::Global,
         statements: &[
+            // A closed tenant: read with its row (`tenant` answers None), written before its
+            // keys are revoked and its directory entry goes, so an interrupted close is
+            // finished by doing it again.
+            "CREATE TABLE IF NOT EXISTS {global}.closed_tenants (
+                tenant_id text PRIMARY KEY,
+                closed_at_ms bigint)",
             // A tenant's plan versions that a newer one replaced (the current one is in the
             // tenant's row): written once each, before the row moves on, and read when a run
             // of an older version is restated.

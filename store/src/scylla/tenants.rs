@@ -18,6 +18,10 @@ pub(super) struct TenantStatements {
     list_directory: PreparedStatement,
     insert_directory: PreparedStatement,
     keep_replaced_plan: PreparedStatement,
+    close_tenant: PreparedStatement,
+    select_closed: PreparedStatement,
+    remove_from_directory: PreparedStatement,
+    list_key_ids: PreparedStatement,
     replace_plan: PreparedStatement,
     select_replaced_plan: PreparedStatement,
     claim_key_id: PreparedStatement,
@@ -75,6 +79,37 @@ impl TenantStatements {
             insert_directory: prepare(
                 session,
                 format!("INSERT INTO {global}.tenant_directory (directory, tenant_id) VALUES (?, ?)"),
+                true,
+            )
+            .await?,
+            close_tenant: prepare(
+                session,
+                format!(
+                    "INSERT INTO {global}.closed_tenants (tenant_id, closed_at_ms) VALUES (?, ?) \
+                     IF NOT EXISTS"
+                ),
+                false,
+            )
+            .await?,
+            select_closed: prepare(
+                session,
+                format!("SELECT closed_at_ms FROM {global}.closed_tenants WHERE tenant_id = ?"),
+                true,
+            )
+            .await?,
+            remove_from_directory: prepare(
+                session,
+                format!(
+                    "DELETE FROM {global}.tenant_directory WHERE directory = ? AND tenant_id = ?"
+                ),
+                true,
+            )
+            .await?,
+            list_key_ids: prepare(
+                session,
+                format!(
+                    "SELECT secret_sha256 FROM {global}.api_keys_by_tenant WHERE tenant_id = ?"
+                ),
                 true,
             )
             .await?,
@@ -157,6 +192,15 @@ impl TenantStatements {
     }
 }
 
+impl ScyllaStore {
+    /// The tenant's row, whether or not the tenant was closed.
+    async fn tenant_open_or_closed(&self, tenant_id: &str) -> StoreResult<Option<Tenant>> {
+        let row: Option<TenantRow> =
+            cql::maybe_row(&self.session, &self.tenants.select_tenant, (tenant_id,)).await?;
+        row.map(tenant_from).transpose()
+    }
+}
+
 fn tenant_from(row: TenantRow) -> StoreResult<Tenant> {
     let (id, name, plan, plan_version, created_at_ms, home_region, closes) = row;
     let plan = serde_json::from_str(plan.as_deref().unwrap_or("null"))
@@ -214,9 +258,12 @@ impl TenantStore for ScyllaStore {
     }
 
     async fn tenant(&self, tenant_id: &str) -> StoreResult<Option<Tenant>> {
-        let row: Option<TenantRow> =
-            cql::maybe_row(&self.session, &self.tenants.select_tenant, (tenant_id,)).await?;
-        row.map(tenant_from).transpose()
+        let Some(tenant) = self.tenant_open_or_closed(tenant_id).await? else {
+            return Ok(None);
+        };
+        let closed: Option<(Option<i64>,)> =
+            cql::maybe_row(&self.session, &self.tenants.select_closed, (tenant_id,)).await?;
+        Ok(closed.is_none().then_some(tenant))
     }
 
     async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
@@ -288,6 +335,32 @@ impl TenantStore for ScyllaStore {
             }
             None => Ok(None),
         }
+    }
+
+    async fn close_tenant(&self, tenant_id: &str, closed_at_ms: i64) -> StoreResult<bool> {
+        let statements = &self.tenants;
+        if self.tenant_open_or_closed(tenant_id).await?.is_none() {
+            return Ok(false);
+        }
+        // Closed first: from then on nothing serves the tenant, whatever step a crash stops.
+        cql::conditional(
+            &self.session,
+            &statements.close_tenant,
+            (tenant_id, closed_at_ms),
+        )
+        .await?;
+        let hashes: Vec<(String,)> =
+            cql::all_rows(&self.session, &statements.list_key_ids, (tenant_id,)).await?;
+        for (hash,) in hashes {
+            cql::conditional(&self.session, &statements.revoke_key, (hash,)).await?;
+        }
+        cql::execute(
+            &self.session,
+            &statements.remove_from_directory,
+            (DIRECTORY, tenant_id),
+        )
+        .await?;
+        Ok(true)
     }
 
     async fn create_api_key(&self, key: ApiKey) -> StoreResult<()> {
