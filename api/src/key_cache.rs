@@ -52,6 +52,14 @@ impl KeyCache {
     }
 
     /// Forgets a tenant's key (it was revoked).
+    /// Forgets every key of a tenant (closed).
+    pub fn forget_tenant(&self, tenant_id: &str) {
+        self.by_secret_sha256
+            .write()
+            .expect("key cache lock")
+            .retain(|_, resolved| resolved.tenant_id != tenant_id);
+    }
+
     pub fn forget(&self, tenant_id: &str, key_id: &str) {
         self.by_secret_sha256
             .write()

@@ -93,10 +93,11 @@ pub fn take_up_plan(
     Ok(state.add_tenant_if_newer(successor))
 }
 
-/// Takes up, for every tenant loaded here, the plan version the store holds now (another
-/// process changed it). Runs take it up themselves; this keeps the rest of the service —
-/// rank progress, enrollment checks — current within `every`.
-pub fn follow_plan_changes(state: AppState, every: std::time::Duration) {
+/// Follows what other processes change in the tenant records: takes up, for every tenant
+/// loaded here, the plan version the store holds now (runs take it up themselves; this keeps
+/// the rest — rank progress, enrollment checks — current within `every`), and drops the
+/// runtimes of tenants closed elsewhere.
+pub fn follow_tenant_changes(state: AppState, every: std::time::Duration) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -109,6 +110,8 @@ pub fn follow_plan_changes(state: AppState, every: std::time::Duration) {
                     continue;
                 }
             };
+            let listed: std::collections::HashSet<String> =
+                records.iter().map(|record| record.id.clone()).collect();
             for record in records {
                 let Some(runtime) = state.tenant(&record.id) else {
                     continue; // loaded when first asked for
@@ -116,6 +119,13 @@ pub fn follow_plan_changes(state: AppState, every: std::time::Duration) {
                 let id = record.id.clone();
                 if let Err(error) = take_up_plan(&state, runtime, record) {
                     tracing::error!(tenant = %id, %error, "a newer plan version cannot be taken up");
+                }
+            }
+            for id in state.loaded_tenants() {
+                // Not listed: closed, or created since the listing (which the store says).
+                if !listed.contains(&id) && matches!(state.store().tenant(&id).await, Ok(None)) {
+                    tracing::info!(tenant = %id, "the tenant was closed; its runtime is dropped");
+                    state.remove_tenant(&id);
                 }
             }
         }

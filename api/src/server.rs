@@ -29,9 +29,9 @@ pub async fn open_store(choice: &StoreChoice) -> Result<Arc<dyn Store>, String> 
     })
 }
 
-/// How soon a plan version another process made reaches this one's reads (runs take it up at
-/// once): one read of the tenant records this often.
-const PLAN_FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// How soon a plan version or a close another process made reaches this one (runs take a
+/// plan version up at once): one read of the tenant records this often.
+const TENANT_FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Opens the store and brings every tenant back: the outbox is drained into the volumes
 /// first, then each tenant's index is rebuilt. Returns the state, ready to serve.
@@ -59,7 +59,7 @@ pub async fn recover_with(
         state.set_region(region);
     }
     crate::runtime::load_tenants(&state).await?;
-    crate::runtime::follow_plan_changes(state.clone(), PLAN_FOLLOW_INTERVAL);
+    crate::runtime::follow_tenant_changes(state.clone(), TENANT_FOLLOW_INTERVAL);
     spawn_projector(projector, state.clone());
     Ok(state)
 }

@@ -222,6 +222,21 @@ impl AppState {
         entry.clone()
     }
 
+    /// Drops the tenant's runtime (the tenant was closed): requests already holding it finish.
+    pub fn remove_tenant(&self, tenant_id: &str) {
+        self.inner
+            .tenants
+            .write()
+            .expect("tenant map lock")
+            .remove(tenant_id);
+    }
+
+    /// The ids of the tenants loaded here.
+    pub fn loaded_tenants(&self) -> Vec<String> {
+        let tenants = self.inner.tenants.read().expect("tenant map lock");
+        tenants.keys().cloned().collect()
+    }
+
     pub fn add_tenant(&self, runtime: Arc<TenantRuntime>) -> Arc<TenantRuntime> {
         let mut tenants = self.inner.tenants.write().expect("tenant map lock");
         tenants.insert(runtime.tenant.id.clone(), runtime.clone());

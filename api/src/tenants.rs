@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use store::{ApiKey, CloseSchedule, PeriodKind, Tenant};
+use store::{ApiKey, CloseSchedule, PeriodKind, Profile, Tenant};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(close_tenant))
         .routes(routes!(replace_plan))
         .routes(routes!(plan_version))
         .routes(routes!(create_api_key))
@@ -209,6 +210,51 @@ async fn list_tenants(_: Admin, State(state): State<AppState>) -> ApiResult<Json
         })
         .collect();
     Ok(Json(views))
+}
+
+/// What closing a tenant did in this region.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ClosedTenantView {
+    pub id: String,
+    /// Distributors whose personal data (name, email, country) was erased now; 0 when a
+    /// close is asked again.
+    pub profiles_erased: u64,
+}
+
+/// Close a tenant for good. It is served no more (its API keys are revoked, its id is not
+/// given again) and the personal data of its distributors kept in this region is erased. Its
+/// pseudonymous genealogy, orders, runs, statements and ledger stay stored: they are the
+/// records of the commissions it paid. Asking again finishes a close that was interrupted.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant_id}", tag = "admin",
+    params(("tenant_id" = String, Path)),
+    responses((status = 200, body = ClosedTenantView), (status = 404, body = crate::error::Problem)),
+    security(("admin" = [])))]
+async fn close_tenant(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(tenant_id): Path<String>,
+) -> ApiResult<Json<ClosedTenantView>> {
+    // Closed in the store first: from then on no process loads it again, whatever a crash
+    // interrupts; a request still holding the runtime finishes.
+    if !state.store().close_tenant(&tenant_id, now_ms()).await? {
+        return Err(ApiError::NotFound(format!("tenant {tenant_id:?}")));
+    }
+    state.remove_tenant(&tenant_id);
+    state.api_keys().forget_tenant(&tenant_id);
+    let mut profiles_erased = 0;
+    for distributor in state.store().distributors(&tenant_id).await? {
+        if distributor.profile != Profile::default() {
+            state
+                .store()
+                .update_profile(&tenant_id, &distributor.id, Profile::default())
+                .await?;
+            profiles_erased += 1;
+        }
+    }
+    Ok(Json(ClosedTenantView {
+        id: tenant_id,
+        profiles_erased,
+    }))
 }
 
 /// A new version of a tenant's plan.
