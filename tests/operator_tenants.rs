@@ -2,7 +2,8 @@
 //! real kube-apiserver: a Tenant becomes a tenant record and an API key kept in a Secret;
 //! CompensationPlans are validated by the engine and versioned, a version a committed run used
 //! stays as it was while a changed spec becomes the next version, which the tenant is given
-//! (or, refused by the platform, says why); the finalizer honours the deletion policy.
+//! (or, refused by the platform, says why); the finalizer honours the deletion policy (Delete
+//! closes the tenant on the platform, Retain leaves it working).
 
 mod common;
 
@@ -288,7 +289,20 @@ async fn a_tenant_is_provisioned_with_its_key_and_a_used_plan_version_never_chan
     assert_eq!(tenant["status"]["appliedPlanVersion"], 2);
     assert_eq!(tenant["status"]["planVersion"], 2);
 
-    // Deleting the Tenant (policy Delete) revokes its key on the platform, then lets it go.
+    // Deleting the Tenant (policy Delete) closes it on the platform — its key revoked, its
+    // distributors' personal data erased — then lets it go.
+    server
+        .expect(
+            Method::POST,
+            "/v1/distributors",
+            &key,
+            Some(
+                json!({ "id": "vip", "sponsor_id": "d0", "joined_on": "2026-11-03",
+                         "profile": { "name": "Vera Important", "email": "vera@example.com" } }),
+            ),
+            StatusCode::CREATED,
+        )
+        .await;
     cluster.kubectl_ok(&["delete", "tenant", "acme", "-n", &namespace, "--wait=false"]);
     cluster.wait_gone(&namespace, "tenant", "acme");
     server
@@ -300,6 +314,23 @@ async fn a_tenant_is_provisioned_with_its_key_and_a_used_plan_version_never_chan
             StatusCode::UNAUTHORIZED,
         )
         .await;
+    let tenants = server
+        .expect(Method::GET, "/v1/tenants", ADMIN, None, StatusCode::OK)
+        .await;
+    assert_eq!(tenants, json!([]), "acme is closed");
+    let events = cluster.kubectl_ok(&["get", "events", "-n", &namespace, "-o", "json"]);
+    let events: Value = serde_json::from_str(&events).unwrap();
+    let closed: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["reason"] == "Closed")
+        .filter_map(|event| event["message"].as_str())
+        .collect();
+    assert_eq!(
+        closed,
+        vec!["deletion policy Delete: tenant closed in us-east (1 profiles erased); its API keys revoked"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -201,6 +201,25 @@ impl RegionApi<'_> {
         }
     }
 
+    /// `DELETE /v1/tenants/{id}`: closes the tenant for good and erases its distributors'
+    /// personal data in this region. Returns how many profiles were erased; a tenant the
+    /// region does not have is nothing to do (0).
+    pub async fn close_tenant(&self, tenant_id: &str) -> Result<u64> {
+        let what = "closing the tenant";
+        let request = self
+            .http
+            .delete(format!("{}/v1/tenants/{tenant_id}", self.base))
+            .bearer_auth(&self.token);
+        match self.send(request, what).await? {
+            (status, body) if status.is_success() => Ok(body
+                .get("profiles_erased")
+                .and_then(Value::as_u64)
+                .unwrap_or_default()),
+            (status, _) if status == StatusCode::NOT_FOUND => Ok(0),
+            (status, body) => Err(self.problem(what, status, &body)),
+        }
+    }
+
     /// The tenant's runs, read with the tenant's own API key.
     pub async fn runs(&self, api_key: &str) -> Result<Vec<RunSummary>> {
         let request = self

@@ -2,7 +2,8 @@
 //! API (and, as a resident-only tenant, in each residence region), keeps an API key in a Secret
 //! `<tenant>-api-key`, gives the tenant's records each new version of its CompensationPlan, and
 //! reports where the tenant is served. A finalizer honours the deletion policy: `Retain` leaves
-//! the platform alone, `Delete` revokes the operator's API key there.
+//! the platform alone, `Delete` closes the tenant in every region it is provisioned in (keys
+//! revoked, personal data erased; the payment records stay).
 
 use crate::apply::write_status;
 use crate::context::Context;
@@ -472,30 +473,39 @@ async fn clean_up(tenant: &Tenant, context: &Context) -> Result<Action> {
                 .await;
         }
         DeletionPolicy::Delete => {
-            let secrets: Api<Secret> = Api::namespaced(
-                context.client.clone(),
-                &tenant.namespace().unwrap_or_default(),
-            );
-            let key_id = secrets
-                .get_opt(&api_key_secret_name(tenant))
-                .await?
-                .and_then(|secret| secret_value(&secret, KEY_ID));
-            if let (Some(key_id), Some(home)) = (
-                key_id,
-                find_region(context, &tenant.spec.home_region).await?,
-            ) {
-                region_api(context, &home)
+            // Closed in the home region and in each residence region: each keeps the
+            // personal data of the distributors residing there.
+            let regions = list_regions(context).await?;
+            let mut closed = Vec::new();
+            let names = std::iter::once(&tenant.spec.home_region)
+                .chain(tenant.spec.residence_regions.iter());
+            for name in names {
+                let Some(region) = named(&regions, name)? else {
+                    context
+                        .event(
+                            tenant,
+                            true,
+                            "RegionGone",
+                            format!("no Region {name} to close the tenant in: nothing done there"),
+                        )
+                        .await;
+                    continue;
+                };
+                let erased = region_api(context, &region)
                     .await?
-                    .revoke_api_key(&tenant.name_any(), &key_id)
+                    .close_tenant(&tenant.name_any())
                     .await?;
+                closed.push(format!("{name} ({erased} profiles erased)"));
+            }
+            if !closed.is_empty() {
                 context
                     .event(
                         tenant,
                         false,
-                        "Revoked",
+                        "Closed",
                         format!(
-                            "deletion policy Delete: API key {key_id} revoked in region {}",
-                            home.name_any()
+                            "deletion policy Delete: tenant closed in {}; its API keys revoked",
+                            closed.join(", ")
                         ),
                     )
                     .await;

@@ -70,8 +70,9 @@ pub struct TenantSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closes: Option<CloseSchedule>,
     /// What deleting this object does to the tenant on the platform: `Retain` (the default)
-    /// keeps its data and its API key; `Delete` revokes the API key the operator made, so the
-    /// tenant's integrations stop (its data stays: commissions paid are records to keep).
+    /// keeps it served, with its data and its API key; `Delete` closes it in every region it is
+    /// provisioned in: not served any more, its API keys revoked, its distributors' personal
+    /// data erased (the payment records stay: commissions paid are records to keep).
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
