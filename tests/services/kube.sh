@@ -177,7 +177,9 @@ make_user() {
   subject+="/CN=$user"
   [[ -f $pki/ca.crt && -f $server/ports ]] || { log "no server named $name (start it first)"; exit 1; }
   mkdir -p "$server/users"
-  local base=$server/users/$user
+  # No ':' in the file name (a service account's user name has some): KUBECONFIG is a
+  # ':'-separated list.
+  local base=$server/users/${user//:/_}
   # Once per user; again when asked for other groups, which live in the certificate.
   if [[ ! -f $base.crt || $(cat "$base.groups" 2>/dev/null) != "$*" ]]; then
     new_key "$base.key"
