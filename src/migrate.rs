@@ -19,8 +19,13 @@ use store::scylla::{connect, migrate};
 pub struct MigrateArgs {
     #[command(flatten)]
     pub cluster: ScyllaArgs,
-    /// Replicas per datacenter.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    /// Replicas per datacenter, when a keyspace is created.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "UPLINE_REPLICATION_FACTOR",
+        default_value_t = 3
+    )]
     pub replication_factor: u32,
 }
 

@@ -254,8 +254,9 @@ fn the_operator_works_as_the_charts_service_account_and_may_do_nothing_more() {
 
     // The same identity as a client certificate signed by the cluster's CA (CN = the service
     // account's user name): the chart's bindings are what let it work.
-    let certificate =
-        cluster.user_kubeconfig(&format!("system:serviceaccount:{namespace}:{service_account}"));
+    let certificate = cluster.user_kubeconfig(&format!(
+        "system:serviceaccount:{namespace}:{service_account}"
+    ));
     let operator = OperatorProcess::start(&certificate, &namespace, &[]);
     cluster.apply_ok(&namespace, &region("af-north", 2));
     cluster.wait_for(
@@ -265,7 +266,9 @@ fn the_operator_works_as_the_charts_service_account_and_may_do_nothing_more() {
         "reconciled with the client certificate",
         |region| condition_is(region, "Degraded", "False"),
     );
-    assert!(cluster.get(&namespace, "deployment", "af-north-worker").is_some());
+    assert!(cluster
+        .get(&namespace, "deployment", "af-north-worker")
+        .is_some());
     assert_eq!(leader_gauge(&operator), Some(1));
 
     // Least privilege: what the operator never needs, it may not do (and the question is

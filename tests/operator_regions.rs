@@ -17,7 +17,7 @@ metadata:
 spec:
   datacenter: dc-eu-west
   nats: {{ urls: ["nats://nats-eu-west:4222"] }}
-  store: {{ scyllaNodes: ["scylla-eu-west-1:9042", "scylla-eu-west-2:9042"] }}
+  store: {{ scyllaNodes: ["scylla-eu-west-1:9042", "scylla-eu-west-2:9042"], peerDatacenters: {{ us-east: dc-us-east }}, replicationFactor: 2 }}
   inboundFrom: [us-east]
   publicHostname: eu-west.upline.example.com
   cdn: {{ enabled: true, cacheMaxAgeSeconds: 600, staleWhileRevalidateSeconds: 30 }}
@@ -146,7 +146,11 @@ fn a_region_becomes_its_deployments_services_autoscalers_budgets_config_and_ingr
         .get(&namespace, "configmap", "eu-west-config")
         .unwrap();
     assert_eq!(config["data"]["UPLINE_REGION"], "eu-west");
-    assert_eq!(config["data"]["UPLINE_DATACENTERS"], "eu-west=dc-eu-west");
+    assert_eq!(
+        config["data"]["UPLINE_DATACENTERS"],
+        "eu-west=dc-eu-west,us-east=dc-us-east"
+    );
+    assert_eq!(config["data"]["UPLINE_REPLICATION_FACTOR"], "2");
     assert_eq!(
         config["data"]["UPLINE_SCYLLA_NODES"],
         "scylla-eu-west-1:9042,scylla-eu-west-2:9042"
@@ -169,6 +173,21 @@ fn a_region_becomes_its_deployments_services_autoscalers_budgets_config_and_ingr
         container(&api)["env"][0]["valueFrom"]["secretKeyRef"]["name"],
         "eu-west-admin-token"
     );
+    // Each pod migrates the schema before it serves, with the same configuration.
+    for deployment in [
+        &api,
+        &cluster
+            .get(&namespace, "deployment", "eu-west-worker")
+            .unwrap(),
+    ] {
+        let migrate = &deployment["spec"]["template"]["spec"]["initContainers"][0];
+        assert_eq!(migrate["args"], serde_json::json!(["migrate"]));
+        assert_eq!(migrate["image"], "registry.example.com/upline:0.1.0");
+        assert_eq!(
+            migrate["envFrom"][0]["configMapRef"]["name"],
+            "eu-west-config"
+        );
+    }
     assert!(
         api["spec"]["replicas"] == 1,
         "the autoscaler owns replicas; the default is left alone"
@@ -317,6 +336,14 @@ fn the_api_server_refuses_regions_that_break_its_rules_with_the_rules_message() 
         (
             region_manifest("img:1", 6).replace("inboundFrom: [us-east]", "inboundFrom: [eu-west]"),
             "spec.inboundFrom names other regions",
+        ),
+        (
+            region_manifest("img:1", 6).replace("us-east: dc-us-east", "eu-west: dc-eu-west"),
+            "spec.store.peerDatacenters names the other regions",
+        ),
+        (
+            region_manifest("img:1", 6).replace("inboundFrom: [us-east]", "inboundFrom: [us-east, ap-south]"),
+            "spec.inboundFrom: each region named needs its datacenter in spec.store.peerDatacenters",
         ),
         (
             region_manifest("img:1", 6).replace("nats://nats-eu-west", "http://nats-eu-west"),

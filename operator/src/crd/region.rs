@@ -5,6 +5,7 @@ use super::Condition;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -47,6 +48,8 @@ use serde::{Deserialize, Serialize};
 )]
 #[kube(validation = Rule::new("self.metadata.name.matches('^[a-z][a-z0-9-]{0,29}$')").message("a Region's name is the region's name (us-east): 1 to 30 of a-z, 0-9 and '-', starting with a letter"))]
 #[kube(validation = Rule::new("!has(self.spec.inboundFrom) || !self.spec.inboundFrom.exists(r, r == self.metadata.name)").message("spec.inboundFrom names other regions, not this one"))]
+#[kube(validation = Rule::new("!has(self.spec.store.peerDatacenters) || !(self.metadata.name in self.spec.store.peerDatacenters)").message("spec.store.peerDatacenters names the other regions, not this one"))]
+#[kube(validation = Rule::new("!has(self.spec.inboundFrom) || self.spec.inboundFrom.all(r, has(self.spec.store.peerDatacenters) && r in self.spec.store.peerDatacenters)").message("spec.inboundFrom: each region named needs its datacenter in spec.store.peerDatacenters"))]
 #[serde(rename_all = "camelCase")]
 pub struct RegionSpec {
     /// The ScyllaDB datacenter that holds this region's keyspace (NetworkTopologyStrategy).
@@ -94,6 +97,20 @@ pub struct StoreSettings {
     /// ScyllaDB contact points, `host:port`.
     #[schemars(length(min = 1, max = 64), inner(length(min = 1, max = 253)))]
     pub scylla_nodes: Vec<String>,
+    /// The datacenters of the deployment's other regions, region → datacenter
+    /// (`us-east: dc-us-east`): the global keyspace (tenants, plans, keys) is replicated in each,
+    /// and a distributor residing in one of them has their profile kept in its keyspace.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32))]
+    pub peer_datacenters: BTreeMap<String, String>,
+    /// Replicas of each keyspace per datacenter, when the schema is first created.
+    #[serde(default = "default_replication_factor")]
+    #[schemars(range(min = 1, max = 9))]
+    pub replication_factor: u32,
+}
+
+fn default_replication_factor() -> u32 {
+    3
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

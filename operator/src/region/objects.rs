@@ -163,7 +163,20 @@ fn config_map(region: &Region) -> ConfigMap {
         ),
         (
             "UPLINE_DATACENTERS".to_owned(),
-            format!("{}={}", region_name(region), spec.datacenter),
+            std::iter::once((region_name(region), spec.datacenter.as_str()))
+                .chain(
+                    spec.store
+                        .peer_datacenters
+                        .iter()
+                        .map(|(peer, datacenter)| (peer.as_str(), datacenter.as_str())),
+                )
+                .map(|(region, datacenter)| format!("{region}={datacenter}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        (
+            "UPLINE_REPLICATION_FACTOR".to_owned(),
+            spec.store.replication_factor.to_string(),
         ),
         ("UPLINE_NATS".to_owned(), spec.nats.urls.join(",")),
         ("UPLINE_LISTEN".to_owned(), format!("0.0.0.0:{API_PORT}")),
@@ -241,6 +254,16 @@ fn deployment(region: &Region, component: Component, config_hash: &str) -> Deplo
         resources: workload(region, component).resources.clone(),
         ..Container::default()
     };
+    // The schema first: `upline migrate` creates the keyspaces and applies what migrations
+    // they miss (once, however many pods start at once), so a new region or a new image's
+    // schema is in place before anything serves.
+    let migrate = Container {
+        name: "migrate".into(),
+        image: Some(region.spec.image.clone()),
+        args: Some(vec!["migrate".into()]),
+        env_from: container.env_from.clone(),
+        ..Container::default()
+    };
     let mut template_meta = ObjectMeta {
         labels: Some(labels(region, Some(component))),
         annotations: Some(BTreeMap::from([(
@@ -273,6 +296,7 @@ fn deployment(region: &Region, component: Component, config_hash: &str) -> Deplo
             template: PodTemplateSpec {
                 metadata: Some(template_meta),
                 spec: Some(PodSpec {
+                    init_containers: Some(vec![migrate]),
                     containers: vec![container],
                     ..PodSpec::default()
                 }),
