@@ -5,7 +5,7 @@
 use api::server::StoreChoice;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use store::scylla::ScyllaConfig;
+use store::scylla::{ScyllaConfig, ScyllaCredentials};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum StoreKind {
@@ -90,9 +90,37 @@ pub struct ScyllaArgs {
     /// Prepended to every keyspace name (`upline_global`, `upline_region_us_east`, …).
     #[arg(long, value_name = "PREFIX", default_value = "upline_")]
     pub keyspace_prefix: String,
+    /// The role to log in as, where the cluster authenticates (PasswordAuthenticator); with
+    /// --scylla-password.
+    #[arg(long, value_name = "ROLE", env = "UPLINE_SCYLLA_USERNAME")]
+    pub scylla_username: Option<String>,
+    /// The role's password (better given by the environment than on a command line).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "UPLINE_SCYLLA_PASSWORD",
+        hide_env_values = true
+    )]
+    pub scylla_password: Option<String>,
 }
 
 impl ScyllaArgs {
+    fn credentials(&self) -> Result<Option<ScyllaCredentials>, String> {
+        match (&self.scylla_username, &self.scylla_password) {
+            (Some(username), Some(password)) => Ok(Some(ScyllaCredentials {
+                username: username.clone(),
+                password: password.clone(),
+            })),
+            (None, None) => Ok(None),
+            (Some(_), None) => {
+                Err("--scylla-username needs --scylla-password (or UPLINE_SCYLLA_PASSWORD)".into())
+            }
+            (None, Some(_)) => {
+                Err("--scylla-password needs --scylla-username (or UPLINE_SCYLLA_USERNAME)".into())
+            }
+        }
+    }
+
     /// The deployment, checked before anything connects.
     pub fn config(&self, replication_factor: u32) -> Result<ScyllaConfig, String> {
         if self.scylla_nodes.is_empty() {
@@ -133,6 +161,7 @@ impl ScyllaArgs {
             datacenters,
             replication_factor,
             keyspace_prefix: self.keyspace_prefix.clone(),
+            credentials: self.credentials()?,
         };
         config.local_datacenter()?;
         Ok(config)

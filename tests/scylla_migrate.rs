@@ -38,6 +38,7 @@ fn config(prefix: &str) -> ScyllaConfig {
             .collect(),
         replication_factor: 1,
         keyspace_prefix: prefix.into(),
+        credentials: None,
     }
 }
 

@@ -10,6 +10,8 @@
 #   UPLINE_CASSANDRA=127.0.0.1:PORT   UPLINE_CASSANDRA_DC=datacenter1
 # `stop` stops the node and keeps its cache and data; `resume` starts a stopped node again on
 # its data and ports (the outage test); `status` exits 0 when the node answers.
+# UPLINE_CASSANDRA_AUTH=1 at `start` makes a node whose clients log in (PasswordAuthenticator,
+# the default superuser cassandra/cassandra).
 # UPLINE_CASSANDRA_NODE names another node directory: a second node of its own (the outage
 # test stops its node, which the other tests must not notice).
 #
@@ -116,6 +118,10 @@ batch_size_fail_threshold: 1024KiB
 # is still using ("Prepared query ... not found").
 prepared_statements_cache_size: 64MiB
 YAML
+  # UPLINE_CASSANDRA_AUTH=1: clients log in (the default superuser cassandra/cassandra).
+  if [[ ${UPLINE_CASSANDRA_AUTH:-} == 1 ]]; then
+    echo "authenticator: PasswordAuthenticator" >>"$node/conf/cassandra.yaml"
+  fi
   cat >"$node/conf/logback.xml" <<XML
 <configuration>
   <appender name="FILE" class="ch.qos.logback.core.FileAppender">
@@ -207,6 +213,7 @@ launch() {
       -Dcassandra.skip_wait_for_gossip_to_settle=0
       -Dcassandra.load_ring_state=false
       -Dcassandra.initial_token=0
+      -Dcassandra.superuser_setup_delay_ms=0
     )
     log "starting Cassandra $version on 127.0.0.1:$port"
     setsid java "${flags[@]}" -cp "$node/conf:$lib/*" org.apache.cassandra.service.CassandraDaemon \

@@ -165,6 +165,22 @@ pub struct ScyllaConfig {
     pub replication_factor: u32,
     /// Prepended to keyspace names; tests use a unique one each.
     pub keyspace_prefix: String,
+    /// The role this process logs in as, where the cluster authenticates (PasswordAuthenticator).
+    pub credentials: Option<ScyllaCredentials>,
+}
+
+/// A role's name and password.
+#[derive(Clone)]
+pub struct ScyllaCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// Never printed: the password stays out of logs and error messages.
+impl std::fmt::Debug for ScyllaCredentials {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "ScyllaCredentials({:?}, ***)", self.username)
+    }
 }
 
 impl ScyllaConfig {
@@ -206,17 +222,23 @@ impl ScyllaConfig {
 /// LOCAL_QUORUM, LOCAL_SERIAL for conditional writes.
 pub async fn connect(config: &ScyllaConfig) -> Result<Session, String> {
     let local = config.local_datacenter()?;
-    SessionBuilder::new()
+    let mut builder = SessionBuilder::new()
         .known_nodes(&config.nodes)
-        .default_execution_profile_handle(routed_to(local).into_handle())
-        .build()
-        .await
-        .map_err(|error| {
-            format!(
-                "cannot connect to {}: {error} (is the cluster up? check --scylla-nodes)",
-                config.nodes.join(",")
-            )
-        })
+        .default_execution_profile_handle(routed_to(local).into_handle());
+    if let Some(credentials) = &config.credentials {
+        builder = builder.user(&credentials.username, &credentials.password);
+    }
+    builder.build().await.map_err(|error| {
+        let hint = if error.to_string().to_lowercase().contains("authenticat") {
+            "check --scylla-username and --scylla-password"
+        } else {
+            "is the cluster up? check --scylla-nodes"
+        };
+        format!(
+            "cannot connect to {}: {error} ({hint})",
+            config.nodes.join(",")
+        )
+    })
 }
 
 /// Requests through `datacenter` alone, token-aware, never failing over to another: with

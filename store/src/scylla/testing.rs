@@ -66,6 +66,7 @@ pub fn config(prefix: &str, region: &str) -> ScyllaConfig {
         datacenters: [(region.to_string(), DATACENTER.to_string())].into(),
         replication_factor: 1,
         keyspace_prefix: prefix.into(),
+        credentials: None,
     }
 }
 
