@@ -49,6 +49,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = "UPLINE_NATS")]
     pub nats: Option<String>,
     #[command(flatten)]
+    pub nats_identity: crate::nats_args::NatsIdentityArgs,
+    #[command(flatten)]
     pub stream_prefix: crate::nats_args::StreamPrefixArgs,
     /// Take in these regions' events (comma-separated), from this region's inbound stream: the
     /// orders of distributors residing there, for tenants at home here, go to this region's
@@ -92,6 +94,7 @@ pub fn run_command(
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let choice = args.store.choice()?;
+    args.nats_identity.install()?;
     let token = admin_token(&args.store.data, args.admin_token_file.as_deref())?;
     let relay = match &args.nats {
         Some(url) => Some(outbox_relay(url, &args).await?),
@@ -151,13 +154,14 @@ async fn connect_regions(
     let streams = args.stream_prefix.streams(&region);
     let service = worker::requests::RequestService::subscribe(url, &streams.enroll_subject())
         .await
-        .map_err(|error| format!("{error} (is NATS running at {url}?)"))?;
+        .map_err(|error| format!("{error} ({})", crate::nats_args::nats_hint(url)))?;
     spawn_enrollment_service(service, state.clone());
     let link =
         crate::home_link::NatsHomeLink::connect(url, &args.stream_prefix.stream_prefix).await?;
     state.set_home_link(std::sync::Arc::new(link));
     let nats = crate::nats_args::NatsArgs {
         nats: url.to_owned(),
+        identity: args.nats_identity.clone(),
         prefix: args.stream_prefix.clone(),
     };
     crate::genealogy_follow::spawn_follower(
@@ -217,7 +221,7 @@ async fn outbox_relay(
     let streams = args.stream_prefix.streams(&region);
     let bus = worker::bus::jetstream::JetStreamBus::connect(url, streams.events())
         .await
-        .map_err(|error| format!("{error} (is NATS running at {url}?)"))?;
+        .map_err(|error| format!("{error} ({})", crate::nats_args::nats_hint(url)))?;
     let config = worker::relay::RelayConfig {
         delete_relayed: false,
         ..worker::relay::RelayConfig::new(&region, &streams.events_subject_prefix())

@@ -17,6 +17,7 @@
 #   UPLINE_NATS_LEAF_LISTEN=1          accept leaf node connections (other regions, links)
 #   UPLINE_NATS_LEAF_REMOTES=URL,...   connect as a leaf node to these servers
 #   UPLINE_NATS_NO_JETSTREAM=1         no JetStream (a link server between regions)
+#   UPLINE_NATS_AUTH_USER=u UPLINE_NATS_AUTH_PASSWORD=p   clients must log in as u
 # `stop` stops the server and keeps its store; `resume` starts a stopped server again on its
 # store and ports (the outage tests); `remove` stops it and deletes its directory; `status`
 # exits 0 when it answers.
@@ -104,6 +105,12 @@ write_config() {
       echo "  max_memory_store: 256MB"
       echo "  max_file_store: 8GB"
       if [[ -n ${UPLINE_NATS_DOMAIN:-} ]]; then echo "  domain: $UPLINE_NATS_DOMAIN"; fi
+      echo "}"
+    fi
+    if [[ -n ${UPLINE_NATS_AUTH_USER:-} ]]; then
+      echo "authorization {"
+      echo "  user: \"$UPLINE_NATS_AUTH_USER\""
+      echo "  password: \"${UPLINE_NATS_AUTH_PASSWORD:?with UPLINE_NATS_AUTH_USER}\""
       echo "}"
     fi
     if [[ -n $leaf || -n ${UPLINE_NATS_LEAF_REMOTES:-} ]]; then

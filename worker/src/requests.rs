@@ -92,7 +92,7 @@ impl Requester {
 }
 
 async fn connect(url: &str) -> BusResult<async_nats::Client> {
-    async_nats::ConnectOptions::new()
+    crate::bus::identity::connect_options()
         .retry_on_initial_connect()
         .connect(crate::bus::jetstream::server_list(url))
         .await

@@ -18,6 +18,7 @@
 //!   redeliveries may come after later events, so consumers must tolerate both duplicates and
 //!   events out of order.
 
+pub mod identity;
 pub mod jetstream;
 pub mod memory;
 pub mod subject;

@@ -1,0 +1,91 @@
+//! A NATS server that asks its clients who they are (a server of this test's own, with an
+//! `authorization` block): `upline dlq list` connects as the user given by flags or by the
+//! environment, and without it, or with a wrong password, fails saying what to check.
+
+mod common;
+
+use common::nats::{own_nats_with, remove_nats, unique};
+use std::process::{Command, Output};
+
+/// Removes the test's server however the test ends.
+struct OwnServer(String);
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        remove_nats(&self.0);
+    }
+}
+
+fn dead_letters(url: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_upline"));
+    command
+        .args(["dlq", "list", "--nats", url, "--region", "local"])
+        .args(["--stream-prefix", &unique("AUTH")])
+        .env_remove("UPLINE_NATS_USER")
+        .env_remove("UPLINE_NATS_PASSWORD")
+        .env_remove("UPLINE_NATS_TOKEN");
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("upline runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn workers_connect_as_their_user_and_say_what_to_check_without_it() {
+    let name = unique("auth");
+    let server = own_nats_with(
+        &name,
+        &[
+            ("UPLINE_NATS_AUTH_USER", "upline-worker"),
+            ("UPLINE_NATS_AUTH_PASSWORD", "s3cret"),
+        ],
+    );
+    let _removes = OwnServer(name);
+    let url = server.client;
+
+    let with_flags = run(dead_letters(&url)
+        .args(["--nats-user", "upline-worker"])
+        .args(["--nats-password", "s3cret"]));
+    assert!(with_flags.status.success(), "{}", stderr(&with_flags));
+    let from_environment = run(dead_letters(&url)
+        .env("UPLINE_NATS_USER", "upline-worker")
+        .env("UPLINE_NATS_PASSWORD", "s3cret"));
+    assert!(
+        from_environment.status.success(),
+        "{}",
+        stderr(&from_environment)
+    );
+
+    for (what, output) in [
+        ("no user", run(&mut dead_letters(&url))),
+        (
+            "a wrong password",
+            run(dead_letters(&url)
+                .args(["--nats-user", "upline-worker"])
+                .args(["--nats-password", "not-the-password"])),
+        ),
+    ] {
+        assert!(!output.status.success(), "{what}: dlq list succeeded");
+        assert!(
+            stderr(&output).contains("check --nats-user and --nats-password"),
+            "{what}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stderr(&output).contains("not-the-password"),
+            "the password is never printed"
+        );
+    }
+    let half = run(dead_letters(&url).args(["--nats-user", "upline-worker"]));
+    assert!(!half.status.success());
+    assert!(
+        stderr(&half).contains("--nats-user needs --nats-password"),
+        "{}",
+        stderr(&half)
+    );
+}
