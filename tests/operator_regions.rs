@@ -16,8 +16,8 @@ metadata:
   name: eu-west
 spec:
   datacenter: dc-eu-west
-  nats: {{ urls: ["nats://nats-eu-west:4222"] }}
-  store: {{ scyllaNodes: ["scylla-eu-west-1:9042", "scylla-eu-west-2:9042"], peerDatacenters: {{ us-east: dc-us-east }}, replicationFactor: 2 }}
+  nats: {{ urls: ["nats://nats-eu-west:4222"], credentialsSecret: nats-login }}
+  store: {{ scyllaNodes: ["scylla-eu-west-1:9042", "scylla-eu-west-2:9042"], peerDatacenters: {{ us-east: dc-us-east }}, replicationFactor: 2, credentialsSecret: scylla-login }}
   inboundFrom: [us-east]
   publicHostname: eu-west.upline.example.com
   cdn: {{ enabled: true, cacheMaxAgeSeconds: 600, staleWhileRevalidateSeconds: 30 }}
@@ -169,9 +169,40 @@ fn a_region_becomes_its_deployments_services_autoscalers_budgets_config_and_ingr
         serde_json::json!(["serve", "--no-closes"])
     );
     assert_eq!(container(&api)["resources"]["requests"]["cpu"], "250m");
+    // The admin token and the logins to ScyllaDB and NATS come from Secrets, never the
+    // ConfigMap.
+    let from_secrets = |container: &Value| -> Vec<(String, String, String)> {
+        container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|variable| {
+                let reference = &variable["valueFrom"]["secretKeyRef"];
+                (
+                    variable["name"].as_str().unwrap().to_owned(),
+                    reference["name"].as_str().unwrap().to_owned(),
+                    reference["key"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let logins = [
+        ("UPLINE_SCYLLA_USERNAME", "scylla-login", "username"),
+        ("UPLINE_SCYLLA_PASSWORD", "scylla-login", "password"),
+        ("UPLINE_NATS_USER", "nats-login", "username"),
+        ("UPLINE_NATS_PASSWORD", "nats-login", "password"),
+    ]
+    .map(|(variable, secret, key)| (variable.to_owned(), secret.to_owned(), key.to_owned()));
+    let mut expected = vec![(
+        "UPLINE_ADMIN_TOKEN".to_owned(),
+        "eu-west-admin-token".to_owned(),
+        "admin-token".to_owned(),
+    )];
+    expected.extend(logins.iter().cloned());
+    assert_eq!(from_secrets(container(&api)), expected);
     assert_eq!(
-        container(&api)["env"][0]["valueFrom"]["secretKeyRef"]["name"],
-        "eu-west-admin-token"
+        from_secrets(&api["spec"]["template"]["spec"]["initContainers"][0]),
+        logins.to_vec()
     );
     // Each pod migrates the schema before it serves, with the same configuration.
     for deployment in [

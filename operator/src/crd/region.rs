@@ -89,6 +89,11 @@ pub struct NatsSettings {
     #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 253)))]
     #[x_kube(validation = Rule::new("self.all(u, u.startsWith('nats://') || u.startsWith('tls://'))").message("NATS URLs start with nats:// or tls://"))]
     pub urls: Vec<String>,
+    /// A Secret in the Region's namespace with the NATS user (`username`) and password
+    /// (`password`) the pods connect as, where the servers ask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub credentials_secret: Option<String>,
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -103,6 +108,11 @@ pub struct StoreSettings {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 32))]
     pub peer_datacenters: BTreeMap<String, String>,
+    /// A Secret in the Region's namespace with the role (`username`) and password
+    /// (`password`) the pods log in as, where the cluster authenticates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub credentials_secret: Option<String>,
     /// Replicas of each keyspace per datacenter, when the schema is first created.
     #[serde(default = "default_replication_factor")]
     #[schemars(range(min = 1, max = 9))]

@@ -236,18 +236,15 @@ fn deployment(region: &Region, component: Component, config_hash: &str) -> Deplo
             }),
             ..EnvFromSource::default()
         }]),
-        env: Some(vec![EnvVar {
-            name: "UPLINE_ADMIN_TOKEN".into(),
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: admin_secret_name(region),
-                    key: ADMIN_TOKEN_KEY.into(),
-                    optional: Some(false),
-                }),
-                ..EnvVarSource::default()
-            }),
-            ..EnvVar::default()
-        }]),
+        env: Some(
+            std::iter::once(from_secret(
+                "UPLINE_ADMIN_TOKEN",
+                &admin_secret_name(region),
+                ADMIN_TOKEN_KEY,
+            ))
+            .chain(credentials(region))
+            .collect(),
+        ),
         ports,
         liveness_probe: probes.as_ref().map(|(live, _)| live.clone()),
         readiness_probe: probes.map(|(_, ready)| ready),
@@ -262,6 +259,7 @@ fn deployment(region: &Region, component: Component, config_hash: &str) -> Deplo
         image: Some(region.spec.image.clone()),
         args: Some(vec!["migrate".into()]),
         env_from: container.env_from.clone(),
+        env: Some(credentials(region).collect()).filter(|env: &Vec<EnvVar>| !env.is_empty()),
         ..Container::default()
     };
     let mut template_meta = ObjectMeta {
@@ -305,6 +303,50 @@ fn deployment(region: &Region, component: Component, config_hash: &str) -> Deplo
         }),
         ..Deployment::default()
     }
+}
+
+/// An environment variable read from a key of a Secret (which must exist: a pod without its
+/// credentials would only fail later, less clearly).
+fn from_secret(variable: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: variable.into(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.into(),
+                key: key.into(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }
+}
+
+/// The ScyllaDB role and the NATS user the pods log in as, from the Secrets the Region names.
+fn credentials(region: &Region) -> impl Iterator<Item = EnvVar> + '_ {
+    let store = region
+        .spec
+        .store
+        .credentials_secret
+        .iter()
+        .flat_map(|secret| {
+            [
+                from_secret("UPLINE_SCYLLA_USERNAME", secret, "username"),
+                from_secret("UPLINE_SCYLLA_PASSWORD", secret, "password"),
+            ]
+        });
+    let nats = region
+        .spec
+        .nats
+        .credentials_secret
+        .iter()
+        .flat_map(|secret| {
+            [
+                from_secret("UPLINE_NATS_USER", secret, "username"),
+                from_secret("UPLINE_NATS_PASSWORD", secret, "password"),
+            ]
+        });
+    store.chain(nats)
 }
 
 fn http_probe(path: &str) -> Probe {
