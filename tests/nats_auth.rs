@@ -5,7 +5,8 @@
 mod common;
 
 use common::nats::{own_nats_with, remove_nats, unique};
-use std::process::{Command, Output};
+use common::process::{run, stderr};
+use std::process::Command;
 
 /// Removes the test's server however the test ends.
 struct OwnServer(String);
@@ -25,14 +26,6 @@ fn dead_letters(url: &str) -> Command {
         .env_remove("UPLINE_NATS_PASSWORD")
         .env_remove("UPLINE_NATS_TOKEN");
     command
-}
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("upline runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]

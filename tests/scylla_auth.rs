@@ -2,41 +2,13 @@
 //! PasswordAuthenticator): `upline migrate` logs in with the role given by flags or by the
 //! environment, and without it, or with a wrong password, fails saying which flags to check.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::process::{run, stderr};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
-
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/services/cassandra.sh");
-
-/// Runs `cassandra.sh COMMAND` on the authenticating node in `node_dir`; returns its address.
-fn cassandra(command: &str, node_dir: &Path) -> String {
-    let output = Command::new("bash")
-        .arg(SCRIPT)
-        .arg(command)
-        .env("UPLINE_CASSANDRA_NODE", node_dir)
-        .env("UPLINE_CASSANDRA_AUTH", "1")
-        .output()
-        .expect("bash runs tests/services/cassandra.sh");
-    assert!(
-        output.status.success(),
-        "cassandra.sh {command} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("UPLINE_CASSANDRA="))
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// Stops the test's node however the test ends.
-struct OwnNode(PathBuf);
-
-impl Drop for OwnNode {
-    fn drop(&mut self) {
-        cassandra("stop", &self.0);
-    }
-}
+use store::scylla::testing::OwnNode;
 
 fn migrate(node: &str, prefix: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_upline"));
@@ -49,22 +21,16 @@ fn migrate(node: &str, prefix: &str) -> Command {
     command
 }
 
-fn run(command: &mut Command) -> Output {
-    command.output().expect("upline runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 #[test]
 fn migrate_logs_in_with_its_role_and_says_what_to_check_without_it() {
     let cache = std::env::var("UPLINE_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/upline"));
-    let node_dir = cache.join("cassandra/auth-node");
-    let node = cassandra("start", &node_dir);
-    let _stops = OwnNode(node_dir);
+    let own = OwnNode::new(
+        &cache.join("cassandra/auth-node"),
+        &[("UPLINE_CASSANDRA_AUTH", "1")],
+    );
+    let node = own.run("start");
     assert!(!node.is_empty(), "cassandra.sh printed no address");
 
     // The node makes its default superuser just after it starts: the first login may come

@@ -60,35 +60,16 @@ async fn order_on(
 async fn pay(server: &Server, key: &str, period: &str) -> Value {
     let run = server.run(key, period).await;
     assert_eq!(run["status"], "preview", "{run}");
-    let run_id = run["run_id"].as_str().unwrap().to_owned();
-    for step in ["commit", "post"] {
-        server
-            .expect(
-                Method::POST,
-                &format!("/v1/runs/{run_id}/{step}"),
-                key,
-                None,
-                StatusCode::OK,
-            )
-            .await;
-    }
-    server.wait_run(key, &run_id).await
+    server
+        .commit_and_post(key, run["run_id"].as_str().unwrap())
+        .await
 }
 
 async fn plan_version_listed(server: &Server, tenant: &str) -> Value {
-    let tenants = server
-        .expect(
-            Method::GET,
-            "/v1/tenants",
-            ADMIN_TOKEN,
-            None,
-            StatusCode::OK,
-        )
-        .await;
-    tenants
-        .as_array()
-        .unwrap()
-        .iter()
+    server
+        .listed_tenants()
+        .await
+        .into_iter()
         .find(|listed| listed["id"] == tenant)
         .map(|listed| listed["plan_version"].clone())
         .unwrap_or(Value::Null)
@@ -128,7 +109,7 @@ async fn a_new_version_pays_later_periods_and_restatements_keep_theirs() {
         .unwrap();
     assert_eq!(refund.status(), StatusCode::OK);
     let november_id = november["run_id"].as_str().unwrap();
-    let restatement = wait_for_restatement(&server, &key, november_id).await;
+    let restatement = server.wait_for_restatement(&key, november_id).await;
     assert_eq!(restatement["plan_version"], 1, "{restatement}");
     assert_eq!(restatement["totals"]["unilevel"], "10.00", "10% of 100");
 
@@ -160,24 +141,6 @@ async fn a_new_version_pays_later_periods_and_restatements_keep_theirs() {
             StatusCode::NOT_FOUND,
         )
         .await;
-}
-
-async fn wait_for_restatement(server: &Server, key: &str, run_id: &str) -> Value {
-    for _ in 0..600 {
-        let runs = server
-            .expect(Method::GET, "/v1/runs", key, None, StatusCode::OK)
-            .await;
-        if let Some(run) = runs
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|run| run["restates"] == run_id && run["status"] == "posted")
-        {
-            return run.clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("no restatement of {run_id} was posted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

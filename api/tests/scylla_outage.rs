@@ -13,46 +13,13 @@ use common::*;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use store::scylla::testing::OwnNode;
 
-const SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/services/cassandra.sh"
-);
 /// Concurrent clients sending orders.
 const CLIENTS: usize = 4;
-
-/// Runs `cassandra.sh COMMAND` on the node in `node_dir`; returns its `host:port`.
-fn cassandra(command: &str, node_dir: &std::path::Path) -> String {
-    let output = Command::new("bash")
-        .arg(SCRIPT)
-        .arg(command)
-        .env("UPLINE_CASSANDRA_NODE", node_dir)
-        .output()
-        .expect("bash runs tests/services/cassandra.sh");
-    assert!(
-        output.status.success(),
-        "cassandra.sh {command} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("UPLINE_CASSANDRA="))
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// Stops the test's node however the test ends.
-struct OwnNode(std::path::PathBuf);
-
-impl Drop for OwnNode {
-    fn drop(&mut self) {
-        cassandra("stop", &self.0);
-    }
-}
 
 /// What the clients saw.
 #[derive(Default)]
@@ -116,10 +83,10 @@ async fn client(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_during_ingestion_loses_and_doubles_nothing() {
     let node_dir = tempfile::tempdir().expect("a directory for the node");
-    let node = OwnNode(node_dir.path().to_path_buf());
+    let node = Arc::new(OwnNode::new(node_dir.path(), &[]));
     let address = tokio::task::spawn_blocking({
-        let dir = node.0.clone();
-        move || cassandra("start", &dir)
+        let node = node.clone();
+        move || node.run("start")
     })
     .await
     .unwrap();
@@ -158,16 +125,16 @@ async fn an_outage_during_ingestion_loses_and_doubles_nothing() {
     while acknowledged() < 200 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let stopping = node.0.clone();
-    tokio::task::spawn_blocking(move || cassandra("stop", &stopping))
+    let stopping = node.clone();
+    tokio::task::spawn_blocking(move || stopping.run("stop"))
         .await
         .unwrap();
     while seen.unavailable.load(Ordering::SeqCst) < 20 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let during_outage = acknowledged();
-    let resuming = node.0.clone();
-    tokio::task::spawn_blocking(move || cassandra("resume", &resuming))
+    let resuming = node.clone();
+    tokio::task::spawn_blocking(move || resuming.run("resume"))
         .await
         .unwrap();
     while acknowledged() < during_outage + 200 {
@@ -203,18 +170,9 @@ async fn an_outage_during_ingestion_loses_and_doubles_nothing() {
         format!("{}.0000", acknowledged.len() + 10),
         "the group volume is not one PV per acknowledged order: {stats}"
     );
-    let run_id = run["run_id"].as_str().unwrap().to_owned();
-    for step in ["commit", "post"] {
-        server
-            .expect(
-                Method::POST,
-                &format!("/v1/runs/{run_id}/{step}"),
-                &key,
-                None,
-                StatusCode::OK,
-            )
-            .await;
-    }
+    server
+        .commit_and_post(&key, run["run_id"].as_str().unwrap())
+        .await;
     assert_eq!(server.ledger_sum(&key).await, "0");
     // The sponsor of everyone is paid the whole unilevel total, once.
     assert_eq!(

@@ -48,5 +48,6 @@ pub fn commissions_in_folder(folder: &Path, plan: &Path, period: &str, out: &Pat
 pub mod cassandra;
 pub mod kube;
 pub mod nats;
+pub mod process;
 pub mod serve;
 pub mod worker;

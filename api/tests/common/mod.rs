@@ -197,6 +197,55 @@ impl Server {
         }
     }
 
+    /// Commits and posts a computed run; returns it as it ended.
+    pub async fn commit_and_post(&self, key: &str, run_id: &str) -> Value {
+        for step in ["commit", "post"] {
+            self.expect(
+                Method::POST,
+                &format!("/v1/runs/{run_id}/{step}"),
+                key,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        }
+        self.wait_run(key, run_id).await
+    }
+
+    /// The posted restatement of `run_id`, once there is one (the refund that makes it is
+    /// restated in the background).
+    pub async fn wait_for_restatement(&self, key: &str, run_id: &str) -> Value {
+        for _ in 0..600 {
+            let runs = self
+                .expect(Method::GET, "/v1/runs", key, None, StatusCode::OK)
+                .await;
+            if let Some(run) = runs
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|run| run["restates"] == run_id && run["status"] == "posted")
+            {
+                return run.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no restatement of {run_id} was posted");
+    }
+
+    /// The tenants the platform lists, by id.
+    pub async fn listed_tenants(&self) -> Vec<Value> {
+        let tenants = self
+            .expect(
+                Method::GET,
+                "/v1/tenants",
+                ADMIN_TOKEN,
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        tenants.as_array().unwrap().clone()
+    }
+
     pub async fn balance(&self, key: &str, distributor: &str) -> String {
         let wallet = self
             .expect(

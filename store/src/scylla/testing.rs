@@ -11,6 +11,11 @@ use std::sync::OnceLock;
 /// The datacenter name of the test node.
 pub const DATACENTER: &str = "datacenter1";
 
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/services/cassandra.sh"
+);
+
 /// `host:port` of the node: `UPLINE_CASSANDRA` when the run started one (scripts/test-all.sh
 /// does), otherwise started here through the script. A node that cannot be started fails the
 /// test loudly; it never passes without one.
@@ -22,26 +27,64 @@ pub fn node() -> &'static str {
                 return node;
             }
         }
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/services/cassandra.sh"
-        );
-        let output = Command::new("bash")
-            .arg(script)
-            .arg("start")
-            .output()
-            .expect("bash runs tests/services/cassandra.sh");
-        assert!(
-            output.status.success(),
-            "Cassandra could not be started by {script}:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .find_map(|line| line.strip_prefix("UPLINE_CASSANDRA="))
-            .expect("cassandra.sh prints UPLINE_CASSANDRA=host:port")
-            .to_string()
+        cassandra_script("start", &[])
     })
+}
+
+/// Runs `cassandra.sh COMMAND` with `environment` (which node, how it is shaped); returns the
+/// `host:port` it prints, if any. Fails the test loudly when the script fails.
+fn cassandra_script(command: &str, environment: &[(&str, &std::ffi::OsStr)]) -> String {
+    let output = Command::new("bash")
+        .arg(SCRIPT)
+        .arg(command)
+        .envs(environment.iter().copied())
+        .output()
+        .expect("bash runs tests/services/cassandra.sh");
+    assert!(
+        output.status.success(),
+        "cassandra.sh {command} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("UPLINE_CASSANDRA="))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A node of a test's own, in a directory of its own (a test that stops it, or one shaped
+/// differently: `UPLINE_CASSANDRA_AUTH=1`), stopped however the test ends.
+pub struct OwnNode {
+    directory: std::path::PathBuf,
+    shape: Vec<(String, String)>,
+}
+
+impl OwnNode {
+    pub fn new(directory: &std::path::Path, shape: &[(&str, &str)]) -> OwnNode {
+        OwnNode {
+            directory: directory.to_path_buf(),
+            shape: shape
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+        }
+    }
+
+    /// `cassandra.sh COMMAND` on this node (`start`, `stop`, `resume`); returns its address.
+    pub fn run(&self, command: &str) -> String {
+        let mut environment: Vec<(&str, &std::ffi::OsStr)> =
+            vec![("UPLINE_CASSANDRA_NODE", self.directory.as_os_str())];
+        for (name, value) in &self.shape {
+            environment.push((name, std::ffi::OsStr::new(value)));
+        }
+        cassandra_script(command, &environment)
+    }
+}
+
+impl Drop for OwnNode {
+    fn drop(&mut self) {
+        self.run("stop");
+    }
 }
 
 /// A keyspace prefix no other test (or earlier run) uses.
