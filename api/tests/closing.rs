@@ -65,18 +65,8 @@ async fn a_closed_tenant_is_served_no_more_and_its_personal_data_is_erased() {
             StatusCode::UNAUTHORIZED,
         )
         .await;
-    let listed = server
-        .expect(
-            Method::GET,
-            "/v1/tenants",
-            ADMIN_TOKEN,
-            None,
-            StatusCode::OK,
-        )
-        .await;
+    let listed = server.listed_tenants().await;
     let ids: Vec<&str> = listed
-        .as_array()
-        .unwrap()
         .iter()
         .map(|tenant| tenant["id"].as_str().unwrap())
         .collect();
