@@ -304,28 +304,23 @@ async fn replace_plan(
     if change.replaces_version != record.plan_version {
         return Err(stale_version(&tenant_id, record.plan_version));
     }
-    // Checked before anything is stored: a plan the engine refuses, or one that changes what
-    // a version must keep, changes nothing.
-    crate::runtime::with_new_plan(
-        &runtime,
-        Tenant {
-            plan: change.plan.clone(),
-            ..record.clone()
-        },
-    )?;
-    if !state
-        .store()
-        .replace_plan(&tenant_id, record.plan_version, change.plan.clone())
-        .await?
-    {
-        return Err(stale_version(&tenant_id, record.plan_version + 1));
-    }
+    // Compiled and checked before anything is stored: a plan the engine refuses, or one that
+    // changes what a version must keep, changes nothing. Installed once the store took it.
     let replaced = Tenant {
         plan: change.plan,
         plan_version: record.plan_version + 1,
         ..record
     };
-    let runtime = take_up_plan(&state, runtime, replaced)?;
+    let successor =
+        crate::runtime::with_new_plan(&runtime, replaced.clone().seen_from(state.region()))?;
+    if !state
+        .store()
+        .replace_plan(&tenant_id, record.plan_version, replaced.plan)
+        .await?
+    {
+        return Err(stale_version(&tenant_id, record.plan_version + 1));
+    }
+    let runtime = state.add_tenant_if_newer(successor);
     Ok(Json(TenantView::of(
         &runtime.tenant,
         &runtime.plan.currency,
