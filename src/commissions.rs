@@ -12,7 +12,6 @@ use engine::output::{write_lines, write_state, write_summary};
 use engine::plan::{read_plan, CompiledPlan, PlanFormat};
 use engine::run::{run_observed, Bonus, RunInput, RunResult};
 use std::fs;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -187,12 +186,10 @@ pub fn write_outputs(
 ) -> Result<(), String> {
     fs::create_dir_all(out)
         .map_err(|error| format!("{}: cannot create the directory: {error}", out.display()))?;
-    type Writer = fn(
-        &RunInput<'_>,
-        &RunResult,
-        &mut BufWriter<fs::File>,
-        &(dyn Fn(u64) + Sync),
-    ) -> std::io::Result<()>;
+    // The writers hand over text in pieces of hundreds of kilobytes: a buffer in between
+    // would only copy every byte once more.
+    type Writer =
+        fn(&RunInput<'_>, &RunResult, &mut fs::File, &(dyn Fn(u64) + Sync)) -> std::io::Result<()>;
     let files: [(&str, Writer, u64, Phase); 3] = [
         (
             "lines.csv",
@@ -219,10 +216,8 @@ pub fn write_outputs(
         let temporary = out.join(format!(".{name}.{}.partial", std::process::id()));
         let bar = report.bar(phase, rows);
         let outcome = (|| {
-            let file = fs::File::create(&temporary)?;
-            let mut writer = BufWriter::with_capacity(1 << 22, file);
-            write(input, result, &mut writer, &|done| bar.set_position(done))?;
-            writer.flush()?;
+            let mut file = fs::File::create(&temporary)?;
+            write(input, result, &mut file, &|done| bar.set_position(done))?;
             Ok::<(), std::io::Error>(())
         })();
         report.finish(bar);

@@ -8,6 +8,7 @@
 //! table. Why not `HashMap<&[u8], u32>`: building it is single-threaded and it stores 24 bytes
 //! per entry instead of 4 per slot.
 
+use crate::id_code::{CodeIndex, IdCodec};
 use rayon::prelude::*;
 use std::hash::Hasher;
 use std::ops::Index;
@@ -19,8 +20,11 @@ const EMPTY: u32 = u32::MAX;
 #[derive(Debug, Clone, Default)]
 pub struct IdTable {
     bytes: Vec<u8>,
-    /// `ends[i]` is where id `i` ends in `bytes`; it starts where id `i - 1` ends.
+    /// `ends[i]` is where id `i` ends in `bytes`; it starts where id `i - 1` ends. Empty when
+    /// every id has `width` bytes: id `i` is then at `i * width`, found without a lookup.
     ends: Vec<u64>,
+    width: usize,
+    count: usize,
 }
 
 impl IdTable {
@@ -41,6 +45,28 @@ impl IdTable {
             |at| short_key_length(key(at)),
             |at, place| place.copy_from_slice(&key(at).to_be_bytes()[..place.len()]),
         )
+    }
+
+    /// `count` ids of `width` bytes each, the i-th written by `write(i, place)` (in parallel).
+    pub fn fixed_width(
+        count: usize,
+        width: usize,
+        write: impl Fn(usize, &mut [u8]) + Sync,
+    ) -> IdTable {
+        let mut bytes = vec![0u8; count * width];
+        if width > 0 {
+            bytes
+                .par_chunks_mut(width)
+                .with_min_len(4096)
+                .enumerate()
+                .for_each(|(at, place)| write(at, place));
+        }
+        IdTable {
+            bytes,
+            ends: Vec::new(),
+            width,
+            count,
+        }
     }
 
     /// Lays out `count` ids of lengths `length(i)` in one arena, each written by
@@ -83,25 +109,41 @@ impl IdTable {
                 previous_end = ends[index];
             }
         });
-        IdTable { bytes, ends }
+        IdTable {
+            bytes,
+            ends,
+            width: 0,
+            count,
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.count == 0
     }
 
     #[inline]
     pub fn get(&self, at: usize) -> &[u8] {
-        let start = if at == 0 {
-            0
+        let (start, end) = self.bounds(at);
+        &self.bytes[start..end]
+    }
+
+    #[inline]
+    fn bounds(&self, at: usize) -> (usize, usize) {
+        if self.ends.is_empty() {
+            assert!(at < self.count, "id {at} of {}", self.count);
+            (at * self.width, (at + 1) * self.width)
         } else {
-            self.ends[at - 1] as usize
-        };
-        &self.bytes[start..self.ends[at] as usize]
+            let start = if at == 0 {
+                0
+            } else {
+                self.ends[at - 1] as usize
+            };
+            (start, self.ends[at] as usize)
+        }
     }
 }
 
@@ -109,18 +151,16 @@ impl IdTable {
     /// The first of two steps that fetch id `at` ahead of use without waiting: its bounds.
     #[inline]
     pub fn prefetch_bounds(&self, at: usize) {
-        prefetch(&self.ends[at.saturating_sub(1)]);
-        prefetch(&self.ends[at]);
+        if !self.ends.is_empty() {
+            prefetch(&self.ends[at.saturating_sub(1)]);
+            prefetch(&self.ends[at]);
+        }
     }
 
     /// The second step, once the bounds are likely cached: the id's bytes.
     #[inline]
     pub fn prefetch_bytes(&self, at: usize) {
-        let start = if at == 0 {
-            0
-        } else {
-            self.ends[at - 1] as usize
-        };
+        let (start, _) = self.bounds(at);
         if let Some(first_byte) = self.bytes.get(start) {
             prefetch(first_byte);
         }
@@ -223,6 +263,74 @@ fn same_bytes(left: &[u8], right: &[u8]) -> bool {
     }
 }
 
+/// Ids to positions by whichever index suits the ids: codes when every id has one
+/// ([`crate::id_code`]), their bytes otherwise.
+pub enum IdLookup {
+    Coded { codec: IdCodec, index: CodeIndex },
+    Hashed(IdIndex),
+}
+
+impl IdLookup {
+    /// The position of `id` in `table`.
+    #[inline]
+    pub fn get(&self, table: &IdTable, id: &[u8]) -> Option<u32> {
+        match self {
+            IdLookup::Coded { codec, index } => {
+                let code = codec.encode(id)?;
+                index.find_from(code, index.home(code))
+            }
+            IdLookup::Hashed(index) => index.get(table, id),
+        }
+    }
+
+    /// Looks up at most [`BATCH`] ids at once, writing each one's position, or `missing`,
+    /// into `found`; their cache misses overlap.
+    pub fn get_batch(&self, table: &IdTable, ids: &[&[u8]], missing: u32, found: &mut [u32]) {
+        match self {
+            IdLookup::Coded { codec, index } => {
+                let mut wanted = [(u64::MAX, 0usize); BATCH];
+                for (at, id) in ids.iter().enumerate() {
+                    if let Some(code) = codec.encode(id) {
+                        wanted[at] = (code, index.home(code));
+                    }
+                }
+                for (at, &(code, home)) in wanted[..ids.len()].iter().enumerate() {
+                    found[at] = if code == u64::MAX {
+                        missing
+                    } else {
+                        index.find_from(code, home).unwrap_or(missing)
+                    };
+                }
+            }
+            IdLookup::Hashed(index) => index.get_batch(table, ids, missing, found),
+        }
+    }
+
+    /// The position of `id_of(item)` for every item (or `missing`), looked up in parallel
+    /// groups of [`BATCH`] so that their cache misses overlap.
+    pub fn get_all<T: Sync>(
+        &self,
+        table: &IdTable,
+        items: &[T],
+        id_of: impl Fn(&T) -> &[u8] + Sync,
+        missing: u32,
+    ) -> Vec<u32> {
+        let mut resolved = vec![missing; items.len()];
+        resolved
+            .par_chunks_mut(BATCH)
+            .zip(items.par_chunks(BATCH))
+            .with_min_len(256)
+            .for_each(|(found, group)| {
+                let mut wanted: [&[u8]; BATCH] = [&[]; BATCH];
+                for (at, item) in group.iter().enumerate() {
+                    wanted[at] = id_of(item);
+                }
+                self.get_batch(table, &wanted[..group.len()], missing, found);
+            });
+        resolved
+    }
+}
+
 impl IdIndex {
     /// Indexes the (distinct) ids of `table` so that `get(table, table[i]) == Some(i)`.
     pub fn build(table: &IdTable) -> IdIndex {
@@ -267,30 +375,6 @@ impl IdIndex {
         for (at, id) in ids.iter().enumerate() {
             found[at] = self.probe_from(table, id, homes[at]).unwrap_or(missing);
         }
-    }
-
-    /// The position of `id_of(item)` for every item (or `missing`), looked up in parallel
-    /// groups of [`BATCH`] so that their cache misses overlap.
-    pub fn get_all<T: Sync>(
-        &self,
-        table: &IdTable,
-        items: &[T],
-        id_of: impl Fn(&T) -> &[u8] + Sync,
-        missing: u32,
-    ) -> Vec<u32> {
-        let mut resolved = vec![missing; items.len()];
-        resolved
-            .par_chunks_mut(BATCH)
-            .zip(items.par_chunks(BATCH))
-            .with_min_len(256)
-            .for_each(|(found, group)| {
-                let mut wanted: [&[u8]; BATCH] = [&[]; BATCH];
-                for (at, item) in group.iter().enumerate() {
-                    wanted[at] = id_of(item);
-                }
-                self.get_batch(table, &wanted[..group.len()], missing, found);
-            });
-        resolved
     }
 
     /// The position of `id` in the table the index was built from.

@@ -43,6 +43,7 @@
 //!   order of a distributor's recruits.
 
 pub mod calendar;
+pub mod id_code;
 pub mod id_index;
 pub mod input;
 pub mod number;

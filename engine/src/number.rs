@@ -417,7 +417,14 @@ pub fn format_amount(buffer: &mut [u8; 42], amount: i64, decimals: u32) -> usize
 /// digits, and a point with `decimals` digits.
 #[inline]
 pub fn amount_text_length(amount: i64, decimals: u32) -> usize {
-    let whole = amount.unsigned_abs() / POW10_I64[decimals as usize] as u64;
+    let magnitude = amount.unsigned_abs();
+    // Constant divisors for the usual decimals compile to multiplications.
+    let whole = match decimals {
+        2 => magnitude / 100,
+        4 => magnitude / 10_000,
+        0 => magnitude,
+        _ => magnitude / POW10_I64[decimals as usize] as u64,
+    };
     let whole_digits = whole.checked_ilog10().unwrap_or(0) as usize + 1;
     let point_and_fraction = if decimals == 0 {
         0

@@ -243,6 +243,29 @@ fn with_run<T>(
     (outputs, inspected)
 }
 
+/// The same files with every distributor id behind `prefix`, in each column that holds one.
+fn with_prefixed_ids(files: &Files, prefix: &str) -> Files {
+    let prefix_columns = |rows: &[String], columns: &[usize]| -> Vec<String> {
+        rows.iter()
+            .map(|row| {
+                let mut fields: Vec<String> = row.split(',').map(str::to_string).collect();
+                for &column in columns {
+                    if !fields[column].is_empty() {
+                        fields[column] = format!("{prefix}{}", fields[column]);
+                    }
+                }
+                fields.join(",")
+            })
+            .collect()
+    };
+    Files {
+        plan: files.plan.clone(),
+        distributors: prefix_columns(&files.distributors, &[0, 1, 2]),
+        orders: prefix_columns(&files.orders, &[1]),
+        state: prefix_columns(&files.state, &[0]),
+    }
+}
+
 fn kind_strategy() -> impl Strategy<Value = Kind> {
     prop_oneof![Just(Kind::Binary), Just(Kind::Matrix), Just(Kind::Unilevel)]
 }
@@ -278,6 +301,21 @@ proptest! {
         prop_assert_eq!(&expected.lines, &actual.lines);
         prop_assert_eq!(&expected.summary, &actual.summary);
         prop_assert_eq!(&expected.state, &actual.state);
+    }
+
+    /// Short ids are indexed by their codes, ids over 16 bytes by their bytes: both give the
+    /// same run.
+    #[test]
+    fn long_ids_close_like_short_ones(seed in any::<u64>(), count in 1usize..70, kind in kind_strategy()) {
+        let files = random_files(seed, count, kind);
+        let prefix = "company-wide-member-";
+        let (short, _) = with_run(&files, |_, _| ());
+        let (long, _) = with_run(&with_prefixed_ids(&files, prefix), |_, _| ());
+        let unprefixed = |text: &str| text.replace(prefix, "");
+        prop_assert!(long.summary.lines().nth(1).is_some_and(|row| row.starts_with(prefix)));
+        prop_assert_eq!(&short.lines, &unprefixed(&long.lines));
+        prop_assert_eq!(&short.summary, &unprefixed(&long.summary));
+        prop_assert_eq!(&short.state, &unprefixed(&long.state));
     }
 
     #[test]

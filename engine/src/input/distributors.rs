@@ -3,7 +3,8 @@
 use super::lines::{check_id, collect_rows, fields, quoted, split_header, FirstErrors, Malformed};
 use super::InputError;
 use crate::calendar::{parse_date, Day};
-use crate::id_index::{short_key, IdIndex, IdTable};
+use crate::id_code::{radix_sort, CodeIndex, IdCodec};
+use crate::id_index::{short_key, IdIndex, IdLookup, IdTable};
 use crate::tree::{Tree, Unreachable, NONE};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +45,7 @@ impl PlacementKind {
 /// The distributors of a run, indexed `0..n` in ascending byte order of their ids.
 pub struct Network {
     pub ids: IdTable,
-    pub index: IdIndex,
+    pub index: IdLookup,
     pub sponsor: Tree,
     pub placement: Option<Placement>,
     pub joined_on: Vec<Day>,
@@ -109,10 +110,9 @@ pub fn read_distributors<'b>(
             format!("more than {} distributors", UNKNOWN - 1),
         ));
     }
-    let (sorted, ids) = sort_by_id(&rows);
+    let (sorted, ids, index) = sort_by_id(&rows);
     let mut errors = FirstErrors::default();
     note_duplicate_ids(&ids, &sorted, &mut errors);
-    let index = IdIndex::build(&ids);
     // Resolved in file order, so the referenced ids are read in sequence; an empty reference
     // (the root's) is no reference at all.
     let resolve_column = |reference: fn(&Row<'b>) -> &'b [u8]| -> Vec<u32> {
@@ -292,13 +292,52 @@ fn parse_slot(leg: &[u8], kind: PlacementKind) -> Result<u8, String> {
     }
 }
 
-/// The rows in ascending id order, as row positions, and the table of ids in that order.
+/// The rows in ascending id order, as row positions, the table of ids in that order, and
+/// the index from id to position.
+///
+/// Ids that all have codes ([`IdCodec`]) are sorted as `code, row` numbers by radix and
+/// indexed by code; any other set of ids goes through [`sort_by_bytes`] and the byte index.
+/// Repeated ids stay adjacent, in file order, for [`note_duplicate_ids`].
+fn sort_by_id(rows: &[Row<'_>]) -> (Vec<u32>, IdTable, IdLookup) {
+    let row_bits = CodeIndex::position_bits(rows.len());
+    // A code shares a 64-bit number with its row; the top bit stays clear for the index.
+    let Some(codec) = IdCodec::learn(rows.len(), |at| rows[at].id, 63 - row_bits) else {
+        let (sorted, ids) = sort_by_bytes(rows);
+        let index = IdIndex::build(&ids);
+        return (sorted, ids, IdLookup::Hashed(index));
+    };
+    let mut keys: Vec<u64> = rows
+        .par_iter()
+        .enumerate()
+        .map(|(at, row)| {
+            let code = codec.encode(row.id).expect("every id was learnt");
+            code << row_bits | at as u64
+        })
+        .collect();
+    radix_sort(&mut keys, row_bits, codec.code_bits());
+    let row_mask = (1u64 << row_bits) - 1;
+    let sorted: Vec<u32> = keys
+        .par_iter()
+        .map(|&key| (key & row_mask) as u32)
+        .collect();
+    let codes: Vec<u64> = keys.into_par_iter().map(|key| key >> row_bits).collect();
+    let ids = match codec.common_length() {
+        Some(width) => IdTable::fixed_width(codes.len(), width, |at, place| {
+            place.copy_from_slice(&codec.decode_short_key(codes[at]).to_be_bytes()[..width]);
+        }),
+        None => IdTable::from_short_keys(codes.len(), |at| codec.decode_short_key(codes[at])),
+    };
+    let index = CodeIndex::build(&codes);
+    (sorted, ids, IdLookup::Coded { codec, index })
+}
+
+/// [`sort_by_id`] for ids without codes.
 ///
 /// The sort moves 32-byte entries — an id's [`short_key`], or for a longer id its first 16
 /// bytes, and the row — and compares whole ids only when the keys are equal (a repeated id,
 /// or long ids sharing 16 bytes). When every id is short, the table is made from the sorted
 /// keys alone; reading the ids from the file in id order would cost a cache miss each.
-fn sort_by_id(rows: &[Row<'_>]) -> (Vec<u32>, IdTable) {
+fn sort_by_bytes(rows: &[Row<'_>]) -> (Vec<u32>, IdTable) {
     #[inline]
     fn prefix(id: &[u8]) -> u128 {
         let mut bytes = [0u8; 16];

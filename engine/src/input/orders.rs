@@ -5,6 +5,7 @@ use super::lines::{
 };
 use super::{InputError, Network};
 use crate::calendar::{parse_date, Day, Period};
+use crate::id_code::radix_sort;
 use crate::id_index::{hash_id, BATCH};
 use crate::number::parse_volume;
 use crate::tree::NONE;
@@ -218,12 +219,7 @@ fn note_duplicate_order_ids(body: &[u8], chunks: &[Chunk], errors: &mut FirstErr
     for chunk in chunks {
         hashes.extend_from_slice(&chunk.order_id_hashes);
     }
-    hashes.par_sort_unstable();
-    let repeated: HashSet<u64> = hashes
-        .windows(2)
-        .filter(|pair| pair[0] == pair[1])
-        .map(|pair| pair[0])
-        .collect();
+    let repeated: HashSet<u64> = repeated_values(hashes).into_iter().collect();
     if repeated.is_empty() {
         return;
     }
@@ -248,5 +244,51 @@ fn note_duplicate_order_ids(body: &[u8], chunks: &[Chunk], errors: &mut FirstErr
                 ),
             );
         }
+    }
+}
+
+/// The values that occur more than once in `values`. One radix pass groups them by their top
+/// bits; each group then fits in cache and is sorted on its own, in parallel — cheaper than
+/// sorting the whole vector.
+fn repeated_values(mut values: Vec<u64>) -> Vec<u64> {
+    const GROUP_BITS: u32 = 12;
+    radix_sort(&mut values, 64 - GROUP_BITS, GROUP_BITS);
+    let mut groups: Vec<&mut [u64]> = Vec::new();
+    let mut rest: &mut [u64] = &mut values;
+    while let Some(&first) = rest.first() {
+        let top = first >> (64 - GROUP_BITS);
+        let length = rest.partition_point(|&value| value >> (64 - GROUP_BITS) == top);
+        let (group, tail) = rest.split_at_mut(length);
+        groups.push(group);
+        rest = tail;
+    }
+    groups
+        .into_par_iter()
+        .flat_map_iter(|group| {
+            group.sort_unstable();
+            group
+                .windows(2)
+                .filter(|pair| pair[0] == pair[1])
+                .map(|pair| pair[0])
+                .collect::<Vec<u64>>()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn repeated_values_are_found_once_per_pair() {
+        let mut values: Vec<u64> = (0..200_000u64)
+            .map(|n| n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        values.push(values[17]);
+        values.push(values[199_999]);
+        let mut found = super::repeated_values(values.clone());
+        found.sort_unstable();
+        let mut expected = vec![values[17], values[199_999]];
+        expected.sort_unstable();
+        assert_eq!(found, expected);
+        assert!(super::repeated_values(Vec::new()).is_empty());
     }
 }

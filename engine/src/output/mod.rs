@@ -349,6 +349,13 @@ pub fn write_summary<W: Write + Send>(
     let plan = input.plan;
     let network: &Network = input.network;
     let longest_rank = longest_rank_name(plan);
+    // The amounts of someone paid nothing — most of a network —, copied as one piece.
+    let mut unpaid_tail = Vec::new();
+    for _ in 0..=result.earned.len() {
+        unpaid_tail.push(b',');
+        crate::number::write_amount(&mut unpaid_tail, 0, plan.decimals);
+    }
+    unpaid_tail.push(b'\n');
     write_rows(
         out,
         SUMMARY_HEADER,
@@ -377,6 +384,10 @@ pub fn write_summary<W: Write + Send>(
             row.volume(left);
             row.byte(b',');
             row.volume(right);
+            if result.earned.iter().all(|earned| earned[at] == 0) {
+                row.bytes(&unpaid_tail);
+                return;
+            }
             let mut total = 0;
             for earned in &result.earned {
                 row.byte(b',');

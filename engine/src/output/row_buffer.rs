@@ -94,6 +94,16 @@ impl<'v> RowBuffer<'v> {
     /// formatted in place (its length is known first, so no scratch buffer and no copy).
     #[inline]
     pub fn amount(&mut self, amount: i64, decimals: u32) {
+        // Most amounts of an output file are zero: `0.00`, `0.0000` as one copy.
+        if amount == 0 && decimals <= 6 {
+            let length = if decimals == 0 {
+                1
+            } else {
+                decimals as usize + 2
+            };
+            self.bytes(&b"0.000000"[..length]);
+            return;
+        }
         let length = number::amount_text_length(amount, decimals);
         assert!(
             self.written + length <= self.capacity,
@@ -164,11 +174,17 @@ mod tests {
             row.byte(b' ');
             row.amount(-7, 3);
             row.byte(b' ');
+            row.amount(0, 2);
+            row.byte(b' ');
+            row.amount(0, 0);
+            row.byte(b' ');
+            row.amount(0, 7);
+            row.byte(b' ');
             row.amount(1079, 0);
         }
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "0 1234567890123 333.3333 -0.0005 107.93 -0.007 1079"
+            "0 1234567890123 333.3333 -0.0005 107.93 -0.007 0.00 0 0.0000000 1079"
         );
     }
 }
