@@ -78,6 +78,11 @@ impl LineKeys {
         })
     }
 
+    /// The bits a packed line uses, from the lowest.
+    pub fn bits(&self) -> u32 {
+        2 * self.node_bits + BONUS_BITS + self.level_bits
+    }
+
     #[inline]
     pub fn pack(&self, recipient: u32, bonus: Bonus, source: u32, level: u32) -> u64 {
         let mut key = u64::from(recipient);

@@ -248,7 +248,7 @@ pub fn run_observed(
         }
     }
     observe(Stage::SortLines);
-    let lines = sorted_lines(line_sets);
+    let lines = sorted_lines(line_sets, &keys);
     observe(Stage::Done);
     Ok(RunResult {
         active,
@@ -279,13 +279,14 @@ fn max_level(plan: &CompiledPlan) -> u32 {
     lengths.into_iter().max().unwrap_or(1) as u32
 }
 
-/// Merges the per-bonus line sets into one sorted list.
-fn sorted_lines(line_sets: Vec<Vec<u64>>) -> Vec<u64> {
+/// Merges the per-bonus line sets into one sorted list (by radix: the keys use only the
+/// bits their layout needs).
+fn sorted_lines(line_sets: Vec<Vec<u64>>, keys: &LineKeys) -> Vec<u64> {
     let total = line_sets.iter().map(Vec::len).sum();
     let mut lines = Vec::with_capacity(total);
     for set in line_sets {
         lines.extend_from_slice(&set);
     }
-    lines.par_sort_unstable();
+    crate::id_code::radix_sort(&mut lines, 0, keys.bits());
     lines
 }
