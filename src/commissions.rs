@@ -230,11 +230,8 @@ pub fn write_outputs(
         }
         written.push((temporary, final_path));
     }
-    for (temporary, final_path) in written {
-        fs::rename(&temporary, &final_path)
-            .map_err(|error| format!("{}: cannot write: {error}", final_path.display()))?;
-    }
-    Ok(())
+    crate::replace_file::replace_all(&written)
+        .map_err(|error| format!("{}: cannot write: {error}", out.display()))
 }
 
 /// Amount totals per bonus over everyone, for the closing summary.

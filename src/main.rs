@@ -23,6 +23,7 @@ mod load;
 mod migrate;
 mod nats_args;
 mod operator_command;
+mod replace_file;
 mod report;
 mod serve;
 mod store_args;
