@@ -50,6 +50,7 @@ pub mod number;
 pub mod output;
 pub mod placement;
 pub mod plan;
+pub mod radix;
 pub mod run;
 pub mod splitmix;
 pub mod sponsor_index;

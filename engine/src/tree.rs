@@ -9,7 +9,7 @@
 //! sequence — on ten million nodes that is many times faster than chasing node indexes.
 //! [`Tree::gather`] and [`Tree::scatter`] move values between node and position order.
 
-use crate::id_code::radix_sort;
+use crate::radix::{bits_to_hold, radix_sort, DisjointWrites};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -32,19 +32,14 @@ pub struct Tree {
 /// of one node, and dividing each would cost more than it saves.
 const PARALLEL_LEVEL: usize = 4096;
 
-/// A pointer to `u32`s written from several threads at disjoint places.
-struct SharedU32(*mut u32);
-// SAFETY: used only where each element is written by one thread, within one scope.
-unsafe impl Sync for SharedU32 {}
-
 /// Each node's children, ascending, as a CSR: the children of `node` are
 /// `children[starts[node]..starts[node + 1]]`. A stable radix sort of `parent, node`
 /// numbers (built in node order) groups them; nodes without a parent sort last, left out.
 fn children_by_parent(parent: &[u32]) -> (Vec<u32>, Vec<u32>) {
     let count = parent.len();
-    let node_bits = usize::BITS - count.leading_zeros();
+    let node_bits = bits_to_hold(count);
     // Parents `0..count`, and `count` for none.
-    let parent_bits = usize::BITS - (count + 1).leading_zeros();
+    let parent_bits = bits_to_hold(count + 1);
     let mut keys: Vec<u64> = parent
         .par_iter()
         .enumerate()
@@ -119,7 +114,7 @@ impl Tree {
                 // never exceeds `count`.
                 order.resize(total, 0);
                 let (placed, fresh) = order.split_at_mut(next_start);
-                let fresh = SharedU32(fresh.as_mut_ptr());
+                let fresh = DisjointWrites(fresh.as_mut_ptr());
                 let offsets = &first_child[level.clone()];
                 placed[level.clone()]
                     .par_iter()
@@ -155,7 +150,7 @@ impl Tree {
         drop(children);
         drop(child_starts);
         let mut position_of = vec![0u32; count];
-        let shared = SharedU32(position_of.as_mut_ptr());
+        let shared = DisjointWrites(position_of.as_mut_ptr());
         order
             .par_iter()
             .enumerate()

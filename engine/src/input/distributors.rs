@@ -3,8 +3,9 @@
 use super::lines::{check_id, collect_rows, fields, quoted, split_header, FirstErrors, Malformed};
 use super::InputError;
 use crate::calendar::{parse_date, Day};
-use crate::id_code::{radix_sort, CodeIndex, IdCodec};
+use crate::id_code::{CodeIndex, IdCodec};
 use crate::id_index::{short_key, IdIndex, IdLookup, IdTable};
+use crate::radix::radix_sort;
 use crate::tree::{Tree, Unreachable, NONE};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -5,9 +5,9 @@ use super::lines::{
 };
 use super::{InputError, Network};
 use crate::calendar::{parse_date, Day, Period};
-use crate::id_code::radix_sort;
 use crate::id_index::{hash_id, BATCH};
 use crate::number::parse_volume;
+use crate::radix::radix_sort;
 use crate::tree::NONE;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};

@@ -287,6 +287,6 @@ fn sorted_lines(line_sets: Vec<Vec<u64>>, keys: &LineKeys) -> Vec<u64> {
     for set in line_sets {
         lines.extend_from_slice(&set);
     }
-    crate::id_code::radix_sort(&mut lines, 0, keys.bits());
+    crate::radix::radix_sort(&mut lines, 0, keys.bits());
     lines
 }
