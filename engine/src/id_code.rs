@@ -27,6 +27,8 @@ pub struct IdCodec {
     rank: Box<[[u8; 256]; WIDTH]>,
     /// `byte_of[p][rank]`: the inverse numbering, for decoding.
     byte_of: Box<[[u8; 256]; WIDTH]>,
+    /// How many byte values are numbered at position `p`.
+    values: [u16; WIDTH],
     /// Bits of position `p`'s number within a code, and where they start (from the low end).
     bits: [u8; WIDTH],
     shift: [u8; WIDTH],
@@ -90,6 +92,7 @@ impl IdCodec {
         let mut rank = Box::new([[ABSENT; 256]; WIDTH]);
         let mut byte_of = Box::new([[0u8; 256]; WIDTH]);
         let mut bits = [0u8; WIDTH];
+        let mut values_at = [0u16; WIDTH];
         for position in 0..WIDTH {
             let mut values = 0usize;
             for byte in 0..=255u8 {
@@ -106,6 +109,7 @@ impl IdCodec {
             }
             // A position where every id has the same byte needs no bits.
             bits[position] = bits_for(values);
+            values_at[position] = values as u16;
         }
         let mut shift = [0u8; WIDTH];
         let mut code_bits = 0u32;
@@ -116,6 +120,7 @@ impl IdCodec {
         (code_bits <= max_bits).then_some(IdCodec {
             rank,
             byte_of,
+            values: values_at,
             bits,
             shift,
             code_bits,
@@ -127,6 +132,23 @@ impl IdCodec {
     /// The length of every id, when they all have one.
     pub fn common_length(&self) -> Option<usize> {
         self.same_length.then_some(self.longest)
+    }
+
+    /// The longest id learnt.
+    pub fn longest(&self) -> usize {
+        self.longest
+    }
+
+    /// How many byte values are numbered at `position` (at least 1 within the longest id).
+    pub fn values_at(&self, position: usize) -> u16 {
+        self.values[position]
+    }
+
+    /// The number of the byte value `byte` at `position`, if it was seen there.
+    #[inline]
+    pub fn rank_of(&self, position: usize, byte: u8) -> Option<u8> {
+        let rank = self.rank[position][usize::from(byte)];
+        (rank != ABSENT).then_some(rank)
     }
 
     /// Bits of every code.

@@ -9,6 +9,7 @@
 //! per entry instead of 4 per slot.
 
 use crate::id_code::{CodeIndex, IdCodec};
+use crate::id_rank::{DenseCodec, RankIndex};
 use rayon::prelude::*;
 use std::hash::Hasher;
 use std::ops::Index;
@@ -61,6 +62,17 @@ impl IdTable {
                 .enumerate()
                 .for_each(|(at, place)| write(at, place));
         }
+        IdTable {
+            bytes,
+            ends: Vec::new(),
+            width,
+            count,
+        }
+    }
+
+    /// The table of `count` ids of `width` bytes each, laid out in `bytes` in order.
+    pub fn of_fixed_width(bytes: Vec<u8>, width: usize, count: usize) -> IdTable {
+        assert_eq!(bytes.len(), width * count, "ids of {width} bytes");
         IdTable {
             bytes,
             ends: Vec::new(),
@@ -265,7 +277,15 @@ fn same_bytes(left: &[u8], right: &[u8]) -> bool {
 /// Ids to positions by whichever index suits the ids: codes when every id has one
 /// ([`crate::id_code`]), their bytes otherwise.
 pub enum IdLookup {
-    Coded { codec: IdCodec, index: CodeIndex },
+    /// Ids that fill much of their space: positions counted in a bitmap ([`crate::id_rank`]).
+    Dense {
+        codec: DenseCodec,
+        index: RankIndex,
+    },
+    Coded {
+        codec: IdCodec,
+        index: CodeIndex,
+    },
     Hashed(IdIndex),
 }
 
@@ -274,6 +294,7 @@ impl IdLookup {
     #[inline]
     pub fn get(&self, table: &IdTable, id: &[u8]) -> Option<u32> {
         match self {
+            IdLookup::Dense { codec, index } => index.position(codec.encode(id)?),
             IdLookup::Coded { codec, index } => {
                 let code = codec.encode(id)?;
                 index.find_from(code, index.home(code))
@@ -286,6 +307,18 @@ impl IdLookup {
     /// into `found`; their cache misses overlap.
     pub fn get_batch(&self, table: &IdTable, ids: &[&[u8]], missing: u32, found: &mut [u32]) {
         match self {
+            IdLookup::Dense { codec, index } => {
+                let mut wanted = [u64::MAX; BATCH];
+                for (at, id) in ids.iter().enumerate() {
+                    if let Some(number) = codec.encode(id) {
+                        index.prefetch(number);
+                        wanted[at] = number;
+                    }
+                }
+                for (at, &number) in wanted[..ids.len()].iter().enumerate() {
+                    found[at] = index.position(number).unwrap_or(missing);
+                }
+            }
             IdLookup::Coded { codec, index } => {
                 let mut wanted = [(u64::MAX, 0usize); BATCH];
                 for (at, id) in ids.iter().enumerate() {

@@ -45,6 +45,7 @@
 pub mod calendar;
 pub mod id_code;
 pub mod id_index;
+pub mod id_rank;
 pub mod input;
 pub mod number;
 pub mod output;

@@ -245,25 +245,47 @@ fn with_run<T>(
 
 /// The same files with every distributor id behind `prefix`, in each column that holds one.
 fn with_prefixed_ids(files: &Files, prefix: &str) -> Files {
-    let prefix_columns = |rows: &[String], columns: &[usize]| -> Vec<String> {
+    with_renamed_ids(files, |id| format!("{prefix}{id}"))
+}
+
+/// The files with every distributor id replaced by `rename(id)`.
+fn with_renamed_ids(files: &Files, rename: impl Fn(&str) -> String) -> Files {
+    let rename_columns = |rows: &[String], columns: &[usize]| -> Vec<String> {
         rows.iter()
-            .map(|row| {
-                let mut fields: Vec<String> = row.split(',').map(str::to_string).collect();
-                for &column in columns {
-                    if !fields[column].is_empty() {
-                        fields[column] = format!("{prefix}{}", fields[column]);
-                    }
-                }
-                fields.join(",")
-            })
+            .map(|row| rename_fields(row, columns, &rename))
             .collect()
     };
     Files {
         plan: files.plan.clone(),
-        distributors: prefix_columns(&files.distributors, &[0, 1, 2]),
-        orders: prefix_columns(&files.orders, &[1]),
-        state: prefix_columns(&files.state, &[0]),
+        distributors: rename_columns(&files.distributors, &[0, 1, 2]),
+        orders: rename_columns(&files.orders, &[1]),
+        state: rename_columns(&files.state, &[0]),
     }
+}
+
+/// `row` with the non-empty fields at `columns` replaced by `rename(field)`.
+fn rename_fields(row: &str, columns: &[usize], rename: &impl Fn(&str) -> String) -> String {
+    let mut fields: Vec<String> = row.split(',').map(str::to_string).collect();
+    for &column in columns {
+        if !fields[column].is_empty() {
+            fields[column] = rename(&fields[column]);
+        }
+    }
+    fields.join(",")
+}
+
+/// Each distributor id's place in id order.
+fn places_in_id_order(files: &Files) -> BTreeMap<String, usize> {
+    let mut ids: Vec<&str> = files
+        .distributors
+        .iter()
+        .map(|row| row.split(',').next().expect("an id"))
+        .collect();
+    ids.sort_unstable();
+    ids.iter()
+        .enumerate()
+        .map(|(place, id)| (id.to_string(), place))
+        .collect()
 }
 
 fn kind_strategy() -> impl Strategy<Value = Kind> {
@@ -316,6 +338,34 @@ proptest! {
         prop_assert_eq!(&short.lines, &unprefixed(&long.lines));
         prop_assert_eq!(&short.summary, &unprefixed(&long.summary));
         prop_assert_eq!(&short.state, &unprefixed(&long.state));
+    }
+
+    /// Ids that fill their space are placed by counting ([`engine::id_rank`]), sparse ones by
+    /// sorting their codes ([`engine::id_code`]): both give the same run.
+    #[test]
+    fn dense_ids_close_like_sparse_ones(seed in any::<u64>(), count in 1usize..70, kind in kind_strategy()) {
+        let files = random_files(seed, count, kind);
+        let places = places_in_id_order(&files);
+        // Three digits fill their space; four letters after them make it 26^4 times larger.
+        let dense_name = |place: usize| format!("{place:03}");
+        let sparse_name = |place: usize| {
+            let letters: String = (0..4).map(|at| char::from(b'a' + ((place * 7 + at * 11) % 26) as u8)).collect();
+            format!("{place:03}{letters}")
+        };
+        let (dense, _) = with_run(&with_renamed_ids(&files, |id| dense_name(places[id])), |_, _| ());
+        let (sparse, _) = with_run(&with_renamed_ids(&files, |id| sparse_name(places[id])), |_, _| ());
+        let dense_back: BTreeMap<String, usize> = places.values().map(|&place| (dense_name(place), place)).collect();
+        let sparse_back: BTreeMap<String, usize> = places.values().map(|&place| (sparse_name(place), place)).collect();
+        let restore = |text: &str, columns: &[usize], back: &BTreeMap<String, usize>| -> String {
+            text.lines()
+                .enumerate()
+                .map(|(at, row)| if at == 0 { row.to_string() } else { rename_fields(row, columns, &|name: &str| back[name].to_string()) } + "\n")
+                .collect()
+        };
+        prop_assert!(dense.summary.lines().nth(1).is_some_and(|row| row.starts_with("000,")));
+        prop_assert_eq!(restore(&dense.lines, &[0, 2], &dense_back), restore(&sparse.lines, &[0, 2], &sparse_back));
+        prop_assert_eq!(restore(&dense.summary, &[0], &dense_back), restore(&sparse.summary, &[0], &sparse_back));
+        prop_assert_eq!(restore(&dense.state, &[0], &dense_back), restore(&sparse.state, &[0], &sparse_back));
     }
 
     #[test]

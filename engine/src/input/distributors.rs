@@ -5,7 +5,8 @@ use super::InputError;
 use crate::calendar::{parse_date, Day};
 use crate::id_code::{CodeIndex, IdCodec};
 use crate::id_index::{short_key, IdIndex, IdLookup, IdTable};
-use crate::radix::radix_sort;
+use crate::id_rank::{DenseCodec, RankIndex};
+use crate::radix::{radix_sort, DisjointWrites};
 use crate::tree::{Tree, Unreachable, NONE};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -126,7 +127,11 @@ pub fn read_distributors<'b>(
         resolved
     };
     let sponsor_of_row = resolve_column(|row| row.sponsor);
-    let placement_of_row = resolve_column(|row| row.placement);
+    let placement_of_row = if kind == PlacementKind::Ignored {
+        vec![NONE; rows.len()]
+    } else {
+        resolve_column(|row| row.placement)
+    };
     if let Some(at) = sponsor_of_row
         .iter()
         .position(|&sponsor| sponsor == UNKNOWN)
@@ -307,6 +312,9 @@ fn sort_by_id(rows: &[Row<'_>]) -> (Vec<u32>, IdTable, IdLookup) {
         let index = IdIndex::build(&ids);
         return (sorted, ids, IdLookup::Hashed(index));
     };
+    if let Some(sorted) = place_densely(rows, &codec) {
+        return sorted;
+    }
     let mut keys: Vec<u64> = rows
         .par_iter()
         .enumerate()
@@ -330,6 +338,55 @@ fn sort_by_id(rows: &[Row<'_>]) -> (Vec<u32>, IdTable, IdLookup) {
     };
     let index = CodeIndex::build(&codes);
     (sorted, ids, IdLookup::Coded { codec, index })
+}
+
+/// [`sort_by_id`] for ids that fill much of their space ([`crate::id_rank`]): each row's
+/// position is counted, not sorted for, and each row is written straight to its place. `None`
+/// when the ids are too sparse, or one repeats (the sort then finds it for the message).
+fn place_densely(rows: &[Row<'_>], codec: &IdCodec) -> Option<(Vec<u32>, IdTable, IdLookup)> {
+    let dense = DenseCodec::of(codec, rows.len())?;
+    let numbers: Vec<u64> = rows
+        .par_iter()
+        .map(|row| dense.encode(row.id).expect("every id was learnt"))
+        .collect();
+    let index = RankIndex::build(dense.space(), &numbers)?;
+    let width = codec.common_length().unwrap_or(0);
+    let mut sorted = vec![0u32; rows.len()];
+    let mut id_bytes = vec![0u8; rows.len() * width];
+    let sorted_out = DisjointWrites(sorted.as_mut_ptr());
+    let bytes_out = DisjointWrites(id_bytes.as_mut_ptr());
+    numbers
+        .par_iter()
+        .enumerate()
+        .with_min_len(1 << 12)
+        .for_each(|(row, &number)| {
+            let (sorted_out, bytes_out) = (&sorted_out, &bytes_out);
+            let at = index.position(number).expect("every number was marked") as usize;
+            // SAFETY: numbers are distinct, so positions are: each is written once, and
+            // positions lie below the row count, so inside both vectors. With a common width
+            // every id has `width` bytes.
+            unsafe {
+                sorted_out.0.add(at).write(row as u32);
+                std::ptr::copy_nonoverlapping(
+                    rows[row].id.as_ptr(),
+                    bytes_out.0.add(at * width),
+                    width,
+                );
+            }
+        });
+    let ids = if codec.common_length().is_some() {
+        IdTable::of_fixed_width(id_bytes, width, rows.len())
+    } else {
+        IdTable::collect(rows.len(), |at| rows[sorted[at] as usize].id)
+    };
+    Some((
+        sorted,
+        ids,
+        IdLookup::Dense {
+            codec: dense,
+            index,
+        },
+    ))
 }
 
 /// [`sort_by_id`] for ids without codes.
