@@ -4,13 +4,14 @@
 //! writes the three files, each under a temporary name renamed into place when complete.
 
 use crate::input_files::InputFile;
-use crate::report::{Phase, Report};
+use crate::report::{Phase, PhaseBar, Report};
 use engine::input::{
     read_distributors, read_orders, read_state, CarryState, Network, PlacementKind, Volumes,
 };
 use engine::output::{write_lines, write_state, write_summary};
 use engine::plan::{read_plan, CompiledPlan, PlanFormat};
 use engine::run::{run_observed, Bonus, RunInput, RunResult};
+use rayon::prelude::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -109,28 +110,45 @@ impl RunFiles {
             .map_err(|error| error.to_string())?;
         drop(self.distributors);
         report.finish(phase);
-        let phase = report.phase(Phase::Orders);
+        // Orders and the state both need only the network: read side by side, the one
+        // fills the other's idle moments. Errors still come in the spec's order.
+        let orders_phase = report.phase(Phase::Orders);
+        let state_phase = self
+            .state
+            .as_ref()
+            .map(|_| report.quiet_phase(Phase::State));
         let window = plan
             .fast_start
             .as_ref()
             .map(|fast_start| fast_start.window_days);
-        let volumes = read_orders(
-            self.orders.name(),
-            self.orders.bytes(),
-            &network,
-            &period,
-            window,
-        )
-        .map_err(|error| error.to_string())?;
+        let (volumes, state) = rayon::join(
+            || {
+                let volumes = read_orders(
+                    self.orders.name(),
+                    self.orders.bytes(),
+                    &network,
+                    &period,
+                    window,
+                );
+                orders_phase.finish_clock();
+                volumes
+            },
+            || match &self.state {
+                Some(file) => {
+                    let state = read_state(file.name(), file.bytes(), &network, &plan);
+                    state_phase.as_ref().map(PhaseBar::finish_clock);
+                    state
+                }
+                None => Ok(CarryState::empty(network.len())),
+            },
+        );
+        report.finish(orders_phase);
+        if let Some(phase) = state_phase {
+            report.finish(phase);
+        }
+        let volumes = volumes.map_err(|error| error.to_string())?;
+        let state = state.map_err(|error| error.to_string())?;
         drop(self.orders);
-        report.finish(phase);
-        let phase = report.phase(Phase::State);
-        let state = match &self.state {
-            Some(file) => read_state(file.name(), file.bytes(), &network, &plan)
-                .map_err(|error| error.to_string())?,
-            None => CarryState::empty(network.len()),
-        };
-        report.finish(phase);
         Ok(LoadedRun {
             plan,
             network,
@@ -237,12 +255,12 @@ pub fn write_outputs(
 /// Amount totals per bonus over everyone, for the closing summary.
 pub fn totals_by_bonus(result: &RunResult) -> Vec<(Bonus, i128)> {
     Bonus::ALL
-        .iter()
+        .par_iter()
         .map(|&bonus| {
             (
                 bonus,
                 result.earned[bonus as usize]
-                    .iter()
+                    .par_iter()
                     .map(|&amount| i128::from(amount))
                     .sum(),
             )

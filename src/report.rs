@@ -4,6 +4,7 @@
 use engine::number::write_amount;
 use engine::run::{RunInput, RunResult, Stage};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,16 +32,22 @@ impl Phase {
     }
 }
 
-/// A running phase: its bar and when it started.
+/// A running phase: its bar, when it started and, once known, how long it took.
 pub struct PhaseBar {
     phase: Phase,
     bar: ProgressBar,
     started: Instant,
+    took: std::sync::OnceLock<Duration>,
 }
 
 impl PhaseBar {
     pub fn set_position(&self, position: u64) {
         self.bar.set_position(position);
+    }
+
+    /// Stops the clock of a phase that ran beside others; [`Report::finish`] records it.
+    pub fn finish_clock(&self) {
+        let _ = self.took.set(self.started.elapsed());
     }
 }
 
@@ -81,6 +88,18 @@ impl Report {
             phase,
             bar,
             started: Instant::now(),
+            took: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A phase timed but not drawn: one that runs beside a drawn one (two spinners on one
+    /// terminal line would overwrite each other).
+    pub fn quiet_phase(&mut self, phase: Phase) -> PhaseBar {
+        PhaseBar {
+            phase,
+            bar: ProgressBar::hidden(),
+            started: Instant::now(),
+            took: std::sync::OnceLock::new(),
         }
     }
 
@@ -99,6 +118,7 @@ impl Report {
             phase,
             bar,
             started: Instant::now(),
+            took: std::sync::OnceLock::new(),
         }
     }
 
@@ -123,7 +143,12 @@ impl Report {
 
     pub fn finish(&mut self, phase: PhaseBar) {
         phase.bar.finish_and_clear();
-        self.timings.push((phase.phase, phase.started.elapsed()));
+        let took = phase
+            .took
+            .get()
+            .copied()
+            .unwrap_or_else(|| phase.started.elapsed());
+        self.timings.push((phase.phase, took));
     }
 
     /// Time spent in one phase so far.
@@ -151,7 +176,10 @@ impl Report {
         let plan = input.plan;
         let count = input.network.len();
         let active = result.active.iter().filter(|&&active| active).count();
-        let paid = (0..count).filter(|&at| result.total_earned(at) > 0).count();
+        let paid = (0..count)
+            .into_par_iter()
+            .filter(|&at| result.total_earned(at) > 0)
+            .count();
         let money = |amount: i128| {
             let mut text = Vec::new();
             write_amount(&mut text, amount as i64, plan.decimals);
@@ -181,7 +209,10 @@ impl Report {
         );
         eprintln!(
             "  time: read {:.2} s · compute {:.2} s · write {:.2} s · whole run {:.2} s",
-            self.seconds(&[Phase::Distributors, Phase::Orders, Phase::State]),
+            self.seconds(&[Phase::Distributors])
+                + self
+                    .seconds(&[Phase::Orders])
+                    .max(self.seconds(&[Phase::State])),
             self.seconds(&[Phase::Compute]),
             self.seconds(&[Phase::WriteLines, Phase::WriteSummary, Phase::WriteState]),
             elapsed.as_secs_f64()
