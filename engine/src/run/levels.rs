@@ -91,10 +91,9 @@ impl UpwardWalk<'_> {
     }
 }
 
-pub(super) fn concat(mut left: Vec<u64>, mut right: Vec<u64>) -> Vec<u64> {
-    if left.len() < right.len() {
-        std::mem::swap(&mut left, &mut right);
-    }
+/// `left` then `right`, in that order: lines leave the walks in source order, which
+/// [`super::sorted_lines`] builds on.
+pub(super) fn concat(mut left: Vec<u64>, right: Vec<u64>) -> Vec<u64> {
     left.extend_from_slice(&right);
     left
 }

@@ -83,6 +83,16 @@ impl LineKeys {
         2 * self.node_bits + BONUS_BITS + self.level_bits
     }
 
+    /// Where the recipient starts: the bits below it hold bonus, source and level.
+    pub fn recipient_shift(&self) -> u32 {
+        self.node_bits + BONUS_BITS + self.level_bits
+    }
+
+    /// Bits of the recipient (and of the source).
+    pub fn node_bits(&self) -> u32 {
+        self.node_bits
+    }
+
     #[inline]
     pub fn pack(&self, recipient: u32, bonus: Bonus, source: u32, level: u32) -> u64 {
         let mut key = u64::from(recipient);
