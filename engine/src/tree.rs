@@ -26,6 +26,9 @@ pub struct Tree {
     position_of: Vec<u32>,
     /// Children of position `p` are the positions `first_child[p]..first_child[p + 1]`.
     first_child: Vec<u32>,
+    /// Where each breadth-first level starts, then the end: level `d` is the positions
+    /// `level_starts[d]..level_starts[d + 1]`.
+    level_starts: Vec<u32>,
 }
 
 /// Levels narrower than this are laid out on one thread: a deep chain has a million levels
@@ -92,8 +95,10 @@ impl Tree {
             &children
                 [child_starts[node as usize] as usize..child_starts[node as usize + 1] as usize]
         };
+        let mut level_starts: Vec<u32> = Vec::new();
         let mut level = 0..order.len();
         while !level.is_empty() {
+            level_starts.push(level.start as u32);
             let next_start = order.len();
             if level.len() < PARALLEL_LEVEL {
                 for position in level.clone() {
@@ -137,6 +142,7 @@ impl Tree {
             level = next_start..order.len();
         }
         first_child.push(order.len() as u32);
+        level_starts.push(order.len() as u32);
         if order.len() < count {
             let mut reached = vec![false; count];
             for &node in &order {
@@ -167,6 +173,7 @@ impl Tree {
             order,
             position_of,
             first_child,
+            level_starts,
         })
     }
 
@@ -220,6 +227,39 @@ impl Tree {
         }
     }
 
+    /// [`Tree::fold_up`] level by level from the deepest, each wide level on both cores:
+    /// `visit(position, children_values)` computes the value of `position` from the values of
+    /// its children (consecutive positions in the level below, all computed already).
+    pub fn fold_up_by_levels<T: Copy + Send + Sync>(
+        &self,
+        by_position: &mut [T],
+        visit: impl Fn(usize, &[T]) -> T + Sync,
+    ) {
+        for bounds in self.level_starts.windows(2).rev() {
+            let (start, end) = (bounds[0] as usize, bounds[1] as usize);
+            let (upper, below) = by_position.split_at_mut(end);
+            let below: &[T] = below;
+            let value_of = |position: usize| {
+                // A level's children all lie in the next level, which starts at `end`.
+                let children = self.first_child[position] as usize - end
+                    ..self.first_child[position + 1] as usize - end;
+                visit(position, &below[children])
+            };
+            let level = &mut upper[start..];
+            if level.len() < PARALLEL_LEVEL {
+                for (offset, value) in level.iter_mut().enumerate() {
+                    *value = value_of(start + offset);
+                }
+            } else {
+                level
+                    .par_iter_mut()
+                    .enumerate()
+                    .with_min_len(1024)
+                    .for_each(|(offset, value)| *value = value_of(start + offset));
+            }
+        }
+    }
+
     /// Fills `by_position` top-down: `visit(parent_value, child_position)` computes a child's
     /// value from its parent's; the root keeps the value it has.
     pub fn fold_down<T: Copy>(&self, by_position: &mut [T], mut visit: impl FnMut(T, usize) -> T) {
@@ -235,6 +275,42 @@ impl Tree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folding_by_levels_matches_the_sequential_fold() {
+        // A bushy top (levels wider than PARALLEL_LEVEL) over a long tail.
+        let count = 60_000u32;
+        let parent: Vec<u32> = (0..count)
+            .map(|node| match node {
+                0 => NONE,
+                1..=50_000 => (node - 1) / 8,
+                _ => node - 1,
+            })
+            .collect();
+        let tree = Tree::build(parent, 0).unwrap();
+        let mut sequential = vec![(0u64, 0u64); count as usize];
+        tree.fold_up(&mut sequential, |position, values| {
+            let children = tree.child_positions(position);
+            let size = 1 + children.clone().map(|child| values[child].0).sum::<u64>();
+            let weight = position as u64
+                + children
+                    .map(|child| values[child].1 * 3 % 1_000_003)
+                    .sum::<u64>();
+            (size, weight)
+        });
+        let mut by_levels = vec![(0u64, 0u64); count as usize];
+        tree.fold_up_by_levels(&mut by_levels, |position, children| {
+            let size = 1 + children.iter().map(|child| child.0).sum::<u64>();
+            let weight = position as u64
+                + children
+                    .iter()
+                    .map(|child| child.1 * 3 % 1_000_003)
+                    .sum::<u64>();
+            (size, weight)
+        });
+        assert_eq!(by_levels, sequential);
+        assert_eq!(by_levels[0].0, u64::from(count));
+    }
 
     #[test]
     fn subtree_sizes_bottom_up_on_a_deep_chain() {

@@ -138,10 +138,11 @@ fn legs_by_node(tree: &Tree, slot: &[u8], pv: &[i64]) -> Vec<Legs> {
     let pv = tree.gather(pv);
     let slot = tree.gather(slot);
     let mut subtree: Vec<(i64, u32)> = vec![(0, 0); tree.len()];
-    tree.fold_up(&mut subtree, |position, subtree| {
-        tree.child_positions(position)
+    tree.fold_up_by_levels(&mut subtree, |position, children| {
+        children
+            .iter()
             .fold((pv[position], 1), |(volume, size), child| {
-                (volume + subtree[child].0, size + subtree[child].1)
+                (volume + child.0, size + child.1)
             })
     });
     let mut legs = vec![Legs::default(); tree.len()];

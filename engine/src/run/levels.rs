@@ -35,10 +35,25 @@ pub fn level_lines(
         keys,
         earnings,
     };
+    // Each check costs a cache miss per ancestor; skip the ones the plan already answers:
+    // with compression every ancestor on the walk is active, and when every rank is paid all
+    // the levels, no rank needs looking up.
+    let every_ancestor_active = levels.compression;
+    let every_rank_paid_all = people
+        .plan
+        .ranks
+        .iter()
+        .all(|rank| rank.unilevel_levels as usize >= levels.rates.len());
     walk.lines(
         cv,
-        |ancestor| people.is_active(ancestor),
-        |ancestor| people.level_limit(ancestor),
+        |ancestor| every_ancestor_active || people.is_active(ancestor),
+        |ancestor| {
+            if every_rank_paid_all {
+                u32::MAX
+            } else {
+                people.level_limit(ancestor)
+            }
+        },
         |rate, volume| rate.apply_half_even(volume, decimals),
     )
 }

@@ -39,30 +39,38 @@ pub fn paid_as_ranks(
     pv: &[i64],
     active: &[bool],
 ) -> (Vec<i64>, Vec<u8>) {
-    let pv = tree.gather(pv);
-    let active = tree.gather(active);
+    // Each node's facts in one visit, and its results likewise below: every visit to a node
+    // in the other order is a cache miss.
+    let (pv, active): (Vec<i64>, Vec<bool>) = tree
+        .order
+        .par_iter()
+        .map(|&node| (pv[node as usize], active[node as usize]))
+        .unzip();
     // Per position: group volume, paid-as rank, and the highest paid-as rank anywhere in the
     // subtree (its root included) — what a leg contributes to the `legs` rule.
     let mut folded: Vec<(i64, u8, u8)> = vec![(0, 0, 0); tree.len()];
-    tree.fold_up(&mut folded, |position, folded| {
-        let legs = tree.child_positions(position);
+    tree.fold_up_by_levels(&mut folded, |position, legs| {
         let own_pv = pv[position];
-        let gv = own_pv + legs.clone().map(|leg| folded[leg].0).sum::<i64>();
+        let gv = own_pv + legs.iter().map(|leg| leg.0).sum::<i64>();
         let mut paid_as = 0u8;
         if active[position] {
             for index in (1..plan.ranks.len()).rev() {
-                if rank_holds(&plan.ranks[index], own_pv, gv, &folded[legs.clone()]) {
+                if rank_holds(&plan.ranks[index], own_pv, gv, legs) {
                     paid_as = index as u8;
                     break;
                 }
             }
         }
-        let best_below = legs.map(|leg| folded[leg].2).max().unwrap_or(0);
+        let best_below = legs.iter().map(|leg| leg.2).max().unwrap_or(0);
         (gv, paid_as, paid_as.max(best_below))
     });
-    let group_volume: Vec<i64> = folded.par_iter().map(|value| value.0).collect();
-    let rank: Vec<u8> = folded.par_iter().map(|value| value.1).collect();
-    (tree.scatter(&group_volume), tree.scatter(&rank))
+    (0..tree.len())
+        .into_par_iter()
+        .map(|node| {
+            let (group_volume, rank, _) = folded[tree.position_of(node as u32)];
+            (group_volume, rank)
+        })
+        .unzip()
 }
 
 /// Whether an active distributor meets one rank's requirements (tested on its own).
