@@ -4,9 +4,10 @@
 //! writes the three files, each under a temporary name renamed into place when complete.
 
 use crate::input_files::InputFile;
-use crate::report::{Phase, PhaseBar, Report};
+use crate::report::{Phase, Report};
 use engine::input::{
-    read_distributors, read_orders, read_state, CarryState, Network, PlacementKind, Volumes,
+    read_distributors_beside, read_orders, read_state, CarryState, Directory, Network,
+    PlacementKind, Volumes,
 };
 use engine::output::{write_lines, write_state, write_summary};
 use engine::plan::{read_plan, CompiledPlan, PlanFormat};
@@ -97,57 +98,63 @@ impl RunFiles {
         })
     }
 
-    /// Reads and checks the files in the spec's order: plan, distributors, orders, state.
-    /// Each file is unmapped as soon as it is read: what a run keeps is owned, and a file's
-    /// pages would otherwise count toward the process's peak memory.
+    /// Reads and checks the files, reporting problems in the spec's order: plan,
+    /// distributors, orders, state. Each file is unmapped as soon as it is read: what a run
+    /// keeps is owned, and a file's pages would otherwise count toward the process's peak
+    /// memory.
     pub fn load(self, period_text: &str, report: &mut Report) -> Result<LoadedRun, String> {
         let plan = self.compile_plan()?;
         let period = engine::calendar::Period::parse(period_text)
             .map_err(|error| format!("--period: {error}"))?;
         let kind = PlacementKind::of_plan(&plan);
-        let phase = report.phase(Phase::Distributors);
-        let network = read_distributors(self.distributors.name(), self.distributors.bytes(), kind)
-            .map_err(|error| error.to_string())?;
-        drop(self.distributors);
-        report.finish(phase);
-        // Orders and the state both need only the network: read side by side, the one
-        // fills the other's idle moments. Errors still come in the spec's order.
-        let orders_phase = report.phase(Phase::Orders);
-        let state_phase = self
-            .state
-            .as_ref()
-            .map(|_| report.quiet_phase(Phase::State));
+        // Orders and the state need only the distributors' ids, so they are read while the
+        // trees are built, each on whatever core is free. Errors still come in the spec's
+        // order: the distributors' first, then the orders', then the state's.
+        let reading = report.phase(Phase::ReadInputs);
         let window = plan
             .fast_start
             .as_ref()
             .map(|fast_start| fast_start.window_days);
-        let (volumes, state) = rayon::join(
-            || {
-                let volumes = read_orders(
-                    self.orders.name(),
-                    self.orders.bytes(),
-                    &network,
-                    &period,
-                    window,
-                );
-                orders_phase.finish_clock();
-                volumes
-            },
-            || match &self.state {
-                Some(file) => {
-                    let state = read_state(file.name(), file.bytes(), &network, &plan);
-                    state_phase.as_ref().map(PhaseBar::finish_clock);
-                    state
-                }
-                None => Ok(CarryState::empty(network.len())),
-            },
-        );
-        report.finish(orders_phase);
-        if let Some(phase) = state_phase {
-            report.finish(phase);
-        }
+        let read_beside = |directory: Directory<'_>| {
+            let started = Instant::now();
+            rayon::join(
+                || {
+                    let volumes = read_orders(
+                        self.orders.name(),
+                        self.orders.bytes(),
+                        directory,
+                        &period,
+                        window,
+                    );
+                    (volumes, started.elapsed())
+                },
+                || {
+                    let state = self
+                        .state
+                        .as_ref()
+                        .map(|file| read_state(file.name(), file.bytes(), directory, &plan));
+                    (state, started.elapsed())
+                },
+            )
+        };
+        let (network, ((volumes, orders_took), (state, state_took))) = read_distributors_beside(
+            self.distributors.name(),
+            self.distributors.bytes(),
+            kind,
+            read_beside,
+        )
+        .map_err(|error| error.to_string())?;
+        report.finish(reading);
+        report.record(Phase::Orders, orders_took);
         let volumes = volumes.map_err(|error| error.to_string())?;
-        let state = state.map_err(|error| error.to_string())?;
+        let state = match state {
+            Some(state) => {
+                report.record(Phase::State, state_took);
+                state.map_err(|error| error.to_string())?
+            }
+            None => CarryState::empty(network.len()),
+        };
+        drop(self.distributors);
         drop(self.orders);
         Ok(LoadedRun {
             plan,

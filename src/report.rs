@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    Distributors,
+    /// All input files: the distributors, with orders and state read beside its trees.
+    ReadInputs,
+    /// Reading orders.csv, within [`Phase::ReadInputs`].
     Orders,
+    /// Reading state.csv, within [`Phase::ReadInputs`].
     State,
     Compute,
     WriteLines,
@@ -21,9 +24,9 @@ pub enum Phase {
 impl Phase {
     fn label(self) -> &'static str {
         match self {
-            Phase::Distributors => "reading distributors",
-            Phase::Orders => "reading orders",
-            Phase::State => "reading state",
+            Phase::ReadInputs => "reading inputs",
+            Phase::Orders => "orders (beside)",
+            Phase::State => "state (beside)",
             Phase::Compute => "computing",
             Phase::WriteLines => "writing lines.csv",
             Phase::WriteSummary => "writing summary.csv",
@@ -32,22 +35,16 @@ impl Phase {
     }
 }
 
-/// A running phase: its bar, when it started and, once known, how long it took.
+/// A running phase: its bar and when it started.
 pub struct PhaseBar {
     phase: Phase,
     bar: ProgressBar,
     started: Instant,
-    took: std::sync::OnceLock<Duration>,
 }
 
 impl PhaseBar {
     pub fn set_position(&self, position: u64) {
         self.bar.set_position(position);
-    }
-
-    /// Stops the clock of a phase that ran beside others; [`Report::finish`] records it.
-    pub fn finish_clock(&self) {
-        let _ = self.took.set(self.started.elapsed());
     }
 }
 
@@ -88,18 +85,6 @@ impl Report {
             phase,
             bar,
             started: Instant::now(),
-            took: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// A phase timed but not drawn: one that runs beside a drawn one (two spinners on one
-    /// terminal line would overwrite each other).
-    pub fn quiet_phase(&mut self, phase: Phase) -> PhaseBar {
-        PhaseBar {
-            phase,
-            bar: ProgressBar::hidden(),
-            started: Instant::now(),
-            took: std::sync::OnceLock::new(),
         }
     }
 
@@ -118,7 +103,6 @@ impl Report {
             phase,
             bar,
             started: Instant::now(),
-            took: std::sync::OnceLock::new(),
         }
     }
 
@@ -143,12 +127,13 @@ impl Report {
 
     pub fn finish(&mut self, phase: PhaseBar) {
         phase.bar.finish_and_clear();
-        let took = phase
-            .took
-            .get()
-            .copied()
-            .unwrap_or_else(|| phase.started.elapsed());
-        self.timings.push((phase.phase, took));
+        self.timings.push((phase.phase, phase.started.elapsed()));
+    }
+
+    /// The time of a phase that ran inside another (orders and state, beside the
+    /// distributors' trees): listed among the phases, not added to the totals.
+    pub fn record(&mut self, phase: Phase, took: Duration) {
+        self.timings.push((phase, took));
     }
 
     /// Time spent in one phase so far.
@@ -209,10 +194,7 @@ impl Report {
         );
         eprintln!(
             "  time: read {:.2} s · compute {:.2} s · write {:.2} s · whole run {:.2} s",
-            self.seconds(&[Phase::Distributors])
-                + self
-                    .seconds(&[Phase::Orders])
-                    .max(self.seconds(&[Phase::State])),
+            self.seconds(&[Phase::ReadInputs]),
             self.seconds(&[Phase::Compute]),
             self.seconds(&[Phase::WriteLines, Phase::WriteSummary, Phase::WriteState]),
             elapsed.as_secs_f64()

@@ -57,13 +57,32 @@ fn children_by_parent(parent: &[u32]) -> (Vec<u32>, Vec<u32>) {
         .collect();
     radix_sort(&mut keys, node_bits, parent_bits);
     let with_parent = keys.partition_point(|&key| (key >> node_bits) < count as u64);
+    let parent_at = |index: usize| (keys[index] >> node_bits) as usize;
+    // `starts[p]` is where the children of `p` begin among the sorted keys: the first key
+    // whose parent is `p` or later. Each key that starts a new parent fills the starts of
+    // the parents from the previous key's parent up to its own, so the writes are disjoint.
     let mut starts = vec![0u32; count + 1];
-    for &key in &keys[..with_parent] {
-        starts[(key >> node_bits) as usize + 1] += 1;
-    }
-    for index in 0..count {
-        starts[index + 1] += starts[index];
-    }
+    let shared = DisjointWrites(starts.as_mut_ptr());
+    (0..with_parent + 1)
+        .into_par_iter()
+        .with_min_len(1 << 14)
+        .for_each(|index| {
+            let shared = &shared;
+            let previous = if index == 0 {
+                0
+            } else {
+                parent_at(index - 1) + 1
+            };
+            let next = if index == with_parent {
+                count + 1
+            } else {
+                parent_at(index) + 1
+            };
+            for parent in previous..next {
+                // SAFETY: the ranges `previous..next` of successive keys tile `0..=count`.
+                unsafe { shared.0.add(parent).write(index as u32) };
+            }
+        });
     let node_mask = (1u64 << node_bits) - 1;
     let children = keys[..with_parent]
         .par_iter()

@@ -3,7 +3,7 @@
 //! deliberately naive model (walking parents one step at a time).
 
 use engine::calendar::Period;
-use engine::input::{read_distributors, read_orders, read_state, PlacementKind};
+use engine::input::{read_distributors_beside, read_orders, read_state, PlacementKind};
 use engine::output::{write_lines, write_state, write_summary};
 use engine::plan::{read_plan, CompiledPlan, PlanFormat};
 use engine::run::{run, Bonus, RunInput, RunResult};
@@ -215,13 +215,19 @@ fn with_run<T>(
     );
     let orders = csv("order_id,distributor_id,date,pv,cv,status", &files.orders);
     let state = csv("id,carry_left,carry_right,highest_rank", &files.state);
-    let network =
-        read_distributors("distributors.csv", &distributors, kind).expect("valid distributors");
     let period = Period::parse("2026-11").unwrap();
     let window = plan.fast_start.as_ref().map(|rules| rules.window_days);
-    let volumes =
-        read_orders("orders.csv", &orders, &network, &period, window).expect("valid orders");
-    let carry = read_state("state.csv", &state, &network, &plan).expect("valid state");
+    // Orders and state are read beside the trees, as `upline commissions` reads them.
+    let (network, (volumes, carry)) =
+        read_distributors_beside("distributors.csv", &distributors, kind, |directory| {
+            (
+                read_orders("orders.csv", &orders, directory, &period, window),
+                read_state("state.csv", &state, directory, &plan),
+            )
+        })
+        .expect("valid distributors");
+    let volumes = volumes.expect("valid orders");
+    let carry = carry.expect("valid state");
     let input = RunInput {
         plan: &plan,
         network: &network,

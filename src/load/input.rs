@@ -46,7 +46,7 @@ pub fn read(dir: &Path) -> Result<TenantFiles, String> {
     read_orders(
         orders_file.name(),
         orders_file.bytes(),
-        &network,
+        network.directory(),
         &period,
         None,
     )

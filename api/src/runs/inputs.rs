@@ -69,9 +69,8 @@ pub fn carry_state(
     state_csv: Option<&[u8]>,
 ) -> Result<CarryState, String> {
     match state_csv {
-        Some(bytes) => {
-            read_state("state.csv", bytes, network, plan).map_err(|error| error.to_string())
-        }
+        Some(bytes) => read_state("state.csv", bytes, network.directory(), plan)
+            .map_err(|error| error.to_string()),
         None => Ok(CarryState::empty(network.len())),
     }
 }

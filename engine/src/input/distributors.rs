@@ -70,6 +70,37 @@ impl Network {
     }
 }
 
+impl Network {
+    /// The lookups orders and state make into this network.
+    pub fn directory(&self) -> Directory<'_> {
+        Directory {
+            ids: &self.ids,
+            index: &self.index,
+            joined_on: &self.joined_on,
+        }
+    }
+}
+
+/// What reading orders and the state needs of the distributors: their ids, the index to them
+/// and when each joined — all known before the trees are built, so those files can be read
+/// while the trees are ([`read_distributors_beside`]).
+#[derive(Clone, Copy)]
+pub struct Directory<'n> {
+    pub ids: &'n IdTable,
+    pub index: &'n IdLookup,
+    pub joined_on: &'n [Day],
+}
+
+impl Directory<'_> {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
 /// The placement tree and each node's slot under its placement parent (binary: 1 = L, 2 = R).
 pub struct Placement {
     pub tree: Tree,
@@ -95,11 +126,24 @@ fn line_of(at: usize) -> u32 {
 /// An unresolved reference: the sponsor or placement id of a row that is not in the file.
 const UNKNOWN: u32 = NONE - 1;
 
-pub fn read_distributors<'b>(
+pub fn read_distributors(
+    file: &str,
+    bytes: &[u8],
+    kind: PlacementKind,
+) -> Result<Network, InputError> {
+    read_distributors_beside(file, bytes, kind, |_| ()).map(|(network, ())| network)
+}
+
+/// [`read_distributors`], running `beside(directory)` side by side with the building of the
+/// trees once the ids are known and distinct: the trees' sequential steps leave a core idle
+/// that reading the orders fills. `beside` does not run when the file fails before that; its
+/// result is dropped when the file fails after (the distributors' error comes first).
+pub fn read_distributors_beside<'b, R: Send>(
     file: &str,
     bytes: &'b [u8],
     kind: PlacementKind,
-) -> Result<Network, InputError> {
+    beside: impl FnOnce(Directory<'_>) -> R + Send,
+) -> Result<(Network, R), InputError> {
     let body = split_header(file, bytes, &HEADER)?;
     let (rows, errors) = collect_rows(body, |_, text| parse_row(text, kind).map_err(Malformed));
     if let Some(error) = errors.into_error(file) {
@@ -118,10 +162,52 @@ pub fn read_distributors<'b>(
     if !matches!(index, IdLookup::Dense { .. }) {
         note_duplicate_ids(&ids, &sorted, &mut errors);
     }
+    if let Some(error) = errors.into_error(file) {
+        return Err(error);
+    }
+    // Both facts of a row in one visit: the rows are read in id order, a cache miss each.
+    let (joined_on, terminated): (Vec<Day>, Vec<bool>) = sorted
+        .par_iter()
+        .map(|&row| (rows[row as usize].joined_on, rows[row as usize].terminated))
+        .unzip();
+    let directory = Directory {
+        ids: &ids,
+        index: &index,
+        joined_on: &joined_on,
+    };
+    let (trees, beside_result) = rayon::join(
+        || build_trees(file, &rows, &sorted, &ids, &index, kind),
+        || beside(directory),
+    );
+    let (sponsor, placement) = trees?;
+    Ok((
+        Network {
+            ids,
+            index,
+            sponsor,
+            placement,
+            joined_on,
+            terminated,
+        },
+        beside_result,
+    ))
+}
+
+/// References, roots and slots checked, then the sponsor tree and (for binary and matrix
+/// plans) the placement tree.
+fn build_trees<'b>(
+    file: &str,
+    rows: &[Row<'b>],
+    sorted: &[u32],
+    ids: &IdTable,
+    index: &IdLookup,
+    kind: PlacementKind,
+) -> Result<(Tree, Option<Placement>), InputError> {
+    let mut errors = FirstErrors::default();
     // Resolved in file order, so the referenced ids are read in sequence; an empty reference
     // (the root's) is no reference at all.
     let resolve_column = |reference: fn(&Row<'b>) -> &'b [u8]| -> Vec<u32> {
-        let mut resolved = index.get_all(&ids, &rows, |row| reference(row), UNKNOWN);
+        let mut resolved = index.get_all(ids, rows, |row| reference(row), UNKNOWN);
         resolved
             .par_iter_mut()
             .zip(rows.par_iter())
@@ -171,7 +257,7 @@ pub fn read_distributors<'b>(
         );
     }
     if kind != PlacementKind::Ignored {
-        note_taken_slots(&rows, &placement_of_row, &ids, kind, &mut errors);
+        note_taken_slots(rows, &placement_of_row, ids, kind, &mut errors);
     }
     if let Some(error) = errors.into_error(file) {
         return Err(error);
@@ -192,7 +278,7 @@ pub fn read_distributors<'b>(
         sorted.par_iter().map(|&row| of_row[row as usize]).collect()
     };
     let sponsor = Tree::build(by_id(&sponsor_of_row), root).map_err(|unreached| {
-        cycle_error(file, "sponsor", &rows, &sorted, &unreached, |at| {
+        cycle_error(file, "sponsor", rows, sorted, &unreached, |at| {
             sponsor_of_row[sorted[at] as usize]
         })
     })?;
@@ -200,7 +286,7 @@ pub fn read_distributors<'b>(
         None
     } else {
         let tree = Tree::build(by_id(&placement_of_row), root).map_err(|unreached| {
-            cycle_error(file, "placement", &rows, &sorted, &unreached, |at| {
+            cycle_error(file, "placement", rows, sorted, &unreached, |at| {
                 placement_of_row[sorted[at] as usize]
             })
         })?;
@@ -212,19 +298,7 @@ pub fn read_distributors<'b>(
                 .collect(),
         })
     };
-    // Both facts of a row in one visit: the rows are read in id order, a cache miss each.
-    let (joined_on, terminated) = sorted
-        .par_iter()
-        .map(|&row| (rows[row as usize].joined_on, rows[row as usize].terminated))
-        .unzip();
-    Ok(Network {
-        ids,
-        index,
-        sponsor,
-        placement,
-        joined_on,
-        terminated,
-    })
+    Ok((sponsor, placement))
 }
 
 fn parse_row(text: &[u8], kind: PlacementKind) -> Result<Row<'_>, String> {

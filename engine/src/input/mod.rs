@@ -10,7 +10,9 @@ mod lines;
 mod orders;
 mod state;
 
-pub use distributors::{read_distributors, Network, Placement, PlacementKind};
+pub use distributors::{
+    read_distributors, read_distributors_beside, Directory, Network, Placement, PlacementKind,
+};
 pub use orders::{read_orders, Volumes};
 pub use state::{read_state, CarryState};
 

@@ -3,7 +3,7 @@
 use super::lines::{
     check_id, fields, quoted, scan_rows, split_header, strip_cr, FirstErrors, Malformed,
 };
-use super::{InputError, Network};
+use super::{Directory, InputError};
 use crate::calendar::{parse_date, Day, Period};
 use crate::id_index::{hash_id, BATCH};
 use crate::number::parse_volume;
@@ -50,7 +50,7 @@ struct Chunk<'a> {
 
 /// The per-distributor sums that orders add to, from many threads.
 struct Sums<'r> {
-    network: &'r Network,
+    network: Directory<'r>,
     period: &'r Period,
     fast_start_window_days: Option<u32>,
     /// PV and CV side by side: an order's two additions share one cache miss.
@@ -109,7 +109,7 @@ impl Sums<'_> {
 pub fn read_orders(
     file: &str,
     bytes: &[u8],
-    network: &Network,
+    network: Directory<'_>,
     period: &Period,
     fast_start_window_days: Option<u32>,
 ) -> Result<Volumes, InputError> {

@@ -1,7 +1,7 @@
 //! `state.csv` → the previous period's carries and highest ranks.
 
 use super::lines::{check_id, collect_rows, fields, quoted, split_header, FirstErrors, Malformed};
-use super::{InputError, Network};
+use super::{Directory, InputError};
 use crate::number::parse_volume;
 use crate::plan::CompiledPlan;
 use crate::tree::NONE;
@@ -46,7 +46,7 @@ struct Row<'a> {
 pub fn read_state(
     file: &str,
     bytes: &[u8],
-    network: &Network,
+    network: Directory<'_>,
     plan: &CompiledPlan,
 ) -> Result<CarryState, InputError> {
     let body = split_header(file, bytes, &HEADER)?;
