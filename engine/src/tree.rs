@@ -279,6 +279,42 @@ impl Tree {
         }
     }
 
+    /// Fills `by_position` top-down, level by level, each wide level on both cores: every
+    /// child of position `p` gets `for_children(p, by_position[p])`; the root keeps its value.
+    pub fn fold_down_by_levels<T: Copy + Send + Sync>(
+        &self,
+        by_position: &mut [T],
+        for_children: impl Fn(usize, T) -> T + Sync,
+    ) {
+        for bounds in self.level_starts.windows(2) {
+            let (start, end) = (bounds[0] as usize, bounds[1] as usize);
+            let (upper, below) = by_position.split_at_mut(end);
+            let level: &[T] = &upper[start..];
+            // A level's children all lie in the next level, which starts at `end`; each
+            // parent's children are its own consecutive range.
+            let hand_down = |offset: usize, below: &DisjointWrites<T>| {
+                let position = start + offset;
+                let value = for_children(position, level[offset]);
+                for child in self.child_positions(position) {
+                    // SAFETY: the children ranges of a level's positions are disjoint and lie
+                    // inside `below`.
+                    unsafe { below.0.add(child - end).write(value) };
+                }
+            };
+            let below = DisjointWrites(below.as_mut_ptr());
+            if level.len() < PARALLEL_LEVEL {
+                for offset in 0..level.len() {
+                    hand_down(offset, &below);
+                }
+            } else {
+                (0..level.len())
+                    .into_par_iter()
+                    .with_min_len(1024)
+                    .for_each(|offset| hand_down(offset, &below));
+            }
+        }
+    }
+
     /// Fills `by_position` top-down: `visit(parent_value, child_position)` computes a child's
     /// value from its parent's; the root keeps the value it has.
     pub fn fold_down<T: Copy>(&self, by_position: &mut [T], mut visit: impl FnMut(T, usize) -> T) {
@@ -329,6 +365,31 @@ mod tests {
         });
         assert_eq!(by_levels, sequential);
         assert_eq!(by_levels[0].0, u64::from(count));
+    }
+
+    #[test]
+    fn handing_down_by_levels_matches_a_forward_sweep() {
+        // A bushy top (levels wider than PARALLEL_LEVEL) over a long tail.
+        let count = 60_000u32;
+        let parent: Vec<u32> = (0..count)
+            .map(|node| match node {
+                0 => NONE,
+                1..=50_000 => (node - 1) / 8,
+                _ => node - 1,
+            })
+            .collect();
+        let tree = Tree::build(parent, 0).unwrap();
+        let for_children =
+            |position: usize, value: u64| value * 31 % 1_000_003 + 1 + position as u64 % 7;
+        let mut expected = vec![5u64; count as usize];
+        for position in 0..tree.len() {
+            for child in tree.child_positions(position) {
+                expected[child] = for_children(position, expected[position]);
+            }
+        }
+        let mut by_levels = vec![5u64; count as usize];
+        tree.fold_down_by_levels(&mut by_levels, for_children);
+        assert_eq!(by_levels, expected);
     }
 
     #[test]

@@ -118,16 +118,12 @@ fn nearest_active_ancestors(tree: &Tree, active: &[bool]) -> Vec<u32> {
     let active = tree.gather(active);
     // By position: the nearest active strict ancestor, handed down from parent to children.
     let mut nearest: Vec<u32> = vec![NONE; tree.len()];
-    for position in 0..tree.len() {
-        let node = tree.order[position];
-        let for_children = if active[position] {
-            node
+    tree.fold_down_by_levels(&mut nearest, |position, nearest| {
+        if active[position] {
+            tree.order[position]
         } else {
-            nearest[position]
-        };
-        for child in tree.child_positions(position) {
-            nearest[child] = for_children;
+            nearest
         }
-    }
+    });
     tree.scatter(&nearest)
 }
