@@ -154,8 +154,11 @@ impl RunFiles {
             }
             None => CarryState::empty(network.len()),
         };
-        drop(self.distributors);
-        drop(self.orders);
+        self.distributors.release_in_background();
+        self.orders.release_in_background();
+        if let Some(file) = self.state {
+            file.release_in_background();
+        }
         Ok(LoadedRun {
             plan,
             network,
