@@ -384,15 +384,16 @@ pub fn write_summary<W: Write + Send>(
             row.volume(left);
             row.byte(b',');
             row.volume(right);
-            if result.earned.iter().all(|earned| earned[at] == 0) {
+            if result.paid_bonuses().all(|earned| earned[at] == 0) {
                 row.bytes(&unpaid_tail);
                 return;
             }
             let mut total = 0;
-            for earned in &result.earned {
+            for bonus in Bonus::ALL {
+                let earned = result.earned_from(bonus, at);
                 row.byte(b',');
-                row.amount(earned[at], plan.decimals);
-                total += earned[at];
+                row.amount(earned, plan.decimals);
+                total += earned;
             }
             row.byte(b',');
             row.amount(total, plan.decimals);

@@ -56,7 +56,9 @@ pub struct RunResult {
     pub group_volume: Vec<i64>,
     pub binary: Option<BinaryOutcome>,
     pub highest_rank_out: Vec<u8>,
-    /// Amount earned per bonus (indexed by `Bonus as usize`), per distributor.
+    /// Amount earned per bonus (indexed by `Bonus as usize`), per distributor; empty for a
+    /// bonus the plan does not pay (everyone earned 0 of it). Read through
+    /// [`RunResult::earned_from`] unless the bonus is known to be paid.
     pub earned: [Vec<i64>; 7],
     /// `E(x)`: the matched earnings of each distributor (amount units), when matching is on.
     pub matching_base: Vec<i64>,
@@ -67,8 +69,22 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// What `distributor` earned from `bonus`.
+    #[inline]
+    pub fn earned_from(&self, bonus: Bonus, distributor: usize) -> i64 {
+        self.earned[bonus as usize]
+            .get(distributor)
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn total_earned(&self, distributor: usize) -> i64 {
-        self.earned.iter().map(|earned| earned[distributor]).sum()
+        self.paid_bonuses().map(|earned| earned[distributor]).sum()
+    }
+
+    /// The per-distributor amounts of the bonuses the plan pays.
+    pub fn paid_bonuses(&self) -> impl Iterator<Item = &Vec<i64>> + '_ {
+        self.earned.iter().filter(|earned| !earned.is_empty())
     }
 }
 
@@ -241,11 +257,6 @@ pub fn run_observed(
             pool::pool_lines(outcome, &keys),
             outcome.amount.clone()
         );
-    }
-    for earnings in earned.iter_mut() {
-        if earnings.is_empty() {
-            *earnings = vec![0; count];
-        }
     }
     observe(Stage::SortLines);
     let lines = sorted_lines(line_sets, &keys);
