@@ -216,8 +216,9 @@ fn build_trees<'b>(
         resolved
     };
     let sponsor_of_row = resolve_column(|row| row.sponsor);
+    // Without a placement tree there is nothing to resolve (and nothing reads the column).
     let placement_of_row = if kind == PlacementKind::Ignored {
-        vec![NONE; rows.len()]
+        Vec::new()
     } else {
         resolve_column(|row| row.placement)
     };

@@ -1,7 +1,6 @@
 //! The fast-start bonus: the sponsor of each new distributor earns a share of the CV the
 //! recruit ordered within the window after joining (COMP_PLAN_SPEC.md §4).
 
-use super::levels::concat;
 use super::{Bonus, Earnings, LineKeys};
 use crate::plan::CompiledFastStart;
 use crate::tree::{Tree, NONE};
@@ -31,5 +30,6 @@ pub fn fast_start_lines(
             }
             lines
         })
-        .reduce(Vec::new, concat)
+        .collect::<Vec<Vec<u64>>>()
+        .concat()
 }

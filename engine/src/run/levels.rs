@@ -70,7 +70,8 @@ pub(super) struct UpwardWalk<'w> {
 }
 
 impl UpwardWalk<'_> {
-    /// Lines for every source with a positive base. An ancestor is paid level `k` when
+    /// Lines for every source with a positive base, in source order (each task's lines
+    /// are laid end to end once, not merged pairwise). An ancestor is paid level `k` when
     /// `paid(ancestor)` and `k <= limit(ancestor)`; otherwise the level is breakage.
     pub fn lines(
         &self,
@@ -102,15 +103,9 @@ impl UpwardWalk<'_> {
                 }
                 lines
             })
-            .reduce(Vec::new, concat)
+            .collect::<Vec<Vec<u64>>>()
+            .concat()
     }
-}
-
-/// `left` then `right`, in that order: lines leave the walks in source order, which
-/// [`super::sorted_lines`] builds on.
-pub(super) fn concat(mut left: Vec<u64>, right: Vec<u64>) -> Vec<u64> {
-    left.extend_from_slice(&right);
-    left
 }
 
 /// For each node, its nearest strict ancestor that is active (`NONE` if there is none).

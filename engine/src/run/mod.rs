@@ -305,12 +305,14 @@ fn sorted_lines(mut line_sets: Vec<Vec<u64>>, keys: &LineKeys) -> Vec<u64> {
         set.par_windows(2)
             .all(|pair| below(pair[0]) <= below(pair[1]))
     });
+    line_sets.retain(|set| !set.is_empty());
     line_sets.sort_by_key(|set| set.first().map(|&key| below(key)));
-    let total = line_sets.iter().map(Vec::len).sum();
-    let mut lines = Vec::with_capacity(total);
-    for set in line_sets {
-        lines.extend_from_slice(&set);
-    }
+    // A plan of one bonus (or one that paid only one) sorts its set where it lies.
+    let mut lines = if line_sets.len() == 1 {
+        line_sets.pop().expect("one set")
+    } else {
+        line_sets.concat()
+    };
     if presorted {
         crate::radix::radix_sort(&mut lines, shift, keys.node_bits());
     } else {
