@@ -9,7 +9,8 @@
 //! 1. [`plan::read_plan`] and [`plan::CompiledPlan::compile`] — the plan, validated, every
 //!    error naming its field path;
 //! 2. [`input::read_distributors`], [`input::read_orders`], [`input::read_state`] — the
-//!    files, validated, every error naming its file and line;
+//!    files, validated, every error naming its file and line (the CLI reads orders and state
+//!    beside the distributors' trees with [`input::read_distributors_beside`]);
 //! 3. [`run::run`] — ranks, carries and every commission line;
 //! 4. [`output::write_lines`], [`output::write_summary`], [`output::write_state`].
 //!
