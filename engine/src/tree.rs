@@ -4,10 +4,12 @@
 //! Besides each node's parent, the tree keeps its nodes in breadth-first order (`order`, the
 //! root first; a node's children are consecutive there, ascending). Passes over the tree work
 //! on *positions* in that order: the children of position `p` are the positions
-//! `child_positions(p)`, always after `p`, and consecutive. So a bottom-up pass is a single
-//! backward sweep and a top-down pass a single forward sweep, both reading memory almost in
-//! sequence — on ten million nodes that is many times faster than chasing node indexes.
-//! [`Tree::gather`] and [`Tree::scatter`] move values between node and position order.
+//! `child_positions(p)`, always after `p`, and consecutive. So a bottom-up pass is a backward
+//! sweep and a top-down pass a forward sweep, both reading memory almost in sequence — on ten
+//! million nodes that is many times faster than chasing node indexes —, and each breadth-first
+//! level can be swept on all cores at once ([`Tree::fold_up_by_levels`],
+//! [`Tree::fold_down_by_levels`]). [`Tree::gather`] and [`Tree::scatter`] move values between
+//! node and position order.
 
 use crate::radix::{bits_to_hold, radix_sort, DisjointWrites};
 use rayon::prelude::*;
@@ -239,6 +241,9 @@ impl Tree {
 
     /// Fills `by_position` bottom-up: `visit(position, values)` computes the value of
     /// `position` from its children's values (all at larger positions, already computed).
+    /// The plain backward sweep: the runs use [`Tree::fold_up_by_levels`]; the tests check it
+    /// against this.
+    #[cfg(test)]
     pub fn fold_up<T: Copy>(&self, by_position: &mut [T], mut visit: impl FnMut(usize, &[T]) -> T) {
         for position in (0..self.len()).rev() {
             let value = visit(position, by_position);
@@ -316,7 +321,9 @@ impl Tree {
     }
 
     /// Fills `by_position` top-down: `visit(parent_value, child_position)` computes a child's
-    /// value from its parent's; the root keeps the value it has.
+    /// value from its parent's; the root keeps the value it has. The plain forward sweep, for
+    /// the tests; the runs use [`Tree::fold_down_by_levels`].
+    #[cfg(test)]
     pub fn fold_down<T: Copy>(&self, by_position: &mut [T], mut visit: impl FnMut(T, usize) -> T) {
         for position in 0..self.len() {
             let parent_value = by_position[position];
@@ -331,18 +338,23 @@ impl Tree {
 mod tests {
     use super::*;
 
-    #[test]
-    fn folding_by_levels_matches_the_sequential_fold() {
-        // A bushy top (levels wider than PARALLEL_LEVEL) over a long tail.
-        let count = 60_000u32;
-        let parent: Vec<u32> = (0..count)
+    /// A bushy top (levels wider than `PARALLEL_LEVEL`, so laid out and swept on both cores)
+    /// over a long tail of narrow levels.
+    fn bushy_top_long_tail() -> Tree {
+        let parent: Vec<u32> = (0..60_000u32)
             .map(|node| match node {
                 0 => NONE,
                 1..=50_000 => (node - 1) / 8,
                 _ => node - 1,
             })
             .collect();
-        let tree = Tree::build(parent, 0).unwrap();
+        Tree::build(parent, 0).unwrap()
+    }
+
+    #[test]
+    fn folding_by_levels_matches_the_sequential_fold() {
+        let tree = bushy_top_long_tail();
+        let count = tree.len() as u32;
         let mut sequential = vec![(0u64, 0u64); count as usize];
         tree.fold_up(&mut sequential, |position, values| {
             let children = tree.child_positions(position);
@@ -369,16 +381,8 @@ mod tests {
 
     #[test]
     fn handing_down_by_levels_matches_a_forward_sweep() {
-        // A bushy top (levels wider than PARALLEL_LEVEL) over a long tail.
-        let count = 60_000u32;
-        let parent: Vec<u32> = (0..count)
-            .map(|node| match node {
-                0 => NONE,
-                1..=50_000 => (node - 1) / 8,
-                _ => node - 1,
-            })
-            .collect();
-        let tree = Tree::build(parent, 0).unwrap();
+        let tree = bushy_top_long_tail();
+        let count = tree.len() as u32;
         let for_children =
             |position: usize, value: u64| value * 31 % 1_000_003 + 1 + position as u64 % 7;
         let mut expected = vec![5u64; count as usize];

@@ -138,9 +138,9 @@ pub fn read_distributors(
 /// trees once the ids are known and distinct: the trees' sequential steps leave a core idle
 /// that reading the orders fills. `beside` does not run when the file fails before that; its
 /// result is dropped when the file fails after (the distributors' error comes first).
-pub fn read_distributors_beside<'b, R: Send>(
+pub fn read_distributors_beside<R: Send>(
     file: &str,
-    bytes: &'b [u8],
+    bytes: &[u8],
     kind: PlacementKind,
     beside: impl FnOnce(Directory<'_>) -> R + Send,
 ) -> Result<(Network, R), InputError> {

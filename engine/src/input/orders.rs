@@ -69,7 +69,7 @@ impl Sums<'_> {
         let waiting = chunk.pending.len();
         self.network
             .index
-            .get_batch(&self.network.ids, &wanted[..waiting], NONE, &mut found);
+            .get_batch(self.network.ids, &wanted[..waiting], NONE, &mut found);
         for (order, &distributor) in chunk.pending.iter().zip(&found[..waiting]) {
             if distributor == NONE {
                 if chunk

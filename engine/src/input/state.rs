@@ -81,7 +81,7 @@ pub fn read_state(
     let mut errors = FirstErrors::default();
     let distributors = network
         .index
-        .get_all(&network.ids, &rows, |row| row.id, NONE);
+        .get_all(network.ids, &rows, |row| row.id, NONE);
     let mut state = CarryState::empty(network.len());
     // Which row set each distributor's state, to name a second row for the same id.
     let mut row_of_distributor = vec![NONE; network.len()];
