@@ -68,9 +68,7 @@ impl Network {
     pub fn lookup(&self, id: &[u8]) -> Option<u32> {
         self.index.get(&self.ids, id)
     }
-}
 
-impl Network {
     /// The lookups orders and state make into this network.
     pub fn directory(&self) -> Directory<'_> {
         Directory {
@@ -162,8 +160,13 @@ pub fn read_distributors_beside<R: Send>(
     if !matches!(index, IdLookup::Dense { .. }) {
         note_duplicate_ids(&ids, &sorted, &mut errors);
     }
-    if let Some(error) = errors.into_error(file) {
-        return Err(error);
+    if errors.reference.is_some() {
+        // A repeated id: the rest of the reference pass may find a problem on an earlier
+        // line, which is the one to report.
+        let failed = build_trees(file, &rows, &sorted, &ids, &index, kind, errors);
+        return Err(failed
+            .err()
+            .expect("a noted problem fails the reference pass"));
     }
     // Both facts of a row in one visit: the rows are read in id order, a cache miss each.
     let (joined_on, terminated): (Vec<Day>, Vec<bool>) = sorted
@@ -176,7 +179,7 @@ pub fn read_distributors_beside<R: Send>(
         joined_on: &joined_on,
     };
     let (trees, beside_result) = rayon::join(
-        || build_trees(file, &rows, &sorted, &ids, &index, kind),
+        || build_trees(file, &rows, &sorted, &ids, &index, kind, errors),
         || beside(directory),
     );
     let (sponsor, placement) = trees?;
@@ -193,8 +196,8 @@ pub fn read_distributors_beside<R: Send>(
     ))
 }
 
-/// References, roots and slots checked, then the sponsor tree and (for binary and matrix
-/// plans) the placement tree.
+/// References, roots and slots checked (adding to the problems already noted of the
+/// reference pass), then the sponsor tree and (for binary and matrix plans) the placement tree.
 fn build_trees<'b>(
     file: &str,
     rows: &[Row<'b>],
@@ -202,8 +205,8 @@ fn build_trees<'b>(
     ids: &IdTable,
     index: &IdLookup,
     kind: PlacementKind,
+    mut errors: FirstErrors,
 ) -> Result<(Tree, Option<Placement>), InputError> {
-    let mut errors = FirstErrors::default();
     // Resolved in file order, so the referenced ids are read in sequence; an empty reference
     // (the root's) is no reference at all.
     let resolve_column = |reference: fn(&Row<'b>) -> &'b [u8]| -> Vec<u32> {
@@ -644,4 +647,42 @@ fn cycle_error(
             shown.join(" → ")
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "id,sponsor_id,placement_id,leg,joined_on,status\n";
+
+    fn error_of(rows: &str) -> String {
+        let text = format!("{HEAD}{rows}");
+        match read_distributors("distributors.csv", text.as_bytes(), PlacementKind::Ignored) {
+            Ok(_) => panic!("accepted: {rows}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_earliest_reference_problem_is_reported_whatever_its_kind() {
+        // An unknown sponsor on line 3, a repeated id on line 5: line 3 comes first.
+        assert_eq!(
+            error_of(
+                "a,,,,2026-01-01,active\n\
+                 b,zz,,,2026-01-01,active\n\
+                 c,a,,,2026-01-01,active\n\
+                 c,a,,,2026-01-01,active\n"
+            ),
+            "distributors.csv:3: unknown sponsor_id \"zz\""
+        );
+        // Alone, the repeated id is reported at its second line.
+        assert_eq!(
+            error_of(
+                "a,,,,2026-01-01,active\n\
+                 c,a,,,2026-01-01,active\n\
+                 c,a,,,2026-01-01,active\n"
+            ),
+            "distributors.csv:4: duplicate id \"c\" (first at line 3)"
+        );
+    }
 }
