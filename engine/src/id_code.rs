@@ -14,7 +14,7 @@ use crate::id_index::prefetch;
 use rayon::prelude::*;
 
 /// Positions an id may have: ids are at most 16 bytes.
-const WIDTH: usize = 16;
+pub(crate) const WIDTH: usize = 16;
 /// A byte value never seen at a position.
 const ABSENT: u8 = u8::MAX;
 

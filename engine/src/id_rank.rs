@@ -8,13 +8,11 @@
 //! hash table, and the bitmap is a few bytes per id, so lookups mostly hit the cache instead
 //! of memory. Sparser ids (a hundredth of their space or less) keep the hashed codes.
 
-use crate::id_code::IdCodec;
+use crate::id_code::{IdCodec, WIDTH};
 use crate::id_index::prefetch;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Positions an id may have (as in [`IdCodec`]).
-const WIDTH: usize = 16;
 /// The value of a byte never seen at a position.
 const UNSEEN: u64 = u64::MAX;
 /// Bits of space allowed per id: beyond this the bitmap outgrows the hashed index.

@@ -433,6 +433,7 @@ fn place_densely(rows: &[Row<'_>], codec: &IdCodec) -> Option<(Vec<u32>, IdTable
         .map(|row| dense.encode(row.id).expect("every id was learnt"))
         .collect();
     let index = RankIndex::build(dense.space(), &numbers)?;
+    // Ids of one width are copied to their places here; others are gathered afterwards.
     let width = codec.common_length().unwrap_or(0);
     let mut sorted = vec![0u32; rows.len()];
     let mut id_bytes = vec![0u8; rows.len() * width];
@@ -457,7 +458,7 @@ fn place_densely(rows: &[Row<'_>], codec: &IdCodec) -> Option<(Vec<u32>, IdTable
                 );
             }
         });
-    let ids = if codec.common_length().is_some() {
+    let ids = if width > 0 {
         IdTable::of_fixed_width(id_bytes, width, rows.len())
     } else {
         IdTable::collect(rows.len(), |at| rows[sorted[at] as usize].id)

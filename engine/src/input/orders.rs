@@ -204,17 +204,15 @@ pub fn read_orders(
     } else {
         vec![0; count]
     };
+    // Both sums of a distributor in one visit.
+    let (pv, cv) = sums
+        .pv_cv
+        .par_iter()
+        .map(|[pv, cv]| (pv.load(Ordering::Relaxed), cv.load(Ordering::Relaxed)))
+        .unzip();
     Ok(Volumes {
-        pv: sums
-            .pv_cv
-            .par_iter()
-            .map(|[pv, _]| pv.load(Ordering::Relaxed))
-            .collect(),
-        cv: sums
-            .pv_cv
-            .par_iter()
-            .map(|[_, cv]| cv.load(Ordering::Relaxed))
-            .collect(),
+        pv,
+        cv,
         fast_start_cv,
         total_pv: chunks.iter().map(|chunk| chunk.total_pv).sum(),
         total_cv: chunks.iter().map(|chunk| chunk.total_cv).sum(),
@@ -246,9 +244,20 @@ impl<'a> AscendingRun<'a> {
     }
 }
 
+/// An order id's place in numbering order: length first, then bytes.
+#[inline]
+fn numbering_key(id: &[u8]) -> (usize, &[u8]) {
+    (id.len(), id)
+}
+
 #[inline]
 fn numbered_before(left: &[u8], right: &[u8]) -> bool {
-    (left.len(), left) < (right.len(), right)
+    numbering_key(left) < numbering_key(right)
+}
+
+/// The order id of a row: its first field.
+fn order_id_of(row: &[u8]) -> &[u8] {
+    row.split(|&byte| byte == b',').next().unwrap_or_default()
 }
 
 /// Whether the runs prove every id distinct: each ascends, and they do not overlap.
@@ -262,7 +271,7 @@ fn runs_are_distinct(runs: &[&AscendingRun<'_>]) -> bool {
             ranges.push((first, run.last));
         }
     }
-    ranges.sort_unstable_by(|left, right| (left.0.len(), left.0).cmp(&(right.0.len(), right.0)));
+    ranges.sort_unstable_by_key(|&(first, _)| numbering_key(first));
     ranges
         .windows(2)
         .all(|pair| numbered_before(pair[0].1, pair[1].0))
@@ -281,8 +290,7 @@ fn note_duplicate_order_ids(body: &[u8], chunks: &[Chunk], errors: &mut FirstErr
         body,
         Vec::with_capacity,
         |_, text, hashes: &mut Vec<u64>| {
-            let order_id = text.split(|&byte| byte == b',').next().unwrap_or_default();
-            hashes.push(hash_id(order_id));
+            hashes.push(hash_id(order_id_of(text)));
             Ok(())
         },
     );
@@ -293,10 +301,7 @@ fn note_duplicate_order_ids(body: &[u8], chunks: &[Chunk], errors: &mut FirstErr
     }
     let mut lines_by_id: HashMap<&[u8], Vec<u32>> = HashMap::new();
     for (text, line) in body.split(|&byte| byte == b'\n').zip(2u32..) {
-        let order_id = strip_cr(text)
-            .split(|&byte| byte == b',')
-            .next()
-            .unwrap_or_default();
+        let order_id = order_id_of(strip_cr(text));
         if repeated.contains(&hash_id(order_id)) {
             lines_by_id.entry(order_id).or_default().push(line);
         }
