@@ -114,11 +114,12 @@ impl IdTable {
         pieces.into_par_iter().for_each(|(first, piece)| {
             let mut at = 0;
             let mut previous_end = if first == 0 { 0 } else { ends[first - 1] };
-            for index in first..(first + IDS_PER_TASK).min(count) {
-                let length = (ends[index] - previous_end) as usize;
+            let last = (first + IDS_PER_TASK).min(count);
+            for (index, &end) in (first..last).zip(&ends[first..last]) {
+                let length = (end - previous_end) as usize;
                 write(index, &mut piece[at..at + length]);
                 at += length;
-                previous_end = ends[index];
+                previous_end = end;
             }
         });
         IdTable {
@@ -340,11 +341,11 @@ impl IdLookup {
 
     /// The position of `id_of(item)` for every item (or `missing`), looked up in parallel
     /// groups of [`BATCH`] so that their cache misses overlap.
-    pub fn get_all<T: Sync>(
+    pub fn get_all<'i, T: Sync>(
         &self,
         table: &IdTable,
         items: &[T],
-        id_of: impl Fn(&T) -> &[u8] + Sync,
+        id_of: impl Fn(&T) -> &'i [u8] + Sync,
         missing: u32,
     ) -> Vec<u32> {
         let mut resolved = vec![missing; items.len()];

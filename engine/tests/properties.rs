@@ -439,6 +439,8 @@ proptest! {
                 }
             }
             let mut problems = Vec::new();
+            // `at` indexes a dozen parallel arrays at once.
+            #[allow(clippy::needless_range_loop)]
             for at in 0..n {
                 let left_in = input.state.carry_left[at] + placed[at].0;
                 let right_in = input.state.carry_right[at] + placed[at].1;
