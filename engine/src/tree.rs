@@ -93,6 +93,30 @@ fn children_by_parent(parent: &[u32]) -> (Vec<u32>, Vec<u32>) {
     (starts, children)
 }
 
+/// Copies `list` to `to`: most nodes have no child or a few, and a library call per node cost
+/// more than the copy; longer lists still go through `copy_nonoverlapping`.
+///
+/// # Safety
+/// `to` is valid for writing `list.len()` values and does not overlap `list`.
+#[inline(always)]
+unsafe fn copy_short(list: &[u32], to: *mut u32) {
+    // Spelled out: a loop here would be turned back into the library call.
+    match *list {
+        [] => {}
+        [a] => to.write(a),
+        [a, b] => {
+            to.write(a);
+            to.add(1).write(b);
+        }
+        [a, b, c] => {
+            to.write(a);
+            to.add(1).write(b);
+            to.add(2).write(c);
+        }
+        _ => std::ptr::copy_nonoverlapping(list.as_ptr(), to, list.len()),
+    }
+}
+
 /// The nodes that no path from the root reaches: each lies on, or hangs below, a cycle.
 #[derive(Debug)]
 pub struct Unreachable(pub Vec<u32>);
@@ -152,11 +176,7 @@ impl Tree {
                         // SAFETY: the ranges `offset..offset + len` of the level's nodes are
                         // disjoint and lie inside the part of `order` resized above.
                         unsafe {
-                            std::ptr::copy_nonoverlapping(
-                                list.as_ptr(),
-                                fresh.0.add(offset as usize - next_start),
-                                list.len(),
-                            );
+                            copy_short(list, fresh.0.add(offset as usize - next_start));
                         }
                     });
             }
