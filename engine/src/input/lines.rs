@@ -473,10 +473,7 @@ fn plainly_valid(cell: &[u8]) -> bool {
         return false;
     }
     // Padding with `a` adds no offending byte.
-    let mut bytes = [b'a'; 8];
-    bytes[..cell.len()].copy_from_slice(cell);
-    let word = u64::from_le_bytes(bytes);
-    const ONES: u64 = 0x0101_0101_0101_0101;
+    let word = short_cell_word(cell, b'a');
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // A byte of `word` is below `limit` (and below 0x80): its high bit after subtracting.
     let below = |word: u64, limit: u8| word.wrapping_sub(ONES * u64::from(limit)) & !word & HIGH;
@@ -484,6 +481,38 @@ fn plainly_valid(cell: &[u8]) -> bool {
     below(word, b'!') == 0
         && zero_byte(word ^ (ONES * u64::from(b'"'))) == 0
         && zero_byte(word ^ (ONES * u64::from(b'\''))) == 0
+}
+
+/// A byte repeated in each of a word's eight bytes.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The bytes of a cell of at most 8 bytes as a little-endian word, `pad` in each byte past
+/// its end. Loaded without a library call: copying a cell of unknown length into a buffer
+/// is a call to `memcpy`, and every id cell of every file passes here.
+#[inline(always)]
+pub fn short_cell_word(cell: &[u8], pad: u8) -> u64 {
+    let length = cell.len();
+    assert!(length <= 8, "a short cell has at most 8 bytes");
+    let word = if length >= 4 {
+        // Two loads that overlap when the cell is shorter than 8 bytes: the overlapping
+        // bytes are the same, so OR-ing them changes nothing.
+        let low = u32::from_le_bytes(cell[..4].try_into().expect("4 bytes"));
+        let high = u32::from_le_bytes(cell[length - 4..].try_into().expect("4 bytes"));
+        u64::from(low) | u64::from(high) << ((length - 4) * 8)
+    } else if length > 0 {
+        // Bytes 0, length / 2 and length - 1 cover every byte of a 1-, 2- or 3-byte cell.
+        u64::from(cell[0])
+            | u64::from(cell[length / 2]) << (length / 2 * 8)
+            | u64::from(cell[length - 1]) << ((length - 1) * 8)
+    } else {
+        0
+    };
+    let kept = if length == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (length * 8)) - 1
+    };
+    (word & kept) | (ONES * u64::from(pad) & !kept)
 }
 
 /// `"text"` for messages (lossy for non-UTF-8 bytes).
@@ -545,6 +574,22 @@ mod tests {
                     .collect();
                 let expected = bytes.iter().filter(|&&byte| byte == b'\n').count();
                 assert_eq!(count_newlines(&bytes), expected, "{length} {every}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_cells_load_as_padded_words() {
+        let text = b"abcdefgh";
+        for length in 0..=8 {
+            for pad in [0u8, b'a', 0xff] {
+                let mut bytes = [pad; 8];
+                bytes[..length].copy_from_slice(&text[..length]);
+                assert_eq!(
+                    short_cell_word(&text[..length], pad),
+                    u64::from_le_bytes(bytes),
+                    "{length} {pad}"
+                );
             }
         }
     }

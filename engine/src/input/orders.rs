@@ -1,7 +1,8 @@
 //! `orders.csv` → each distributor's period volumes, aggregated as the rows stream by.
 
 use super::lines::{
-    check_id, fields, quoted, scan_rows, split_header, strip_cr, FirstErrors, Malformed,
+    check_id, fields, quoted, scan_rows, short_cell_word, split_header, strip_cr, FirstErrors,
+    Malformed,
 };
 use super::{Directory, InputError};
 use crate::calendar::{parse_date, Day, Period};
@@ -252,6 +253,11 @@ fn numbering_key(id: &[u8]) -> (usize, &[u8]) {
 
 #[inline]
 fn numbered_before(left: &[u8], right: &[u8]) -> bool {
+    // Ids of up to 8 bytes (`o1234567`) compare as big-endian words, without a call to
+    // `memcmp`: equal lengths pad both alike.
+    if left.len() == right.len() && left.len() <= 8 {
+        return short_cell_word(left, 0).swap_bytes() < short_cell_word(right, 0).swap_bytes();
+    }
     numbering_key(left) < numbering_key(right)
 }
 
@@ -388,5 +394,35 @@ mod tests {
         assert!(!super::runs_are_distinct(&[&run_of(&["o1", "o1"])]));
         assert!(!super::runs_are_distinct(&[&run_of(&["o2", "o1"])]));
         assert!(super::runs_are_distinct(&[&run_of(&["a", "b", "aa"])]));
+    }
+
+    #[test]
+    fn numbering_order_is_length_then_bytes_for_short_and_long_ids() {
+        let ids = [
+            "a",
+            "b",
+            "o1",
+            "o9",
+            "oA",
+            "x0",
+            "o10",
+            "o1234567",
+            "o1234568",
+            "p0000000",
+            "o12345678",
+            "o12345679",
+            "o22345678",
+            "o123456789012",
+        ];
+        for left in ids {
+            for right in ids {
+                let expected = (left.len(), left) < (right.len(), right);
+                assert_eq!(
+                    super::numbered_before(left.as_bytes(), right.as_bytes()),
+                    expected,
+                    "{left} {right}"
+                );
+            }
+        }
     }
 }
