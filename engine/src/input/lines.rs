@@ -512,7 +512,7 @@ pub fn short_cell_word(cell: &[u8], pad: u8) -> u64 {
     } else {
         (1u64 << (length * 8)) - 1
     };
-    (word & kept) | (ONES * u64::from(pad) & !kept)
+    (word & kept) | ((ONES * u64::from(pad)) & !kept)
 }
 
 /// `"text"` for messages (lossy for non-UTF-8 bytes).
