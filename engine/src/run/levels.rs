@@ -69,6 +69,9 @@ pub(super) struct UpwardWalk<'w> {
     pub earnings: &'w Earnings,
 }
 
+/// Ancestors found before any of them is paid (see [`UpwardWalk::lines`]).
+const STRETCH: usize = 8;
+
 impl UpwardWalk<'_> {
     /// Lines for every source with a positive base, in source order (each task's lines
     /// are laid end to end once, not merged pairwise). An ancestor is paid level `k` when
@@ -87,19 +90,35 @@ impl UpwardWalk<'_> {
             .fold(Vec::new, |mut lines, source| {
                 let base = bases[source as usize];
                 let mut ancestor = self.up[source as usize];
-                for (index, &rate) in self.rates.iter().enumerate() {
-                    if ancestor == NONE {
-                        break;
+                // The walk goes a stretch of ancestors at a time: first up the tree,
+                // requesting each one's total, then paying them. Paying as it climbed, each
+                // atomic add waited for its total's cache line before the next step up
+                // could even start.
+                let mut stretch = [NONE; STRETCH];
+                let mut first_level = 0;
+                while first_level < self.rates.len() && ancestor != NONE {
+                    let mut found = 0;
+                    while found < STRETCH
+                        && first_level + found < self.rates.len()
+                        && ancestor != NONE
+                    {
+                        stretch[found] = ancestor;
+                        self.earnings.prefetch(ancestor);
+                        ancestor = self.up[ancestor as usize];
+                        found += 1;
                     }
-                    let level = index as u32 + 1;
-                    if paid(ancestor) && level <= limit(ancestor) {
-                        let amount = amount_of(rate, base);
-                        if amount > 0 {
-                            lines.push(self.keys.pack(ancestor, self.bonus, source, level));
-                            self.earnings.add(ancestor, amount);
+                    for (offset, &recipient) in stretch[..found].iter().enumerate() {
+                        let index = first_level + offset;
+                        let level = index as u32 + 1;
+                        if paid(recipient) && level <= limit(recipient) {
+                            let amount = amount_of(self.rates[index], base);
+                            if amount > 0 {
+                                lines.push(self.keys.pack(recipient, self.bonus, source, level));
+                                self.earnings.add(recipient, amount);
+                            }
                         }
                     }
-                    ancestor = self.up[ancestor as usize];
+                    first_level += found;
                 }
                 lines
             })

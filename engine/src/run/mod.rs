@@ -106,6 +106,15 @@ impl Earnings {
         self.0[recipient as usize].fetch_add(amount, Ordering::Relaxed);
     }
 
+    /// Requests a recipient's total ahead of [`Earnings::add`]: an atomic add waits for
+    /// its cache line, and no later load may start meanwhile.
+    #[inline]
+    pub(crate) fn prefetch(&self, recipient: u32) {
+        if let Some(total) = self.0.get(recipient as usize) {
+            crate::id_index::prefetch(total);
+        }
+    }
+
     fn into_amounts(self) -> Vec<i64> {
         self.0.into_iter().map(AtomicI64::into_inner).collect()
     }
