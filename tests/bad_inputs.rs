@@ -223,3 +223,29 @@ fn an_output_path_that_is_a_file_is_one_line_and_exit_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn missing_files_are_reported_in_the_order_plan_distributors_orders_state() {
+    // The files are opened side by side; whichever is missing first in this order is named.
+    let base = case("base", "", &[]);
+    let order = ["plan.json", "distributors.csv", "orders.csv", "state.csv"];
+    for (at, first_missing) in order.iter().enumerate() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, content) in &base.files {
+            // The files before `first_missing` exist; it and every later one are missing.
+            if order[..at].contains(name) {
+                std::fs::write(dir.path().join(name), content).expect("write input");
+            }
+        }
+        let out = dir.path().join("out");
+        let output = run(dir.path(), "2026-11", &out);
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("{first_missing}: cannot read ")),
+            "{first_missing}: {stderr}"
+        );
+        assert!(!out.exists(), "nothing is written");
+    }
+}
