@@ -9,13 +9,30 @@ use std::fmt;
 pub type Day = i32;
 
 /// Parses `YYYY-MM-DD` (exactly ten bytes) into a day number, checking the day of month.
+///
+/// Every order and distributor row has a date, so the ten bytes are checked and read as two
+/// words (dashes in place, digits everywhere else) rather than a byte at a time.
 pub fn parse_date(text: &[u8]) -> Option<Day> {
-    if text.len() != 10 || text[4] != b'-' || text[7] != b'-' {
+    let text: &[u8; 10] = text.try_into().ok()?;
+    // "YYYY-MM-" and "DD", little-endian: text[0] is the lowest byte.
+    let head = u64::from_le_bytes(text[..8].try_into().expect("8 bytes"));
+    let tail = u16::from_le_bytes([text[8], text[9]]);
+    const DASH_BYTES: u64 = 0xff00_00ff_0000_0000;
+    const DASHES: u64 = 0x2d00_002d_0000_0000;
+    if head & DASH_BYTES != DASHES {
         return None;
     }
-    let year = parse_digits(&text[0..4])?;
-    let month = parse_digits(&text[5..7])?;
-    let day = parse_digits(&text[8..10])?;
+    // The dashes replaced by zeros, the day padded with zeros: all digits, or no date.
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let head = (head & !DASH_BYTES) | (ZEROS & DASH_BYTES);
+    if !all_digits(head) || !all_digits(u64::from(tail) | (ZEROS << 16)) {
+        return None;
+    }
+    let values = head - ZEROS;
+    let digit = |at: u32| ((values >> (8 * at)) & 0xff) as i32;
+    let year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
+    let month = digit(5) * 10 + digit(6);
+    let day = i32::from(text[8] - b'0') * 10 + i32::from(text[9] - b'0');
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return None;
     }
@@ -46,6 +63,17 @@ fn parse_digits(text: &[u8]) -> Option<i32> {
         byte.is_ascii_digit()
             .then(|| value * 10 + i32::from(byte - b'0'))
     })
+}
+
+/// Whether every byte of `word` is an ASCII digit. A byte below `0` sets its top bit when
+/// `0` is subtracted, one above `9` when 0x46 is added (0x3a + 0x46 = 0x80), a non-ASCII byte
+/// has it already; digits cause no borrow or carry, so the lowest bad byte always shows.
+#[inline]
+fn all_digits(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let below = word.wrapping_sub(ONES * u64::from(b'0'));
+    let above = word.wrapping_add(ONES * (0x80 - u64::from(b'9') - 1));
+    (word | below | above) & (ONES * 0x80) == 0
 }
 
 pub fn is_leap_year(year: i32) -> bool {
@@ -205,6 +233,57 @@ impl fmt::Display for Period {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-at-a-time reading that [`parse_date`] must agree with.
+    fn parse_date_plainly(text: &[u8]) -> Option<Day> {
+        let digits = parse_digits;
+        if text.len() != 10 || text[4] != b'-' || text[7] != b'-' {
+            return None;
+        }
+        let (year, month, day) = (
+            digits(&text[0..4])?,
+            digits(&text[5..7])?,
+            digits(&text[8..10])?,
+        );
+        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+            return None;
+        }
+        Some(days_from_civil(year, month, day))
+    }
+
+    #[test]
+    fn dates_read_as_words_agree_with_reading_a_byte_at_a_time() {
+        let odd_bytes = [b'/', b'0' - 1, b'9' + 1, b' ', b'-', 0x80, 0xff, 0, b'a'];
+        let mut checked = 0;
+        for year in [
+            0, 1, 999, 1899, 1969, 1970, 1999, 2000, 2024, 2026, 2100, 2229, 2230, 9999,
+        ] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let text = format!("{year:04}-{month:02}-{day:02}");
+                    let bytes = text.as_bytes();
+                    assert_eq!(parse_date(bytes), parse_date_plainly(bytes), "{text}");
+                    // Every byte replaced in turn by bytes near the digits and the dash.
+                    for at in 0..10 {
+                        for &odd in &odd_bytes {
+                            let mut changed = bytes.to_vec();
+                            changed[at] = odd;
+                            assert_eq!(
+                                parse_date(&changed),
+                                parse_date_plainly(&changed),
+                                "{changed:?}"
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 100_000);
+        for bad in [&b""[..], b"2026-11-0", b"2026-11-011", b"2026-11-01\n"] {
+            assert_eq!(parse_date(bad), None);
+        }
+    }
 
     #[test]
     fn dates_round_trip() {
