@@ -458,7 +458,7 @@ pub fn write_amount_exact(out: &mut [MaybeUninit<u8>], amount: i64, decimals: u3
 
 /// [`write_amount_exact`] for a number of decimals known at compile time.
 #[inline(always)]
-fn write_with_decimals<const DECIMALS: u32>(out: &mut [MaybeUninit<u8>], amount: i64) {
+pub(crate) fn write_with_decimals<const DECIMALS: u32>(out: &mut [MaybeUninit<u8>], amount: i64) {
     let magnitude = amount.unsigned_abs();
     let divisor = 10u64.pow(DECIMALS);
     let mut at = out.len();

@@ -87,13 +87,60 @@ impl<'v> RowBuffer<'v> {
     /// A volume in 1/10,000 units with exactly four fractional digits.
     #[inline]
     pub fn volume(&mut self, volume: i64) {
-        self.amount(volume, VOLUME_SCALE);
+        self.fixed::<VOLUME_SCALE>(volume);
     }
 
     /// An amount in units of `10^-decimals`, with exactly `decimals` fractional digits,
     /// formatted in place (its length is known first, so no scratch buffer and no copy).
-    #[inline]
+    /// The usual decimals — cents, whole units, volumes — each have a path of their own,
+    /// inlined where the row is formatted.
+    #[inline(always)]
     pub fn amount(&mut self, amount: i64, decimals: u32) {
+        match decimals {
+            2 => self.fixed::<2>(amount),
+            0 => self.fixed::<0>(amount),
+            VOLUME_SCALE => self.fixed::<VOLUME_SCALE>(amount),
+            _ => self.any_amount(amount, decimals),
+        }
+    }
+
+    /// [`RowBuffer::amount`] with its decimals known when compiled.
+    #[inline(always)]
+    fn fixed<const DECIMALS: u32>(&mut self, amount: i64) {
+        if amount == 0 {
+            let length = if DECIMALS == 0 {
+                1
+            } else {
+                DECIMALS as usize + 2
+            };
+            self.bytes(&b"0.000000"[..length]);
+            return;
+        }
+        let length = number::amount_text_length(amount, DECIMALS);
+        number::write_with_decimals::<DECIMALS>(self.reserve_exact(length), amount);
+        self.written += length;
+    }
+
+    /// The next `length` bytes of the row, to be written and then counted in `written`.
+    #[inline(always)]
+    fn reserve_exact(&mut self, length: usize) -> &mut [std::mem::MaybeUninit<u8>] {
+        assert!(
+            self.written + length <= self.capacity,
+            "row longer than its bound"
+        );
+        // SAFETY: the range lies inside the reserved capacity, and nothing else borrows it.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.start
+                    .add(self.written)
+                    .cast::<std::mem::MaybeUninit<u8>>(),
+                length,
+            )
+        }
+    }
+
+    /// [`RowBuffer::amount`] for any number of decimals.
+    fn any_amount(&mut self, amount: i64, decimals: u32) {
         // Most amounts of an output file are zero: `0.00`, `0.0000` as one copy.
         if amount == 0 && decimals <= 6 {
             let length = if decimals == 0 {
@@ -105,20 +152,7 @@ impl<'v> RowBuffer<'v> {
             return;
         }
         let length = number::amount_text_length(amount, decimals);
-        assert!(
-            self.written + length <= self.capacity,
-            "row longer than its bound"
-        );
-        // SAFETY: the range lies inside the reserved capacity, and nothing else borrows it.
-        let destination = unsafe {
-            std::slice::from_raw_parts_mut(
-                self.start
-                    .add(self.written)
-                    .cast::<std::mem::MaybeUninit<u8>>(),
-                length,
-            )
-        };
-        number::write_amount_exact(destination, amount, decimals);
+        number::write_amount_exact(self.reserve_exact(length), amount, decimals);
         self.written += length;
     }
 
