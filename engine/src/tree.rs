@@ -253,10 +253,34 @@ impl Tree {
 
     /// `values` (by position) rearranged by node.
     pub fn scatter<T: Copy + Send + Sync>(&self, by_position: &[T]) -> Vec<T> {
-        self.position_of
+        self.scatter_map(by_position, |&value| value)
+    }
+
+    /// `convert(value)` of each value (by position), rearranged by node. Values are read in
+    /// sequence and written to their nodes: scattered writes do not hold the core up as
+    /// scattered reads do, each waiting for its cache line.
+    pub fn scatter_map<T: Sync, U: Send>(
+        &self,
+        by_position: &[T],
+        convert: impl Fn(&T) -> U + Sync,
+    ) -> Vec<U> {
+        let count = self.len();
+        assert_eq!(by_position.len(), count, "a value per position");
+        let mut by_node: Vec<U> = Vec::with_capacity(count);
+        let out = DisjointWrites(by_node.as_mut_ptr());
+        self.order
             .par_iter()
-            .map(|&position| by_position[position as usize])
-            .collect()
+            .zip(by_position.par_iter())
+            .with_min_len(4096)
+            .for_each(|(&node, value)| {
+                let out = &out;
+                // SAFETY: `order` is a permutation of `0..count`, so each node's slot is
+                // written once, inside the capacity.
+                unsafe { out.0.add(node as usize).write(convert(value)) };
+            });
+        // SAFETY: every slot `0..count` was written above.
+        unsafe { by_node.set_len(count) };
+        by_node
     }
 
     /// Fills `by_position` bottom-up: `visit(position, values)` computes the value of

@@ -356,6 +356,7 @@ pub fn write_summary<W: Write + Send>(
         crate::number::write_amount(&mut unpaid_tail, 0, plan.decimals);
     }
     unpaid_tail.push(b'\n');
+    let paid_bonuses: Vec<&Vec<i64>> = result.paid_bonuses().collect();
     write_rows(
         out,
         SUMMARY_HEADER,
@@ -384,7 +385,7 @@ pub fn write_summary<W: Write + Send>(
             row.volume(left);
             row.byte(b',');
             row.volume(right);
-            if result.paid_bonuses().all(|earned| earned[at] == 0) {
+            if paid_bonuses.iter().all(|earned| earned[at] == 0) {
                 row.bytes(&unpaid_tail);
                 return;
             }

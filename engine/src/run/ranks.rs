@@ -64,12 +64,8 @@ pub fn paid_as_ranks(
         let best_below = legs.iter().map(|leg| leg.2).max().unwrap_or(0);
         (gv, paid_as, paid_as.max(best_below))
     });
-    (0..tree.len())
+    tree.scatter_map(&folded, |&(group_volume, rank, _)| (group_volume, rank))
         .into_par_iter()
-        .map(|node| {
-            let (group_volume, rank, _) = folded[tree.position_of(node as u32)];
-            (group_volume, rank)
-        })
         .unzip()
 }
 
