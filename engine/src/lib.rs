@@ -54,6 +54,7 @@ pub mod placement;
 pub mod plan;
 pub mod radix;
 pub mod run;
+pub mod short_copy;
 pub mod splitmix;
 pub mod sponsor_index;
 pub mod tree;

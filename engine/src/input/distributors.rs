@@ -7,6 +7,7 @@ use crate::id_code::{CodeIndex, IdCodec};
 use crate::id_index::{short_key, IdIndex, IdLookup, IdTable};
 use crate::id_rank::{DenseCodec, RankIndex};
 use crate::radix::{radix_sort, DisjointWrites};
+use crate::short_copy::copy_short;
 use crate::tree::{Tree, Unreachable, NONE};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -543,11 +544,7 @@ fn place_densely(rows: &Rows<'_>, codec: &IdCodec) -> Option<(Vec<u32>, IdTable,
             // every id has `width` bytes.
             unsafe {
                 sorted_out.0.add(at).write(row as u32);
-                std::ptr::copy_nonoverlapping(
-                    rows.id_at(row).as_ptr(),
-                    bytes_out.0.add(at * width),
-                    width,
-                );
+                copy_short(rows.id_at(row), bytes_out.0.add(at * width));
             }
         });
     let ids = if width > 0 {

@@ -2,9 +2,10 @@
 //!
 //! `Vec::extend_from_slice` of a short id is a call to `memcpy`; formatting tens of millions
 //! of rows made those calls a fifth of a run. A [`RowBuffer`] reserves room for the whole
-//! row once and copies short slices with overlapping 8- and 4-byte moves.
+//! row once and copies short slices with [`copy_short`].
 
 use crate::number::{self, VOLUME_SCALE};
+use crate::short_copy::copy_short;
 
 /// Room reserved per number of a row: 40 digits, a sign and a point.
 pub const NUMBER_BYTES_MAX: usize = 42;
@@ -48,31 +49,7 @@ impl<'v> RowBuffer<'v> {
         );
         // SAFETY: the destination range lies inside the reserved capacity and cannot overlap
         // `bytes`, which is borrowed immutably from elsewhere.
-        unsafe {
-            let destination = self.start.add(self.written);
-            let source = bytes.as_ptr();
-            match length {
-                0 => {}
-                1..=3 => {
-                    for at in 0..length {
-                        *destination.add(at) = *source.add(at);
-                    }
-                }
-                4..=7 => {
-                    let head = (source as *const u32).read_unaligned();
-                    let tail = (source.add(length - 4) as *const u32).read_unaligned();
-                    (destination as *mut u32).write_unaligned(head);
-                    (destination.add(length - 4) as *mut u32).write_unaligned(tail);
-                }
-                8..=16 => {
-                    let head = (source as *const u64).read_unaligned();
-                    let tail = (source.add(length - 8) as *const u64).read_unaligned();
-                    (destination as *mut u64).write_unaligned(head);
-                    (destination.add(length - 8) as *mut u64).write_unaligned(tail);
-                }
-                _ => std::ptr::copy_nonoverlapping(source, destination, length),
-            }
-        }
+        unsafe { copy_short(bytes, self.start.add(self.written)) };
         self.written += length;
     }
 
