@@ -540,11 +540,14 @@ fn place_densely(rows: &Rows<'_>, codec: &IdCodec) -> Option<(Vec<u32>, IdTable,
             let (sorted_out, bytes_out) = (&sorted_out, &bytes_out);
             let at = index.position(number).expect("every number was marked") as usize;
             // SAFETY: numbers are distinct, so positions are: each is written once, and
-            // positions lie below the row count, so inside both vectors. With a common width
-            // every id has `width` bytes.
-            unsafe {
-                sorted_out.0.add(at).write(row as u32);
-                copy_short(rows.id_at(row), bytes_out.0.add(at * width));
+            // positions lie below the row count, so inside `sorted`.
+            unsafe { sorted_out.0.add(at).write(row as u32) };
+            if width > 0 {
+                let id = rows.id_at(row);
+                debug_assert_eq!(id.len(), width);
+                // SAFETY: with a common width every id has `width` bytes, and `id_bytes`
+                // holds `width` bytes for each position.
+                unsafe { copy_short(id, bytes_out.0.add(at * width)) };
             }
         });
     let ids = if width > 0 {
@@ -777,6 +780,28 @@ mod tests {
             ),
             "distributors.csv:4: duplicate id \"c\" (first at line 3)"
         );
+    }
+
+    #[test]
+    fn dense_ids_of_several_widths_are_placed_and_found() {
+        // 1 to 300 fill their space but have one, two or three digits: placed by counting,
+        // with no common width to copy them by.
+        let mut text = String::from(HEAD);
+        for id in (1..=300).rev() {
+            let sponsor = if id == 1 { String::new() } else { (id / 2).to_string() };
+            text.push_str(&format!("{id},{sponsor},,,2026-01-01,active\n"));
+        }
+        let network =
+            read_distributors("distributors.csv", text.as_bytes(), PlacementKind::Ignored).unwrap();
+        for id in 1..=300 {
+            let name = id.to_string();
+            let node = network.lookup(name.as_bytes()).expect("every id is found");
+            assert_eq!(network.ids[node as usize], *name.as_bytes());
+            if id > 1 {
+                let parent = network.sponsor.parent[node as usize];
+                assert_eq!(network.ids[parent as usize], *(id / 2).to_string().as_bytes());
+            }
+        }
     }
 
     #[test]
