@@ -788,7 +788,11 @@ mod tests {
         // with no common width to copy them by.
         let mut text = String::from(HEAD);
         for id in (1..=300).rev() {
-            let sponsor = if id == 1 { String::new() } else { (id / 2).to_string() };
+            let sponsor = if id == 1 {
+                String::new()
+            } else {
+                (id / 2).to_string()
+            };
             text.push_str(&format!("{id},{sponsor},,,2026-01-01,active\n"));
         }
         let network =
@@ -799,7 +803,10 @@ mod tests {
             assert_eq!(network.ids[node as usize], *name.as_bytes());
             if id > 1 {
                 let parent = network.sponsor.parent[node as usize];
-                assert_eq!(network.ids[parent as usize], *(id / 2).to_string().as_bytes());
+                assert_eq!(
+                    network.ids[parent as usize],
+                    *(id / 2).to_string().as_bytes()
+                );
             }
         }
     }
