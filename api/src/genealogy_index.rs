@@ -72,6 +72,10 @@ impl Genealogy {
         Ok(())
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn len(&self) -> u32 {
         match &self.deferred_sponsors {
             Some(sponsors) => sponsors.len() as u32,

@@ -164,7 +164,7 @@ impl Import<'_> {
             return Ok(());
         }
         self.report.rows += 1;
-        if self.report.rows % PROGRESS_EVERY_ROWS == 0 {
+        if self.report.rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
             self.publish_progress(false);
         }
         let parsed = if self.csv {

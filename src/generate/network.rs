@@ -130,7 +130,7 @@ fn sponsors(n: usize, seed: u64, shape: Shape, progress: &(dyn Fn(u64) + Sync)) 
                     rng.gen_range(0..i)
                 };
                 sponsor.push(s);
-                if i as usize % rng::CHUNK_LEN == 0 {
+                if (i as usize).is_multiple_of(rng::CHUNK_LEN) {
                     progress(rng::CHUNK_LEN as u64);
                 }
             }
