@@ -72,16 +72,14 @@ impl Genealogy {
         Ok(())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn len(&self) -> u32 {
+    /// The members enrolled so far, deferred or indexed.
+    fn len(&self) -> u32 {
         match &self.deferred_sponsors {
             Some(sponsors) => sponsors.len() as u32,
             None => self.sponsors.len() as u32,
         }
     }
+
     pub fn enroll(
         &mut self,
         sponsor: Option<Node>,
