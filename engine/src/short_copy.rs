@@ -37,6 +37,19 @@ pub unsafe fn copy_short(source: &[u8], destination: *mut u8) {
     }
 }
 
+/// [`copy_short`] for a list of `u32`s, such as a node's few children: one to four values move
+/// as one or two overlapping words.
+///
+/// # Safety
+/// `destination` is valid for writing `source.len()` values and does not overlap `source`.
+#[inline(always)]
+pub unsafe fn copy_short_u32s(source: &[u32], destination: *mut u32) {
+    // SAFETY: the values' bytes are initialized, and bytes need no alignment.
+    let bytes =
+        std::slice::from_raw_parts(source.as_ptr().cast::<u8>(), std::mem::size_of_val(source));
+    copy_short(bytes, destination.cast::<u8>());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +63,19 @@ mod tests {
             unsafe { copy_short(&source[..length], destination.as_mut_ptr().add(3)) };
             let mut expected = vec![0u8; 48];
             expected[3..3 + length].copy_from_slice(&source[..length]);
+            assert_eq!(destination, expected, "length {length}");
+        }
+    }
+
+    #[test]
+    fn copies_lists_of_u32s_exactly_and_nothing_beyond() {
+        let source: Vec<u32> = (1..=12).map(|value| value * 0x0101_0101).collect();
+        for length in 0..12 {
+            let mut destination = vec![0u32; 16];
+            // SAFETY: 16 values of room, a separate vector.
+            unsafe { copy_short_u32s(&source[..length], destination.as_mut_ptr().add(2)) };
+            let mut expected = vec![0u32; 16];
+            expected[2..2 + length].copy_from_slice(&source[..length]);
             assert_eq!(destination, expected, "length {length}");
         }
     }

@@ -12,6 +12,7 @@
 //! node and position order.
 
 use crate::radix::{bits_to_hold, radix_sort, DisjointWrites};
+use crate::short_copy::copy_short_u32s;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -93,30 +94,6 @@ fn children_by_parent(parent: &[u32]) -> (Vec<u32>, Vec<u32>) {
     (starts, children)
 }
 
-/// Copies `list` to `to`: most nodes have no child or a few, and a library call per node cost
-/// more than the copy; longer lists still go through `copy_nonoverlapping`.
-///
-/// # Safety
-/// `to` is valid for writing `list.len()` values and does not overlap `list`.
-#[inline(always)]
-unsafe fn copy_short(list: &[u32], to: *mut u32) {
-    // Spelled out: a loop here would be turned back into the library call.
-    match *list {
-        [] => {}
-        [a] => to.write(a),
-        [a, b] => {
-            to.write(a);
-            to.add(1).write(b);
-        }
-        [a, b, c] => {
-            to.write(a);
-            to.add(1).write(b);
-            to.add(2).write(c);
-        }
-        _ => std::ptr::copy_nonoverlapping(list.as_ptr(), to, list.len()),
-    }
-}
-
 /// The nodes that no path from the root reaches: each lies on, or hangs below, a cycle.
 #[derive(Debug)]
 pub struct Unreachable(pub Vec<u32>);
@@ -176,7 +153,7 @@ impl Tree {
                         // SAFETY: the ranges `offset..offset + len` of the level's nodes are
                         // disjoint and lie inside the part of `order` resized above.
                         unsafe {
-                            copy_short(list, fresh.0.add(offset as usize - next_start));
+                            copy_short_u32s(list, fresh.0.add(offset as usize - next_start));
                         }
                     });
             }
