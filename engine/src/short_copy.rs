@@ -21,20 +21,28 @@ pub unsafe fn copy_short(source: &[u8], destination: *mut u8) {
             *destination.add(length / 2) = *from.add(length / 2);
             *destination.add(length - 1) = *from.add(length - 1);
         }
-        4..=7 => {
-            let head = (from as *const u32).read_unaligned();
-            let tail = (from.add(length - 4) as *const u32).read_unaligned();
-            (destination as *mut u32).write_unaligned(head);
-            (destination.add(length - 4) as *mut u32).write_unaligned(tail);
-        }
-        8..=16 => {
-            let head = (from as *const u64).read_unaligned();
-            let tail = (from.add(length - 8) as *const u64).read_unaligned();
-            (destination as *mut u64).write_unaligned(head);
-            (destination.add(length - 8) as *mut u64).write_unaligned(tail);
-        }
+        4..=7 => copy_head_and_tail::<u32>(from, destination, length),
+        8..=16 => copy_head_and_tail::<u64>(from, destination, length),
         _ => std::ptr::copy_nonoverlapping(from, destination, length),
     }
+}
+
+/// Copies `length` bytes as two words of type `Word`, the first and the last, which overlap
+/// when `length` is under twice the word's size.
+///
+/// # Safety
+/// `size_of::<Word>() <= length <= 2 * size_of::<Word>()`; `from` is valid for reading and
+/// `destination` for writing `length` bytes, and they do not overlap.
+#[inline(always)]
+unsafe fn copy_head_and_tail<Word: Copy>(from: *const u8, destination: *mut u8, length: usize) {
+    let tail_at = length - std::mem::size_of::<Word>();
+    let head = from.cast::<Word>().read_unaligned();
+    let tail = from.add(tail_at).cast::<Word>().read_unaligned();
+    destination.cast::<Word>().write_unaligned(head);
+    destination
+        .add(tail_at)
+        .cast::<Word>()
+        .write_unaligned(tail);
 }
 
 /// [`copy_short`] for a list of `u32`s, such as a node's few children: one to four values move
