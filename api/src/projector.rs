@@ -77,6 +77,10 @@ pub struct Projector {
     /// The sequences of stored events not deleted yet (the gate has not passed them), one
     /// slice per fold, in sequence order.
     undeleted: Mutex<VecDeque<Arc<[u64]>>>,
+    /// Held by whoever is deleting: a slice taken from `undeleted` is out of it until its
+    /// deletion is stored, so a second deleter (the way out, beside the projector's round)
+    /// waits for the first instead of finding nothing left and returning early.
+    deleting: tokio::sync::Mutex<()>,
     /// What has been folded and not yet stored. Readers take the `Arc` and read without the
     /// lock; a fold copies it only if a reader still holds the old one, and then copies only
     /// the lists of shared slices.
@@ -122,6 +126,7 @@ impl Projector {
             flush_through: AtomicU64::new(0),
             applied_through: watch::Sender::new(0),
             undeleted: Mutex::new(VecDeque::new()),
+            deleting: tokio::sync::Mutex::new(()),
             folded: Mutex::new(Arc::new(Folded::default())),
         })
     }
@@ -289,6 +294,7 @@ impl Projector {
 
     /// Deletes the stored events the deletion gate has passed (all of them without a gate).
     async fn delete_passed(&self) -> StoreResult<()> {
+        let _deleting = self.deleting.lock().await;
         let passed = match &self.deletion {
             Deletion::AfterGate(gate) => *gate.borrow(),
             Deletion::Applied | Deletion::Never => u64::MAX,
@@ -402,6 +408,51 @@ fn add_lifetime_pv(state: &AppState, tenant_id: &str, deltas: &[VolumeDelta]) {
             if let Some(node) = directory.node(&delta.distributor_id) {
                 directory.tree_mut().add_lifetime_pv(node, delta.pv);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On the way out, `delete_passed_within` may meet the projector's own round deleting the
+    /// same events (the checkpoint a close or a stop asked for deletes what the relay passed
+    /// as soon as it has stored it). The process exits right after the call returns, so it
+    /// must not return while events it saw passed are still being deleted elsewhere.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_way_out_returns_only_when_every_passed_event_is_deleted() {
+        let work = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(store::embedded::EmbeddedStore::open(work.path()).unwrap());
+        // The relay has passed every event.
+        let (_relay, gate) = watch::channel(u64::MAX);
+        let projector = Projector::deleting(store.clone(), Deletion::AfterGate(gate));
+        for round in 0..40u32 {
+            let enrolled = (0..20u32)
+                .map(|i| {
+                    store::conformance::distributor(&format!("d{round}-{i}"), round * 20 + i, None)
+                })
+                .collect();
+            store.enroll("acme", enrolled).await.unwrap();
+            let checkpointing = projector.clone();
+            let checkpoint = tokio::spawn(async move {
+                checkpointing.fold(None).await.unwrap();
+                checkpointing.checkpoint(None).await.unwrap();
+            });
+            projector.sync().await.unwrap();
+            let left = projector
+                .delete_passed_within(Duration::from_secs(5))
+                .await
+                .unwrap();
+            assert_eq!(left, 0, "round {round}");
+            let pending = store.pending_events(0, 10).await.unwrap();
+            assert!(
+                pending.is_empty(),
+                "round {round}: {} passed events still in the outbox",
+                pending.len()
+            );
+            checkpoint.await.unwrap();
         }
     }
 }
