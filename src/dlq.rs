@@ -56,7 +56,7 @@ async fn run(args: DlqArgs) -> Result<(), String> {
         DlqAction::List(target) | DlqAction::Replay { target, .. } => target,
     };
     let (nats, region) = (&target.nats, &target.region);
-    nats.identity.install()?;
+    nats.access.install()?;
     let streams = nats.streams(region);
     let dead_letters = nats.dead_letters(&streams).await?;
     match args.action {

@@ -1,9 +1,11 @@
 //! The command-line options that say where a region's event streams are: the NATS server and
 //! the prefix of the stream names (`upline worker`, `upline dlq`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use worker::bus::identity::{set_identity, NatsIdentity};
 use worker::bus::jetstream::JetStreamBus;
+use worker::bus::tls::{set_tls, ClientCertificate, NatsTls, SetTlsError, TlsFile};
 use worker::dead_letters::DeadLetters;
 use worker::streams::RegionStreams;
 
@@ -14,14 +16,15 @@ pub struct NatsArgs {
     #[arg(long, value_name = "URL", env = "UPLINE_NATS")]
     pub nats: String,
     #[command(flatten)]
-    pub identity: NatsIdentityArgs,
+    pub access: NatsAccessArgs,
     #[command(flatten)]
     pub prefix: StreamPrefixArgs,
 }
 
-/// Who this process is to the NATS servers, where they ask (authorization).
+/// How this process reaches the NATS servers: who it is, where they ask (authorization), and
+/// whom it trusts (TLS).
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct NatsIdentityArgs {
+pub struct NatsAccessArgs {
     /// The NATS user to connect as; with --nats-password.
     #[arg(long, value_name = "USER", env = "UPLINE_NATS_USER")]
     pub nats_user: Option<String>,
@@ -42,11 +45,62 @@ pub struct NatsIdentityArgs {
         conflicts_with = "nats_user"
     )]
     pub nats_token: Option<String>,
+    /// The certificate authorities (PEM) that sign the NATS servers' certificates, instead of
+    /// the system's. Given, the connection must be TLS: a server without it is refused.
+    #[arg(long, value_name = "FILE", env = "UPLINE_NATS_CA")]
+    pub nats_ca: Option<PathBuf>,
+    /// The client certificate (PEM, with its chain) shown to NATS servers that verify their
+    /// clients (mutual TLS); with --nats-key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "UPLINE_NATS_CERT",
+        requires = "nats_key"
+    )]
+    pub nats_cert: Option<PathBuf>,
+    /// The private key (PEM) of --nats-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "UPLINE_NATS_KEY",
+        requires = "nats_cert"
+    )]
+    pub nats_key: Option<PathBuf>,
 }
 
-impl NatsIdentityArgs {
-    /// Makes the identity the process's, for every NATS connection it opens.
+impl NatsAccessArgs {
+    /// Makes the identity and the TLS setting the process's, for every NATS connection it
+    /// opens; the certificate files are checked now.
     pub fn install(&self) -> Result<(), String> {
+        self.install_tls()?;
+        self.install_identity()
+    }
+
+    fn install_tls(&self) -> Result<(), String> {
+        let tls = NatsTls {
+            roots: self.nats_ca.clone(),
+            client: self
+                .nats_cert
+                .clone()
+                .zip(self.nats_key.clone())
+                .map(|(certificate, key)| ClientCertificate { certificate, key }),
+        };
+        set_tls(tls).map_err(|error| match error {
+            SetTlsError::File(problem) => {
+                let flag = match problem.file {
+                    TlsFile::Roots => "--nats-ca",
+                    TlsFile::Certificate => "--nats-cert",
+                    TlsFile::Key => "--nats-key",
+                };
+                format!("{flag} {}: {}", problem.path.display(), problem.reason)
+            }
+            SetTlsError::SetAlready => {
+                "the NATS TLS setting of this process was set already".into()
+            }
+        })
+    }
+
+    fn install_identity(&self) -> Result<(), String> {
         let identity = match (&self.nats_user, &self.nats_password, &self.nats_token) {
             (None, None, None) => NatsIdentity::Anonymous,
             (Some(user), Some(password), None) => NatsIdentity::UserPassword {
@@ -70,10 +124,15 @@ impl NatsIdentityArgs {
     }
 }
 
-/// What to check when NATS does not answer.
-pub fn nats_hint(url: &str) -> String {
+/// The message for NATS servers that cannot be used: the error, why one fresh attempt to
+/// connect fails (when it does: a retrying client only times out), and what to check.
+pub async fn nats_trouble(error: impl std::fmt::Display, url: &str) -> String {
+    let cause = worker::bus::diagnosis::connect_failure(url)
+        .await
+        .map(|reason| format!("connecting fails: {reason}; "))
+        .unwrap_or_default();
     format!(
-        "is NATS running at {url}? if its servers ask for credentials, check --nats-user and --nats-password, or --nats-token"
+        "{error} ({cause}is NATS running at {url}? if its servers ask for credentials, check --nats-user and --nats-password, or --nats-token; if they use TLS, check --nats-ca (and --nats-cert with --nats-key where they verify clients))"
     )
 }
 
@@ -104,17 +163,18 @@ impl NatsArgs {
 
     /// The region's events stream (created if missing).
     pub async fn events(&self, streams: &RegionStreams) -> Result<Arc<JetStreamBus>, String> {
-        JetStreamBus::connect(&self.nats, streams.events())
-            .await
-            .map(Arc::new)
-            .map_err(|error| format!("{error} ({})", nats_hint(&self.nats)))
+        match JetStreamBus::connect(&self.nats, streams.events()).await {
+            Ok(bus) => Ok(Arc::new(bus)),
+            Err(error) => Err(nats_trouble(error, &self.nats).await),
+        }
     }
 
     /// The region's dead letters (the stream created if missing).
     pub async fn dead_letters(&self, streams: &RegionStreams) -> Result<DeadLetters, String> {
-        let dead = JetStreamBus::connect(&self.nats, streams.dead_letters())
-            .await
-            .map_err(|error| format!("{error} ({})", nats_hint(&self.nats)))?;
+        let dead = match JetStreamBus::connect(&self.nats, streams.dead_letters()).await {
+            Ok(dead) => dead,
+            Err(error) => return Err(nats_trouble(error, &self.nats).await),
+        };
         Ok(DeadLetters::new(
             Arc::new(dead),
             &streams.dead_letter_subject_prefix(),

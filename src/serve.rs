@@ -49,7 +49,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = "UPLINE_NATS")]
     pub nats: Option<String>,
     #[command(flatten)]
-    pub nats_identity: crate::nats_args::NatsIdentityArgs,
+    pub nats_access: crate::nats_args::NatsAccessArgs,
     #[command(flatten)]
     pub stream_prefix: crate::nats_args::StreamPrefixArgs,
     /// Take in these regions' events (comma-separated), from this region's inbound stream: the
@@ -94,7 +94,7 @@ pub fn run_command(
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let choice = args.store.choice()?;
-    args.nats_identity.install()?;
+    args.nats_access.install()?;
     let token = admin_token(&args.store.data, args.admin_token_file.as_deref())?;
     let relay = match &args.nats {
         Some(url) => Some(outbox_relay(url, &args).await?),
@@ -152,16 +152,18 @@ async fn connect_regions(
 ) -> Result<(), String> {
     let region = args.store.region_or_local();
     let streams = args.stream_prefix.streams(&region);
-    let service = worker::requests::RequestService::subscribe(url, &streams.enroll_subject())
-        .await
-        .map_err(|error| format!("{error} ({})", crate::nats_args::nats_hint(url)))?;
+    let service =
+        match worker::requests::RequestService::subscribe(url, &streams.enroll_subject()).await {
+            Ok(service) => service,
+            Err(error) => return Err(crate::nats_args::nats_trouble(error, url).await),
+        };
     spawn_enrollment_service(service, state.clone());
     let link =
         crate::home_link::NatsHomeLink::connect(url, &args.stream_prefix.stream_prefix).await?;
     state.set_home_link(std::sync::Arc::new(link));
     let nats = crate::nats_args::NatsArgs {
         nats: url.to_owned(),
-        identity: args.nats_identity.clone(),
+        access: args.nats_access.clone(),
         prefix: args.stream_prefix.clone(),
     };
     crate::genealogy_follow::spawn_follower(
@@ -219,9 +221,10 @@ async fn outbox_relay(
 > {
     let region = args.store.region_or_local();
     let streams = args.stream_prefix.streams(&region);
-    let bus = worker::bus::jetstream::JetStreamBus::connect(url, streams.events())
-        .await
-        .map_err(|error| format!("{error} ({})", crate::nats_args::nats_hint(url)))?;
+    let bus = match worker::bus::jetstream::JetStreamBus::connect(url, streams.events()).await {
+        Ok(bus) => bus,
+        Err(error) => return Err(crate::nats_args::nats_trouble(error, url).await),
+    };
     let config = worker::relay::RelayConfig {
         delete_relayed: false,
         ..worker::relay::RelayConfig::new(&region, &streams.events_subject_prefix())

@@ -68,7 +68,7 @@ pub fn main(args: WorkerArgs) -> std::process::ExitCode {
 }
 
 async fn run(args: WorkerArgs) -> Result<(), String> {
-    args.nats.identity.install()?;
+    args.nats.access.install()?;
     let region = args.store.region_or_local();
     let streams = args.nats.streams(&region);
     let events = args.nats.events(&streams).await?;

@@ -16,7 +16,7 @@ metadata:
   name: eu-west
 spec:
   datacenter: dc-eu-west
-  nats: {{ urls: ["nats://nats-eu-west:4222"], credentialsSecret: nats-login }}
+  nats: {{ urls: ["nats://nats-eu-west:4222"], credentialsSecret: nats-login, tls: {{ secret: nats-eu-west-tls, clientCertificate: true }} }}
   store: {{ scyllaNodes: ["scylla-eu-west-1:9042", "scylla-eu-west-2:9042"], peerDatacenters: {{ us-east: dc-us-east }}, replicationFactor: 2, credentialsSecret: scylla-login }}
   inboundFrom: [us-east]
   publicHostname: eu-west.upline.example.com
@@ -176,6 +176,7 @@ fn a_region_becomes_its_deployments_services_autoscalers_budgets_config_and_ingr
             .as_array()
             .unwrap()
             .iter()
+            .filter(|variable| variable.get("valueFrom").is_some())
             .map(|variable| {
                 let reference = &variable["valueFrom"]["secretKeyRef"];
                 (
@@ -204,6 +205,39 @@ fn a_region_becomes_its_deployments_services_autoscalers_budgets_config_and_ingr
         from_secrets(&api["spec"]["template"]["spec"]["initContainers"][0]),
         logins.to_vec()
     );
+    // TLS to NATS: the Secret of spec.nats.tls mounted read-only, its files named to the
+    // process; the schema migration does not talk to NATS and gets neither.
+    let nats_tls_files = serde_json::json!([
+        { "name": "UPLINE_NATS_CA", "value": "/etc/upline/nats-tls/ca.crt" },
+        { "name": "UPLINE_NATS_CERT", "value": "/etc/upline/nats-tls/tls.crt" },
+        { "name": "UPLINE_NATS_KEY", "value": "/etc/upline/nats-tls/tls.key" },
+    ]);
+    for deployment in [
+        &api,
+        &cluster
+            .get(&namespace, "deployment", "eu-west-worker")
+            .unwrap(),
+    ] {
+        let plain: Vec<&Value> = container(deployment)["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|variable| variable.get("value").is_some())
+            .collect();
+        assert_eq!(serde_json::json!(plain), nats_tls_files);
+        assert_eq!(
+            container(deployment)["volumeMounts"],
+            serde_json::json!([{ "name": "nats-tls", "mountPath": "/etc/upline/nats-tls", "readOnly": true }])
+        );
+        let pod = &deployment["spec"]["template"]["spec"];
+        assert_eq!(pod["volumes"][0]["name"], "nats-tls");
+        assert_eq!(
+            pod["volumes"][0]["secret"]["secretName"],
+            "nats-eu-west-tls"
+        );
+        assert_eq!(pod["volumes"][0]["secret"]["optional"], false);
+        assert!(pod["initContainers"][0].get("volumeMounts").is_none());
+    }
     // Each pod migrates the schema before it serves, with the same configuration.
     for deployment in [
         &api,

@@ -18,6 +18,13 @@
 #   UPLINE_NATS_LEAF_REMOTES=URL,...   connect as a leaf node to these servers
 #   UPLINE_NATS_NO_JETSTREAM=1         no JetStream (a link server between regions)
 #   UPLINE_NATS_AUTH_USER=u UPLINE_NATS_AUTH_PASSWORD=p   clients must log in as u
+#   UPLINE_NATS_TLS=1                  clients must use TLS: a CA of the server's own signs its
+#                                      certificate (127.0.0.1, localhost) and a client's;
+#                                      `start` then also prints UPLINE_NATS_TLS_DIR, which holds
+#                                      ca.crt, client.crt, client.key and stranger-ca.crt (a CA
+#                                      that signed nothing here)
+#   UPLINE_NATS_TLS_VERIFY=1           with UPLINE_NATS_TLS: clients must show a certificate the
+#                                      CA signed (mutual TLS)
 # `stop` stops the server and keeps its store; `resume` starts a stopped server again on its
 # store and ports (the outage tests); `remove` stops it and deletes its directory; `status`
 # exits 0 when it answers.
@@ -83,6 +90,41 @@ print_env() {
   echo "UPLINE_NATS_MONITOR=http://127.0.0.1:$monitor"
   local leaf; leaf=$(sed -n 3p "$server/ports")
   if [[ -n $leaf ]]; then echo "UPLINE_NATS_LEAF=nats://127.0.0.1:$leaf"; fi
+  if [[ -f $server/tls/ca.crt ]]; then echo "UPLINE_NATS_TLS_DIR=$server/tls"; fi
+}
+
+# A certificate authority of the server's own, the server's certificate and a client's, all
+# signed by it, and a stranger CA, into $server/tls (once per server: `resume` keeps them).
+make_certificates() {
+  local dir=$server/tls
+  [[ -f $dir/client.crt ]] && return
+  command -v openssl >/dev/null || install_openssl
+  mkdir -p "$dir"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  local ca_extensions=(-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign")
+  local authority
+  for authority in ca stranger-ca; do
+    openssl req -x509 "${ec[@]}" -days 30 -subj "/CN=upline test $authority" "${ca_extensions[@]}" \
+      -keyout "$dir/$authority.key" -out "$dir/$authority.crt" 2>/dev/null
+  done
+  local who usage
+  for who in server client; do
+    usage=serverAuth; [[ $who == client ]] && usage=clientAuth
+    openssl req "${ec[@]}" -subj "/CN=upline test $who" \
+      -keyout "$dir/$who.key" -out "$dir/$who.csr" 2>/dev/null
+    openssl x509 -req -in "$dir/$who.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+      -days 30 -out "$dir/$who.crt" \
+      -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=%s\n' "$usage") \
+      2>/dev/null
+  done
+  rm -f "$dir"/*.csr "$dir"/*.srl
+}
+
+install_openssl() {
+  log "installing openssl (the TLS tests' certificates)"
+  local sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq openssl >&2
 }
 
 write_config() {
@@ -93,6 +135,7 @@ write_config() {
   mkdir -p "$server/jetstream"
   printf '%s\n%s\n%s\n' "$client" "$monitor" "$leaf" >"$server/ports"
   rm -f "$server/no-jetstream"
+  if [[ -n ${UPLINE_NATS_TLS:-} ]]; then make_certificates; fi
   {
     echo "server_name: upline_$name"
     echo "listen: 127.0.0.1:$client"
@@ -111,6 +154,14 @@ write_config() {
       echo "authorization {"
       echo "  user: \"$UPLINE_NATS_AUTH_USER\""
       echo "  password: \"${UPLINE_NATS_AUTH_PASSWORD:?with UPLINE_NATS_AUTH_USER}\""
+      echo "}"
+    fi
+    if [[ -n ${UPLINE_NATS_TLS:-} ]]; then
+      echo "tls {"
+      echo "  cert_file: \"$server/tls/server.crt\""
+      echo "  key_file: \"$server/tls/server.key\""
+      echo "  ca_file: \"$server/tls/ca.crt\""
+      if [[ -n ${UPLINE_NATS_TLS_VERIFY:-} ]]; then echo "  verify: true"; fi
       echo "}"
     fi
     if [[ -n $leaf || -n ${UPLINE_NATS_LEAF_REMOTES:-} ]]; then

@@ -29,10 +29,13 @@ pub struct NatsServer {
     pub client: String,
     /// The leaf node port's URL, when the server accepts leaf connections.
     pub leaf: Option<String>,
+    /// The folder of the server's certificates, when it speaks TLS (`UPLINE_NATS_TLS`).
+    pub tls_dir: Option<String>,
 }
 
 /// A server of the test's own shaped by `nats.sh`'s environment (`UPLINE_NATS_DOMAIN`,
-/// `UPLINE_NATS_LEAF_LISTEN`, `UPLINE_NATS_LEAF_REMOTES`, `UPLINE_NATS_NO_JETSTREAM`).
+/// `UPLINE_NATS_LEAF_LISTEN`, `UPLINE_NATS_LEAF_REMOTES`, `UPLINE_NATS_NO_JETSTREAM`,
+/// `UPLINE_NATS_AUTH_USER`, `UPLINE_NATS_TLS`, `UPLINE_NATS_TLS_VERIFY`).
 pub fn own_nats_with(name: &str, shape: &[(&str, &str)]) -> NatsServer {
     nats_command_with("start", name, shape)
 }
@@ -60,6 +63,7 @@ fn nats_command_with(command: &str, name: &str, shape: &[(&str, &str)]) -> NatsS
     NatsServer {
         client: value("UPLINE_NATS=").unwrap_or_default(),
         leaf: value("UPLINE_NATS_LEAF="),
+        tls_dir: value("UPLINE_NATS_TLS_DIR="),
     }
 }
 

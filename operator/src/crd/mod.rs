@@ -16,7 +16,7 @@ pub use plan::{
     RawCompensationPlan,
 };
 pub use region::{
-    CdnSettings, NatsSettings, Region, RegionSpec, RegionStatus, StoreSettings, Workload,
+    CdnSettings, NatsSettings, NatsTls, Region, RegionSpec, RegionStatus, StoreSettings, Workload,
 };
 pub use tenant::{CloseEvery, CloseSchedule, DeletionPolicy, Tenant, TenantSpec, TenantStatus};
 

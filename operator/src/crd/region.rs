@@ -94,6 +94,24 @@ pub struct NatsSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub credentials_secret: Option<String>,
+    /// TLS to the servers, where they speak it: whom the pods trust, and the certificate they
+    /// show to servers that verify their clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<NatsTls>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NatsTls {
+    /// A Secret in the Region's namespace, mounted into the pods: `ca.crt`, the certificate
+    /// authority that signs the servers' certificates (the pods trust it alone), and with
+    /// `clientCertificate` also `tls.crt` and `tls.key`, the pods' own — the layout
+    /// cert-manager writes.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret: String,
+    /// Whether the pods show the Secret's `tls.crt` and `tls.key` (servers with `verify: true`).
+    #[serde(default)]
+    pub client_certificate: bool,
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

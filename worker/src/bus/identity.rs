@@ -40,9 +40,9 @@ pub fn set_identity(identity: NatsIdentity) -> Result<(), String> {
     }
 }
 
-/// The options every connection starts from: the process's identity applied.
+/// The options every connection starts from: the process's identity and TLS setting applied.
 pub fn connect_options() -> async_nats::ConnectOptions {
-    let options = async_nats::ConnectOptions::new();
+    let options = super::tls::apply(async_nats::ConnectOptions::new());
     match IDENTITY.get().cloned().unwrap_or_default() {
         NatsIdentity::Anonymous => options,
         NatsIdentity::UserPassword { user, password } => options.user_and_password(user, password),

@@ -18,10 +18,12 @@
 //!   redeliveries may come after later events, so consumers must tolerate both duplicates and
 //!   events out of order.
 
+pub mod diagnosis;
 pub mod identity;
 pub mod jetstream;
 pub mod memory;
 pub mod subject;
+pub mod tls;
 
 use async_trait::async_trait;
 use bytes::Bytes;

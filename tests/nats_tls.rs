@@ -1,0 +1,228 @@
+//! NATS servers that speak only TLS and verify their clients (a server of this test's own, with
+//! a certificate authority of its own, `tests/services/nats.sh` with `UPLINE_NATS_TLS`):
+//! `upline dlq list` connects when it trusts that authority and shows a certificate it signed,
+//! by flags or by the environment; otherwise it fails saying why the connection fails and what
+//! to check. Files that hold the wrong thing are refused at start, naming the flag.
+
+mod common;
+
+use common::nats::{nats_url, own_nats_with, remove_nats, unique};
+use common::process::{run, stderr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Removes the test's server however the test ends.
+struct OwnServer(String);
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        remove_nats(&self.0);
+    }
+}
+
+/// `upline dlq list` on `url`, with none of the caller's NATS settings.
+fn dead_letters(url: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_upline"));
+    command
+        .args(["dlq", "list", "--nats", url, "--region", "local"])
+        .args(["--stream-prefix", &unique("TLS")]);
+    for variable in [
+        "UPLINE_NATS_USER",
+        "UPLINE_NATS_PASSWORD",
+        "UPLINE_NATS_TOKEN",
+        "UPLINE_NATS_CA",
+        "UPLINE_NATS_CERT",
+        "UPLINE_NATS_KEY",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+fn with_files(mut command: Command, files: &[(&str, &Path)]) -> Command {
+    for (flag, path) in files {
+        command.arg(flag).arg(path);
+    }
+    command
+}
+
+/// A TLS server of the test's own verifying its clients, and the folder of its certificates.
+fn mutual_tls_server() -> (OwnServer, String, PathBuf) {
+    let name = unique("tls");
+    let server = own_nats_with(
+        &name,
+        &[("UPLINE_NATS_TLS", "1"), ("UPLINE_NATS_TLS_VERIFY", "1")],
+    );
+    let folder = PathBuf::from(
+        server
+            .tls_dir
+            .expect("nats.sh prints UPLINE_NATS_TLS_DIR for a TLS server"),
+    );
+    (OwnServer(name), server.client, folder)
+}
+
+/// Runs the commands side by side: every refused connection waits out the client's time-out.
+fn run_all(commands: Vec<(&'static str, Command)>) -> Vec<(&'static str, Output)> {
+    std::thread::scope(|scope| {
+        let running: Vec<_> = commands
+            .into_iter()
+            .map(|(what, mut command)| (what, scope.spawn(move || run(&mut command))))
+            .collect();
+        running
+            .into_iter()
+            .map(|(what, thread)| (what, thread.join().expect("the command's thread")))
+            .collect()
+    })
+}
+
+#[test]
+fn workers_connect_over_mutual_tls_and_say_why_they_cannot_without_it() {
+    let (_removes, url, tls) = mutual_tls_server();
+    let ca = tls.join("ca.crt");
+    let certificate = tls.join("client.crt");
+    let key = tls.join("client.key");
+    let full = [
+        ("--nats-ca", ca.as_path()),
+        ("--nats-cert", certificate.as_path()),
+        ("--nats-key", key.as_path()),
+    ];
+
+    let mut from_environment = dead_letters(&url);
+    from_environment
+        .env("UPLINE_NATS_CA", &ca)
+        .env("UPLINE_NATS_CERT", &certificate)
+        .env("UPLINE_NATS_KEY", &key);
+    let stranger = tls.join("stranger-ca.crt");
+    let refused = run_all(vec![
+        ("flags", with_files(dead_letters(&url), &full)),
+        ("environment", from_environment),
+        (
+            "no client certificate",
+            with_files(dead_letters(&url), &[("--nats-ca", &ca)]),
+        ),
+        ("no TLS settings", dead_letters(&url)),
+        (
+            "a stranger authority",
+            with_files(
+                dead_letters(&url),
+                &[
+                    ("--nats-ca", &stranger),
+                    ("--nats-cert", &certificate),
+                    ("--nats-key", &key),
+                ],
+            ),
+        ),
+    ]);
+
+    for (what, output) in &refused {
+        match *what {
+            "flags" | "environment" => {
+                assert!(output.status.success(), "{what}: {}", stderr(output));
+                assert!(
+                    String::from_utf8_lossy(&output.stdout).contains("no dead letters"),
+                    "{what}: {}",
+                    String::from_utf8_lossy(&output.stdout)
+                );
+            }
+            _ => {
+                assert!(!output.status.success(), "{what}: dlq list succeeded");
+                let reason = match *what {
+                    "no client certificate" => "CertificateRequired",
+                    _ => "UnknownIssuer",
+                };
+                assert!(
+                    stderr(output).contains(reason),
+                    "{what}: expected {reason} in {}",
+                    stderr(output)
+                );
+                assert!(
+                    stderr(output).contains("check --nats-ca"),
+                    "{what}: {}",
+                    stderr(output)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_trusted_authority_refuses_a_server_without_tls() {
+    let (_removes, _url, tls) = mutual_tls_server();
+    let plain = nats_url();
+    let output = run(&mut with_files(
+        dead_letters(&plain),
+        &[("--nats-ca", &tls.join("ca.crt"))],
+    ));
+    assert!(
+        !output.status.success(),
+        "a server without TLS was used although --nats-ca asks for TLS"
+    );
+    assert!(
+        stderr(&output).contains("connecting fails"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn files_that_hold_the_wrong_thing_are_refused_at_start_naming_the_flag() {
+    let (_removes, url, tls) = mutual_tls_server();
+    let ca = tls.join("ca.crt");
+    let certificate = tls.join("client.crt");
+    let key = tls.join("client.key");
+    let missing = tls.join("no-such.crt");
+    let other_key = tls.join("server.key");
+    let cases: [(&[(&str, &Path)], &str); 5] = [
+        (&[("--nats-ca", &missing)], "--nats-ca"),
+        (&[("--nats-ca", &key)], "--nats-ca"),
+        (
+            &[
+                ("--nats-ca", &ca),
+                ("--nats-cert", &key),
+                ("--nats-key", &key),
+            ],
+            "--nats-cert",
+        ),
+        (
+            &[
+                ("--nats-ca", &ca),
+                ("--nats-cert", &certificate),
+                ("--nats-key", &certificate),
+            ],
+            "--nats-key",
+        ),
+        (
+            &[
+                ("--nats-ca", &ca),
+                ("--nats-cert", &certificate),
+                ("--nats-key", &other_key),
+            ],
+            "--nats-key",
+        ),
+    ];
+    for (files, flag) in cases {
+        let output = run(&mut with_files(dead_letters(&url), files));
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{files:?}: {message}");
+        let named = files
+            .iter()
+            .find(|(given, _)| given == &flag)
+            .map(|(_, path)| path.display().to_string())
+            .unwrap();
+        assert!(
+            message.contains(&format!("{flag} {named}:")),
+            "{files:?}: expected {flag} and its file in {message}"
+        );
+        assert!(
+            !message.contains("connecting fails"),
+            "{files:?}: refused only after trying to connect: {message}"
+        );
+    }
+
+    let half = run(&mut with_files(
+        dead_letters(&url),
+        &[("--nats-cert", &certificate)],
+    ));
+    assert!(!half.status.success());
+    assert!(stderr(&half).contains("--nats-key"), "{}", stderr(&half));
+}

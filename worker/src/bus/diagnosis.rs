@@ -1,0 +1,37 @@
+//! Why this process cannot connect to its NATS servers, in words a user can act on. The client
+//! retries in the background and its requests then time out, which says nothing of the cause;
+//! one attempt made without retrying returns the error itself (`invalid peer certificate:
+//! UnknownIssuer`, `authorization violation`, `Connection refused`).
+
+use std::error::Error as _;
+use std::time::Duration;
+
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One attempt to connect with the process's settings; the reason it failed, with the causes
+/// underneath, or None when it connected.
+pub async fn connect_failure(urls: &str) -> Option<String> {
+    let attempt = super::identity::connect_options()
+        .connection_timeout(ATTEMPT_TIMEOUT)
+        .max_reconnects(Some(1))
+        .connect(super::jetstream::server_list(urls));
+    let error = match tokio::time::timeout(ATTEMPT_TIMEOUT * 2, attempt).await {
+        Ok(Ok(client)) => {
+            drop(client);
+            return None;
+        }
+        Ok(Err(error)) => error,
+        Err(_) => return Some("no answer within 10 s".into()),
+    };
+    let mut reason = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !reason.contains(&cause_text) {
+            reason.push_str(": ");
+            reason.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    Some(reason)
+}
