@@ -71,6 +71,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    store::tls::use_ring_by_default();
     let cli = Cli::parse();
     match cli.command {
         Command::Commissions(args) => {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use worker::bus::identity::{set_identity, NatsIdentity};
 use worker::bus::jetstream::JetStreamBus;
-use worker::bus::tls::{set_tls, ClientCertificate, NatsTls, SetTlsError, TlsFile};
+use worker::bus::tls::{set_tls, ClientCertificate, SetTlsError, TlsFile, TlsFiles};
 use worker::dead_letters::DeadLetters;
 use worker::streams::RegionStreams;
 
@@ -77,7 +77,7 @@ impl NatsAccessArgs {
     }
 
     fn install_tls(&self) -> Result<(), String> {
-        let tls = NatsTls {
+        let tls = TlsFiles {
             roots: self.nats_ca.clone(),
             client: self
                 .nats_cert

@@ -5,7 +5,9 @@
 use api::server::StoreChoice;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use store::scylla::{ScyllaConfig, ScyllaCredentials};
+use store::tls::{ClientCertificate, ClientConfig, TlsFile, TlsFiles};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum StoreKind {
@@ -102,6 +104,28 @@ pub struct ScyllaArgs {
         hide_env_values = true
     )]
     pub scylla_password: Option<String>,
+    /// The certificate authorities (PEM) that sign the nodes' certificates: connect with TLS,
+    /// trusting them alone. The driver names each node by its IP address, which the nodes'
+    /// certificates must therefore carry.
+    #[arg(long, value_name = "FILE", env = "UPLINE_SCYLLA_CA")]
+    pub scylla_ca: Option<PathBuf>,
+    /// The client certificate (PEM, with its chain) shown to nodes that verify their clients
+    /// (`require_client_auth`); with --scylla-key and --scylla-ca.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "UPLINE_SCYLLA_CERT",
+        requires_all = ["scylla_key", "scylla_ca"]
+    )]
+    pub scylla_cert: Option<PathBuf>,
+    /// The private key (PEM) of --scylla-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "UPLINE_SCYLLA_KEY",
+        requires = "scylla_cert"
+    )]
+    pub scylla_key: Option<PathBuf>,
 }
 
 impl ScyllaArgs {
@@ -119,6 +143,29 @@ impl ScyllaArgs {
                 Err("--scylla-password needs --scylla-username (or UPLINE_SCYLLA_USERNAME)".into())
             }
         }
+    }
+
+    /// The TLS configuration of --scylla-ca, --scylla-cert and --scylla-key, its files checked.
+    fn tls(&self) -> Result<Option<Arc<ClientConfig>>, String> {
+        let Some(roots) = &self.scylla_ca else {
+            return Ok(None);
+        };
+        let files = TlsFiles {
+            roots: Some(roots.clone()),
+            client: self
+                .scylla_cert
+                .clone()
+                .zip(self.scylla_key.clone())
+                .map(|(certificate, key)| ClientCertificate { certificate, key }),
+        };
+        files.client_config().map(Some).map_err(|problem| {
+            let flag = match problem.file {
+                TlsFile::Roots => "--scylla-ca",
+                TlsFile::Certificate => "--scylla-cert",
+                TlsFile::Key => "--scylla-key",
+            };
+            format!("{flag} {}: {}", problem.path.display(), problem.reason)
+        })
     }
 
     /// The deployment, checked before anything connects.
@@ -162,6 +209,7 @@ impl ScyllaArgs {
             replication_factor,
             keyspace_prefix: self.keyspace_prefix.clone(),
             credentials: self.credentials()?,
+            tls: self.tls()?,
         };
         config.local_datacenter()?;
         Ok(config)

@@ -17,7 +17,7 @@ metadata:
 spec:
   datacenter: dc-eu-west
   nats: {{ urls: ["nats://nats-eu-west:4222"], credentialsSecret: nats-login, tls: {{ secret: nats-eu-west-tls, clientCertificate: true }} }}
-  store: {{ scyllaNodes: ["scylla-eu-west-1:9042", "scylla-eu-west-2:9042"], peerDatacenters: {{ us-east: dc-us-east }}, replicationFactor: 2, credentialsSecret: scylla-login }}
+  store: {{ scyllaNodes: ["scylla-eu-west-1:9042", "scylla-eu-west-2:9042"], peerDatacenters: {{ us-east: dc-us-east }}, replicationFactor: 2, credentialsSecret: scylla-login, tls: {{ secret: scylla-eu-west-tls }} }}
   inboundFrom: [us-east]
   publicHostname: eu-west.upline.example.com
   cdn: {{ enabled: true, cacheMaxAgeSeconds: 600, staleWhileRevalidateSeconds: 30 }}
@@ -205,38 +205,66 @@ fn a_region_becomes_its_deployments_services_autoscalers_budgets_config_and_ingr
         from_secrets(&api["spec"]["template"]["spec"]["initContainers"][0]),
         logins.to_vec()
     );
-    // TLS to NATS: the Secret of spec.nats.tls mounted read-only, its files named to the
-    // process; the schema migration does not talk to NATS and gets neither.
-    let nats_tls_files = serde_json::json!([
-        { "name": "UPLINE_NATS_CA", "value": "/etc/upline/nats-tls/ca.crt" },
-        { "name": "UPLINE_NATS_CERT", "value": "/etc/upline/nats-tls/tls.crt" },
-        { "name": "UPLINE_NATS_KEY", "value": "/etc/upline/nats-tls/tls.key" },
-    ]);
+    // TLS: the Secrets of spec.store.tls and spec.nats.tls mounted read-only, their files named
+    // to the process (the pods' own certificate only where clientCertificate asks for it); the
+    // schema migration talks to ScyllaDB alone and gets its Secret alone.
+    let plain_env = |container: &Value| -> Value {
+        serde_json::json!(container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|variable| variable.get("value").is_some())
+            .collect::<Vec<_>>())
+    };
+    let mount = |name: &str| serde_json::json!({ "name": format!("{name}-tls"), "mountPath": format!("/etc/upline/{name}-tls"), "readOnly": true });
     for deployment in [
         &api,
         &cluster
             .get(&namespace, "deployment", "eu-west-worker")
             .unwrap(),
     ] {
-        let plain: Vec<&Value> = container(deployment)["env"]
+        assert_eq!(
+            plain_env(container(deployment)),
+            serde_json::json!([
+                { "name": "UPLINE_SCYLLA_CA", "value": "/etc/upline/scylla-tls/ca.crt" },
+                { "name": "UPLINE_NATS_CA", "value": "/etc/upline/nats-tls/ca.crt" },
+                { "name": "UPLINE_NATS_CERT", "value": "/etc/upline/nats-tls/tls.crt" },
+                { "name": "UPLINE_NATS_KEY", "value": "/etc/upline/nats-tls/tls.key" },
+            ])
+        );
+        assert_eq!(
+            container(deployment)["volumeMounts"],
+            serde_json::json!([mount("scylla"), mount("nats")])
+        );
+        let pod = &deployment["spec"]["template"]["spec"];
+        let volumes: Vec<(&str, &str, bool)> = pod["volumes"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|variable| variable.get("value").is_some())
+            .map(|volume| {
+                (
+                    volume["name"].as_str().unwrap(),
+                    volume["secret"]["secretName"].as_str().unwrap(),
+                    volume["secret"]["optional"].as_bool().unwrap(),
+                )
+            })
             .collect();
-        assert_eq!(serde_json::json!(plain), nats_tls_files);
         assert_eq!(
-            container(deployment)["volumeMounts"],
-            serde_json::json!([{ "name": "nats-tls", "mountPath": "/etc/upline/nats-tls", "readOnly": true }])
+            volumes,
+            [
+                ("scylla-tls", "scylla-eu-west-tls", false),
+                ("nats-tls", "nats-eu-west-tls", false)
+            ]
         );
-        let pod = &deployment["spec"]["template"]["spec"];
-        assert_eq!(pod["volumes"][0]["name"], "nats-tls");
+        let migrate = &pod["initContainers"][0];
         assert_eq!(
-            pod["volumes"][0]["secret"]["secretName"],
-            "nats-eu-west-tls"
+            plain_env(migrate),
+            serde_json::json!([{ "name": "UPLINE_SCYLLA_CA", "value": "/etc/upline/scylla-tls/ca.crt" }])
         );
-        assert_eq!(pod["volumes"][0]["secret"]["optional"], false);
-        assert!(pod["initContainers"][0].get("volumeMounts").is_none());
+        assert_eq!(
+            migrate["volumeMounts"],
+            serde_json::json!([mount("scylla")])
+        );
     }
     // Each pod migrates the schema before it serves, with the same configuration.
     for deployment in [

@@ -39,6 +39,7 @@ fn config(prefix: &str) -> ScyllaConfig {
         replication_factor: 1,
         keyspace_prefix: prefix.into(),
         credentials: None,
+        tls: None,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod held_lease;
 pub mod model;
 pub mod periods;
 pub mod scylla;
+pub mod tls;
 pub mod traits;
 pub mod volume_events;
 

@@ -12,6 +12,10 @@
 # its data and ports (the outage test); `status` exits 0 when the node answers.
 # UPLINE_CASSANDRA_AUTH=1 at `start` makes a node whose clients log in (PasswordAuthenticator,
 # the default superuser cassandra/cassandra).
+# UPLINE_CASSANDRA_TLS=1 at `start` makes a node that speaks only TLS to its clients and
+# verifies them (require_client_auth): a CA of its own signs the node's certificate (127.0.0.1)
+# and a client's; `start` then also prints UPLINE_CASSANDRA_TLS_DIR, which holds ca.crt,
+# client.crt, client.key and stranger-ca.crt (a CA that signed nothing here).
 # UPLINE_CASSANDRA_NODE names another node directory: a second node of its own (the outage
 # test stops its node, which the other tests must not notice).
 #
@@ -68,10 +72,14 @@ answering() {
   [[ -f $node/port && -f $node/pid ]] || return 1
   kill -0 "$(cat "$node/pid")" 2>/dev/null || return 1
   grep -q "Startup complete" "$node/system.log" 2>/dev/null || return 1
-  python3 - "$(cat "$node/port")" <<'PY' 2>/dev/null
-import socket, struct, sys
-port = int(sys.argv[1])
+  python3 - "$(cat "$node/port")" "$node/tls" <<'PY' 2>/dev/null
+import os, socket, ssl, struct, sys
+port, tls = int(sys.argv[1]), sys.argv[2]
 s = socket.create_connection(("127.0.0.1", port), timeout=2)
+if os.path.exists(os.path.join(tls, "ca.crt")):  # a TLS node: the test client's certificate
+    context = ssl.create_default_context(cafile=os.path.join(tls, "ca.crt"))
+    context.load_cert_chain(os.path.join(tls, "client.crt"), os.path.join(tls, "client.key"))
+    s = context.wrap_socket(s, server_hostname="127.0.0.1")
 # CQL v4 OPTIONS frame: version 0x04, flags 0, stream 0, opcode 0x05, body length 0.
 s.sendall(struct.pack(">BBhBi", 4, 0, 0, 5, 0))
 header = s.recv(9)
@@ -122,6 +130,22 @@ YAML
   if [[ ${UPLINE_CASSANDRA_AUTH:-} == 1 ]]; then
     echo "authenticator: PasswordAuthenticator" >>"$node/conf/cassandra.yaml"
   fi
+  # UPLINE_CASSANDRA_TLS=1: clients speak TLS and show a certificate the node's CA signed. The
+  # PEM context factory reads the openssl-made files as they are (the key beside its chain).
+  if [[ ${UPLINE_CASSANDRA_TLS:-} == 1 ]]; then
+    make_test_certificates "$node/tls"
+    cat "$node/tls/server.key" "$node/tls/server.crt" >"$node/tls/server.pem"
+    cat >>"$node/conf/cassandra.yaml" <<YAML
+client_encryption_options:
+  enabled: true
+  optional: false
+  ssl_context_factory:
+    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory
+  keystore: $node/tls/server.pem
+  truststore: $node/tls/ca.crt
+  require_client_auth: true
+YAML
+  fi
   cat >"$node/conf/logback.xml" <<XML
 <configuration>
   <appender name="FILE" class="ch.qos.logback.core.FileAppender">
@@ -166,6 +190,7 @@ resume() {
 print_address() {
   echo "UPLINE_CASSANDRA=127.0.0.1:$(cat "$node/port")"
   echo "UPLINE_CASSANDRA_DC=datacenter1"
+  if [[ -f $node/tls/ca.crt ]]; then echo "UPLINE_CASSANDRA_TLS_DIR=$node/tls"; fi
 }
 
 launch() {

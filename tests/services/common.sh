@@ -18,3 +18,39 @@ stop_process() {
   fi
   rm -f "$pid_file"
 }
+
+# A certificate authority of a test server's own, the server's certificate (127.0.0.1,
+# localhost) and a client's, both signed by it, and a stranger CA that signed nothing, into DIR
+# (once: a resumed server keeps its certificates): ca.crt, server.crt/.key, client.crt/.key,
+# stranger-ca.crt.
+make_test_certificates() {
+  local dir=$1
+  [[ -f $dir/client.crt ]] && return
+  command -v openssl >/dev/null || install_openssl
+  mkdir -p "$dir"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  local ca_extensions=(-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign")
+  local authority
+  for authority in ca stranger-ca; do
+    openssl req -x509 "${ec[@]}" -days 30 -subj "/CN=upline test $authority" "${ca_extensions[@]}" \
+      -keyout "$dir/$authority.key" -out "$dir/$authority.crt" 2>/dev/null
+  done
+  local who usage
+  for who in server client; do
+    usage=serverAuth; [[ $who == client ]] && usage=clientAuth
+    openssl req "${ec[@]}" -subj "/CN=upline test $who" \
+      -keyout "$dir/$who.key" -out "$dir/$who.csr" 2>/dev/null
+    openssl x509 -req -in "$dir/$who.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+      -days 30 -out "$dir/$who.crt" \
+      -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=%s\n' "$usage") \
+      2>/dev/null
+  done
+  rm -f "$dir"/*.csr "$dir"/*.srl
+}
+
+install_openssl() {
+  log "installing openssl (the TLS tests' certificates)"
+  local sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq openssl >&2
+}

@@ -93,40 +93,6 @@ print_env() {
   if [[ -f $server/tls/ca.crt ]]; then echo "UPLINE_NATS_TLS_DIR=$server/tls"; fi
 }
 
-# A certificate authority of the server's own, the server's certificate and a client's, all
-# signed by it, and a stranger CA, into $server/tls (once per server: `resume` keeps them).
-make_certificates() {
-  local dir=$server/tls
-  [[ -f $dir/client.crt ]] && return
-  command -v openssl >/dev/null || install_openssl
-  mkdir -p "$dir"
-  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-  local ca_extensions=(-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign")
-  local authority
-  for authority in ca stranger-ca; do
-    openssl req -x509 "${ec[@]}" -days 30 -subj "/CN=upline test $authority" "${ca_extensions[@]}" \
-      -keyout "$dir/$authority.key" -out "$dir/$authority.crt" 2>/dev/null
-  done
-  local who usage
-  for who in server client; do
-    usage=serverAuth; [[ $who == client ]] && usage=clientAuth
-    openssl req "${ec[@]}" -subj "/CN=upline test $who" \
-      -keyout "$dir/$who.key" -out "$dir/$who.csr" 2>/dev/null
-    openssl x509 -req -in "$dir/$who.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
-      -days 30 -out "$dir/$who.crt" \
-      -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=%s\n' "$usage") \
-      2>/dev/null
-  done
-  rm -f "$dir"/*.csr "$dir"/*.srl
-}
-
-install_openssl() {
-  log "installing openssl (the TLS tests' certificates)"
-  local sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq openssl >&2
-}
-
 write_config() {
   local client monitor leaf=
   client=$(free_port)
@@ -135,7 +101,7 @@ write_config() {
   mkdir -p "$server/jetstream"
   printf '%s\n%s\n%s\n' "$client" "$monitor" "$leaf" >"$server/ports"
   rm -f "$server/no-jetstream"
-  if [[ -n ${UPLINE_NATS_TLS:-} ]]; then make_certificates; fi
+  if [[ -n ${UPLINE_NATS_TLS:-} ]]; then make_test_certificates "$server/tls"; fi
   {
     echo "server_name: upline_$name"
     echo "listen: 127.0.0.1:$client"

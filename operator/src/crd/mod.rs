@@ -16,7 +16,7 @@ pub use plan::{
     RawCompensationPlan,
 };
 pub use region::{
-    CdnSettings, NatsSettings, NatsTls, Region, RegionSpec, RegionStatus, StoreSettings, Workload,
+    CdnSettings, NatsSettings, Region, RegionSpec, RegionStatus, StoreSettings, TlsSecret, Workload,
 };
 pub use tenant::{CloseEvery, CloseSchedule, DeletionPolicy, Tenant, TenantSpec, TenantStatus};
 

@@ -95,21 +95,23 @@ pub struct NatsSettings {
     #[schemars(length(min = 1, max = 253))]
     pub credentials_secret: Option<String>,
     /// TLS to the servers, where they speak it: whom the pods trust, and the certificate they
-    /// show to servers that verify their clients.
+    /// show to servers that verify their clients (`verify: true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<NatsTls>,
+    pub tls: Option<TlsSecret>,
 }
 
+/// TLS to a service, from a Secret of the certificates.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct NatsTls {
+pub struct TlsSecret {
     /// A Secret in the Region's namespace, mounted into the pods: `ca.crt`, the certificate
     /// authority that signs the servers' certificates (the pods trust it alone), and with
     /// `clientCertificate` also `tls.crt` and `tls.key`, the pods' own — the layout
     /// cert-manager writes.
     #[schemars(length(min = 1, max = 253))]
     pub secret: String,
-    /// Whether the pods show the Secret's `tls.crt` and `tls.key` (servers with `verify: true`).
+    /// Whether the pods show the Secret's `tls.crt` and `tls.key`, to servers that verify their
+    /// clients.
     #[serde(default)]
     pub client_certificate: bool,
 }
@@ -131,6 +133,11 @@ pub struct StoreSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub credentials_secret: Option<String>,
+    /// TLS to the nodes, where they require it (`client_encryption_options`): whom the pods
+    /// trust, and the certificate they show to nodes with `require_client_auth`. The driver
+    /// names each node by its IP address, so the nodes' certificates must carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSecret>,
     /// Replicas of each keyspace per datacenter, when the schema is first created.
     #[serde(default = "default_replication_factor")]
     #[schemars(range(min = 1, max = 9))]

@@ -3,6 +3,7 @@
 //! ServiceMonitor, all owned by the Region and applied server-side on every pass.
 
 pub mod objects;
+pub mod tls;
 
 use crate::apply::{apply, write_status};
 use crate::context::Context;

@@ -1,6 +1,7 @@
 //! What a Region asks for, as Kubernetes objects: built from the spec alone (no IO), so the
 //! reconciler only applies them and a unit test can read them.
 
+use super::tls;
 use crate::crd::{Region, Workload};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::autoscaling::v2::{
@@ -9,8 +10,8 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, EnvVarSource,
-    HTTPGetAction, PodSpec, PodTemplateSpec, Probe, SecretKeySelector, SecretVolumeSource, Service,
-    ServicePort, ServiceSpec, Volume, VolumeMount,
+    HTTPGetAction, PodSpec, PodTemplateSpec, Probe, SecretKeySelector, Service, ServicePort,
+    ServiceSpec,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -27,9 +28,6 @@ use std::collections::BTreeMap;
 pub const API_PORT: i32 = 8080;
 /// The key of the admin token in the region's Secret.
 pub const ADMIN_TOKEN_KEY: &str = "admin-token";
-/// Where the Secret of `spec.nats.tls` is mounted in the pods.
-pub const NATS_TLS_DIR: &str = "/etc/upline/nats-tls";
-const NATS_TLS_VOLUME: &str = "nats-tls";
 
 /// The two deployments of a region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,17 +244,16 @@ fn deployment(region: &Region, component: Component, config_hash: &str) -> Deplo
                 ADMIN_TOKEN_KEY,
             ))
             .chain(credentials(region))
-            .chain(nats_tls_files(region))
+            .chain(tls::SCYLLA.files(region))
+            .chain(tls::NATS.files(region))
             .collect(),
         ),
-        volume_mounts: region.spec.nats.tls.as_ref().map(|_| {
-            vec![VolumeMount {
-                name: NATS_TLS_VOLUME.into(),
-                mount_path: NATS_TLS_DIR.into(),
-                read_only: Some(true),
-                ..VolumeMount::default()
-            }]
-        }),
+        volume_mounts: non_empty(
+            [tls::SCYLLA.mount(region), tls::NATS.mount(region)]
+                .into_iter()
+                .flatten()
+                .collect(),
+        ),
         ports,
         liveness_probe: probes.as_ref().map(|(live, _)| live.clone()),
         readiness_probe: probes.map(|(_, ready)| ready),
@@ -271,7 +268,12 @@ fn deployment(region: &Region, component: Component, config_hash: &str) -> Deplo
         image: Some(region.spec.image.clone()),
         args: Some(vec!["migrate".into()]),
         env_from: container.env_from.clone(),
-        env: Some(credentials(region).collect()).filter(|env: &Vec<EnvVar>| !env.is_empty()),
+        env: non_empty(
+            credentials(region)
+                .chain(tls::SCYLLA.files(region))
+                .collect(),
+        ),
+        volume_mounts: non_empty(tls::SCYLLA.mount(region).into_iter().collect()),
         ..Container::default()
     };
     let mut template_meta = ObjectMeta {
@@ -308,17 +310,12 @@ fn deployment(region: &Region, component: Component, config_hash: &str) -> Deplo
                 spec: Some(PodSpec {
                     init_containers: Some(vec![migrate]),
                     containers: vec![container],
-                    volumes: region.spec.nats.tls.as_ref().map(|tls| {
-                        vec![Volume {
-                            name: NATS_TLS_VOLUME.into(),
-                            secret: Some(SecretVolumeSource {
-                                secret_name: Some(tls.secret.clone()),
-                                optional: Some(false),
-                                ..SecretVolumeSource::default()
-                            }),
-                            ..Volume::default()
-                        }]
-                    }),
+                    volumes: non_empty(
+                        [tls::SCYLLA.volume(region), tls::NATS.volume(region)]
+                            .into_iter()
+                            .flatten()
+                            .collect(),
+                    ),
                     ..PodSpec::default()
                 }),
             },
@@ -372,22 +369,9 @@ fn credentials(region: &Region) -> impl Iterator<Item = EnvVar> + '_ {
     store.chain(nats)
 }
 
-/// The files of `spec.nats.tls`'s Secret, as `upline serve` and `upline worker` take them:
-/// the authority always, the pods' certificate and key where the servers verify clients.
-fn nats_tls_files(region: &Region) -> impl Iterator<Item = EnvVar> + '_ {
-    let path = |variable: &str, file: &str| EnvVar {
-        name: variable.into(),
-        value: Some(format!("{NATS_TLS_DIR}/{file}")),
-        ..EnvVar::default()
-    };
-    region.spec.nats.tls.iter().flat_map(move |tls| {
-        let mut files = vec![path("UPLINE_NATS_CA", "ca.crt")];
-        if tls.client_certificate {
-            files.push(path("UPLINE_NATS_CERT", "tls.crt"));
-            files.push(path("UPLINE_NATS_KEY", "tls.key"));
-        }
-        files
-    })
+/// A list, or nothing when it is empty (the field then stays out of the object).
+fn non_empty<T>(items: Vec<T>) -> Option<Vec<T>> {
+    Some(items).filter(|items| !items.is_empty())
 }
 
 fn http_probe(path: &str) -> Probe {

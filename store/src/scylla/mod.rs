@@ -167,6 +167,9 @@ pub struct ScyllaConfig {
     pub keyspace_prefix: String,
     /// The role this process logs in as, where the cluster authenticates (PasswordAuthenticator).
     pub credentials: Option<ScyllaCredentials>,
+    /// TLS to the nodes, where they require it ([`crate::tls::TlsFiles::client_config`]). The
+    /// driver names each node by its IP address, so their certificates must carry it.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// A role's name and password.
@@ -228,11 +231,14 @@ pub async fn connect(config: &ScyllaConfig) -> Result<Session, String> {
     if let Some(credentials) = &config.credentials {
         builder = builder.user(&credentials.username, &credentials.password);
     }
+    if let Some(tls) = &config.tls {
+        builder = builder.tls_context(Some(tls.clone()));
+    }
     builder.build().await.map_err(|error| {
         let hint = if error.to_string().to_lowercase().contains("authenticat") {
             "check --scylla-username and --scylla-password"
         } else {
-            "is the cluster up? check --scylla-nodes"
+            "is the cluster up? check --scylla-nodes; where the nodes require TLS, --scylla-ca (and --scylla-cert with --scylla-key where they verify clients)"
         };
         format!(
             "cannot connect to {}: {error} ({hint})",

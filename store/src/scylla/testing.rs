@@ -110,6 +110,7 @@ pub fn config(prefix: &str, region: &str) -> ScyllaConfig {
         replication_factor: 1,
         keyspace_prefix: prefix.into(),
         credentials: None,
+        tls: None,
     }
 }
 

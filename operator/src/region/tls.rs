@@ -1,0 +1,79 @@
+//! TLS to the region's services from its pods: the Secret a Region names for NATS
+//! (`spec.nats.tls`) or for ScyllaDB (`spec.store.tls`) mounted read-only, and its files named
+//! to `upline` by the environment its flags read.
+
+use crate::crd::{Region, TlsSecret};
+use k8s_openapi::api::core::v1::{EnvVar, SecretVolumeSource, Volume, VolumeMount};
+
+/// One service's TLS: where its Secret is mounted and the variables naming its files.
+pub struct ServiceTls {
+    volume: &'static str,
+    directory: &'static str,
+    authority: &'static str,
+    certificate: &'static str,
+    key: &'static str,
+    secret: fn(&Region) -> Option<&TlsSecret>,
+}
+
+pub const NATS: ServiceTls = ServiceTls {
+    volume: "nats-tls",
+    directory: "/etc/upline/nats-tls",
+    authority: "UPLINE_NATS_CA",
+    certificate: "UPLINE_NATS_CERT",
+    key: "UPLINE_NATS_KEY",
+    secret: |region| region.spec.nats.tls.as_ref(),
+};
+
+pub const SCYLLA: ServiceTls = ServiceTls {
+    volume: "scylla-tls",
+    directory: "/etc/upline/scylla-tls",
+    authority: "UPLINE_SCYLLA_CA",
+    certificate: "UPLINE_SCYLLA_CERT",
+    key: "UPLINE_SCYLLA_KEY",
+    secret: |region| region.spec.store.tls.as_ref(),
+};
+
+impl ServiceTls {
+    /// The pod's volume of the Secret, when the Region names one (it must exist: a pod without
+    /// its certificates would only fail later, less clearly).
+    pub fn volume(&self, region: &Region) -> Option<Volume> {
+        (self.secret)(region).map(|tls| Volume {
+            name: self.volume.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(tls.secret.clone()),
+                optional: Some(false),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        })
+    }
+
+    /// Where a container reads it.
+    pub fn mount(&self, region: &Region) -> Option<VolumeMount> {
+        (self.secret)(region).map(|_| VolumeMount {
+            name: self.volume.into(),
+            mount_path: self.directory.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        })
+    }
+
+    /// The files, as `upline` takes them: the authority always (`ca.crt`), the pod's
+    /// certificate and key (`tls.crt`, `tls.key`) where the servers verify clients.
+    pub fn files(&self, region: &Region) -> Vec<EnvVar> {
+        let Some(tls) = (self.secret)(region) else {
+            return Vec::new();
+        };
+        let path = |variable: &str, file: &str| EnvVar {
+            name: variable.into(),
+            value: Some(format!("{}/{file}", self.directory)),
+            ..EnvVar::default()
+        };
+        let mut files = vec![path(self.authority, "ca.crt")];
+        if tls.client_certificate {
+            files.push(path(self.certificate, "tls.crt"));
+            files.push(path(self.key, "tls.key"));
+        }
+        files
+    }
+}
