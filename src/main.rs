@@ -27,6 +27,7 @@ mod replace_file;
 mod report;
 mod serve;
 mod store_args;
+mod tls_flags;
 mod volume_probe;
 mod worker_command;
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use worker::bus::identity::{set_identity, NatsIdentity};
 use worker::bus::jetstream::JetStreamBus;
-use worker::bus::tls::{set_tls, ClientCertificate, SetTlsError, TlsFile, TlsFiles};
+use worker::bus::tls::{set_tls, SetTlsError};
 use worker::dead_letters::DeadLetters;
 use worker::streams::RegionStreams;
 
@@ -77,23 +77,9 @@ impl NatsAccessArgs {
     }
 
     fn install_tls(&self) -> Result<(), String> {
-        let tls = TlsFiles {
-            roots: self.nats_ca.clone(),
-            client: self
-                .nats_cert
-                .clone()
-                .zip(self.nats_key.clone())
-                .map(|(certificate, key)| ClientCertificate { certificate, key }),
-        };
-        set_tls(tls).map_err(|error| match error {
-            SetTlsError::File(problem) => {
-                let flag = match problem.file {
-                    TlsFile::Roots => "--nats-ca",
-                    TlsFile::Certificate => "--nats-cert",
-                    TlsFile::Key => "--nats-key",
-                };
-                format!("{flag} {}: {}", problem.path.display(), problem.reason)
-            }
+        let files = crate::tls_flags::files(&self.nats_ca, &self.nats_cert, &self.nats_key);
+        set_tls(files).map_err(|error| match error {
+            SetTlsError::File(problem) => crate::tls_flags::problem_message("nats", &problem),
             SetTlsError::SetAlready => {
                 "the NATS TLS setting of this process was set already".into()
             }

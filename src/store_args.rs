@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use store::scylla::{ScyllaConfig, ScyllaCredentials};
-use store::tls::{ClientCertificate, ClientConfig, TlsFile, TlsFiles};
+use store::tls::ClientConfig;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum StoreKind {
@@ -145,27 +145,16 @@ impl ScyllaArgs {
         }
     }
 
-    /// The TLS configuration of --scylla-ca, --scylla-cert and --scylla-key, its files checked.
+    /// The TLS configuration of --scylla-ca, --scylla-cert and --scylla-key, its files checked;
+    /// none without an authority.
     fn tls(&self) -> Result<Option<Arc<ClientConfig>>, String> {
-        let Some(roots) = &self.scylla_ca else {
+        if self.scylla_ca.is_none() {
             return Ok(None);
-        };
-        let files = TlsFiles {
-            roots: Some(roots.clone()),
-            client: self
-                .scylla_cert
-                .clone()
-                .zip(self.scylla_key.clone())
-                .map(|(certificate, key)| ClientCertificate { certificate, key }),
-        };
-        files.client_config().map(Some).map_err(|problem| {
-            let flag = match problem.file {
-                TlsFile::Roots => "--scylla-ca",
-                TlsFile::Certificate => "--scylla-cert",
-                TlsFile::Key => "--scylla-key",
-            };
-            format!("{flag} {}: {}", problem.path.display(), problem.reason)
-        })
+        }
+        crate::tls_flags::files(&self.scylla_ca, &self.scylla_cert, &self.scylla_key)
+            .client_config()
+            .map(Some)
+            .map_err(|problem| crate::tls_flags::problem_message("scylla", &problem))
     }
 
     /// The deployment, checked before anything connects.

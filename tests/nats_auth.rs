@@ -4,18 +4,9 @@
 
 mod common;
 
-use common::nats::{own_nats_with, remove_nats, unique};
+use common::nats::{own_nats_with, unique, OwnServer};
 use common::process::{run, stderr};
 use std::process::Command;
-
-/// Removes the test's server however the test ends.
-struct OwnServer(String);
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        remove_nats(&self.0);
-    }
-}
 
 fn dead_letters(url: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_upline"));

@@ -6,19 +6,10 @@
 
 mod common;
 
-use common::nats::{nats_url, own_nats_with, remove_nats, unique};
-use common::process::{run, stderr};
+use common::nats::{nats_url, own_nats_with, unique, OwnServer};
+use common::process::{run, stderr, with_files};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// Removes the test's server however the test ends.
-struct OwnServer(String);
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        remove_nats(&self.0);
-    }
-}
 
 /// `upline dlq list` on `url`, with none of the caller's NATS settings.
 fn dead_letters(url: &str) -> Command {
@@ -35,13 +26,6 @@ fn dead_letters(url: &str) -> Command {
         "UPLINE_NATS_KEY",
     ] {
         command.env_remove(variable);
-    }
-    command
-}
-
-fn with_files(mut command: Command, files: &[(&str, &Path)]) -> Command {
-    for (flag, path) in files {
-        command.arg(flag).arg(path);
     }
     command
 }

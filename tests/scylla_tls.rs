@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::process::{run, stderr};
-use std::path::{Path, PathBuf};
+use common::process::{run, stderr, with_files};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use store::scylla::testing::OwnNode;
 
@@ -25,13 +25,6 @@ fn migrate(node: &str, prefix: &str) -> Command {
         "UPLINE_SCYLLA_KEY",
     ] {
         command.env_remove(variable);
-    }
-    command
-}
-
-fn with_files(mut command: Command, files: &[(&str, &Path)]) -> Command {
-    for (flag, path) in files {
-        command.arg(flag).arg(path);
     }
     command
 }

@@ -12,3 +12,12 @@ pub use nats_servers::*;
 pub fn nats_url() -> String {
     shared_nats()
 }
+
+/// A server of the test's own, removed however the test ends.
+pub struct OwnServer(pub String);
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        remove_nats(&self.0);
+    }
+}
