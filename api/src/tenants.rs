@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use store::{ApiKey, CloseSchedule, PeriodKind, Profile, Tenant};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,14 +25,39 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_api_key))
 }
 
+/// A new tenant: its id and name, its compensation plan and, optionally, its home region and
+/// scheduled closes.
+// The example: a plan with two ranks, a compressed unilevel paid deeper to the higher rank and
+// a fast-start bonus. A test creates a tenant from the copy in
+// `/openapi.json`, so the example cannot drift from what the API accepts.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "id": "acme-wellness",
+    "name": "Acme Wellness",
+    "plan": {
+        "name": "acme-2027",
+        "currency": "USD",
+        "currency_decimals": 2,
+        "activity": { "min_pv": 100 },
+        "ranks": [
+            { "name": "Member", "unilevel_levels": 2 },
+            { "name": "Bronze", "min_pv": 100, "min_gv": 1000, "max_leg_share": 0.6, "unilevel_levels": 4 }
+        ],
+        "bonuses": {
+            "unilevel": { "levels": [0.1, 0.05, 0.03, 0.02], "compression": true },
+            "fast_start": { "pct": 0.2, "window_days": 30 }
+        }
+    },
+    "closes": { "every": "month", "after_hours": 72 }
+}))]
 pub struct NewTenant {
     /// `[a-z0-9-]{1,40}`, starting with a letter or digit.
     pub id: String,
     pub name: String,
-    /// The compensation plan (COMP_PLAN_SPEC.md §2) as a JSON object; numbers may be JSON
-    /// numbers or strings, both read exactly.
+    /// The compensation plan (COMP_PLAN_SPEC.md §2) as a JSON object. Its numbers are JSON
+    /// numbers (a string is refused, naming the field), read exactly from their digits, never
+    /// through binary floating point: `0.1` is one tenth.
     #[schema(value_type = Object)]
     pub plan: serde_json::Value,
     /// The region that keeps the tenant's genealogy and runs its commissions, when it is not

@@ -46,6 +46,44 @@ async fn the_openapi_document_matches_its_snapshot() {
     }
 }
 
+/// The example tenant the document shows is one the API takes, plan and closes included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_example_tenant_is_accepted() {
+    let server = start().await;
+    let document: Value = server
+        .client
+        .get(format!("{}/openapi.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let example = document["components"]["schemas"]["NewTenant"]["example"].clone();
+    assert!(example["plan"].is_object(), "no example plan: {example:#}");
+    let created = server
+        .expect(
+            Method::POST,
+            "/v1/tenants",
+            ADMIN_TOKEN,
+            Some(example.clone()),
+            StatusCode::CREATED,
+        )
+        .await;
+    assert_eq!(created["id"], example["id"]);
+    let id = example["id"].as_str().unwrap();
+    let listed = server.listed_tenants().await;
+    let tenant = listed
+        .iter()
+        .find(|tenant| tenant["id"] == id)
+        .expect("the example tenant is listed");
+    assert_eq!(
+        tenant["currency"], example["plan"]["currency"],
+        "{tenant:#}"
+    );
+    assert_eq!(tenant["closes"], example["closes"], "{tenant:#}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_metrics_and_problems() {
     let server = start().await;
