@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use store::{ApiKey, CloseSchedule, PeriodKind, Profile, Tenant};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
