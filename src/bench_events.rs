@@ -50,6 +50,10 @@ pub struct EventsBench {
     /// worker consumes the home region's inbound stream and applies to a home store of its own.
     #[arg(long, value_name = "URL", requires = "nats")]
     pub home_nats: Option<String>,
+    /// How the bench reaches the servers (credentials, TLS), as `upline worker` does: a
+    /// deployment's settings measure what its workers get.
+    #[command(flatten)]
+    pub nats_access: crate::nats_args::NatsAccessArgs,
     /// Orders per second written during the latency phase.
     #[arg(long, value_name = "R", default_value_t = 1000)]
     pub rate: u64,
@@ -69,6 +73,7 @@ pub fn main(bench: EventsBench) -> std::process::ExitCode {
 }
 
 async fn run(bench: EventsBench) -> Result<(), String> {
+    bench.nats_access.install()?;
     // The embedded store is a fresh temporary directory: the bench writes many orders.
     let scratch = tempfile::tempdir().map_err(|error| error.to_string())?;
     let choice = match bench.store.store {
