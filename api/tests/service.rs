@@ -8,12 +8,8 @@ use serde_json::Value;
 
 const SNAPSHOT: &str = "tests/snapshots/openapi.json";
 
-/// The document is generated from the routes; a change to the API shows up as a diff here.
-/// Run with UPDATE_SNAPSHOTS=1 to accept it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_openapi_document_matches_its_snapshot() {
-    let server = start().await;
-    let document: Value = server
+async fn openapi_document(server: &Server) -> Value {
+    server
         .client
         .get(format!("{}/openapi.json", server.base))
         .send()
@@ -21,7 +17,15 @@ async fn the_openapi_document_matches_its_snapshot() {
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The document is generated from the routes; a change to the API shows up as a diff here.
+/// Run with UPDATE_SNAPSHOTS=1 to accept it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_matches_its_snapshot() {
+    let server = start().await;
+    let document = openapi_document(&server).await;
     let text = serde_json::to_string_pretty(&document).unwrap() + "\n";
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
@@ -50,15 +54,7 @@ async fn the_openapi_document_matches_its_snapshot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_example_tenant_is_accepted() {
     let server = start().await;
-    let document: Value = server
-        .client
-        .get(format!("{}/openapi.json", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = openapi_document(&server).await;
     let example = document["components"]["schemas"]["NewTenant"]["example"].clone();
     assert!(example["plan"].is_object(), "no example plan: {example:#}");
     let created = server
