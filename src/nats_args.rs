@@ -110,16 +110,23 @@ impl NatsAccessArgs {
     }
 }
 
-/// The message for NATS servers that cannot be used: the error, why one fresh attempt to
-/// connect fails (when it does: a retrying client only times out), and what to check.
-pub async fn nats_trouble(error: impl std::fmt::Display, url: &str) -> String {
+/// The result, or for NATS servers that cannot be used, the error with why one fresh attempt to
+/// connect fails (when it does: a retrying client only times out) and what to check.
+pub async fn or_nats_trouble<T>(
+    result: Result<T, impl std::fmt::Display>,
+    url: &str,
+) -> Result<T, String> {
+    let error = match result {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
     let cause = worker::bus::diagnosis::connect_failure(url)
         .await
         .map(|reason| format!("connecting fails: {reason}; "))
         .unwrap_or_default();
-    format!(
+    Err(format!(
         "{error} ({cause}is NATS running at {url}? if its servers ask for credentials, check --nats-user and --nats-password, or --nats-token; if they use TLS, check --nats-ca (and --nats-cert with --nats-key where they verify clients))"
-    )
+    ))
 }
 
 /// The prefix of the stream names, shared by every command that names a region's streams.
@@ -149,18 +156,21 @@ impl NatsArgs {
 
     /// The region's events stream (created if missing).
     pub async fn events(&self, streams: &RegionStreams) -> Result<Arc<JetStreamBus>, String> {
-        match JetStreamBus::connect(&self.nats, streams.events()).await {
-            Ok(bus) => Ok(Arc::new(bus)),
-            Err(error) => Err(nats_trouble(error, &self.nats).await),
-        }
+        or_nats_trouble(
+            JetStreamBus::connect(&self.nats, streams.events()).await,
+            &self.nats,
+        )
+        .await
+        .map(Arc::new)
     }
 
     /// The region's dead letters (the stream created if missing).
     pub async fn dead_letters(&self, streams: &RegionStreams) -> Result<DeadLetters, String> {
-        let dead = match JetStreamBus::connect(&self.nats, streams.dead_letters()).await {
-            Ok(dead) => dead,
-            Err(error) => return Err(nats_trouble(error, &self.nats).await),
-        };
+        let dead = or_nats_trouble(
+            JetStreamBus::connect(&self.nats, streams.dead_letters()).await,
+            &self.nats,
+        )
+        .await?;
         Ok(DeadLetters::new(
             Arc::new(dead),
             &streams.dead_letter_subject_prefix(),

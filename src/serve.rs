@@ -152,11 +152,11 @@ async fn connect_regions(
 ) -> Result<(), String> {
     let region = args.store.region_or_local();
     let streams = args.stream_prefix.streams(&region);
-    let service =
-        match worker::requests::RequestService::subscribe(url, &streams.enroll_subject()).await {
-            Ok(service) => service,
-            Err(error) => return Err(crate::nats_args::nats_trouble(error, url).await),
-        };
+    let service = crate::nats_args::or_nats_trouble(
+        worker::requests::RequestService::subscribe(url, &streams.enroll_subject()).await,
+        url,
+    )
+    .await?;
     spawn_enrollment_service(service, state.clone());
     let link =
         crate::home_link::NatsHomeLink::connect(url, &args.stream_prefix.stream_prefix).await?;
@@ -221,10 +221,11 @@ async fn outbox_relay(
 > {
     let region = args.store.region_or_local();
     let streams = args.stream_prefix.streams(&region);
-    let bus = match worker::bus::jetstream::JetStreamBus::connect(url, streams.events()).await {
-        Ok(bus) => bus,
-        Err(error) => return Err(crate::nats_args::nats_trouble(error, url).await),
-    };
+    let bus = crate::nats_args::or_nats_trouble(
+        worker::bus::jetstream::JetStreamBus::connect(url, streams.events()).await,
+        url,
+    )
+    .await?;
     let config = worker::relay::RelayConfig {
         delete_relayed: false,
         ..worker::relay::RelayConfig::new(&region, &streams.events_subject_prefix())

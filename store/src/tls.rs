@@ -89,6 +89,8 @@ impl TlsFiles {
     }
 }
 
+const NO_CERTIFICATE: &str = "no PEM certificate in it";
+
 /// The certificates of a PEM file; at least one.
 fn certificates(file: TlsFile, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsProblem> {
     let problem = |reason: String| TlsProblem {
@@ -97,11 +99,11 @@ fn certificates(file: TlsFile, path: &Path) -> Result<Vec<CertificateDer<'static
         reason,
     };
     let found = CertificateDer::pem_file_iter(path)
-        .map_err(|error| problem(pem_reason(error, "no PEM certificate in it")))?
+        .map_err(|error| problem(pem_reason(error, NO_CERTIFICATE)))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| problem(pem_reason(error, "no PEM certificate in it")))?;
+        .map_err(|error| problem(pem_reason(error, NO_CERTIFICATE)))?;
     if found.is_empty() {
-        return Err(problem("no PEM certificate in it".into()));
+        return Err(problem(NO_CERTIFICATE.into()));
     }
     Ok(found)
 }

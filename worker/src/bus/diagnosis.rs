@@ -15,13 +15,14 @@ pub async fn connect_failure(urls: &str) -> Option<String> {
         .connection_timeout(ATTEMPT_TIMEOUT)
         .max_reconnects(Some(1))
         .connect(super::jetstream::server_list(urls));
-    let error = match tokio::time::timeout(ATTEMPT_TIMEOUT * 2, attempt).await {
+    let patience = ATTEMPT_TIMEOUT * 2;
+    let error = match tokio::time::timeout(patience, attempt).await {
         Ok(Ok(client)) => {
             drop(client);
             return None;
         }
         Ok(Err(error)) => error,
-        Err(_) => return Some("no answer within 10 s".into()),
+        Err(_) => return Some(format!("no answer within {} s", patience.as_secs())),
     };
     let mut reason = error.to_string();
     let mut source = error.source();
