@@ -20,6 +20,7 @@ mod claims;
 mod cql;
 mod distributors;
 mod events;
+mod handshake;
 mod job_leases;
 mod lease;
 mod ledger;
@@ -234,17 +235,24 @@ pub async fn connect(config: &ScyllaConfig) -> Result<Session, String> {
     if let Some(tls) = &config.tls {
         builder = builder.tls_context(Some(tls.clone()));
     }
-    builder.build().await.map_err(|error| {
-        let hint = if error.to_string().to_lowercase().contains("authenticat") {
-            "check --scylla-username and --scylla-password"
-        } else {
-            "is the cluster up? check --scylla-nodes; where the nodes require TLS, --scylla-ca (and --scylla-cert with --scylla-key where they verify clients)"
-        };
-        format!(
-            "cannot connect to {}: {error} ({hint})",
-            config.nodes.join(",")
-        )
-    })
+    let error = match builder.build().await {
+        Ok(session) => return Ok(session),
+        Err(error) => error.to_string(),
+    };
+    let hint = if error.to_lowercase().contains("authenticat") {
+        "check --scylla-username and --scylla-password"
+    } else {
+        "is the cluster up? check --scylla-nodes; where the nodes require TLS, --scylla-ca (and --scylla-cert with --scylla-key where they verify clients)"
+    };
+    let refusal = match &config.tls {
+        Some(tls) => handshake::tls_refusal(&config.nodes, tls).await,
+        None => None,
+    };
+    Err(format!(
+        "cannot connect to {}: {} ({hint})",
+        config.nodes.join(","),
+        refusal.unwrap_or(error)
+    ))
 }
 
 /// Requests through `datacenter` alone, token-aware, never failing over to another: with
