@@ -8,8 +8,10 @@
 # Central once into the cache, writes a minimal configuration on free ports, starts the node
 # and waits until CQL answers. It prints shell assignments to eval:
 #   UPLINE_CASSANDRA=127.0.0.1:PORT   UPLINE_CASSANDRA_DC=datacenter1
-# `stop` stops the node and keeps its cache and data; `resume` starts a stopped node again on
-# its data and ports (the outage test); `status` exits 0 when the node answers.
+# A running node that holds more than UPLINE_CASSANDRA_MAX_TABLES tables (2500: earlier runs'
+# keyspaces) is replaced by a fresh one. `stop` stops the node and keeps its cache and data;
+# `resume` starts a stopped node again on its data and ports (the outage test); `status` exits
+# 0 when the node answers.
 # UPLINE_CASSANDRA_AUTH=1 at `start` makes a node whose clients log in (PasswordAuthenticator,
 # the default superuser cassandra/cassandra).
 # UPLINE_CASSANDRA_TLS=1 at `start` makes a node that speaks only TLS to its clients and
@@ -158,7 +160,7 @@ XML
 }
 
 start() {
-  if answering; then
+  if answering && ! overgrown; then
     log "reusing the node on port $(cat "$node/port") (pid $(cat "$node/pid"))"
   else
     install_tools
@@ -173,6 +175,20 @@ start() {
     launch
   fi
   print_address
+}
+
+# Whether the running node holds so many tables (every test run leaves a thousand or so, a
+# keyspace per test) that schema changes on it crawl: a node that had served four runs took
+# 15 s to create a table and made the store's tests time out. Such a node is started afresh.
+max_tables=${UPLINE_CASSANDRA_MAX_TABLES:-2500}
+overgrown() {
+  local tables
+  tables=$(find "$node/storage/data" -mindepth 2 -maxdepth 2 -type d 2>/dev/null | wc -l)
+  if ((tables > max_tables)); then
+    log "the node on port $(cat "$node/port") holds $tables tables (more than $max_tables): starting a fresh one"
+    return 0
+  fi
+  return 1
 }
 
 # Starts the stopped node again on its configuration, ports and data.
