@@ -21,12 +21,15 @@ stop_process() {
 
 # A certificate authority of a test server's own, the server's certificate (127.0.0.1,
 # localhost) and a client's, both signed by it, and a stranger CA that signed nothing, into DIR
-# (once: a resumed server keeps its certificates): ca.crt, server.crt/.key, client.crt/.key,
-# stranger-ca.crt.
+# (once: a resumed server keeps its certificates, until they are within a week of expiring —
+# they last 30 days, and a server's directory can outlive that): ca.crt, server.crt/.key,
+# client.crt/.key, stranger-ca.crt.
 make_test_certificates() {
   local dir=$1
-  [[ -f $dir/client.crt ]] && return
   command -v openssl >/dev/null || install_openssl
+  if [[ -f $dir/client.crt ]] && openssl x509 -checkend $((7 * 86400)) -noout -in "$dir/client.crt" >/dev/null; then
+    return
+  fi
   mkdir -p "$dir"
   local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
   local ca_extensions=(-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign")
