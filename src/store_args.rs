@@ -106,7 +106,10 @@ pub struct ScyllaArgs {
     pub scylla_password: Option<String>,
     /// The certificate authorities (PEM) that sign the nodes' certificates: connect with TLS,
     /// trusting them alone. The driver names each node by its IP address, which the nodes'
-    /// certificates must therefore carry.
+    /// certificates must therefore carry. The TLS files are checked at start and read again
+    /// for every new connection, so certificates renewed in place are used without a restart
+    /// (while renewed files that cannot be used leave the last good ones in use, with a
+    /// warning).
     #[arg(long, value_name = "FILE", env = "UPLINE_SCYLLA_CA")]
     pub scylla_ca: Option<PathBuf>,
     /// The client certificate (PEM, with its chain) shown to nodes that verify their clients

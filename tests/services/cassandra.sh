@@ -17,7 +17,8 @@
 # UPLINE_CASSANDRA_TLS=1 at `start` makes a node that speaks only TLS to its clients and
 # verifies them (require_client_auth): a CA of its own signs the node's certificate (127.0.0.1)
 # and a client's; `start` then also prints UPLINE_CASSANDRA_TLS_DIR, which holds ca.crt,
-# client.crt, client.key and stranger-ca.crt (a CA that signed nothing here).
+# client.crt, client.key and stranger-ca.crt (a CA the node does not know), and for renewal
+# renewed-client.crt/.key (the same CA) and stranger-client.crt/.key (the stranger's).
 # UPLINE_CASSANDRA_NODE names another node directory: a second node of its own (the outage
 # test stops its node, which the other tests must not notice).
 #

@@ -20,14 +20,16 @@ stop_process() {
 }
 
 # A certificate authority of a test server's own, the server's certificate (127.0.0.1,
-# localhost) and a client's, both signed by it, and a stranger CA that signed nothing, into DIR
+# localhost) and a client's, both signed by it, and a stranger CA the server does not know,
+# into DIR
 # (once: a resumed server keeps its certificates, until they are within a week of expiring —
 # they last 30 days, and a server's directory can outlive that): ca.crt, server.crt/.key,
-# client.crt/.key, stranger-ca.crt.
+# client.crt/.key, stranger-ca.crt; for renewal, a second client certificate of the same CA
+# (renewed-client.crt/.key) and one of the stranger's (stranger-client.crt/.key).
 make_test_certificates() {
   local dir=$1
   command -v openssl >/dev/null || install_openssl
-  if [[ -f $dir/client.crt ]] && openssl x509 -checkend $((7 * 86400)) -noout -in "$dir/client.crt" >/dev/null; then
+  if [[ -f $dir/stranger-client.crt ]] && openssl x509 -checkend $((7 * 86400)) -noout -in "$dir/client.crt" >/dev/null; then
     return
   fi
   mkdir -p "$dir"
@@ -38,12 +40,13 @@ make_test_certificates() {
     openssl req -x509 "${ec[@]}" -days 30 -subj "/CN=upline test $authority" "${ca_extensions[@]}" \
       -keyout "$dir/$authority.key" -out "$dir/$authority.crt" 2>/dev/null
   done
-  local who usage
-  for who in server client; do
-    usage=serverAuth; [[ $who == client ]] && usage=clientAuth
+  local who usage signer
+  for who in server client renewed-client stranger-client; do
+    usage=clientAuth; [[ $who == server ]] && usage=serverAuth
+    signer=ca; [[ $who == stranger-client ]] && signer=stranger-ca
     openssl req "${ec[@]}" -subj "/CN=upline test $who" \
       -keyout "$dir/$who.key" -out "$dir/$who.csr" 2>/dev/null
-    openssl x509 -req -in "$dir/$who.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+    openssl x509 -req -in "$dir/$who.csr" -CA "$dir/$signer.crt" -CAkey "$dir/$signer.key" -CAcreateserial \
       -days 30 -out "$dir/$who.crt" \
       -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=%s\n' "$usage") \
       2>/dev/null

@@ -22,7 +22,7 @@
 #                                      certificate (127.0.0.1, localhost) and a client's;
 #                                      `start` then also prints UPLINE_NATS_TLS_DIR, which holds
 #                                      ca.crt, client.crt, client.key and stranger-ca.crt (a CA
-#                                      that signed nothing here)
+#                                      the server does not know)
 #   UPLINE_NATS_TLS_VERIFY=1           with UPLINE_NATS_TLS: clients must show a certificate the
 #                                      CA signed (mutual TLS)
 # `stop` stops the server and keeps its store; `resume` starts a stopped server again on its
