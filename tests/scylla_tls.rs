@@ -102,19 +102,31 @@ fn migrate_connects_and_says_why_it_cannot(node: &str, tls: &Path) {
         ),
         ("no TLS settings", vec![], "Connection"),
     ] {
-        let output = run(&mut with_files(migrate(&node, "tls_refused_"), &files));
-        assert!(!output.status.success(), "{what}: migrate succeeded");
-        assert!(
-            stderr(&output).contains(reason),
-            "{what}: expected {reason} in {}",
-            stderr(&output)
-        );
-        assert!(
-            stderr(&output).contains("--scylla-ca"),
-            "{what}: {}",
-            stderr(&output)
-        );
+        refused_with(migrate(&node, "tls_refused_"), &files, what, reason);
     }
+    // TLS settings for a node that does not speak TLS (the run's shared, plain node).
+    refused_with(
+        migrate(store::scylla::testing::node(), "tls_plain_"),
+        &[("--scylla-ca", ca.as_path())],
+        "a node without TLS",
+        "the node answered without TLS",
+    );
+}
+
+/// `upline migrate` with these files fails, giving `reason` and pointing at the TLS flags.
+fn refused_with(command: Command, files: &[(&str, &Path)], what: &str, reason: &str) {
+    let output = run(&mut with_files(command, files));
+    assert!(!output.status.success(), "{what}: migrate succeeded");
+    assert!(
+        stderr(&output).contains(reason),
+        "{what}: expected {reason} in {}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("--scylla-ca"),
+        "{what}: {}",
+        stderr(&output)
+    );
 }
 
 /// Refused at start, naming the flag and the file.

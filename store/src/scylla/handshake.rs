@@ -52,7 +52,7 @@ async fn node_refusal(node: &str, tls: &Arc<rustls::ClientConfig>) -> Option<Str
     .await
     {
         Err(_) => return Some(format!("no TLS handshake within {} s", PATIENCE.as_secs())),
-        Ok(Err(error)) => return Some(error.to_string()),
+        Ok(Err(error)) => return Some(handshake_failure(&error)),
         Ok(Ok(session)) => session,
     };
     let mut first_byte = [0u8; 1];
@@ -61,5 +61,16 @@ async fn node_refusal(node: &str, tls: &Arc<rustls::ClientConfig>) -> Option<Str
         Ok(Ok(0)) => Some("the node closed the connection after the handshake".into()),
         // Silence (or a byte, which CQL never sends unasked): the session was accepted.
         Ok(Ok(_)) | Err(_) => None,
+    }
+}
+
+/// The handshake's error, with what it means where rustls's words do not say it: a node that
+/// is not listening for TLS answers the greeting with a plain CQL frame.
+fn handshake_failure(error: &std::io::Error) -> String {
+    let reason = error.to_string();
+    if reason.contains("InvalidContentType") {
+        format!("{reason}: the node answered without TLS (it has no client_encryption_options, or this is not its TLS port); connect without --scylla-ca")
+    } else {
+        reason
     }
 }

@@ -239,19 +239,26 @@ pub async fn connect(config: &ScyllaConfig) -> Result<Session, String> {
         Ok(session) => return Ok(session),
         Err(error) => error.to_string(),
     };
-    let hint = if error.to_lowercase().contains("authenticat") {
-        "check --scylla-username and --scylla-password"
-    } else {
-        "is the cluster up? check --scylla-nodes; where the nodes require TLS, --scylla-ca (and --scylla-cert with --scylla-key where they verify clients)"
-    };
     let refusal = match &config.tls {
         Some(tls) => handshake::tls_refusal(&config.nodes, tls).await,
         None => None,
     };
+    let (reason, hint) = match refusal {
+        Some(refusal) => (
+            refusal,
+            "check --scylla-ca, --scylla-cert and --scylla-key against the nodes' TLS settings",
+        ),
+        None if error.to_lowercase().contains("authenticat") => {
+            (error, "check --scylla-username and --scylla-password")
+        }
+        None => (
+            error,
+            "is the cluster up? check --scylla-nodes; where the nodes require TLS, --scylla-ca (and --scylla-cert with --scylla-key where they verify clients)",
+        ),
+    };
     Err(format!(
-        "cannot connect to {}: {} ({hint})",
-        config.nodes.join(","),
-        refusal.unwrap_or(error)
+        "cannot connect to {}: {reason} ({hint})",
+        config.nodes.join(",")
     ))
 }
 
