@@ -41,6 +41,29 @@ const OWNED: [(&str, &str); 9] = [
     ("ingress", "eu-west-sites"),
 ];
 
+/// The Secrets `region_manifest` names, with the keys its pods read from each.
+const NAMED_SECRETS: [(&str, &[&str]); 4] = [
+    ("nats-login", &["username", "password"]),
+    ("scylla-login", &["username", "password"]),
+    ("nats-eu-west-tls", &["ca.crt", "tls.crt", "tls.key"]),
+    ("scylla-eu-west-tls", &["ca.crt"]),
+];
+
+/// A Secret holding these keys (their values do not matter here: no pod runs).
+fn create_secret(cluster: &common::kube::Cluster, namespace: &str, (name, keys): (&str, &[&str])) {
+    let mut arguments = vec![
+        "create".to_owned(),
+        "secret".into(),
+        "generic".into(),
+        name.into(),
+        "-n".into(),
+        namespace.into(),
+    ];
+    arguments.extend(keys.iter().map(|key| format!("--from-literal={key}=x")));
+    let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+    cluster.kubectl_ok(&arguments);
+}
+
 /// How `kubectl get -o name` names a kind.
 fn full_kind(kind: &str) -> &'static str {
     match kind {
@@ -75,6 +98,9 @@ fn a_region_becomes_its_deployments_services_autoscalers_budgets_config_and_ingr
     let cluster = cluster();
     let namespace = cluster.namespace("op-region");
     let _operator = OperatorProcess::start(&cluster.kubeconfig, &namespace, &[]);
+    for secret in NAMED_SECRETS {
+        create_secret(cluster, &namespace, secret);
+    }
     cluster.apply_ok(
         &namespace,
         &region_manifest("registry.example.com/upline:0.1.0", 6),
@@ -128,6 +154,11 @@ fn a_region_becomes_its_deployments_services_autoscalers_budgets_config_and_ingr
         .iter()
         .map(|(kind, name)| format!("{}/{name}", full_kind(kind)))
         .chain(["secret/eu-west-admin-token".to_owned()])
+        .chain(
+            NAMED_SECRETS
+                .iter()
+                .map(|(name, _)| format!("secret/{name}")),
+        )
         .collect();
     expected.sort();
     assert_eq!(made, expected);
@@ -415,6 +446,80 @@ fn a_region_becomes_its_deployments_services_autoscalers_budgets_config_and_ingr
         reasons.contains(&"AdminTokenCreated") && reasons.contains(&"Applied"),
         "{reasons:?}"
     );
+}
+
+#[test]
+fn a_region_naming_a_missing_secret_says_which_until_it_is_there() {
+    let cluster = cluster();
+    let namespace = cluster.namespace("op-secrets");
+    let _operator = OperatorProcess::start(&cluster.kubeconfig, &namespace, &[]);
+    let [nats_login, scylla_login, nats_tls, scylla_tls] = NAMED_SECRETS;
+    create_secret(cluster, &namespace, nats_login);
+    create_secret(cluster, &namespace, scylla_login);
+    // cert-manager's Secret without the client certificate the Region asks for.
+    create_secret(cluster, &namespace, (nats_tls.0, &["ca.crt"]));
+    cluster.apply_ok(
+        &namespace,
+        &region_manifest("registry.example.com/upline:0.1.0", 6),
+    );
+
+    let region = cluster.wait_for(
+        &namespace,
+        "region",
+        "eu-west",
+        "reported the missing Secrets",
+        |region| {
+            condition(region, "Ready").is_some_and(|(_, reason, _)| reason == "SecretsMissing")
+        },
+    );
+    let (status, _, message) = condition(&region, "Ready").unwrap();
+    assert_eq!(status, "False");
+    assert_eq!(
+        message,
+        "the pods cannot start: Secret scylla-eu-west-tls (spec.store.tls.secret) does not exist; \
+         Secret nats-eu-west-tls (spec.nats.tls.secret) has no tls.crt, tls.key"
+    );
+    // The objects are applied all the same: the pods start once the Secrets are there.
+    assert!(
+        condition_is(&region, "Degraded", "False"),
+        "{:#}",
+        region["status"]
+    );
+    assert!(cluster
+        .get(&namespace, "deployment", "eu-west-api")
+        .is_some());
+
+    cluster.kubectl_ok(&["delete", "secret", "-n", &namespace, nats_tls.0]);
+    create_secret(cluster, &namespace, nats_tls);
+    create_secret(cluster, &namespace, scylla_tls);
+    let region = cluster.wait_for(
+        &namespace,
+        "region",
+        "eu-west",
+        "stopped reporting missing Secrets",
+        |region| {
+            condition(region, "Ready").is_some_and(|(_, reason, _)| reason != "SecretsMissing")
+        },
+    );
+    assert_eq!(
+        condition(&region, "Ready").unwrap().1,
+        "DeploymentsUnavailable"
+    );
+
+    let events = cluster.kubectl_ok(&["get", "events", "-n", &namespace, "-o", "json"]);
+    let events: Value = serde_json::from_str(&events).unwrap();
+    let warnings: Vec<&Value> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["reason"] == "SecretsMissing")
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning while nothing changed: {warnings:#?}"
+    );
+    assert_eq!(warnings[0]["type"], "Warning");
 }
 
 #[test]

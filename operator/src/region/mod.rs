@@ -3,6 +3,7 @@
 //! ServiceMonitor, all owned by the Region and applied server-side on every pass.
 
 pub mod objects;
+mod secrets;
 pub mod tls;
 
 use crate::apply::{apply, write_status};
@@ -21,6 +22,9 @@ use rand::RngCore;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How soon a Region naming a missing Secret is looked at again.
+const MISSING_SECRET_RECHECK: Duration = Duration::from_secs(5);
 
 /// The CRD whose presence makes the operator write ServiceMonitors.
 const SERVICE_MONITOR_CRD: &str = "servicemonitors.monitoring.coreos.com";
@@ -106,6 +110,8 @@ async fn apply_region(region: &Region, context: &Context) -> Result<Action> {
         .filter(|(_, deployment)| !available(deployment))
         .map(|(component, _)| component.name())
         .collect();
+    let missing_secrets =
+        secrets::missing(region, &Api::namespaced(client.clone(), &namespace)).await?;
     let generation = region.metadata.generation;
     set_condition(
         &mut status.conditions,
@@ -115,7 +121,40 @@ async fn apply_region(region: &Region, context: &Context) -> Result<Action> {
         "every object applied",
         generation,
     );
-    if waiting_for.is_empty() {
+    if !missing_secrets.is_empty() {
+        let message = format!("the pods cannot start: {}", missing_secrets.join("; "));
+        let said_already = region
+            .status
+            .as_ref()
+            .and_then(|status| {
+                status
+                    .conditions
+                    .iter()
+                    .find(|condition| condition.type_ == "Ready")
+            })
+            .is_some_and(|ready| ready.message == message);
+        if !said_already {
+            context
+                .event(region, true, "SecretsMissing", message.clone())
+                .await;
+        }
+        set_condition(
+            &mut status.conditions,
+            "Ready",
+            false,
+            "SecretsMissing",
+            message.clone(),
+            generation,
+        );
+        set_condition(
+            &mut status.conditions,
+            "Progressing",
+            true,
+            "SecretsMissing",
+            message,
+            generation,
+        );
+    } else if waiting_for.is_empty() {
         set_condition(
             &mut status.conditions,
             "Ready",
@@ -170,8 +209,13 @@ async fn apply_region(region: &Region, context: &Context) -> Result<Action> {
             .await;
     }
     // Owned objects wake the reconciler when they change; the timer re-checks the rest (such
-    // as a ServiceMonitor CRD installed later).
-    Ok(Action::requeue(Duration::from_secs(300)))
+    // as a ServiceMonitor CRD installed later), and soon while a named Secret is missing: the
+    // Secrets are not the Region's, so their creation wakes nothing.
+    if missing_secrets.is_empty() {
+        Ok(Action::requeue(Duration::from_secs(300)))
+    } else {
+        Ok(Action::requeue(MISSING_SECRET_RECHECK))
+    }
 }
 
 /// A Deployment is available once its controller saw the current spec and at least one

@@ -342,6 +342,10 @@ fn from_secret(variable: &str, secret: &str, key: &str) -> EnvVar {
     }
 }
 
+/// The keys of a login Secret.
+pub const USERNAME_KEY: &str = "username";
+pub const PASSWORD_KEY: &str = "password";
+
 /// The ScyllaDB role and the NATS user the pods log in as, from the Secrets the Region names.
 fn credentials(region: &Region) -> impl Iterator<Item = EnvVar> + '_ {
     let store = region
@@ -351,8 +355,8 @@ fn credentials(region: &Region) -> impl Iterator<Item = EnvVar> + '_ {
         .iter()
         .flat_map(|secret| {
             [
-                from_secret("UPLINE_SCYLLA_USERNAME", secret, "username"),
-                from_secret("UPLINE_SCYLLA_PASSWORD", secret, "password"),
+                from_secret("UPLINE_SCYLLA_USERNAME", secret, USERNAME_KEY),
+                from_secret("UPLINE_SCYLLA_PASSWORD", secret, PASSWORD_KEY),
             ]
         });
     let nats = region
@@ -362,8 +366,8 @@ fn credentials(region: &Region) -> impl Iterator<Item = EnvVar> + '_ {
         .iter()
         .flat_map(|secret| {
             [
-                from_secret("UPLINE_NATS_USER", secret, "username"),
-                from_secret("UPLINE_NATS_PASSWORD", secret, "password"),
+                from_secret("UPLINE_NATS_USER", secret, USERNAME_KEY),
+                from_secret("UPLINE_NATS_PASSWORD", secret, PASSWORD_KEY),
             ]
         });
     store.chain(nats)

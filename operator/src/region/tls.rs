@@ -5,6 +5,11 @@
 use crate::crd::{Region, TlsSecret};
 use k8s_openapi::api::core::v1::{EnvVar, SecretVolumeSource, Volume, VolumeMount};
 
+/// The keys of a TLS Secret the pods read, as cert-manager names them.
+pub const AUTHORITY_KEY: &str = "ca.crt";
+pub const CERTIFICATE_KEY: &str = "tls.crt";
+pub const PRIVATE_KEY_KEY: &str = "tls.key";
+
 /// One service's TLS: where its Secret is mounted and the variables naming its files.
 pub struct ServiceTls {
     volume: &'static str,
@@ -69,10 +74,10 @@ impl ServiceTls {
             value: Some(format!("{}/{file}", self.directory)),
             ..EnvVar::default()
         };
-        let mut files = vec![path(self.authority, "ca.crt")];
+        let mut files = vec![path(self.authority, AUTHORITY_KEY)];
         if tls.client_certificate {
-            files.push(path(self.certificate, "tls.crt"));
-            files.push(path(self.key, "tls.key"));
+            files.push(path(self.certificate, CERTIFICATE_KEY));
+            files.push(path(self.key, PRIVATE_KEY_KEY));
         }
         files
     }
