@@ -121,74 +121,13 @@ async fn apply_region(region: &Region, context: &Context) -> Result<Action> {
         "every object applied",
         generation,
     );
-    if !missing_secrets.is_empty() {
-        let message = format!("the pods cannot start: {}", missing_secrets.join("; "));
-        let said_already = region
-            .status
-            .as_ref()
-            .and_then(|status| {
-                status
-                    .conditions
-                    .iter()
-                    .find(|condition| condition.type_ == "Ready")
-            })
-            .is_some_and(|ready| ready.message == message);
-        if !said_already {
-            context
-                .event(region, true, "SecretsMissing", message.clone())
-                .await;
-        }
+    let (ready, progressing) = readiness(region, context, &missing_secrets, &waiting_for).await;
+    for (kind, (holds, reason, message)) in [("Ready", ready), ("Progressing", progressing)] {
         set_condition(
             &mut status.conditions,
-            "Ready",
-            false,
-            "SecretsMissing",
-            message.clone(),
-            generation,
-        );
-        set_condition(
-            &mut status.conditions,
-            "Progressing",
-            true,
-            "SecretsMissing",
-            message,
-            generation,
-        );
-    } else if waiting_for.is_empty() {
-        set_condition(
-            &mut status.conditions,
-            "Ready",
-            true,
-            "Available",
-            "the API and worker deployments are available",
-            generation,
-        );
-        set_condition(
-            &mut status.conditions,
-            "Progressing",
-            false,
-            "Available",
-            "nothing to roll out",
-            generation,
-        );
-    } else {
-        let message = format!(
-            "waiting for the {} deployment(s) to become available",
-            waiting_for.join(" and ")
-        );
-        set_condition(
-            &mut status.conditions,
-            "Ready",
-            false,
-            "DeploymentsUnavailable",
-            message.clone(),
-            generation,
-        );
-        set_condition(
-            &mut status.conditions,
-            "Progressing",
-            true,
-            "RollingOut",
+            kind,
+            holds,
+            reason,
             message,
             generation,
         );
@@ -215,6 +154,59 @@ async fn apply_region(region: &Region, context: &Context) -> Result<Action> {
         Ok(Action::requeue(Duration::from_secs(300)))
     } else {
         Ok(Action::requeue(MISSING_SECRET_RECHECK))
+    }
+}
+
+/// A condition's status, reason and message.
+type ConditionState = (bool, &'static str, String);
+
+/// The Region's Ready and Progressing conditions: Secrets the pods need come first (with a
+/// Warning event when what is missing changed), then the Deployments' availability.
+async fn readiness(
+    region: &Region,
+    context: &Context,
+    missing_secrets: &[String],
+    waiting_for: &[&str],
+) -> (ConditionState, ConditionState) {
+    if !missing_secrets.is_empty() {
+        let message = format!("the pods cannot start: {}", missing_secrets.join("; "));
+        let said_already = region
+            .status
+            .as_ref()
+            .and_then(|status| {
+                status
+                    .conditions
+                    .iter()
+                    .find(|condition| condition.type_ == "Ready")
+            })
+            .is_some_and(|ready| ready.message == message);
+        if !said_already {
+            context
+                .event(region, true, "SecretsMissing", message.clone())
+                .await;
+        }
+        (
+            (false, "SecretsMissing", message.clone()),
+            (true, "SecretsMissing", message),
+        )
+    } else if waiting_for.is_empty() {
+        (
+            (
+                true,
+                "Available",
+                "the API and worker deployments are available".to_owned(),
+            ),
+            (false, "Available", "nothing to roll out".to_owned()),
+        )
+    } else {
+        let message = format!(
+            "waiting for the {} deployment(s) to become available",
+            waiting_for.join(" and ")
+        );
+        (
+            (false, "DeploymentsUnavailable", message.clone()),
+            (true, "RollingOut", message),
+        )
     }
 }
 
