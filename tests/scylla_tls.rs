@@ -54,13 +54,12 @@ fn a_node_requiring_mutual_tls() {
 }
 
 fn migrate_connects_and_says_why_it_cannot(node: &str, tls: &Path) {
-    let node = node.to_owned();
     let ca = tls.join("ca.crt");
     let certificate = tls.join("client.crt");
     let key = tls.join("client.key");
 
     let with_flags = run(&mut with_files(
-        migrate(&node, "tls_flags_"),
+        migrate(node, "tls_flags_"),
         &[
             ("--scylla-ca", &ca),
             ("--scylla-cert", &certificate),
@@ -74,7 +73,7 @@ fn migrate_connects_and_says_why_it_cannot(node: &str, tls: &Path) {
         stdout(&with_flags)
     );
     // The same files from the environment, as a pod's mounted Secret gives them.
-    let from_environment = run(migrate(&node, "tls_env_")
+    let from_environment = run(migrate(node, "tls_env_")
         .env("UPLINE_SCYLLA_CA", &ca)
         .env("UPLINE_SCYLLA_CERT", &certificate)
         .env("UPLINE_SCYLLA_KEY", &key));
@@ -102,7 +101,7 @@ fn migrate_connects_and_says_why_it_cannot(node: &str, tls: &Path) {
         ),
         ("no TLS settings", vec![], "Connection"),
     ] {
-        refused_with(migrate(&node, "tls_refused_"), &files, what, reason);
+        refused_with(migrate(node, "tls_refused_"), &files, what, reason);
     }
     // TLS settings for a node that does not speak TLS (the run's shared, plain node).
     refused_with(
@@ -131,7 +130,6 @@ fn refused_with(command: Command, files: &[(&str, &Path)], what: &str, reason: &
 
 /// Refused at start, naming the flag and the file.
 fn files_holding_the_wrong_thing_are_refused_at_start(node: &str, tls: &Path) {
-    let node = node.to_owned();
     let ca = tls.join("ca.crt");
     let certificate = tls.join("client.crt");
     let key = tls.join("client.key");
@@ -149,7 +147,7 @@ fn files_holding_the_wrong_thing_are_refused_at_start(node: &str, tls: &Path) {
             "--scylla-key",
         ),
     ] {
-        let output = run(&mut with_files(migrate(&node, "tls_files_"), &files));
+        let output = run(&mut with_files(migrate(node, "tls_files_"), &files));
         let named = files.iter().find(|(given, _)| *given == flag).unwrap().1;
         assert_eq!(
             output.status.code(),
@@ -169,7 +167,7 @@ fn files_holding_the_wrong_thing_are_refused_at_start(node: &str, tls: &Path) {
         );
     }
     let half = run(&mut with_files(
-        migrate(&node, "tls_half_"),
+        migrate(node, "tls_half_"),
         &[("--scylla-cert", &certificate)],
     ));
     assert!(!half.status.success());

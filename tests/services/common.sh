@@ -21,9 +21,8 @@ stop_process() {
 
 # A certificate authority of a test server's own, the server's certificate (127.0.0.1,
 # localhost) and a client's, both signed by it, and a stranger CA the server does not know,
-# into DIR
-# (once: a resumed server keeps its certificates, until they are within a week of expiring —
-# they last 30 days, and a server's directory can outlive that): ca.crt, server.crt/.key,
+# into DIR (once: a resumed server keeps its certificates, until they are within a week of
+# expiring — they last 30 days, and a server's directory can outlive that): ca.crt, server.crt/.key,
 # client.crt/.key, stranger-ca.crt; for renewal, a second client certificate of the same CA
 # (renewed-client.crt/.key) and one of the stranger's (stranger-client.crt/.key).
 make_test_certificates() {

@@ -4,8 +4,8 @@
 //! wait for its Deployments; its Ready condition names what is missing instead.
 
 use super::objects::{PASSWORD_KEY, USERNAME_KEY};
-use super::tls::{AUTHORITY_KEY, CERTIFICATE_KEY, PRIVATE_KEY_KEY};
-use crate::crd::{Region, TlsSecret};
+use super::tls::{ServiceTls, NATS, SCYLLA};
+use crate::crd::Region;
 use crate::error::Result;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -25,15 +25,11 @@ fn login<'a>(field: &'static str, name: &'a Option<String>) -> Option<NamedSecre
     })
 }
 
-fn tls<'a>(field: &'static str, tls: &'a Option<TlsSecret>) -> Option<NamedSecret<'a>> {
-    tls.as_ref().map(|tls| NamedSecret {
-        field,
-        name: &tls.secret,
-        keys: if tls.client_certificate {
-            vec![AUTHORITY_KEY, CERTIFICATE_KEY, PRIVATE_KEY_KEY]
-        } else {
-            vec![AUTHORITY_KEY]
-        },
+fn tls<'a>(service: &ServiceTls, region: &'a Region) -> Option<NamedSecret<'a>> {
+    service.secret_keys(region).map(|(name, keys)| NamedSecret {
+        field: service.field,
+        name,
+        keys,
     })
 }
 
@@ -44,9 +40,9 @@ fn named_secrets(region: &Region) -> Vec<NamedSecret<'_>> {
             "spec.store.credentialsSecret",
             &spec.store.credentials_secret,
         ),
-        tls("spec.store.tls.secret", &spec.store.tls),
+        tls(&SCYLLA, region),
         login("spec.nats.credentialsSecret", &spec.nats.credentials_secret),
-        tls("spec.nats.tls.secret", &spec.nats.tls),
+        tls(&NATS, region),
     ]
     .into_iter()
     .flatten()
@@ -65,15 +61,12 @@ pub async fn missing(region: &Region, secrets: &Api<Secret>) -> Result<Vec<Strin
             ));
             continue;
         };
+        // `stringData` is write-only: what was written there is read back in `data`.
         let holds = |key: &str| {
             secret
                 .data
                 .as_ref()
                 .is_some_and(|data| data.contains_key(key))
-                || secret
-                    .string_data
-                    .as_ref()
-                    .is_some_and(|data| data.contains_key(key))
         };
         let absent: Vec<&str> = named
             .keys

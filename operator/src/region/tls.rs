@@ -5,13 +5,15 @@
 use crate::crd::{Region, TlsSecret};
 use k8s_openapi::api::core::v1::{EnvVar, SecretVolumeSource, Volume, VolumeMount};
 
-/// The keys of a TLS Secret the pods read, as cert-manager names them.
-pub const AUTHORITY_KEY: &str = "ca.crt";
-pub const CERTIFICATE_KEY: &str = "tls.crt";
-pub const PRIVATE_KEY_KEY: &str = "tls.key";
+/// The keys of a TLS Secret the pods read, as cert-manager names them: the authority, and the
+/// pod's certificate and key.
+const AUTHORITY_KEY: &str = "ca.crt";
+const CLIENT_KEYS: [&str; 2] = ["tls.crt", "tls.key"];
 
 /// One service's TLS: where its Secret is mounted and the variables naming its files.
 pub struct ServiceTls {
+    /// The Region's field naming the Secret.
+    pub field: &'static str,
     volume: &'static str,
     directory: &'static str,
     authority: &'static str,
@@ -21,6 +23,7 @@ pub struct ServiceTls {
 }
 
 pub const NATS: ServiceTls = ServiceTls {
+    field: "spec.nats.tls.secret",
     volume: "nats-tls",
     directory: "/etc/upline/nats-tls",
     authority: "UPLINE_NATS_CA",
@@ -30,6 +33,7 @@ pub const NATS: ServiceTls = ServiceTls {
 };
 
 pub const SCYLLA: ServiceTls = ServiceTls {
+    field: "spec.store.tls.secret",
     volume: "scylla-tls",
     directory: "/etc/upline/scylla-tls",
     authority: "UPLINE_SCYLLA_CA",
@@ -63,22 +67,31 @@ impl ServiceTls {
         })
     }
 
-    /// The files, as `upline` takes them: the authority always (`ca.crt`), the pod's
-    /// certificate and key (`tls.crt`, `tls.key`) where the servers verify clients.
+    /// The Secret the Region names for this service and the keys the pods read from it: the
+    /// authority always, the pod's certificate and key where the servers verify clients.
+    pub fn secret_keys<'a>(&self, region: &'a Region) -> Option<(&'a str, Vec<&'static str>)> {
+        (self.secret)(region).map(|tls| {
+            let mut keys = vec![AUTHORITY_KEY];
+            if tls.client_certificate {
+                keys.extend(CLIENT_KEYS);
+            }
+            (tls.secret.as_str(), keys)
+        })
+    }
+
+    /// The files, as `upline` takes them: each key of [`Self::secret_keys`] by the variable
+    /// its flag reads.
     pub fn files(&self, region: &Region) -> Vec<EnvVar> {
-        let Some(tls) = (self.secret)(region) else {
+        let Some((_, keys)) = self.secret_keys(region) else {
             return Vec::new();
         };
-        let path = |variable: &str, file: &str| EnvVar {
-            name: variable.into(),
-            value: Some(format!("{}/{file}", self.directory)),
-            ..EnvVar::default()
-        };
-        let mut files = vec![path(self.authority, AUTHORITY_KEY)];
-        if tls.client_certificate {
-            files.push(path(self.certificate, CERTIFICATE_KEY));
-            files.push(path(self.key, PRIVATE_KEY_KEY));
-        }
-        files
+        keys.into_iter()
+            .zip([self.authority, self.certificate, self.key])
+            .map(|(file, variable)| EnvVar {
+                name: variable.into(),
+                value: Some(format!("{}/{file}", self.directory)),
+                ..EnvVar::default()
+            })
+            .collect()
     }
 }
