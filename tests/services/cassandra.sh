@@ -167,15 +167,27 @@ start() {
     install_tools
     fetch_jars
     stop_quietly
-    local port storage_port
-    port=$(free_port); storage_port=$(free_port)
-    rm -rf "$node"; mkdir -p "$node"
-    write_config "$port" "$storage_port" "$node/storage"
-    echo "$port" >"$node/port"
-    free_port >"$node/jmx"
-    launch
+    local attempt launched
+    for attempt in 1 2 3; do
+      fresh_node
+      launched=0
+      launch || launched=$?
+      ((launched == 0)) && break
+      ((launched == port_taken && attempt < 3)) || exit 1
+      log "a port was taken meanwhile (attempt $attempt); picking new ones"
+    done
   fi
   print_address
+}
+
+# An empty node directory with a configuration on new ports.
+fresh_node() {
+  local port storage_port
+  port=$(free_port); storage_port=$(free_port)
+  rm -rf "$node"; mkdir -p "$node"
+  write_config "$port" "$storage_port" "$node/storage"
+  echo "$port" >"$node/port"
+  free_port >"$node/jmx"
 }
 
 # Whether the running node holds so many tables (every test run leaves a thousand or so, a
@@ -199,7 +211,7 @@ resume() {
   else
     [[ -f $node/conf/cassandra.yaml && -f $node/port ]] || { log "no node to resume in $node"; exit 1; }
     stop_quietly
-    launch
+    launch || exit 1
   fi
   print_address
 }
@@ -210,6 +222,11 @@ print_address() {
   if [[ -f $node/tls/ca.crt ]]; then echo "UPLINE_CASSANDRA_TLS_DIR=$node/tls"; fi
 }
 
+# launch's status when the node lost one of its ports to another process before binding it.
+port_taken=3
+
+# Starts the node on its configuration; waits until it answers CQL. Returns 1 when it exited,
+# $port_taken when that was because a port was taken.
 launch() {
     local port jmx
     port=$(cat "$node/port"); jmx=$(cat "$node/jmx")
@@ -264,11 +281,16 @@ launch() {
     local waited=0
     until answering; do
       if ! kill -0 "$(cat "$node/pid")" 2>/dev/null; then
+        rm -f "$node/pid"
+        if grep -q "Address already in use" "$node/stdout.log" "$node/system.log"; then
+          log "Cassandra could not bind a port: $(grep -m1 -o "Failed to bind port [0-9]*" "$node/stdout.log")"
+          return "$port_taken"
+        fi
         log "Cassandra exited during start; last lines of its logs:"
-        tail -20 "$node/stdout.log" "$node/system.log" >&2
-        exit 1
+        tail -n 20 "$node/stdout.log" "$node/system.log" >&2
+        return 1
       fi
-      ((waited++ < 180)) || { log "no CQL answer after 180 s"; tail -20 "$node/system.log" >&2; exit 1; }
+      ((waited++ < 180)) || { log "no CQL answer after 180 s"; tail -n 20 "$node/system.log" >&2; exit 1; }
       sleep 1
     done
     log "ready after ${waited} s"

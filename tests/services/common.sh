@@ -1,8 +1,28 @@
 # Shell helpers shared by the service scripts of tests/services (sourced, not run).
 
-# A TCP port free on the loopback now.
+# A TCP port free on the loopback now, chosen below the kernel's ephemeral range: a port the
+# kernel picked (bind to port 0) is one it also hands to outgoing connections, and a server that
+# takes seconds to bind (Cassandra) lost its port that way to a test's client socket.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 - <<'PY'
+import random, socket
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+        ephemeral_low = int(ports.read().split()[0])
+except OSError:
+    ephemeral_low = 32768
+for _ in range(200):
+    s = socket.socket()
+    port = random.randrange(10000, ephemeral_low) if ephemeral_low > 11000 else 0
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(s.getsockname()[1])
+    break
+else:
+    raise SystemExit("free_port: no free port below the ephemeral range")
+PY
 }
 
 # Stops the process whose pid is in PID_FILE: SIGTERM, up to TRIES checks SECONDS apart for

@@ -256,13 +256,13 @@ await() {
     if ! kill -0 "$(cat "$server/$process.pid")" 2>/dev/null; then
       if grep -q "address already in use" "$server/$process.log"; then return 3; fi
       log "$process exited; the end of $server/$process.log:"
-      tail -30 "$server/$process.log" >&2
+      tail -n 30 "$server/$process.log" >&2
       stop_servers # etcd, when the apiserver died
       exit 1
     fi
     if ((SECONDS >= deadline)); then
       log "$process not ready after $seconds s; the end of $server/$process.log:"
-      tail -30 "$server/$process.log" >&2
+      tail -n 30 "$server/$process.log" >&2
       stop_servers
       exit 1
     fi
@@ -343,7 +343,7 @@ case $command in
       ((launched == 0)) && break
       log "a port was taken meanwhile (attempt $attempt); picking new ones"
       stop_servers
-      ((attempt < 5)) || { tail -20 "$server/etcd.log" "$server/apiserver.log" >&2; exit 1; }
+      ((attempt < 5)) || { tail -n 20 "$server/etcd.log" "$server/apiserver.log" >&2; exit 1; }
       pick_ports fresh
     done
     write_kubeconfigs

@@ -155,7 +155,7 @@ launch() {
       # side): `start` picks new ports and tries again.
       if grep -q "address already in use" "$server/nats.log"; then return 3; fi
       log "nats-server exited; the end of $server/nats.log:"
-      tail -20 "$server/nats.log" >&2
+      tail -n 20 "$server/nats.log" >&2
       exit 1
     fi
     ((waited++ < 300)) || { log "not healthy after 30 s (see $server/nats.log)"; exit 1; }
@@ -178,7 +178,7 @@ case $command in
       launch || launched=$?
       ((launched == 0)) && break
       log "a port was taken meanwhile (attempt $attempt); picking new ones"
-      ((attempt < 5)) || { tail -20 "$server/nats.log" >&2; exit 1; }
+      ((attempt < 5)) || { tail -n 20 "$server/nats.log" >&2; exit 1; }
     done
     print_env
     ;;
