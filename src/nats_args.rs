@@ -125,7 +125,8 @@ pub async fn or_nats_trouble<T>(
         .map(|reason| format!("connecting fails: {reason}; "))
         .unwrap_or_default();
     Err(format!(
-        "{error} ({cause}is NATS running at {url}? if its servers ask for credentials, check --nats-user and --nats-password, or --nats-token; if they use TLS, check --nats-ca (and --nats-cert with --nats-key where they verify clients))"
+        "{error} ({cause}is NATS running at {url}? {})",
+        worker::bus::diagnosis::SETTINGS_HINT
     ))
 }
 

@@ -6,10 +6,14 @@
 
 mod common;
 
-use common::nats::{nats_url, own_nats_with, unique, OwnServer};
+use common::event_stream::StreamReader;
+use common::nats::{nats_url, own_nats_with, resume_nats, stop_nats, unique, OwnServer};
 use common::process::{run, stderr, with_files};
+use common::serve::{start_with_env, ServeProcess};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 /// `upline dlq list` on `url`, with none of the caller's NATS settings.
 fn dead_letters(url: &str) -> Command {
@@ -209,4 +213,94 @@ fn files_that_hold_the_wrong_thing_are_refused_at_start_naming_the_flag() {
     ));
     assert!(!half.status.success());
     assert!(stderr(&half).contains("--nats-key"), "{}", stderr(&half));
+}
+
+/// cert-manager renews a certificate by rewriting the files of its Secret under a running pod.
+/// `upline serve` reads them again whenever it connects, so no restart is needed: across a NATS
+/// restart, files that came to hold a stranger's certificate are refused and the log says why;
+/// once they hold a renewed certificate of the same authority, the process connects again and
+/// the events that waited in its outbox reach the stream, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_uses_renewed_certificate_files_when_it_reconnects() {
+    let (server, url, tls) = mutual_tls_server();
+    let mounted = tempfile::tempdir().unwrap();
+    let mount = |certificate: &str| {
+        for extension in ["crt", "key"] {
+            let from = tls.join(format!("{certificate}.{extension}"));
+            // Written beside and renamed, as the kubelet swaps a Secret's files.
+            let staged = mounted.path().join(format!("staged.{extension}"));
+            std::fs::copy(&from, &staged).unwrap();
+            std::fs::rename(&staged, mounted.path().join(format!("client.{extension}"))).unwrap();
+        }
+    };
+    mount("client");
+    store::tls::use_ring_by_default();
+    worker::bus::tls::set_tls(worker::bus::tls::TlsFiles {
+        roots: Some(tls.join("ca.crt")),
+        client: Some(worker::bus::tls::ClientCertificate {
+            certificate: tls.join("client.crt"),
+            key: tls.join("client.key"),
+        }),
+    })
+    .expect("the test's own NATS settings");
+
+    let prefix = unique("RENEWAL");
+    let work = tempfile::tempdir().unwrap();
+    let serve = start_with_env(
+        &work.path().join("data"),
+        &[
+            "--nats".into(),
+            url.clone(),
+            "--stream-prefix".into(),
+            prefix.clone(),
+            "--nats-ca".into(),
+            tls.join("ca.crt").display().to_string(),
+            "--nats-cert".into(),
+            mounted.path().join("client.crt").display().to_string(),
+            "--nats-key".into(),
+            mounted.path().join("client.key").display().to_string(),
+        ],
+        &[("UPLINE_LOG", "info")],
+    );
+    let plan = json!({ "name": "renewal", "currency": "USD", "ranks": [{ "name": "Member" }], "bonuses": { "unilevel": { "levels": [0.10] } } });
+    let key = serve.tenant("acme", plan).await;
+    serve.enroll_tree(&key, 3, 2, "2026-01-01").await;
+    StreamReader::new(&url, &prefix)
+        .await
+        .read_until(3, 0)
+        .await;
+
+    stop_nats(&server.0);
+    said_after(&serve, 0, "connection lost").await;
+    mount("stranger-client");
+    let swapped = serve.said().len();
+    resume_nats(&server.0);
+    let refusal = said_after(&serve, swapped, "connecting fails").await;
+    assert!(
+        refusal.contains("UnknownCA"),
+        "the refusal of the stranger's certificate, in words: {refusal}"
+    );
+    serve.enroll_tree_from(&key, 3..5, 2, "2026-01-01").await;
+
+    mount("renewed-client");
+    let renewed = serve.said().len();
+    said_after(&serve, renewed, "connected again").await;
+    let mut reader = StreamReader::new(&url, &prefix).await;
+    reader.read_until(5, 0).await;
+    reader.assert_each_once(5, 0);
+}
+
+/// The first line containing `needle` that `serve` wrote after its first `from` bytes of
+/// standard error; fails after two minutes without one (a hang detector, not a timing test).
+async fn said_after(serve: &ServeProcess, from: usize, needle: &str) -> String {
+    for _ in 0..600 {
+        if let Some(line) = serve.said()[from..]
+            .lines()
+            .find(|line| line.contains(needle))
+        {
+            return line.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("serve never said {needle:?}:\n{}", serve.said());
 }

@@ -46,6 +46,7 @@ pub fn commissions_in_folder(folder: &Path, plan: &Path, period: &str, out: &Pat
 
 #[allow(dead_code)]
 pub mod cassandra;
+pub mod event_stream;
 pub mod kube;
 pub mod nats;
 pub mod process;

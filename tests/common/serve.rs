@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 pub const ADMIN_TOKEN: &str = "cli-test-admin-token";
 
@@ -14,6 +15,8 @@ pub struct ServeProcess {
     pub child: Child,
     pub base: String,
     pub client: Client,
+    /// Everything it wrote to standard error so far.
+    stderr: Arc<Mutex<String>>,
 }
 
 /// Starts `upline serve --data DATA` on a free port and waits until it listens.
@@ -38,14 +41,19 @@ pub fn start_with_env(data: &Path, arguments: &[String], env: &[(&str, &str)]) -
         .stderr(Stdio::piped())
         .spawn()
         .expect("upline serve starts");
-    let stderr = child.stderr.take().unwrap();
+    let pipe = child.stderr.take().unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let kept = stderr.clone();
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
             if let Some(address) = line.split("listening on ").nth(1) {
                 let _ = sender.send(address.split_whitespace().next().unwrap().to_owned());
             }
             eprintln!("[serve] {line}");
+            let mut kept = kept.lock().unwrap();
+            kept.push_str(&line);
+            kept.push('\n');
         }
     });
     let base = receiver
@@ -55,6 +63,7 @@ pub fn start_with_env(data: &Path, arguments: &[String], env: &[(&str, &str)]) -
         child,
         base,
         client: Client::new(),
+        stderr,
     }
 }
 
@@ -86,6 +95,11 @@ impl ServeProcess {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         None
+    }
+
+    /// What it wrote to standard error so far.
+    pub fn said(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     /// SIGTERM and wait: a graceful stop.
@@ -147,7 +161,19 @@ impl ServeProcess {
 
     /// Enrolls `d0` .. `d{count - 1}`, each sponsored by `d{(n - 1) / branching}`.
     pub async fn enroll_tree(&self, key: &str, count: usize, branching: usize, joined_on: &str) {
-        for n in 0..count {
+        self.enroll_tree_from(key, 0..count, branching, joined_on)
+            .await
+    }
+
+    /// [`enroll_tree`]'s distributors `numbers` only (the tree grown further).
+    pub async fn enroll_tree_from(
+        &self,
+        key: &str,
+        numbers: std::ops::Range<usize>,
+        branching: usize,
+        joined_on: &str,
+    ) {
+        for n in numbers {
             let sponsor = (n > 0).then(|| format!("d{}", (n - 1) / branching));
             let body =
                 json!({ "id": format!("d{n}"), "sponsor_id": sponsor, "joined_on": joined_on });

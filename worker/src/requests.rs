@@ -92,7 +92,8 @@ impl Requester {
 }
 
 async fn connect(url: &str) -> BusResult<async_nats::Client> {
-    crate::bus::identity::connect_options()
+    let options = crate::bus::identity::connect_options();
+    crate::bus::connection_log::with_connection_log(options, url)
         .retry_on_initial_connect()
         .connect(crate::bus::jetstream::server_list(url))
         .await

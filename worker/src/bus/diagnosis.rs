@@ -8,6 +8,9 @@ use std::time::Duration;
 
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What to check when the servers cannot be used, naming the command-line settings.
+pub const SETTINGS_HINT: &str = "if its servers ask for credentials, check --nats-user and --nats-password, or --nats-token; if they use TLS, check --nats-ca (and --nats-cert with --nats-key where they verify clients)";
+
 /// One attempt to connect with the process's settings; the reason it failed, with the causes
 /// underneath, or None when it connected.
 pub async fn connect_failure(urls: &str) -> Option<String> {

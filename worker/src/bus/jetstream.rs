@@ -60,7 +60,8 @@ impl JetStreamBus {
     /// Connects (retrying in the background while the server is away) and creates the stream
     /// if it does not exist.
     pub async fn connect(url: &str, spec: StreamSpec) -> BusResult<JetStreamBus> {
-        let client = super::identity::connect_options()
+        let client = super::identity::connect_options();
+        let client = super::connection_log::with_connection_log(client, url)
             .retry_on_initial_connect()
             .connection_timeout(REQUEST_TIMEOUT)
             .connect(server_list(url))

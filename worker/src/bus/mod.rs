@@ -18,6 +18,7 @@
 //!   redeliveries may come after later events, so consumers must tolerate both duplicates and
 //!   events out of order.
 
+pub(crate) mod connection_log;
 pub mod diagnosis;
 pub mod identity;
 pub mod jetstream;
