@@ -2,7 +2,8 @@
 //! lost, why connecting again fails, and when it is back. The client reconnects in the
 //! background on its own and says only "TLS error" or "IO error" when an attempt fails, so a
 //! process whose certificate was refused, or whose servers are away, looked merely slow. The
-//! reason comes from one fresh attempt ([`super::diagnosis`]), made once per kind of failure.
+//! reason comes from one fresh attempt of its own ([`super::diagnosis`]), made at most every
+//! [`DIAGNOSIS_INTERVAL`], and is logged once until it changes.
 //!
 //! A process holds several connections to the same servers (the relay, each consumer, the
 //! requests between regions). They report through one record per server list, so an outage is
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The fewest seconds between two diagnosing attempts on one server list: the client retries
+/// The shortest time between two diagnosing attempts on one server list: the client retries
 /// every few seconds, and the diagnosis should not double the load on servers coming back.
 const DIAGNOSIS_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -47,16 +48,32 @@ pub(crate) fn with_connection_log(options: ConnectOptions, urls: &str) -> Connec
     })
 }
 
+/// `urls` as logged: a URL may carry a user and password (`nats://user:secret@host:4222`),
+/// and logs travel further than the process's settings.
+fn shown(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}***@{}", &url[..scheme + 3], &url[at + 1..])
+            }
+            (None, Some(at)) => format!("***@{}", &url[at + 1..]),
+            _ => url.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn log_event(urls: &str, event: Event) {
+    let shown = shown(urls);
     match event {
         Event::Connected => {
             if with_record(urls, connected) {
-                tracing::info!("NATS {urls}: connected again");
+                tracing::info!("NATS {shown}: connected again");
             }
         }
         Event::Disconnected => {
             if with_record(urls, lost) {
-                tracing::warn!("NATS {urls}: connection lost; reconnecting in the background");
+                tracing::warn!("NATS {shown}: connection lost; reconnecting in the background");
             }
         }
         Event::ClientError(_) => {
@@ -64,12 +81,12 @@ fn log_event(urls: &str, event: Event) {
                 tokio::spawn(explain_failure(urls.to_owned()));
             }
         }
-        Event::ServerError(error) => tracing::warn!("NATS {urls}: the server says {error}"),
+        Event::ServerError(error) => tracing::warn!("NATS {shown}: the server says {error}"),
         Event::SlowConsumer(subscription) => tracing::warn!(
-            "NATS {urls}: subscription {subscription} falls behind; the server drops its messages"
+            "NATS {shown}: subscription {subscription} falls behind; the server drops its messages"
         ),
         Event::LameDuckMode => {
-            tracing::info!("NATS {urls}: a server is shutting down; moving to another")
+            tracing::info!("NATS {shown}: a server is shutting down; moving to another")
         }
         Event::Draining | Event::Closed => {}
     }
@@ -126,7 +143,8 @@ async fn explain_failure(urls: String) {
     let reason = super::diagnosis::connect_failure(&urls).await;
     if let Some(reason) = with_record(&urls, |record| diagnosed(record, reason)) {
         tracing::warn!(
-            "NATS {urls}: connecting fails: {reason}; retrying in the background ({})",
+            "NATS {}: connecting fails: {reason}; retrying in the background ({})",
+            shown(&urls),
             super::diagnosis::SETTINGS_HINT
         );
     }
@@ -135,6 +153,14 @@ async fn explain_failure(urls: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_not_logged() {
+        assert_eq!(
+            shown("nats://relay:s3cret@a:4222,nats://b:4222,tls://token@c:4222,user:pw@d:4222"),
+            "nats://***@a:4222,nats://b:4222,tls://***@c:4222,***@d:4222"
+        );
+    }
 
     #[test]
     fn an_absence_is_told_when_it_starts_and_when_it_ends() {
