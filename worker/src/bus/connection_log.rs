@@ -32,9 +32,17 @@ struct Record {
 enum State {
     #[default]
     NeverConnected,
+    /// Never connected, and attempts fail.
+    Unreachable,
     Connected,
-    /// Lost, or attempts failing since.
-    Away,
+    /// Connected once; lost, and not back.
+    Lost,
+}
+
+impl State {
+    fn away(self) -> bool {
+        matches!(self, State::Unreachable | State::Lost)
+    }
 }
 
 static RECORDS: Mutex<BTreeMap<String, Record>> = Mutex::new(BTreeMap::new());
@@ -66,11 +74,11 @@ fn shown(urls: &str) -> String {
 fn log_event(urls: &str, event: Event) {
     let shown = shown(urls);
     match event {
-        Event::Connected => {
-            if with_record(urls, connected) {
-                tracing::info!("NATS {shown}: connected again");
-            }
-        }
+        Event::Connected => match with_record(urls, connected) {
+            State::Lost => tracing::info!("NATS {shown}: connected again"),
+            State::Unreachable => tracing::info!("NATS {shown}: connected"),
+            State::NeverConnected | State::Connected => {}
+        },
         Event::Disconnected => {
             if with_record(urls, lost) {
                 tracing::warn!("NATS {shown}: connection lost; reconnecting in the background");
@@ -99,24 +107,25 @@ fn with_record<T>(urls: &str, change: impl FnOnce(&mut Record) -> T) -> T {
     change(records.entry(urls.to_owned()).or_default())
 }
 
-/// A connection is up; whether that ends an absence worth telling.
-fn connected(record: &mut Record) -> bool {
-    let was_away = record.state == State::Away;
-    record.state = State::Connected;
+/// A connection is up; the state it ends (an absence is worth telling).
+fn connected(record: &mut Record) -> State {
     record.reason = None;
-    was_away
+    std::mem::replace(&mut record.state, State::Connected)
 }
 
 /// A connection was lost; whether it is the first news of it.
 fn lost(record: &mut Record) -> bool {
     let was_connected = record.state == State::Connected;
-    record.state = State::Away;
+    record.state = State::Lost;
     was_connected
 }
 
 /// An attempt failed at `now`; whether to diagnose why (none running, none lately).
 fn failing(record: &mut Record, now: Instant) -> bool {
-    record.state = State::Away;
+    record.state = match record.state {
+        State::NeverConnected | State::Unreachable => State::Unreachable,
+        State::Connected | State::Lost => State::Lost,
+    };
     let due = record
         .diagnosed_at
         .is_none_or(|at| now.duration_since(at) >= DIAGNOSIS_INTERVAL);
@@ -131,7 +140,7 @@ fn failing(record: &mut Record, now: Instant) -> bool {
 /// The diagnosis found `reason` (None: its attempt connected); whether it is news to log.
 fn diagnosed(record: &mut Record, reason: Option<String>) -> Option<String> {
     record.diagnosing = false;
-    let reason = reason.filter(|_| record.state == State::Away)?;
+    let reason = reason.filter(|_| record.state.away())?;
     (record.reason.as_ref() != Some(&reason)).then(|| {
         record.reason = Some(reason.clone());
         reason
@@ -165,11 +174,27 @@ mod tests {
     #[test]
     fn an_absence_is_told_when_it_starts_and_when_it_ends() {
         let mut record = Record::default();
-        assert!(!connected(&mut record), "the first connection is no news");
+        assert_eq!(
+            connected(&mut record),
+            State::NeverConnected,
+            "the first connection is no news"
+        );
         assert!(lost(&mut record));
         assert!(!lost(&mut record), "a second connection lost the same way");
-        assert!(connected(&mut record));
-        assert!(!connected(&mut record));
+        failing(&mut record, Instant::now());
+        assert_eq!(connected(&mut record), State::Lost, "back again");
+        assert_eq!(connected(&mut record), State::Connected);
+    }
+
+    #[test]
+    fn servers_away_from_the_start_are_told_when_first_reached() {
+        let mut record = Record::default();
+        assert!(failing(&mut record, Instant::now()));
+        assert_eq!(
+            diagnosed(&mut record, Some("Connection refused".into())),
+            Some("Connection refused".into())
+        );
+        assert_eq!(connected(&mut record), State::Unreachable);
     }
 
     #[test]
