@@ -1,11 +1,15 @@
 //! `upline worker` and `upline dlq` as an operator runs them, on a real nats-server: the worker
 //! relays an embedded store's outbox and applies its orders to volumes, buries a poison event,
 //! and `upline dlq` lists and replays it. Across regions, a home region's worker applies the
-//! orders taken in another region.
+//! orders taken in another region. A worker tells its operators when NATS goes away, why it
+//! cannot connect again, and when it is back.
 
 mod common;
 
-use common::nats::{nats_url, own_nats_with, remove_nats};
+use common::nats::{
+    nats_url, own_nats, own_nats_with, remove_nats, resume_nats, stop_nats, unique, OwnServer,
+};
+use common::worker::{wait_for, Worker};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -261,4 +265,56 @@ async fn a_home_regions_worker_applies_the_orders_taken_in_another_region() {
     for name in [&eu_name, &us_name] {
         remove_nats(name);
     }
+}
+
+/// The worker holds several connections to its NATS server (the relay's, the consumers', the
+/// dead letters'). When the server stops, its log says so once, then why connecting fails, and
+/// once the server is back, that it is connected again; it then stops cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_logs_a_nats_outage_once_with_its_reason_and_its_end() {
+    let name = unique("worker-outage").to_lowercase();
+    let url = own_nats(&name);
+    let _removes = OwnServer(name.clone());
+    let data = tempfile::tempdir().unwrap();
+    let worker = Worker::start_with_env(
+        data.path(),
+        &[
+            "--nats".into(),
+            url.clone(),
+            "--stream-prefix".into(),
+            unique("OUTAGE"),
+        ],
+        &[("UPLINE_LOG", "info")],
+    );
+    let said_within = |needle: &'static str| {
+        let worker = &worker;
+        async move {
+            let said = wait_for(Duration::from_secs(120), || worker.said().contains(needle)).await;
+            assert!(said, "the worker never said {needle:?}:\n{}", worker.said());
+        }
+    };
+    said_within("upline worker: region").await;
+
+    stop_nats(&name);
+    said_within("connecting fails: IO error: Connection refused").await;
+    resume_nats(&name);
+    said_within("connected again").await;
+
+    let said = worker.said();
+    // Told once however many connections were lost; a connection that came back after
+    // another may tell its return again.
+    for news in ["connection lost", "Connection refused"] {
+        assert_eq!(said.matches(news).count(), 1, "{news:?} in:\n{said}");
+    }
+    assert!(
+        said.contains(&format!(
+            "NATS {url}: connection lost; reconnecting in the background"
+        )),
+        "{said}"
+    );
+    assert!(
+        !said.contains("async_nats"),
+        "the client's own lines: {said}"
+    );
+    worker.stop();
 }

@@ -14,6 +14,16 @@ pub struct Worker {
 
 impl Worker {
     pub fn start(data: &std::path::Path, arguments: &[String], failpoint: Option<&str>) -> Worker {
+        let failpoint = failpoint.map(|failpoint| ("UPLINE_FAILPOINT", failpoint));
+        Worker::start_with_env(data, arguments, failpoint.as_slice())
+    }
+
+    /// [`Worker::start`] with more environment variables (`UPLINE_LOG=info`).
+    pub fn start_with_env(
+        data: &std::path::Path,
+        arguments: &[String],
+        env: &[(&str, &str)],
+    ) -> Worker {
         let mut command = Command::new(env!("CARGO_BIN_EXE_upline"));
         command
             .arg("worker")
@@ -21,10 +31,8 @@ impl Worker {
             .arg(data)
             .args(arguments)
             .env("UPLINE_LOG", "warn")
+            .envs(env.iter().copied())
             .stderr(Stdio::piped());
-        if let Some(failpoint) = failpoint {
-            command.env("UPLINE_FAILPOINT", failpoint);
-        }
         let mut child = command.spawn().expect("upline worker starts");
         let stderr = Arc::new(Mutex::new(String::new()));
         let pipe = child.stderr.take().unwrap();
