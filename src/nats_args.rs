@@ -125,7 +125,8 @@ pub async fn or_nats_trouble<T>(
         .map(|reason| format!("connecting fails: {reason}; "))
         .unwrap_or_default();
     Err(format!(
-        "{error} ({cause}is NATS running at {url}? {})",
+        "{error} ({cause}is NATS running at {}? {})",
+        worker::bus::diagnosis::without_credentials(url),
         worker::bus::diagnosis::SETTINGS_HINT
     ))
 }

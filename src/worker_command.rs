@@ -34,7 +34,9 @@ distributors residing here.\n\n\
 With --closes it also closes the periods of the tenants created with a close schedule (every month \
 or ISO week, some hours after it ended): closed, committed and posted under a lease per period; \
 and it restates closed periods for refunds (durable consumer `restatements` of the stream's \
-order.refunded events), under the same lease: run `upline serve --no-closes` beside it.\n\nLogs go to standard error (UPLINE_LOG, default info), among them when the NATS connection is lost, why connecting again fails and when it is back."
+order.refunded events), under the same lease: run `upline serve --no-closes` beside it.\n\n\
+Logs go to standard error (UPLINE_LOG, default info), among them when the NATS connection is \
+lost, why connecting again fails and when it is back."
 )]
 pub struct WorkerArgs {
     #[command(flatten)]

@@ -53,6 +53,14 @@ fn workers_connect_as_their_user_and_say_what_to_check_without_it() {
                 .args(["--nats-user", "upline-worker"])
                 .args(["--nats-password", "not-the-password"])),
         ),
+        (
+            "a wrong password in the URL",
+            run(&mut dead_letters(&url.replacen(
+                "://",
+                "://upline-worker:not-the-password@",
+                1,
+            ))),
+        ),
     ] {
         assert!(!output.status.success(), "{what}: dlq list succeeded");
         assert!(
@@ -62,7 +70,8 @@ fn workers_connect_as_their_user_and_say_what_to_check_without_it() {
         );
         assert!(
             !stderr(&output).contains("not-the-password"),
-            "the password is never printed"
+            "{what}: the password is never printed: {}",
+            stderr(&output)
         );
     }
     let half = run(dead_letters(&url).args(["--nats-user", "upline-worker"]));

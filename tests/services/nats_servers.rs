@@ -27,8 +27,6 @@ fn nats_command(command: &str, name: &str) -> String {
 /// What `nats.sh start|resume` printed.
 pub struct NatsServer {
     pub client: String,
-    /// The monitoring endpoint's URL (`/jsz`, `/varz`).
-    pub monitor: String,
     /// The leaf node port's URL, when the server accepts leaf connections.
     pub leaf: Option<String>,
     /// The folder of the server's certificates, when it speaks TLS (`UPLINE_NATS_TLS`).
@@ -64,7 +62,6 @@ fn nats_command_with(command: &str, name: &str, shape: &[(&str, &str)]) -> NatsS
     };
     NatsServer {
         client: value("UPLINE_NATS=").unwrap_or_default(),
-        monitor: value("UPLINE_NATS_MONITOR=").unwrap_or_default(),
         leaf: value("UPLINE_NATS_LEAF="),
         tls_dir: value("UPLINE_NATS_TLS_DIR="),
     }

@@ -56,23 +56,8 @@ pub(crate) fn with_connection_log(options: ConnectOptions, urls: &str) -> Connec
     })
 }
 
-/// `urls` as logged: a URL may carry a user and password (`nats://user:secret@host:4222`),
-/// and logs travel further than the process's settings.
-fn shown(urls: &str) -> String {
-    urls.split(',')
-        .map(|url| match (url.find("://"), url.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                format!("{}***@{}", &url[..scheme + 3], &url[at + 1..])
-            }
-            (None, Some(at)) => format!("***@{}", &url[at + 1..]),
-            _ => url.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 fn log_event(urls: &str, event: Event) {
-    let shown = shown(urls);
+    let shown = super::diagnosis::without_credentials(urls);
     match event {
         Event::Connected => match with_record(urls, connected) {
             State::Lost => tracing::info!("NATS {shown}: connected again"),
@@ -153,7 +138,7 @@ async fn explain_failure(urls: String) {
     if let Some(reason) = with_record(&urls, |record| diagnosed(record, reason)) {
         tracing::warn!(
             "NATS {}: connecting fails: {reason}; retrying in the background ({})",
-            shown(&urls),
+            super::diagnosis::without_credentials(&urls),
             super::diagnosis::SETTINGS_HINT
         );
     }
@@ -162,14 +147,6 @@ async fn explain_failure(urls: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_in_urls_are_not_logged() {
-        assert_eq!(
-            shown("nats://relay:s3cret@a:4222,nats://b:4222,tls://token@c:4222,user:pw@d:4222"),
-            "nats://***@a:4222,nats://b:4222,tls://***@c:4222,***@d:4222"
-        );
-    }
 
     #[test]
     fn an_absence_is_told_when_it_starts_and_when_it_ends() {

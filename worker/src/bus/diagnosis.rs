@@ -39,3 +39,33 @@ pub async fn connect_failure(urls: &str) -> Option<String> {
     }
     Some(reason)
 }
+
+/// `urls` as shown in logs and messages: a URL may carry a user and password
+/// (`nats://user:secret@host:4222`), and those travel further than the process's settings.
+pub fn without_credentials(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}***@{}", &url[..scheme + 3], &url[at + 1..])
+            }
+            (None, Some(at)) => format!("***@{}", &url[at + 1..]),
+            _ => url.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_not_shown() {
+        assert_eq!(
+            without_credentials(
+                "nats://relay:s3cret@a:4222,nats://b:4222,tls://token@c:4222,user:pw@d:4222"
+            ),
+            "nats://***@a:4222,nats://b:4222,tls://***@c:4222,***@d:4222"
+        );
+    }
+}
