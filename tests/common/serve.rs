@@ -1,10 +1,10 @@
 //! `upline serve` as a child process on a loopback port, and a small HTTP client for it.
 #![allow(dead_code)]
 
+use super::process::keep_stderr;
 use futures_util::StreamExt;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -41,19 +41,10 @@ pub fn start_with_env(data: &Path, arguments: &[String], env: &[(&str, &str)]) -
         .stderr(Stdio::piped())
         .spawn()
         .expect("upline serve starts");
-    let pipe = child.stderr.take().unwrap();
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let kept = stderr.clone();
     let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if let Some(address) = line.split("listening on ").nth(1) {
-                let _ = sender.send(address.split_whitespace().next().unwrap().to_owned());
-            }
-            eprintln!("[serve] {line}");
-            let mut kept = kept.lock().unwrap();
-            kept.push_str(&line);
-            kept.push('\n');
+    let stderr = keep_stderr(child.stderr.take().unwrap(), "serve", move |line| {
+        if let Some(address) = line.split("listening on ").nth(1) {
+            let _ = sender.send(address.split_whitespace().next().unwrap().to_owned());
         }
     });
     let base = receiver

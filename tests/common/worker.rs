@@ -1,7 +1,7 @@
 //! `upline worker` as a child process, for the tests of closes and restatements.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use super::process::keep_stderr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,17 +34,7 @@ impl Worker {
             .envs(env.iter().copied())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("upline worker starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let pipe = child.stderr.take().unwrap();
-        let kept = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                eprintln!("[worker] {line}");
-                let mut kept = kept.lock().unwrap();
-                kept.push_str(&line);
-                kept.push('\n');
-            }
-        });
+        let stderr = keep_stderr(child.stderr.take().unwrap(), "worker", |_| {});
         Worker { child, stderr }
     }
 

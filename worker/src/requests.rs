@@ -92,9 +92,7 @@ impl Requester {
 }
 
 async fn connect(url: &str) -> BusResult<async_nats::Client> {
-    let options = crate::bus::identity::connect_options();
-    crate::bus::connection_log::with_connection_log(options, url)
-        .retry_on_initial_connect()
+    crate::bus::connection_log::long_lived_options(url)
         .connect(crate::bus::jetstream::server_list(url))
         .await
         .map_err(|error| BusError::Unavailable(format!("{url}: {error}")))

@@ -47,17 +47,22 @@ impl State {
 
 static RECORDS: Mutex<BTreeMap<String, Record>> = Mutex::new(BTreeMap::new());
 
-/// `options` with their connection's events logged under `urls` (the servers they connect to).
-pub(crate) fn with_connection_log(options: ConnectOptions, urls: &str) -> ConnectOptions {
+/// The options of a connection that lives as long as the process: the process's identity and
+/// TLS, retrying in the background from the first attempt on, its events logged under `urls`
+/// (the servers it connects to).
+pub(crate) fn long_lived_options(urls: &str) -> ConnectOptions {
     let urls = urls.to_owned();
-    options.event_callback(move |event| {
-        let urls = urls.clone();
-        async move { log_event(&urls, event) }
-    })
+    let shown = super::diagnosis::without_credentials(&urls);
+    super::identity::connect_options()
+        .retry_on_initial_connect()
+        .event_callback(move |event| {
+            log_event(&urls, &shown, event);
+            async {}
+        })
 }
 
-fn log_event(urls: &str, event: Event) {
-    let shown = super::diagnosis::without_credentials(urls);
+/// Logs `event` of a connection to `urls`, shown as `shown`.
+fn log_event(urls: &str, shown: &str, event: Event) {
     match event {
         Event::Connected => match with_record(urls, connected) {
             State::Lost => tracing::info!("NATS {shown}: connected again"),
@@ -71,7 +76,7 @@ fn log_event(urls: &str, event: Event) {
         }
         Event::ClientError(_) => {
             if with_record(urls, |record| failing(record, Instant::now())) {
-                tokio::spawn(explain_failure(urls.to_owned()));
+                tokio::spawn(explain_failure(urls.to_owned(), shown.to_owned()));
             }
         }
         Event::ServerError(error) => tracing::warn!("NATS {shown}: the server says {error}"),
@@ -133,12 +138,11 @@ fn diagnosed(record: &mut Record, reason: Option<String>) -> Option<String> {
 }
 
 /// Logs why connecting to `urls` fails, found by one attempt of its own, when the reason is new.
-async fn explain_failure(urls: String) {
+async fn explain_failure(urls: String, shown: String) {
     let reason = super::diagnosis::connect_failure(&urls).await;
     if let Some(reason) = with_record(&urls, |record| diagnosed(record, reason)) {
         tracing::warn!(
-            "NATS {}: connecting fails: {reason}; retrying in the background ({})",
-            super::diagnosis::without_credentials(&urls),
+            "NATS {shown}: connecting fails: {reason}; retrying in the background ({})",
             super::diagnosis::SETTINGS_HINT
         );
     }

@@ -60,9 +60,7 @@ impl JetStreamBus {
     /// Connects (retrying in the background while the server is away) and creates the stream
     /// if it does not exist.
     pub async fn connect(url: &str, spec: StreamSpec) -> BusResult<JetStreamBus> {
-        let client = super::identity::connect_options();
-        let client = super::connection_log::with_connection_log(client, url)
-            .retry_on_initial_connect()
+        let client = super::connection_log::long_lived_options(url)
             .connection_timeout(REQUEST_TIMEOUT)
             .connect(server_list(url))
             .await
