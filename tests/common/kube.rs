@@ -298,12 +298,36 @@ pub fn http_get(url: &str) -> Option<String> {
     plain_http::get(url)
 }
 
+/// A port free now, picked at random *below* the kernel's ephemeral range: a port the kernel
+/// chose (binding port 0) can be handed to a client socket before the server binds it, as
+/// happened to a TLS Cassandra node (tests/services/common.sh picks the same way).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    if ephemeral_low <= 11000 {
+        return bound_port(0).expect("a port chosen by the kernel");
+    }
+    let mut seed = std::hash::BuildHasher::hash_one(
+        &std::collections::hash_map::RandomState::new(),
+        std::process::id(),
+    );
+    for _ in 0..200 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let port = 10000 + (seed >> 33) as u16 % (ephemeral_low - 10000);
+        if let Some(port) = bound_port(port) {
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range ({ephemeral_low})")
+}
+
+fn bound_port(port: u16) -> Option<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).ok()?;
+    Some(listener.local_addr().ok()?.port())
 }
 
 /// A tiny blocking HTTP GET over a plain TCP socket (the metrics endpoint), so the sync helpers
