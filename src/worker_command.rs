@@ -16,7 +16,7 @@ const STATUS_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(clap::Args, Debug)]
 #[command(
-    about = "Run a region's event processing: the outbox relay and the volume worker",
+    about = "Run a region's event processing: the outbox relay, the volume and payout workers and, with --closes, the scheduled closes and restatements",
     long_about = "Run a region's event processing until Ctrl-C or SIGTERM.\n\n\
 The relay publishes the store's outbox to the region's JetStream stream (UPLINE_EVENTS_<REGION>) \
 in order, with Nats-Msg-Id = the event id, and deletes what JetStream acknowledged; it survives \
