@@ -194,7 +194,7 @@ async fn upline_downline_and_stats_follow_the_tree() {
 
     server.order(&key, "o1", "a11", "40", "40").await;
     server.order(&key, "o2", "b", "5", "5").await;
-    server.run(&key, "2026-11").await; // waits for the volumes
+    server.run_period(&key, "2026-11").await; // waits for the volumes
     let stats = server.stats(&key, "root", "2026-11").await;
     assert_eq!(stats["size"], 6);
     assert_eq!(stats["gv"], "45.0000");

@@ -17,7 +17,7 @@ async fn a_key_of_one_tenant_never_reaches_another() {
     server.enroll(&key_b, "b-root", None).await;
     server.enroll(&key_b, "b-1", Some("b-root")).await;
     server.order(&key_b, "b-order", "b-1", "100", "100").await;
-    let run = server.run(&key_b, "2026-11").await;
+    let run = server.run_period(&key_b, "2026-11").await;
     let run_id = run["run_id"].as_str().unwrap().to_owned();
     server
         .expect(

@@ -79,7 +79,7 @@ async fn concurrent_retries_of_one_key_create_one_order() {
     assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
     // The period volume counts it once.
     let stats = server.stats(&key, "root", "2026-11").await;
-    let run = server.run(&key, "2026-11").await;
+    let run = server.run_period(&key, "2026-11").await;
     assert_eq!(run["status"], "preview");
     let stats_after = server.stats(&key, "root", "2026-11").await;
     assert_eq!(stats_after["pv"], "10.0000", "before the sync: {stats}");
@@ -164,7 +164,7 @@ async fn statistics_see_orders_before_they_are_stored() {
         "5.0000",
         "the folded refund is not counted"
     );
-    server.run(&key, "2026-11").await; // stores the fold
+    server.run_period(&key, "2026-11").await; // stores the fold
     let stored = server.stats(&key, "root", "2026-11").await;
     assert_eq!(stored["gv"], "5.0000", "counted again once stored");
 }

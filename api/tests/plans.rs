@@ -58,7 +58,7 @@ async fn order_on(
 
 /// Runs, commits and posts `period`; returns the posted run.
 async fn pay(server: &Server, key: &str, period: &str) -> Value {
-    let run = server.run(key, period).await;
+    let run = server.run_period(key, period).await;
     assert_eq!(run["status"], "preview", "{run}");
     server
         .commit_and_post(key, run["run_id"].as_str().unwrap())

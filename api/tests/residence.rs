@@ -8,7 +8,7 @@ mod common;
 
 use api::server::StoreChoice;
 use common::*;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use store::scylla::testing;
 
@@ -20,8 +20,7 @@ async fn two_region_server() -> Server {
     testing::migrated(&config).await;
     let store = StoreChoice::Scylla(config);
     Server {
-        base: start_on(&store).await,
-        client: Client::new(),
+        api: ApiClient::new(start_on(&store).await, ADMIN_TOKEN),
         data: tempfile::tempdir().expect("a temporary directory"),
         store,
     }
@@ -102,8 +101,7 @@ async fn orders_are_taken_only_in_the_region_where_the_distributor_resides() {
 
     // A server started afresh on the same store rebuilds the residences from the genealogy.
     let restarted = Server {
-        base: start_on(&server.store).await,
-        client: Client::new(),
+        api: ApiClient::new(start_on(&server.store).await, ADMIN_TOKEN),
         data: tempfile::tempdir().unwrap(),
         store: server.store.clone(),
     };

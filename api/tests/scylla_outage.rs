@@ -95,8 +95,7 @@ async fn an_outage_during_ingestion_loses_and_doubles_nothing() {
     store::scylla::testing::migrated(&config).await;
     let choice = StoreChoice::Scylla(config);
     let server = Arc::new(Server {
-        base: start_on(&choice).await,
-        client: Client::new(),
+        api: ApiClient::new(start_on(&choice).await, ADMIN_TOKEN),
         data: tempfile::tempdir().unwrap(),
         store: choice,
     });
@@ -159,7 +158,7 @@ async fn an_outage_during_ingestion_loses_and_doubles_nothing() {
         assert_eq!(order["pv"], "1.0000", "{order}");
     }
     // Every order counted once: a run waits until the volumes hold every stored event.
-    let run = server.run(&key, "2026-11").await;
+    let run = server.run_period(&key, "2026-11").await;
     assert_eq!(run["status"], "preview", "{run}");
     let stats = server.stats(&key, "root", "2026-11").await;
     if stats["gv"] != format!("{}.0000", acknowledged.len() + 10) {

@@ -21,7 +21,7 @@ async fn commissions_are_posted_once_withdrawn_safely_and_clawed_back() {
     server.order(&key, "o3", "d1", "10", "0").await;
     server.order(&key, "o4", "root", "10", "0").await;
 
-    let run = server.run(&key, "2026-11").await;
+    let run = server.run_period(&key, "2026-11").await;
     assert_eq!(run["status"], "preview", "{run}");
     assert_eq!(run["totals"]["unilevel"], "45.00");
     let run_id = run["run_id"].as_str().unwrap().to_owned();
@@ -58,7 +58,7 @@ async fn commissions_are_posted_once_withdrawn_safely_and_clawed_back() {
         )
         .await;
     // A second run of a committed period can be previewed but not committed.
-    let second = server.run(&key, "2026-11").await;
+    let second = server.run_period(&key, "2026-11").await;
     let second_id = second["run_id"].as_str().unwrap();
     server
         .expect(

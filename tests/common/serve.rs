@@ -3,20 +3,32 @@
 
 use super::process::keep_stderr;
 use futures_util::StreamExt;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+#[path = "../../api/tests/common/api_client.rs"]
+mod api_client;
+pub use api_client::ApiClient;
+
 pub const ADMIN_TOKEN: &str = "cli-test-admin-token";
 
 pub struct ServeProcess {
     pub child: Child,
-    pub base: String,
-    pub client: Client,
+    /// Calls to it (`server.expect(…)`, `server.base`, through `Deref`).
+    pub api: ApiClient,
     /// Everything it wrote to standard error so far.
     stderr: Arc<Mutex<String>>,
+}
+
+impl std::ops::Deref for ServeProcess {
+    type Target = ApiClient;
+
+    fn deref(&self) -> &ApiClient {
+        &self.api
+    }
 }
 
 /// Starts `upline serve --data DATA` on a free port and waits until it listens.
@@ -52,8 +64,7 @@ pub fn start_with_env(data: &Path, arguments: &[String], env: &[(&str, &str)]) -
         .expect("upline serve printed its address");
     ServeProcess {
         child,
-        base,
-        client: Client::new(),
+        api: ApiClient::new(base, ADMIN_TOKEN),
         stderr,
     }
 }
@@ -97,57 +108,6 @@ impl ServeProcess {
     pub fn stop(mut self) {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         self.child.wait().unwrap();
-    }
-
-    pub async fn expect(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-        status: StatusCode,
-    ) -> Value {
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the server answers");
-        let got = response.status();
-        let text = response.text().await.unwrap();
-        assert_eq!(got, status, "{method} {path}: {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    /// A tenant with `plan`; returns its API key.
-    pub async fn tenant(&self, id: &str, plan: Value) -> String {
-        self.tenant_with(json!({ "id": id, "name": id, "plan": plan }))
-            .await
-    }
-
-    /// A tenant created with `body` (its `id`, `plan` and any other field); returns its API key.
-    pub async fn tenant_with(&self, body: Value) -> String {
-        let id = body["id"].as_str().unwrap().to_owned();
-        self.expect(
-            Method::POST,
-            "/v1/tenants",
-            ADMIN_TOKEN,
-            Some(body),
-            StatusCode::CREATED,
-        )
-        .await;
-        let key = self
-            .expect(
-                Method::POST,
-                &format!("/v1/tenants/{id}/api-keys"),
-                ADMIN_TOKEN,
-                None,
-                StatusCode::CREATED,
-            )
-            .await;
-        key["key"].as_str().unwrap().to_owned()
     }
 
     /// Enrolls `d0` .. `d{count - 1}`, each sponsored by `d{(n - 1) / branching}`.
@@ -201,21 +161,6 @@ impl ServeProcess {
         Ok(response.status())
     }
 
-    /// Starts a run of `period` and waits for it; returns the run as it ended (`preview`, or
-    /// `failed`).
-    pub async fn run_period(&self, key: &str, period: &str) -> Value {
-        let run = self
-            .expect(
-                Method::POST,
-                "/v1/runs",
-                key,
-                Some(json!({ "period": period })),
-                StatusCode::ACCEPTED,
-            )
-            .await;
-        self.wait_run(key, run["run_id"].as_str().unwrap()).await
-    }
-
     /// Every distributor of [`ServeProcess::enroll_tree`] (`d0` ..) holds in their wallet
     /// exactly their total in the run; some total is not zero.
     pub async fn assert_wallets_pay(&self, key: &str, distributors: usize, run_id: &str) {
@@ -247,40 +192,12 @@ impl ServeProcess {
         assert!(paid_someone, "the run pays nobody: nothing was checked");
     }
 
-    /// The posted run that restates `run_id`.
-    pub async fn wait_for_restatement(&self, key: &str, run_id: &str) -> Value {
-        for _ in 0..600 {
-            let runs = self
-                .expect(Method::GET, "/v1/runs", key, None, StatusCode::OK)
-                .await;
-            if let Some(run) = runs
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|run| run["restates"] == run_id && run["status"] == "posted")
-            {
-                return run.clone();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("no restatement of {run_id} was posted");
-    }
-
     /// Computes `period`, commits and posts it through the API; returns its run id.
     pub async fn pay_period(&self, key: &str, period: &str) -> String {
         let run = self.run_period(key, period).await;
         assert_eq!(run["status"], "preview", "{run}");
         let run_id = run["run_id"].as_str().unwrap().to_owned();
-        for step in ["commit", "post"] {
-            self.expect(
-                Method::POST,
-                &format!("/v1/runs/{run_id}/{step}"),
-                key,
-                None,
-                StatusCode::OK,
-            )
-            .await;
-        }
+        self.commit_and_post(key, &run_id).await;
         run_id
     }
 
@@ -300,24 +217,6 @@ impl ServeProcess {
                 .await
                 .unwrap();
             assert_eq!(status, StatusCode::CREATED);
-        }
-    }
-
-    pub async fn wait_run(&self, key: &str, run_id: &str) -> Value {
-        loop {
-            let run = self
-                .expect(
-                    Method::GET,
-                    &format!("/v1/runs/{run_id}"),
-                    key,
-                    None,
-                    StatusCode::OK,
-                )
-                .await;
-            if run["status"] != "running" {
-                return run;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 }

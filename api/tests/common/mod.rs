@@ -5,8 +5,11 @@
 //! backend on the test run's real Cassandra node, in keyspaces of its own per server.
 #![allow(dead_code)]
 
+mod api_client;
+
 use api::server::StoreChoice;
-use reqwest::{Client, Method, Response, StatusCode};
+pub use api_client::ApiClient;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use store::scylla::testing;
@@ -14,10 +17,18 @@ use store::scylla::testing;
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
 pub struct Server {
-    pub base: String,
-    pub client: Client,
+    /// Calls to it (`server.expect(…)`, `server.base`, through `Deref`).
+    pub api: ApiClient,
     pub data: tempfile::TempDir,
     pub store: StoreChoice,
+}
+
+impl std::ops::Deref for Server {
+    type Target = ApiClient;
+
+    fn deref(&self) -> &ApiClient {
+        &self.api
+    }
 }
 
 /// Starts a server on a fresh store of the backend under test.
@@ -26,8 +37,7 @@ pub async fn start() -> Server {
     let store = fresh_store(data.path()).await;
     let base = start_on(&store).await;
     Server {
-        base,
-        client: Client::new(),
+        api: ApiClient::new(base, ADMIN_TOKEN),
         data,
         store,
     }
@@ -65,61 +75,6 @@ pub async fn start_on(store: &StoreChoice) -> String {
 }
 
 impl Server {
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> Response {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.expect("the server answers")
-    }
-
-    /// Calls and expects `status`; returns the JSON body (Null when empty).
-    pub async fn expect(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-        status: StatusCode,
-    ) -> Value {
-        let response = self.call(method.clone(), path, token, body).await;
-        let got = response.status();
-        let text = response.text().await.unwrap();
-        assert_eq!(got, status, "{method} {path}: {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    /// A tenant with `plan`; returns its API key.
-    pub async fn tenant(&self, id: &str, plan: Value) -> String {
-        self.expect(
-            Method::POST,
-            "/v1/tenants",
-            ADMIN_TOKEN,
-            Some(json!({ "id": id, "name": id, "plan": plan })),
-            StatusCode::CREATED,
-        )
-        .await;
-        let key = self
-            .expect(
-                Method::POST,
-                &format!("/v1/tenants/{id}/api-keys"),
-                ADMIN_TOKEN,
-                None,
-                StatusCode::CREATED,
-            )
-            .await;
-        key["key"].as_str().unwrap().to_owned()
-    }
-
     pub async fn enroll(&self, key: &str, id: &str, sponsor: Option<&str>) -> Value {
         let mut body = json!({ "id": id, "joined_on": "2026-10-01" });
         if let Some(sponsor) = sponsor {
@@ -162,74 +117,6 @@ impl Server {
         let path = format!("/v1/distributors/{id}/stats?period={period}");
         self.expect(Method::GET, &path, key, None, StatusCode::OK)
             .await
-    }
-
-    /// Starts a run of `period` and waits for it to leave `running`.
-    pub async fn run(&self, key: &str, period: &str) -> Value {
-        let run = self
-            .expect(
-                Method::POST,
-                "/v1/runs",
-                key,
-                Some(json!({ "period": period })),
-                StatusCode::ACCEPTED,
-            )
-            .await;
-        let run_id = run["run_id"].as_str().unwrap().to_owned();
-        self.wait_run(key, &run_id).await
-    }
-
-    pub async fn wait_run(&self, key: &str, run_id: &str) -> Value {
-        loop {
-            let run = self
-                .expect(
-                    Method::GET,
-                    &format!("/v1/runs/{run_id}"),
-                    key,
-                    None,
-                    StatusCode::OK,
-                )
-                .await;
-            if run["status"] != "running" {
-                return run;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Commits and posts a computed run; returns it as it ended.
-    pub async fn commit_and_post(&self, key: &str, run_id: &str) -> Value {
-        for step in ["commit", "post"] {
-            self.expect(
-                Method::POST,
-                &format!("/v1/runs/{run_id}/{step}"),
-                key,
-                None,
-                StatusCode::OK,
-            )
-            .await;
-        }
-        self.wait_run(key, run_id).await
-    }
-
-    /// The posted restatement of `run_id`, once there is one (the refund that makes it is
-    /// restated in the background).
-    pub async fn wait_for_restatement(&self, key: &str, run_id: &str) -> Value {
-        for _ in 0..600 {
-            let runs = self
-                .expect(Method::GET, "/v1/runs", key, None, StatusCode::OK)
-                .await;
-            if let Some(run) = runs
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|run| run["restates"] == run_id && run["status"] == "posted")
-            {
-                return run.clone();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("no restatement of {run_id} was posted");
     }
 
     /// The tenants the platform lists, by id.
