@@ -309,15 +309,14 @@ pub fn free_port() -> u16 {
     if ephemeral_low <= 11000 {
         return bound_port(0).expect("a port chosen by the kernel");
     }
-    let mut seed = std::hash::BuildHasher::hash_one(
-        &std::collections::hash_map::RandomState::new(),
-        std::process::id(),
-    );
-    for _ in 0..200 {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let port = 10000 + (seed >> 33) as u16 % (ephemeral_low - 10000);
+    let candidates = u64::from(ephemeral_low - 10000);
+    for attempt in 0u32..200 {
+        // Each RandomState has keys of its own: a random number without a crate for it.
+        let random = std::hash::BuildHasher::hash_one(
+            &std::collections::hash_map::RandomState::new(),
+            attempt,
+        );
+        let port = 10000 + (random % candidates) as u16;
         if let Some(port) = bound_port(port) {
             return port;
         }
