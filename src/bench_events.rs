@@ -214,7 +214,10 @@ impl Pipeline {
                 JetStreamBus::connect(&url, spec)
                     .await
                     .map(Arc::new)
-                    .map_err(|error| format!("{error} (is NATS running at {url}?)"))
+                    .map_err(|error| {
+                        let shown = worker::bus::diagnosis::without_credentials(&url);
+                        format!("{error} (is NATS running at {shown}?)")
+                    })
             }
         };
         match (&bench.nats, &bench.home_nats) {

@@ -37,8 +37,9 @@ pub async fn inbound_workers(
         .await
         .map_err(|error| {
             format!(
-                "{error} (the inbound stream sources {} through their JetStream domains; is NATS running at {url}?)",
-                from_regions.join(", ")
+                "{error} (the inbound stream sources {} through their JetStream domains; is NATS running at {}?)",
+                from_regions.join(", "),
+                worker::bus::diagnosis::without_credentials(url)
             )
         })?;
     let consumer = |name: &'static str| {

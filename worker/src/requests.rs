@@ -95,5 +95,29 @@ async fn connect(url: &str) -> BusResult<async_nats::Client> {
     crate::bus::connection_log::long_lived_options(url)
         .connect(crate::bus::jetstream::server_list(url))
         .await
-        .map_err(|error| BusError::Unavailable(format!("{url}: {error}")))
+        .map_err(|error| {
+            let shown = crate::bus::diagnosis::without_credentials(url);
+            BusError::Unavailable(format!("{shown}: {error}"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_url_is_named_without_its_password() {
+        // A port that is not a number is refused before any attempt to reach a server.
+        let error = match Requester::connect(
+            "nats://relay:s3cret@127.0.0.1:not-a-port",
+            Duration::from_secs(1),
+        )
+        .await
+        {
+            Ok(_) => panic!("a URL whose port is not a number was accepted"),
+            Err(error) => error.to_string(),
+        };
+        assert!(error.contains("nats://***@127.0.0.1:not-a-port"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+    }
 }
