@@ -108,15 +108,15 @@ mod tests {
     #[tokio::test]
     async fn a_refused_url_is_named_without_its_password() {
         // A port that is not a number is refused before any attempt to reach a server.
-        let error = match Requester::connect(
+        let Err(error) = Requester::connect(
             "nats://relay:s3cret@127.0.0.1:not-a-port",
             Duration::from_secs(1),
         )
         .await
-        {
-            Ok(_) => panic!("a URL whose port is not a number was accepted"),
-            Err(error) => error.to_string(),
+        else {
+            panic!("a URL whose port is not a number was accepted");
         };
+        let error = error.to_string();
         assert!(error.contains("nats://***@127.0.0.1:not-a-port"), "{error}");
         assert!(!error.contains("s3cret"), "{error}");
     }
