@@ -49,7 +49,10 @@ async fn a_close_whose_worker_dies_at_any_step_is_finished_by_another_exactly() 
         let key = server.tenant_with(tenant_body(tenant, true)).await;
         fill(&server, &key, &period).await;
     }
-    let control_run_id = server.pay_period(&control_key, &period).await;
+    let control_run_id = server.pay_period(&control_key, &period).await["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     server.stop();
 
     // Four workers, each ended at its step of a close.

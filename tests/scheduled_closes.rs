@@ -115,7 +115,10 @@ async fn a_restatement_whose_process_died_is_carried_on_at_the_next_start() {
     server
         .order_for_each(&key, DISTRIBUTORS, "2026-10-05")
         .await;
-    let run_id = server.pay_period(&key, period).await;
+    let run_id = server.pay_period(&key, period).await["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     server.assert_wallets_pay(&key, DISTRIBUTORS, &run_id).await;
     server.stop();
 

@@ -54,7 +54,10 @@ async fn workers_restate_closed_periods_from_refund_events_once_each() {
     server
         .order_for_each(&key, DISTRIBUTORS, &format!("{PERIOD}-05"))
         .await;
-    let closed_id = server.pay_period(&key, PERIOD).await;
+    let closed_id = server.pay_period(&key, PERIOD).await["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     server
         .assert_wallets_pay(&key, DISTRIBUTORS, &closed_id)
         .await;

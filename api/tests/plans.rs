@@ -56,15 +56,6 @@ async fn order_on(
     assert_eq!(response.status(), StatusCode::CREATED);
 }
 
-/// Runs, commits and posts `period`; returns the posted run.
-async fn pay(server: &Server, key: &str, period: &str) -> Value {
-    let run = server.run_period(key, period).await;
-    assert_eq!(run["status"], "preview", "{run}");
-    server
-        .commit_and_post(key, run["run_id"].as_str().unwrap())
-        .await
-}
-
 async fn plan_version_listed(server: &Server, tenant: &str) -> Value {
     server
         .listed_tenants()
@@ -84,7 +75,7 @@ async fn a_new_version_pays_later_periods_and_restatements_keep_theirs() {
     order_on(&server, &key, "nov-root", "root", "2026-11-05", "0").await;
     order_on(&server, &key, "nov-1", "a", "2026-11-05", "100").await;
     order_on(&server, &key, "nov-2", "a", "2026-11-06", "50").await;
-    let november = pay(&server, &key, "2026-11").await;
+    let november = server.pay_period(&key, "2026-11").await;
     assert_eq!(november["plan_version"], 1);
     assert_eq!(november["totals"]["unilevel"], "15.00", "10% of 150");
 
@@ -116,7 +107,7 @@ async fn a_new_version_pays_later_periods_and_restatements_keep_theirs() {
     // December is paid by version 2.
     order_on(&server, &key, "dec-root", "root", "2026-12-05", "0").await;
     order_on(&server, &key, "dec-1", "a", "2026-12-05", "100").await;
-    let december = pay(&server, &key, "2026-12").await;
+    let december = server.pay_period(&key, "2026-12").await;
     assert_eq!(december["plan_version"], 2);
     assert_eq!(december["totals"]["unilevel"], "20.00", "20% of 100");
 

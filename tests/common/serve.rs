@@ -192,15 +192,6 @@ impl ServeProcess {
         assert!(paid_someone, "the run pays nobody: nothing was checked");
     }
 
-    /// Computes `period`, commits and posts it through the API; returns its run id.
-    pub async fn pay_period(&self, key: &str, period: &str) -> String {
-        let run = self.run_period(key, period).await;
-        assert_eq!(run["status"], "preview", "{run}");
-        let run_id = run["run_id"].as_str().unwrap().to_owned();
-        self.commit_and_post(key, &run_id).await;
-        run_id
-    }
-
     /// One order `o<n>` dated `date` for each distributor `d<n>` of [`ServeProcess::enroll_tree`]
     /// (PV 100, CV 50 + 7n).
     pub async fn order_for_each(&self, key: &str, distributors: usize, date: &str) {

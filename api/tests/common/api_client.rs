@@ -114,6 +114,14 @@ impl ApiClient {
         }
     }
 
+    /// Computes `period`, commits and posts it; returns the run as it ended (posted).
+    pub async fn pay_period(&self, key: &str, period: &str) -> Value {
+        let run = self.run_period(key, period).await;
+        assert_eq!(run["status"], "preview", "{run}");
+        self.commit_and_post(key, run["run_id"].as_str().unwrap())
+            .await
+    }
+
     /// Commits and posts a computed run; returns it as it ended.
     pub async fn commit_and_post(&self, key: &str, run_id: &str) -> Value {
         for step in ["commit", "post"] {
