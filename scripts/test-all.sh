@@ -36,9 +36,16 @@ eval "$(tests/services/nats.sh start)"
 export UPLINE_NATS
 # One real etcd + kube-apiserver (built once through the Go module proxy into
 # ~/.cache/upline/kube) for the operator's tests; they isolate themselves by namespace. The
-# ServiceMonitor test starts a second pair of its own (`op-monitoring`).
+# ServiceMonitor test starts a second pair of its own (`op-monitoring`). A pair this script
+# starts begins on empty etcd data, as on a fresh machine: without a controller-manager no test
+# namespace is ever emptied, so the Services of earlier runs would keep their cluster IPs until
+# the range is full.
 kube_started_here=
-if ! tests/services/kube.sh status; then kube_started_here=yes; fi
+if ! tests/services/kube.sh status; then
+  kube_started_here=yes
+  tests/services/kube.sh remove
+  tests/services/kube.sh remove op-monitoring
+fi
 eval "$(tests/services/kube.sh start)"
 export UPLINE_KUBECONFIG
 stop_services() {
