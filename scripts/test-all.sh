@@ -29,9 +29,13 @@ eval "$(tests/services/cassandra.sh start)"
 export UPLINE_CASSANDRA UPLINE_CASSANDRA_DC
 # One real nats-server with JetStream (built once through the Go module proxy into
 # ~/.cache/upline/nats) for the event tests; they isolate themselves by stream name, and the
-# fault tests start servers of their own.
+# fault tests start servers of their own. A server this script starts begins on an empty store:
+# the streams of earlier runs are never deleted and would only slow its start.
 nats_started_here=
-if ! tests/services/nats.sh status; then nats_started_here=yes; fi
+if ! tests/services/nats.sh status; then
+  nats_started_here=yes
+  tests/services/nats.sh remove
+fi
 eval "$(tests/services/nats.sh start)"
 export UPLINE_NATS
 # One real etcd + kube-apiserver (built once through the Go module proxy into
