@@ -16,10 +16,9 @@ fn fixtures_root() -> PathBuf {
     root
 }
 
-#[test]
-fn every_fixture_is_reproduced_byte_for_byte() {
-    let root = fixtures_root();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+/// Every fixture folder (one with an `expected` folder), in name order.
+fn fixture_cases() -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(fixtures_root())
         .expect("readable fixtures folder")
         .map(|entry| entry.expect("entry").path())
         .filter(|path| path.join("expected").is_dir())
@@ -30,6 +29,12 @@ fn every_fixture_is_reproduced_byte_for_byte() {
         "expected at least the 8 shared fixtures, found {}",
         cases.len()
     );
+    cases
+}
+
+#[test]
+fn every_fixture_is_reproduced_byte_for_byte() {
+    let cases = fixture_cases();
     let mut failures = Vec::new();
     for case in &cases {
         let out = tempfile::tempdir().expect("temp dir");
@@ -45,22 +50,26 @@ fn every_fixture_is_reproduced_byte_for_byte() {
             ));
             continue;
         }
-        for file in ["lines.csv", "summary.csv", "state.csv"] {
-            let expected = std::fs::read(case.join("expected").join(file)).expect("expected file");
-            let actual = std::fs::read(out.path().join(file)).unwrap_or_default();
-            if expected != actual {
-                failures.push(format!(
-                    "{name}/{file}: {}",
-                    first_difference(&expected, &actual)
-                ));
-            }
-        }
+        failures.extend(differences(case, out.path(), &name));
     }
     assert!(
         failures.is_empty(),
         "fixtures not reproduced:\n{}",
         failures.join("\n")
     );
+}
+
+/// How each output file in `out` differs from the fixture's expected one, named by `label`.
+fn differences(case: &Path, out: &Path, label: &str) -> Vec<String> {
+    ["lines.csv", "summary.csv", "state.csv"]
+        .into_iter()
+        .filter_map(|file| {
+            let expected = std::fs::read(case.join("expected").join(file)).expect("expected file");
+            let actual = std::fs::read(out.join(file)).unwrap_or_default();
+            (expected != actual)
+                .then(|| format!("{label}: {file}: {}", first_difference(&expected, &actual)))
+        })
+        .collect()
 }
 
 fn first_difference(expected: &[u8], actual: &[u8]) -> String {
@@ -129,4 +138,57 @@ fn a_yaml_plan_gives_the_same_outputs_as_its_json_twin() {
             "{file}"
         );
     }
+}
+
+/// §1: lines end with LF or CRLF, and the final newline may be missing. Every fixture's inputs,
+/// rewritten each way, give the same bytes as the originals.
+#[test]
+fn crlf_line_ends_and_a_missing_final_newline_change_nothing() {
+    type Rewrite = fn(&str) -> String;
+    let rewrites: [(&str, Rewrite); 3] = [
+        ("CRLF", |text| text.replace('\n', "\r\n")),
+        ("no final newline", |text| {
+            text.strip_suffix('\n').unwrap_or(text).to_string()
+        }),
+        ("CRLF, no final newline", |text| {
+            text.strip_suffix('\n')
+                .unwrap_or(text)
+                .replace('\n', "\r\n")
+        }),
+    ];
+    let cases = fixture_cases();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let period = std::fs::read_to_string(case.join("period")).expect("period file");
+        for (rewrite_name, rewrite) in rewrites {
+            let dir = tempfile::tempdir().expect("temp dir");
+            for file in ["distributors.csv", "orders.csv", "state.csv"] {
+                if let Ok(text) = std::fs::read_to_string(case.join(file)) {
+                    std::fs::write(dir.path().join(file), rewrite(&text)).unwrap();
+                }
+            }
+            let out = dir.path().join("out");
+            let output = common::commissions_in_folder(
+                dir.path(),
+                &case.join("plan.json"),
+                period.trim(),
+                &out,
+            );
+            if !output.status.success() {
+                failures.push(format!(
+                    "{name} ({rewrite_name}): exit {:?}: {}",
+                    output.status.code(),
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+                continue;
+            }
+            failures.extend(differences(case, &out, &format!("{name} ({rewrite_name})")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "rewritten fixtures not reproduced:\n{}",
+        failures.join("\n")
+    );
 }
