@@ -37,6 +37,7 @@ enum Kind {
     Unilevel,
 }
 
+#[derive(Clone)]
 struct Files {
     plan: String,
     distributors: Vec<String>,
@@ -316,6 +317,11 @@ proptest! {
         shuffling_rows_changes_nothing_on(&random_files(seed, count, kind), shuffle_seed)?;
     }
 
+    #[test]
+    fn crlf_line_ends_change_nothing(seed in any::<u64>(), count in 1usize..70, kind in kind_strategy()) {
+        crlf_line_ends_change_nothing_on(&random_files(seed, count, kind))?;
+    }
+
     /// Short ids are indexed by their codes, ids over 16 bytes by their bytes: both give the
     /// same run.
     #[test]
@@ -372,11 +378,12 @@ fn every_property_holds_where_the_parallel_paths_run() {
             csv("", &files.distributors).len() > 1 << 20 && csv("", &files.state).len() > 1 << 20,
             "the inputs are too small to be split across cores"
         );
-        let checks: [(&str, &Check<'_>); 8] = [
+        let checks: [(&str, &Check<'_>); 9] = [
             ("identical bytes", &same_inputs_give_identical_bytes_on),
             ("shuffled rows", &|files| {
                 shuffling_rows_changes_nothing_on(files, seed)
             }),
+            ("CRLF", &crlf_line_ends_change_nothing_on),
             ("long ids", &long_ids_close_like_short_ones_on),
             ("dense ids", &dense_ids_close_like_sparse_ones_on),
             ("sorted and complete", &outputs_are_sorted_and_complete_on),
@@ -400,13 +407,18 @@ fn every_property_holds_where_the_parallel_paths_run() {
     }
 }
 
+/// Fails unless both runs wrote the same three files.
+fn same_outputs(expected: &Outputs, actual: &Outputs) -> Result<(), TestCaseError> {
+    prop_assert_eq!(&expected.lines, &actual.lines);
+    prop_assert_eq!(&expected.summary, &actual.summary);
+    prop_assert_eq!(&expected.state, &actual.state);
+    Ok(())
+}
+
 fn same_inputs_give_identical_bytes_on(files: &Files) -> Result<(), TestCaseError> {
     let (first, _) = with_run(files, |_, _| ());
     let (second, _) = with_run(files, |_, _| ());
-    prop_assert_eq!(&first.lines, &second.lines);
-    prop_assert_eq!(&first.summary, &second.summary);
-    prop_assert_eq!(&first.state, &second.state);
-    Ok(())
+    same_outputs(&first, &second)
 }
 
 fn shuffling_rows_changes_nothing_on(
@@ -415,20 +427,27 @@ fn shuffling_rows_changes_nothing_on(
 ) -> Result<(), TestCaseError> {
     let (expected, _) = with_run(files, |_, _| ());
     let mut random = Random::new(shuffle_seed);
-    let mut shuffled = Files {
-        plan: files.plan.clone(),
-        distributors: files.distributors.clone(),
-        orders: files.orders.clone(),
-        state: files.state.clone(),
-    };
+    let mut shuffled = files.clone();
     random.shuffle(&mut shuffled.distributors);
     random.shuffle(&mut shuffled.orders);
     random.shuffle(&mut shuffled.state);
     let (actual, _) = with_run(&shuffled, |_, _| ());
-    prop_assert_eq!(&expected.lines, &actual.lines);
-    prop_assert_eq!(&expected.summary, &actual.summary);
-    prop_assert_eq!(&expected.state, &actual.state);
-    Ok(())
+    same_outputs(&expected, &actual)
+}
+
+/// Rows ending in CRLF (the headers keep LF: §1 allows either on every line) read as with LF.
+fn crlf_line_ends_change_nothing_on(files: &Files) -> Result<(), TestCaseError> {
+    let with_cr =
+        |rows: &[String]| -> Vec<String> { rows.iter().map(|row| format!("{row}\r")).collect() };
+    let crlf = Files {
+        plan: files.plan.clone(),
+        distributors: with_cr(&files.distributors),
+        orders: with_cr(&files.orders),
+        state: with_cr(&files.state),
+    };
+    let (expected, _) = with_run(files, |_, _| ());
+    let (actual, _) = with_run(&crlf, |_, _| ());
+    same_outputs(&expected, &actual)
 }
 
 fn long_ids_close_like_short_ones_on(files: &Files) -> Result<(), TestCaseError> {
