@@ -3,12 +3,11 @@
 //! at its own line (the header is line 1), and of several problems the earliest in the file,
 //! whichever piece or task found it (COMP_PLAN_SPEC.md §1).
 
-use engine::calendar::Period;
+mod common;
+
+use common::{csv, FileBytes, Loaded, DISTRIBUTORS_HEADER, ORDERS_HEADER, STATE_HEADER};
 use engine::id_index::IdLookup;
-use engine::input::{
-    read_distributors, read_distributors_beside, read_orders, read_state, PlacementKind,
-};
-use engine::plan::{read_plan, CompiledPlan, PlanFormat};
+use engine::input::{read_distributors, PlacementKind};
 
 /// Rows per file: each file is well over 1 MiB.
 const COUNT: usize = 120_000;
@@ -83,38 +82,19 @@ impl Files {
     /// The first problem reported when the files are read as `upline commissions` reads them
     /// (distributors, then orders and state beside the trees), or `None` when they are valid.
     fn first_problem(&self) -> Option<String> {
-        let plan = CompiledPlan::compile(&read_plan(PLAN, PlanFormat::Json).expect("plan reads"))
-            .expect("plan compiles");
-        let distributors = csv(
-            "id,sponsor_id,placement_id,leg,joined_on,status",
-            &self.distributors,
-        );
-        let orders = csv("order_id,distributor_id,date,pv,cv,status", &self.orders);
-        let state = csv("id,carry_left,carry_right,highest_rank", &self.state);
+        let files = FileBytes {
+            plan: PLAN.into(),
+            distributors: csv(DISTRIBUTORS_HEADER, &self.distributors),
+            orders: csv(ORDERS_HEADER, &self.orders),
+            state: csv(STATE_HEADER, &self.state),
+        };
         assert!(
-            [&distributors, &orders, &state]
+            [&files.distributors, &files.orders, &files.state]
                 .iter()
                 .all(|bytes| bytes.len() > 1 << 20),
             "every file is large enough to be cut into pieces"
         );
-        let period = Period::parse("2026-11").unwrap();
-        let read = read_distributors_beside(
-            "distributors.csv",
-            &distributors,
-            PlacementKind::of_plan(&plan),
-            |directory| {
-                (
-                    read_orders("orders.csv", &orders, directory, &period, None).map(|_| ()),
-                    read_state("state.csv", &state, directory, &plan).map(|_| ()),
-                )
-            },
-        );
-        let problem = match read {
-            Err(problem) => problem,
-            Ok((_, (Err(problem), _))) | Ok((_, (Ok(()), Err(problem)))) => problem,
-            Ok((_, (Ok(()), Ok(())))) => return None,
-        };
-        Some(problem.to_string())
+        Loaded::read(&files).err()
     }
 }
 
@@ -128,16 +108,6 @@ fn order_row(order_id: &str, distributor: &str, cv: &str) -> String {
 
 fn state_row(id: &str, rank: &str) -> String {
     format!("{id},0,0,{rank}")
-}
-
-fn csv(header: &str, rows: &[String]) -> Vec<u8> {
-    let mut text = String::from(header);
-    text.push('\n');
-    for row in rows {
-        text.push_str(row);
-        text.push('\n');
-    }
-    text.into_bytes()
 }
 
 /// The line of row `row` of a file.
@@ -172,10 +142,7 @@ fn the_valid_files_are_read_each_naming_through_its_own_index() {
     for naming in Naming::ALL {
         let files = Files::valid(naming);
         assert_eq!(files.first_problem(), None, "{naming:?}");
-        let bytes = csv(
-            "id,sponsor_id,placement_id,leg,joined_on,status",
-            &files.distributors,
-        );
+        let bytes = csv(DISTRIBUTORS_HEADER, &files.distributors);
         let network = read_distributors("distributors.csv", &bytes, PlacementKind::Ignored)
             .expect("valid distributors");
         let index = match network.index {
