@@ -27,20 +27,20 @@ a,10,0,Member
 
 struct Case {
     name: &'static str,
-    files: BTreeMap<&'static str, String>,
+    files: BTreeMap<&'static str, Vec<u8>>,
     period: &'static str,
     expected: &'static str,
 }
 
 fn case(name: &'static str, expected: &'static str, edits: &[(&'static str, &str)]) -> Case {
     let mut files = BTreeMap::from([
-        ("plan.json", BINARY_PLAN.to_string()),
-        ("distributors.csv", DISTRIBUTORS.to_string()),
-        ("orders.csv", ORDERS.to_string()),
-        ("state.csv", STATE.to_string()),
+        ("plan.json", BINARY_PLAN.into()),
+        ("distributors.csv", DISTRIBUTORS.into()),
+        ("orders.csv", ORDERS.into()),
+        ("state.csv", STATE.into()),
     ]);
     for (file, content) in edits {
-        files.insert(file, content.to_string());
+        files.insert(file, content.as_bytes().to_vec());
     }
     Case {
         name,
@@ -88,7 +88,7 @@ fn cases() -> Vec<Case> {
         case("binary leg other than L or R", "distributors.csv:5: leg \"X\" must be L or R", &[("distributors.csv", &replace(d, "c,a,a,L", "c,a,a,X"))]),
         case("matrix slot outside the width", "distributors.csv:5: slot 3 is outside 1..2 (the matrix width)",
             &[("plan.json", MATRIX_PLAN), ("distributors.csv", &replace(&replace(&replace(d, "co,co,L", "co,co,1"), "co,co,R", "co,co,2"), "a,a,L", "a,a,3"))]),
-        case("id with whitespace", "distributors.csv:5: id \"c d\" contains a quote or whitespace", &[("distributors.csv", &replace(d, "c,a,a,L", "c d,a,a,L"))]),
+        case("id with whitespace", "distributors.csv:5: id \"c d\" contains a quote, whitespace or a control character", &[("distributors.csv", &replace(d, "c,a,a,L", "c d,a,a,L"))]),
         // distributors.csv: references between rows.
         case("duplicate id", "distributors.csv:6: duplicate id \"a\" (first at line 3)", &[("distributors.csv", &format!("{d}a,co,c,L,2025-01-01,active\n"))]),
         case("unknown sponsor", "distributors.csv:5: unknown sponsor_id \"zz\"", &[("distributors.csv", &replace(d, "c,a,a,L", "c,zz,a,L"))]),
@@ -133,6 +133,19 @@ fn cases() -> Vec<Case> {
     );
     week.period = "2025-W53";
     cases.push(week);
+    // Bytes that are not UTF-8 (an export in Latin-1: `é` as the single byte 0xE9).
+    let mut latin1 = case(
+        "id that is not UTF-8",
+        "distributors.csv:5: id \"c\u{fffd}\" is not UTF-8 text; save the file as UTF-8",
+        &[],
+    );
+    let mut bytes = replace(d, "c,a,a,L", "c\u{1},a,a,L").into_bytes();
+    bytes
+        .iter_mut()
+        .filter(|byte| **byte == 1)
+        .for_each(|byte| *byte = 0xE9);
+    latin1.files.insert("distributors.csv", bytes);
+    cases.push(latin1);
     cases
 }
 

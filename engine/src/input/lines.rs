@@ -444,7 +444,10 @@ fn split_chunks(body: &[u8]) -> Vec<&[u8]> {
     chunks
 }
 
-/// Checks an id cell: non-empty, no quote, no whitespace (commas cannot occur).
+/// Checks an id cell: non-empty UTF-8 text (a string, not bytes: an id is written back into
+/// the outputs and the API's JSON), no quote, no whitespace (Unicode's, so a no-break space
+/// or a vertical tab too; commas cannot occur) and no control character (a NUL or an escape
+/// in an id is a damaged file; the API refuses the same ids).
 #[inline]
 pub fn check_id(cell: &[u8], column: &str) -> Result<(), String> {
     if cell.is_empty() {
@@ -453,20 +456,26 @@ pub fn check_id(cell: &[u8], column: &str) -> Result<(), String> {
     if plainly_valid(cell) {
         return Ok(());
     }
-    if cell
-        .iter()
-        .any(|&byte| byte == b'"' || byte == b'\'' || byte.is_ascii_whitespace())
+    let Ok(text) = std::str::from_utf8(cell) else {
+        return Err(format!(
+            "{column} {:?} is not UTF-8 text; save the file as UTF-8",
+            String::from_utf8_lossy(cell)
+        ));
+    };
+    if text
+        .chars()
+        .any(|char| char == '"' || char == '\'' || char.is_whitespace() || char.is_control())
     {
         return Err(format!(
-            "{column} {:?} contains a quote or whitespace",
-            String::from_utf8_lossy(cell)
+            "{column} {text:?} contains a quote, whitespace or a control character"
         ));
     }
     Ok(())
 }
 
-/// Whether an id of at most 8 bytes has no byte below `!` and no quote: such an id passes
-/// [`check_id`] — tested on all its bytes at once. Others take the byte-by-byte check.
+/// Whether an id of at most 8 bytes is ASCII with no byte below `!`, no DEL and no quote:
+/// such an id passes [`check_id`] — tested on all its bytes at once. Others take the
+/// character check.
 #[inline]
 fn plainly_valid(cell: &[u8]) -> bool {
     if cell.len() > 8 {
@@ -478,9 +487,11 @@ fn plainly_valid(cell: &[u8]) -> bool {
     // A byte of `word` is below `limit` (and below 0x80): its high bit after subtracting.
     let below = |word: u64, limit: u8| word.wrapping_sub(ONES * u64::from(limit)) & !word & HIGH;
     let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
-    below(word, b'!') == 0
+    word & HIGH == 0
+        && below(word, b'!') == 0
         && zero_byte(word ^ (ONES * u64::from(b'"'))) == 0
         && zero_byte(word ^ (ONES * u64::from(b'\''))) == 0
+        && zero_byte(word ^ (ONES * 0x7F)) == 0
 }
 
 /// A byte repeated in each of a word's eight bytes.
@@ -596,7 +607,14 @@ mod tests {
 
     #[test]
     fn ids_with_quotes_or_whitespace_are_refused_at_any_length() {
-        for id in ["d1", "d0853521", "ö-ü", "a!#", "d08535210000000000"] {
+        for id in [
+            "d1",
+            "d0853521",
+            "ö-ü",
+            "a!#",
+            "d08535210000000000",
+            "Zoë-Ångström-01",
+        ] {
             assert!(check_id(id.as_bytes(), "id").is_ok(), "{id}");
         }
         for bad in [
@@ -607,9 +625,30 @@ mod tests {
             "d0853521 ",
             "d085352100000\"00000",
             "\r",
+            "d\u{b}1",
+            "d\u{a0}1",
+            "member\u{3000}000000001",
+            "d\u{0}1",
+            "\u{1b}[31m",
+            "d\u{7f}",
+            "company-wide-member\u{85}1",
         ] {
             assert!(check_id(bad.as_bytes(), "id").is_err(), "{bad:?}");
         }
         assert!(check_id(b"", "id").is_err());
+    }
+
+    #[test]
+    fn ids_that_are_not_utf8_are_refused_at_any_length() {
+        for bad in [
+            &b"d\xff"[..],
+            b"d08\xc3",
+            b"\xe9t\xe9",
+            b"d0853521\xff",
+            b"company-wide-member-\xc3\x28",
+        ] {
+            let problem = check_id(bad, "id").expect_err("refused");
+            assert!(problem.contains("not UTF-8"), "{problem}");
+        }
     }
 }
