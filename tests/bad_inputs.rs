@@ -146,6 +146,15 @@ fn cases() -> Vec<Case> {
         .for_each(|byte| *byte = 0xE9);
     latin1.files.insert("distributors.csv", bytes);
     cases.push(latin1);
+    let mut with_bom = case(
+        "a byte-order mark before the header",
+        "orders.csv:1: the file starts with a byte-order mark (U+FEFF, which Excel's \"CSV UTF-8\" writes); save it as plain UTF-8 without one, the header first: \"order_id,distributor_id,date,pv,cv,status\"",
+        &[],
+    );
+    with_bom
+        .files
+        .insert("orders.csv", format!("\u{feff}{o}").into_bytes());
+    cases.push(with_bom);
     cases
 }
 

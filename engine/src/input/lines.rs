@@ -11,6 +11,9 @@ const CHUNKS_PER_THREAD: usize = 8;
 /// Files smaller than this are parsed on one thread.
 const PARALLEL_THRESHOLD_BYTES: usize = 1 << 20;
 
+/// U+FEFF encoded in UTF-8: a signature some programs put before the first byte of text.
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
 /// Checks the header line against `expected` (its fields in order) and returns the body.
 pub fn split_header<'a>(
     file: &str,
@@ -28,6 +31,13 @@ pub fn split_header<'a>(
         header.split(|&byte| byte == b',').collect()
     };
     let error = |message: String| Err(InputError::at(file, 1, message));
+    if header.starts_with(BYTE_ORDER_MARK) {
+        return error(format!(
+            "the file starts with a byte-order mark (U+FEFF, which Excel's \"CSV UTF-8\" \
+             writes); save it as plain UTF-8 without one, the header first: {:?}",
+            expected.join(",")
+        ));
+    }
     for (index, name) in expected.iter().enumerate() {
         match found.get(index) {
             None => {

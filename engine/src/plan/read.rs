@@ -32,6 +32,9 @@ impl PlanFormat {
 
 /// Parses a plan document (not yet validated: see [`super::CompiledPlan::compile`]).
 pub fn read_plan(text: &str, format: PlanFormat) -> Result<Plan, PlanError> {
+    // A byte-order mark (U+FEFF) before the document is an encoding signature, not content:
+    // YAML 1.2 allows it and RFC 8259 lets a JSON reader ignore it. Editors on Windows write it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value = match format {
         PlanFormat::Json => serde_json::from_str::<Value>(text)
             .map_err(|error| PlanError::document(format!("not valid JSON: {error}")))?,
@@ -137,6 +140,17 @@ mod tests {
             "bonuses":{"unilevel":{"levels":[0.05,0.1],"compression":true}}}"#;
         let from_json = read_plan(json, PlanFormat::Json).unwrap();
         assert_eq!(from_yaml, from_json);
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_document_is_ignored() {
+        let json = r#"{"name":"p","currency":"USD","ranks":[{"name":"Member"}]}"#;
+        let yaml = "name: p\ncurrency: USD\nranks:\n  - { name: Member }\n";
+        for (text, format) in [(json, PlanFormat::Json), (yaml, PlanFormat::Yaml)] {
+            let plain = read_plan(text, format).unwrap();
+            let marked = read_plan(&format!("\u{feff}{text}"), format).unwrap();
+            assert_eq!(marked, plain);
+        }
     }
 
     #[test]
