@@ -41,7 +41,13 @@
 //! - **Matching and rank-advancement bases** are amounts; they are written, like every base,
 //!   with four fractional digits (rounded half-even when the currency has more).
 //! - **Ids** are compared as bytes everywhere: `lines.csv` and `summary.csv` order, and the
-//!   order of a distributor's recruits.
+//!   order of a distributor's recruits. An id is a string, so it must be UTF-8 text; besides
+//!   the spec's comma, quote (`"` or `'`) and whitespace (Unicode's: a no-break space or a
+//!   vertical tab as well), a control character is refused too (a NUL or an escape in an id
+//!   is a damaged file; the API refuses the same ids).
+//! - **Encodings.** A CSV file that starts with a byte-order mark is refused with how to fix
+//!   it (the header must be exactly the spec's); a plan may start with one (YAML 1.2 allows
+//!   it, and RFC 8259 lets a JSON reader ignore it).
 
 pub mod calendar;
 pub mod id_code;
