@@ -149,24 +149,37 @@ struct Import<'a> {
 impl Import<'_> {
     async fn line(&mut self, raw: &[u8]) -> ApiResult<()> {
         self.line += 1;
-        let text = String::from_utf8_lossy(raw);
-        let text = text.strip_suffix('\r').unwrap_or(&text);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        // Bytes that are not UTF-8 are refused, never replaced: a replaced byte would enroll
+        // an id that nobody sent.
+        let text = std::str::from_utf8(raw);
         if self.csv && self.line == 1 {
-            if text != CSV_HEADER {
-                return Err(ApiError::invalid(
+            return match text {
+                Ok(CSV_HEADER) => Ok(()),
+                _ if raw.starts_with("\u{feff}".as_bytes()) => Err(ApiError::invalid(
+                    "body",
+                    format!("line 1 starts with a byte-order mark; send UTF-8 without one, the header exactly {CSV_HEADER}"),
+                )),
+                _ => Err(ApiError::invalid(
                     "body",
                     format!("line 1: the header must be exactly {CSV_HEADER}"),
-                ));
-            }
-            return Ok(());
+                )),
+            };
         }
-        if text.is_empty() {
+        if raw.is_empty() {
             return Ok(());
         }
         self.report.rows += 1;
         if self.report.rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
             self.publish_progress(false);
         }
+        let Ok(text) = text else {
+            self.refuse(
+                self.line,
+                ApiError::invalid("row", "is not UTF-8 text; send the file as UTF-8"),
+            );
+            return Ok(());
+        };
         let parsed = if self.csv {
             csv_row(text)
         } else {

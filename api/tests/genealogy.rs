@@ -300,6 +300,33 @@ async fn a_bulk_import_enrolls_the_good_rows_and_reports_the_bad() {
         .await
         .unwrap();
     assert_eq!(bad_header.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A row that is not UTF-8 (a Latin-1 `é`) is refused at its line, never enrolled under
+    // an id with a replacement character.
+    let mut latin1 = b"id,sponsor_id,placement_id,leg,joined_on,status\r\n".to_vec();
+    latin1.extend_from_slice(b"h\xe9,a,,,2026-01-03,active\r\ni,a,,,2026-01-03,active\r\n");
+    let response = server
+        .client
+        .post(format!("{}/v1/distributors/import", server.base))
+        .bearer_auth(&key)
+        .header("content-type", "text/csv")
+        .body(latin1)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(
+        (report["enrolled"].as_u64(), report["refused"].as_u64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["errors"][0]["line"], 2, "{report}");
+    assert!(
+        report["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("UTF-8"),
+        "{report}"
+    );
 }
 
 /// A named import shows its progress while the stream is still being sent, then its end.
