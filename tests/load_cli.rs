@@ -185,6 +185,18 @@ fn a_bad_line_is_named_and_nothing_is_created() {
 }
 
 #[test]
+fn a_plan_saved_with_a_byte_order_mark_loads_as_commissions_reads_it() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("input");
+    generate(&input, 50);
+    let plan_json = input.join("plan.json");
+    let plan = std::fs::read_to_string(&plan_json).unwrap();
+    std::fs::write(&plan_json, format!("\u{feff}{plan}")).unwrap();
+    let data = strings(&["--data", work.path().join("data").to_str().unwrap()]);
+    succeeded(&load(&input, "acme", &data), "upline load");
+}
+
+#[test]
 fn an_existing_tenant_is_not_loaded_over() {
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("input");

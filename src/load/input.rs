@@ -30,8 +30,13 @@ const CHECKING_PERIOD: &str = "2000-01";
 /// Reads and checks `plan.json`, `distributors.csv` and `orders.csv` in `dir`.
 pub fn read(dir: &Path) -> Result<TenantFiles, String> {
     let plan_file = InputFile::open(&dir.join("plan.json"))?;
+    // A byte-order mark before the JSON is ignored, as `upline commissions` ignores it.
+    let plan_bytes = plan_file.bytes();
+    let plan_bytes = plan_bytes
+        .strip_prefix("\u{feff}".as_bytes())
+        .unwrap_or(plan_bytes);
     let plan: serde_json::Value =
-        serde_json::from_slice(plan_file.bytes()).map_err(|error| format!("plan.json: {error}"))?;
+        serde_json::from_slice(plan_bytes).map_err(|error| format!("plan.json: {error}"))?;
     let compiled =
         api::runtime::compile_plan(&plan).map_err(|error| format!("plan.json: {error}"))?;
     let distributors_file = InputFile::open(&dir.join("distributors.csv"))?;
