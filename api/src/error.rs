@@ -4,7 +4,7 @@
 //! act on (`detail`) and, for bad input, which field. Backend failures are logged and answered
 //! with a bare 500: clients never see internals.
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use store::StoreError;
@@ -22,6 +22,9 @@ pub enum ApiError {
     /// The thing does not exist — or belongs to another tenant, which is the same to the caller.
     #[error("{0} not found")]
     NotFound(String),
+    /// The route exists, but not with this method (the `Allow` header lists the methods).
+    #[error("{method} is not allowed on {path}; the Allow header lists the methods it takes")]
+    MethodNotAllowed { method: String, path: String },
     /// The request conflicts with the current state (an id in use, a run not in the right status).
     #[error("{0}")]
     Conflict(String),
@@ -70,6 +73,7 @@ impl ApiError {
             ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ResidesElsewhere { .. } => StatusCode::MISDIRECTED_REQUEST,
@@ -108,6 +112,7 @@ impl ApiError {
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::ResidesElsewhere { .. } => "resides_elsewhere",
@@ -175,3 +180,16 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The router's answer to a path no route takes.
+pub async fn route_not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("route {method} {}", uri.path()))
+}
+
+/// The router's answer to a method a route does not take (axum adds the `Allow` header).
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}

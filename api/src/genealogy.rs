@@ -3,10 +3,11 @@
 
 use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Path, Query};
 use crate::genealogy_index::{Node, PlacementShape};
 use crate::money::volume_text;
 use crate::state::{AppState, TenantRuntime};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

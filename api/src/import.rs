@@ -6,10 +6,11 @@
 use crate::auth::TenantAccess;
 use crate::distributors::{enrollment_request, NewDistributor, PlacementBody};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Path, Query};
 use crate::import_progress::ImportProgressView;
 use crate::state::{AppState, TenantRuntime};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use futures_util::StreamExt;

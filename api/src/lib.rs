@@ -17,6 +17,7 @@ pub mod directory;
 pub mod distributors;
 pub mod enrollment;
 pub mod error;
+pub mod extract;
 pub mod failpoint;
 pub mod genealogy;
 pub mod genealogy_follower;
@@ -60,6 +61,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }))
         .route("/metrics", get(metrics::metrics_page))
+        // Problems for what the router answers itself, too (after every route: axum applies
+        // the 405 fallback to the routes registered before it).
+        .fallback(error::route_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             metrics,

@@ -2,10 +2,11 @@
 
 use crate::auth::{sha256_hex, TenantAccess};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
 use crate::json::JsonBody;
 use crate::money::{parse_volume_field, volume_text};
 use crate::state::{now_ms, AppState, TenantRuntime};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -2,10 +2,11 @@
 
 use crate::auth::{new_api_key, sha256_hex, Admin};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
 use crate::json::JsonBody;
 use crate::runtime::{runtime_for_new_tenant, take_up_plan, tenant_runtime};
 use crate::state::{now_ms, AppState};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};

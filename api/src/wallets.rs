@@ -6,12 +6,13 @@
 
 use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Path, Query};
 use crate::json::JsonBody;
 use crate::money::{amount_text, parse_amount_field};
 use crate::orders::check_id;
 use crate::runs::posting::wallet_account;
 use crate::state::{now_ms, AppState, TenantRuntime};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};

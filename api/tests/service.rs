@@ -148,3 +148,84 @@ async fn health_metrics_and_problems() {
         "{problem}"
     );
 }
+
+/// Every error is an RFC 7807 problem, including the ones the router and the extractors
+/// answer: a query or path parameter that does not parse, a route that does not exist, a
+/// method the route does not take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_a_problem_document() {
+    let server = start().await;
+    let key = server.tenant("problems", unilevel_plan()).await;
+    server.enroll(&key, "root", None).await;
+    let admin = server.admin_token;
+    let cases = [
+        (
+            Method::GET,
+            "/v1/distributors/root/downline?limit=many",
+            key.as_str(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("query"),
+        ),
+        (
+            Method::GET,
+            "/v1/distributors/root/stats",
+            key.as_str(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("query"),
+        ),
+        (
+            Method::GET,
+            "/v1/wallets/root/transfers?limit=-1",
+            key.as_str(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("query"),
+        ),
+        (
+            Method::GET,
+            "/v1/tenants/problems/plans/latest",
+            admin,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("path"),
+        ),
+        (
+            Method::GET,
+            "/v1/no-such-route",
+            key.as_str(),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/v1/orders",
+            key.as_str(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+        ),
+    ];
+    for (method, path, token, status, field) in cases {
+        let response = server.call(method.clone(), path, token, None).await;
+        let what = format!("{method} {path}");
+        assert_eq!(response.status(), status, "{what}");
+        assert_eq!(
+            response
+                .headers()
+                .get("content-type")
+                .map(|value| value.to_str().unwrap()),
+            Some("application/problem+json"),
+            "{what}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], status.as_u16(), "{what}: {problem}");
+        assert!(
+            !problem["detail"].as_str().unwrap_or("").is_empty(),
+            "{what}: {problem}"
+        );
+        assert_eq!(problem["field"].as_str(), field, "{what}: {problem}");
+    }
+    let wrong_method = server.call(Method::DELETE, "/v1/orders", &key, None).await;
+    assert_eq!(
+        wrong_method.headers()["allow"],
+        "POST",
+        "the methods the route takes"
+    );
+}

@@ -11,9 +11,10 @@ pub mod statements;
 
 use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
 use crate::json::JsonBody;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
