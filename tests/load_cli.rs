@@ -185,6 +185,35 @@ fn a_bad_line_is_named_and_nothing_is_created() {
 }
 
 #[test]
+fn ids_longer_than_the_api_takes_are_refused_at_their_line() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("input");
+    generate(&input, 50);
+    // A commission run takes ids of any length; the API, and so a loaded tenant, 128 bytes.
+    let long = "x".repeat(129);
+    let distributors_csv = input.join("distributors.csv");
+    let text = std::fs::read_to_string(&distributors_csv).unwrap();
+    let last_id = text.lines().last().unwrap().split(',').next().unwrap();
+    // Renamed wherever it appears (the generator's ids have one width: no id holds another).
+    for file in ["distributors.csv", "orders.csv"] {
+        let path = input.join(file);
+        let content = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, content.replace(last_id, &long)).unwrap();
+    }
+    let data = strings(&["--data", work.path().join("data").to_str().unwrap()]);
+    let refused = load(&input, "acme", &data);
+    assert_eq!(refused.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    let line = text.lines().count();
+    assert!(
+        message.contains(&format!(
+            "distributors.csv:{line}: id: must be 1 to 128 characters"
+        )),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_plan_saved_with_a_byte_order_mark_loads_as_commissions_reads_it() {
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("input");

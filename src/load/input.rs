@@ -57,8 +57,12 @@ pub fn read(dir: &Path) -> Result<TenantFiles, String> {
     )
     .map_err(|error| error.to_string())?;
     drop(network);
-    let distributors = enroll_all(&compiled, text(&distributors_file)?)?;
-    let orders = orders_of(text(&orders_file)?)?;
+    let distributors_text = text(&distributors_file)?;
+    let orders_text = text(&orders_file)?;
+    check_api_ids("distributors.csv", distributors_text, "id")?;
+    check_api_ids("orders.csv", orders_text, "order_id")?;
+    let distributors = enroll_all(&compiled, distributors_text)?;
+    let orders = orders_of(orders_text)?;
     Ok(TenantFiles {
         plan,
         distributors,
@@ -69,6 +73,17 @@ pub fn read(dir: &Path) -> Result<TenantFiles, String> {
 fn text(file: &InputFile) -> Result<&str, String> {
     std::str::from_utf8(file.bytes())
         .map_err(|_| format!("{}: the file is not UTF-8 text", file.name()))
+}
+
+/// The API's rule for the ids in the first column (at most 128 bytes, where a commission run
+/// takes longer ones): a loaded distributor or order must be reachable through the API, and
+/// an order for a distributor the API cannot name could never be placed.
+fn check_api_ids(file: &str, text: &str, column: &str) -> Result<(), String> {
+    for (line, row) in rows(text) {
+        api::orders::check_id(column, row[0])
+            .map_err(|error| format!("{file}:{line}: {error} (the API's rule for ids)"))?;
+    }
+    Ok(())
 }
 
 /// The data rows of a checked CSV file, with their line numbers (the header is line 1).
