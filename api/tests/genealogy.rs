@@ -235,15 +235,7 @@ async fn a_bulk_import_enrolls_the_good_rows_and_reports_the_bad() {
         c,a,,,2026-13-01,active\n\
         d,a,,,2026-01-03,terminated\n\
         e,b,,,2026-01-03,active\n";
-    let response = server
-        .client
-        .post(format!("{}/v1/distributors/import", server.base))
-        .bearer_auth(&key)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
+    let response = post_import(&server, &key, "text/csv", csv).await;
     assert_eq!(response.status(), StatusCode::OK);
     let report: Value = response.json().await.unwrap();
     assert_eq!(report["rows"], 6);
@@ -275,44 +267,20 @@ async fn a_bulk_import_enrolls_the_good_rows_and_reports_the_bad() {
     assert_eq!(d["status"], "terminated");
     // NDJSON too.
     let ndjson = "{\"id\":\"f\",\"sponsor_id\":\"a\"}\n{\"id\":\"g\",\"sponsor_id\":\"f\",\"joined_on\":\"bad\"}\n";
-    let response = server
-        .client
-        .post(format!("{}/v1/distributors/import", server.base))
-        .bearer_auth(&key)
-        .header("content-type", "application/x-ndjson")
-        .body(ndjson)
-        .send()
-        .await
-        .unwrap();
+    let response = post_import(&server, &key, "application/x-ndjson", ndjson).await;
     let report: Value = response.json().await.unwrap();
     assert_eq!(
         (report["enrolled"].as_u64(), report["refused"].as_u64()),
         (Some(1), Some(1)),
         "{report}"
     );
-    let bad_header = server
-        .client
-        .post(format!("{}/v1/distributors/import", server.base))
-        .bearer_auth(&key)
-        .header("content-type", "text/csv")
-        .body("id,sponsor\nx,y\n")
-        .send()
-        .await
-        .unwrap();
+    let bad_header = post_import(&server, &key, "text/csv", "id,sponsor\nx,y\n").await;
     assert_eq!(bad_header.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // A row that is not UTF-8 (a Latin-1 `é`) is refused at its line, never enrolled under
     // an id with a replacement character.
     let mut latin1 = b"id,sponsor_id,placement_id,leg,joined_on,status\r\n".to_vec();
     latin1.extend_from_slice(b"h\xe9,a,,,2026-01-03,active\r\ni,a,,,2026-01-03,active\r\n");
-    let response = server
-        .client
-        .post(format!("{}/v1/distributors/import", server.base))
-        .bearer_auth(&key)
-        .header("content-type", "text/csv")
-        .body(latin1)
-        .send()
-        .await
-        .unwrap();
+    let response = post_import(&server, &key, "text/csv", latin1).await;
     let report: Value = response.json().await.unwrap();
     assert_eq!(
         (report["enrolled"].as_u64(), report["refused"].as_u64()),
@@ -509,4 +477,22 @@ async fn a_distributor_resides_in_a_region_of_the_deployment() {
             )
             .await;
     }
+}
+
+/// Posts a bulk import of `body`, sent as `content_type`.
+async fn post_import(
+    server: &Server,
+    key: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    server
+        .client
+        .post(format!("{}/v1/distributors/import", server.base))
+        .bearer_auth(key)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
 }

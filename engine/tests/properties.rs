@@ -40,15 +40,21 @@ fn rename_fields(row: &str, columns: &[usize], rename: &impl Fn(&str) -> String)
     fields.join(",")
 }
 
-/// Each distributor id's place in id order.
-fn places_in_id_order(files: &Files) -> BTreeMap<String, usize> {
+/// The distributors' ids in byte order.
+fn sorted_ids(files: &Files) -> Vec<&str> {
     let mut ids: Vec<&str> = files
         .distributors
         .iter()
         .map(|row| row.split(',').next().expect("an id"))
         .collect();
     ids.sort_unstable();
-    ids.iter()
+    ids
+}
+
+/// Each distributor id's place in id order.
+fn places_in_id_order(files: &Files) -> BTreeMap<String, usize> {
+    sorted_ids(files)
+        .iter()
         .enumerate()
         .map(|(place, id)| (id.to_string(), place))
         .collect()
@@ -300,12 +306,7 @@ fn outputs_are_sorted_and_complete_on(files: &Files) -> Result<(), TestCaseError
         "pool",
     ];
     let (outputs, _) = with_run(files, |_, _| ());
-    let mut ids: Vec<&str> = files
-        .distributors
-        .iter()
-        .map(|row| row.split(',').next().expect("an id"))
-        .collect();
-    ids.sort_unstable();
+    let ids = sorted_ids(files);
     for (name, text) in [
         ("summary.csv", &outputs.summary),
         ("state.csv", &outputs.state),
