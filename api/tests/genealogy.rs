@@ -276,6 +276,19 @@ async fn a_bulk_import_enrolls_the_good_rows_and_reports_the_bad() {
     );
     let bad_header = post_import(&server, &key, "text/csv", "id,sponsor\nx,y\n").await;
     assert_eq!(bad_header.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A header behind a byte-order mark (as Excel's "CSV UTF-8" writes) is refused saying so.
+    let with_bom =
+        "\u{feff}id,sponsor_id,placement_id,leg,joined_on,status\nj,a,,,2026-01-03,active\n";
+    let refused = post_import(&server, &key, "text/csv", with_bom).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = refused.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("byte-order mark"),
+        "{problem}"
+    );
     // A row that is not UTF-8 (a Latin-1 `é`) is refused at its line, never enrolled under
     // an id with a replacement character.
     let mut latin1 = b"id,sponsor_id,placement_id,leg,joined_on,status\r\n".to_vec();
