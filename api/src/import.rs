@@ -157,7 +157,7 @@ impl Import<'_> {
         if self.csv && self.line == 1 {
             return match text {
                 Ok(CSV_HEADER) => Ok(()),
-                _ if raw.starts_with("\u{feff}".as_bytes()) => Err(ApiError::invalid(
+                _ if raw.starts_with(engine::input::BYTE_ORDER_MARK) => Err(ApiError::invalid(
                     "body",
                     format!("line 1 starts with a byte-order mark; send UTF-8 without one, the header exactly {CSV_HEADER}"),
                 )),

@@ -10,7 +10,7 @@
 use crate::input_files::InputFile;
 use api::directory::{Directory, PlacementChoice};
 use engine::calendar::{parse_date, Period};
-use engine::input::{read_distributors, read_orders, PlacementKind};
+use engine::input::{read_distributors, read_orders, PlacementKind, BYTE_ORDER_MARK};
 use std::collections::HashMap;
 use std::path::Path;
 use store::{Distributor, DistributorStatus, Order, OrderStatus};
@@ -33,7 +33,7 @@ pub fn read(dir: &Path) -> Result<TenantFiles, String> {
     // A byte-order mark before the JSON is ignored, as `upline commissions` ignores it.
     let plan_bytes = plan_file.bytes();
     let plan_bytes = plan_bytes
-        .strip_prefix("\u{feff}".as_bytes())
+        .strip_prefix(BYTE_ORDER_MARK)
         .unwrap_or(plan_bytes);
     let plan: serde_json::Value =
         serde_json::from_slice(plan_bytes).map_err(|error| format!("plan.json: {error}"))?;

@@ -12,7 +12,7 @@ const CHUNKS_PER_THREAD: usize = 8;
 const PARALLEL_THRESHOLD_BYTES: usize = 1 << 20;
 
 /// U+FEFF encoded in UTF-8: a signature some programs put before the first byte of text.
-const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+pub const BYTE_ORDER_MARK: &[u8] = "\u{feff}".as_bytes();
 
 /// Checks the header line against `expected` (its fields in order) and returns the body.
 pub fn split_header<'a>(
@@ -25,11 +25,6 @@ pub fn split_header<'a>(
         None => (bytes, &bytes[bytes.len()..]),
     };
     let header = strip_cr(header);
-    let found: Vec<&[u8]> = if header.is_empty() {
-        Vec::new()
-    } else {
-        header.split(|&byte| byte == b',').collect()
-    };
     let error = |message: String| Err(InputError::at(file, 1, message));
     if header.starts_with(BYTE_ORDER_MARK) {
         return error(format!(
@@ -38,6 +33,11 @@ pub fn split_header<'a>(
             expected.join(",")
         ));
     }
+    let found: Vec<&[u8]> = if header.is_empty() {
+        Vec::new()
+    } else {
+        header.split(|&byte| byte == b',').collect()
+    };
     for (index, name) in expected.iter().enumerate() {
         match found.get(index) {
             None => {

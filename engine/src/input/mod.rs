@@ -13,6 +13,7 @@ mod state;
 pub use distributors::{
     read_distributors, read_distributors_beside, Directory, Network, Placement, PlacementKind,
 };
+pub use lines::BYTE_ORDER_MARK;
 pub use orders::{read_orders, Volumes};
 pub use state::{read_state, CarryState};
 
