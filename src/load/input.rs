@@ -57,12 +57,8 @@ pub fn read(dir: &Path) -> Result<TenantFiles, String> {
     )
     .map_err(|error| error.to_string())?;
     drop(network);
-    let distributors_text = text(&distributors_file)?;
-    let orders_text = text(&orders_file)?;
-    check_api_ids("distributors.csv", distributors_text, "id")?;
-    check_api_ids("orders.csv", orders_text, "order_id")?;
-    let distributors = enroll_all(&compiled, distributors_text)?;
-    let orders = orders_of(orders_text)?;
+    let distributors = enroll_all(&compiled, text(&distributors_file)?)?;
+    let orders = orders_of(text(&orders_file)?)?;
     Ok(TenantFiles {
         plan,
         distributors,
@@ -75,15 +71,12 @@ fn text(file: &InputFile) -> Result<&str, String> {
         .map_err(|_| format!("{}: the file is not UTF-8 text", file.name()))
 }
 
-/// The API's rule for the ids in the first column (at most 128 bytes, where a commission run
-/// takes longer ones): a loaded distributor or order must be reachable through the API, and
-/// an order for a distributor the API cannot name could never be placed.
-fn check_api_ids(file: &str, text: &str, column: &str) -> Result<(), String> {
-    for (line, row) in rows(text) {
-        api::orders::check_id(column, row[0])
-            .map_err(|error| format!("{file}:{line}: {error} (the API's rule for ids)"))?;
-    }
-    Ok(())
+/// The API's rule for an id (at most 128 bytes, where a commission run takes longer ones): a
+/// loaded distributor or order must be reachable through the API, and an order for a
+/// distributor the API cannot name could never be placed.
+fn check_api_id(file: &str, line: usize, column: &str, id: &str) -> Result<(), String> {
+    api::orders::check_id(column, id)
+        .map_err(|error| format!("{file}:{line}: {error} (the API's rule for ids)"))
 }
 
 /// The data rows of a checked CSV file, with their line numbers (the header is line 1).
@@ -99,6 +92,10 @@ fn rows(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
 /// plan's shape; the records come back in enrollment order.
 fn enroll_all(plan: &engine::plan::CompiledPlan, text: &str) -> Result<Vec<Distributor>, String> {
     let rows: Vec<(usize, Vec<&str>)> = rows(text).collect();
+    // In file order, so that the first line at fault is the one reported.
+    for (line, row) in &rows {
+        check_api_id("distributors.csv", *line, "id", row[0])?;
+    }
     let mut directory = Directory::for_plan(plan);
     let mut records = Vec::with_capacity(rows.len());
     for at in enrollment_order(&rows)? {
@@ -187,6 +184,7 @@ fn enrollment_order(rows: &[(usize, Vec<&str>)]) -> Result<Vec<usize>, String> {
 fn orders_of(text: &str) -> Result<Vec<Order>, String> {
     rows(text)
         .map(|(line, row)| {
+            check_api_id("orders.csv", line, "order_id", row[0])?;
             let at_line = |message: String| format!("orders.csv:{line}: {message}");
             let volume = |cell: &str| {
                 engine::number::parse_volume(cell.as_bytes())
