@@ -151,16 +151,22 @@ async fn damaged_requests_are_answered_as_bad_input_never_as_server_errors() {
     let mut answered = std::collections::BTreeMap::<u16, usize>::new();
     for (method, path, token, body, idempotent) in &bodies {
         let valid = serde_json::to_vec(body).unwrap();
+        let send = |body: Vec<u8>, idempotency_key: String| {
+            let mut request = server
+                .client
+                .request(method.clone(), format!("{}{path}", server.base))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body);
+            if *idempotent {
+                request = request.header("Idempotency-Key", idempotency_key);
+            }
+            request.send()
+        };
         // Undamaged, the request succeeds: the damage starts from something valid.
-        let mut request = server
-            .client
-            .request(method.clone(), format!("{}{path}", server.base))
-            .bearer_auth(token)
-            .json(body);
-        if *idempotent {
-            request = request.header("Idempotency-Key", "undamaged");
-        }
-        let response = request.send().await.expect("the server answers");
+        let response = send(valid.clone(), "undamaged".into())
+            .await
+            .expect("the server answers");
         let status = response.status();
         assert!(
             status.is_success(),
@@ -169,16 +175,9 @@ async fn damaged_requests_are_answered_as_bad_input_never_as_server_errors() {
         );
         for variant in 0..VARIANTS {
             let damaged = damager.damage(&valid);
-            let mut request = server
-                .client
-                .request(method.clone(), format!("{}{path}", server.base))
-                .bearer_auth(token)
-                .header("content-type", "application/json")
-                .body(damaged.clone());
-            if *idempotent {
-                request = request.header("Idempotency-Key", format!("damaged-{variant}"));
-            }
-            let response = request.send().await.expect("the server answers");
+            let response = send(damaged.clone(), format!("damaged-{variant}"))
+                .await
+                .expect("the server answers");
             let what = format!("{method} {path} {:?}", String::from_utf8_lossy(&damaged));
             *answered
                 .entry(check_answer(response, &what).await.as_u16())

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{csv, FileBytes, Loaded, DISTRIBUTORS_HEADER, ORDERS_HEADER, STATE_HEADER};
+use common::{csv, Loaded, DISTRIBUTORS_HEADER};
 use engine::id_index::IdLookup;
 use engine::input::{read_distributors, PlacementKind};
 
@@ -44,9 +44,7 @@ impl Naming {
 /// everyone and a state row for everyone. Row `r` of a file is member `r`'s, on line `r + 2`.
 struct Files {
     naming: Naming,
-    distributors: Vec<String>,
-    orders: Vec<String>,
-    state: Vec<String>,
+    rows: common::Files,
 }
 
 impl Files {
@@ -69,9 +67,12 @@ impl Files {
             .collect();
         Files {
             naming,
-            distributors,
-            orders,
-            state,
+            rows: common::Files {
+                plan: PLAN.into(),
+                distributors,
+                orders,
+                state,
+            },
         }
     }
 
@@ -82,19 +83,14 @@ impl Files {
     /// The first problem reported when the files are read as `upline commissions` reads them
     /// (distributors, then orders and state beside the trees), or `None` when they are valid.
     fn first_problem(&self) -> Option<String> {
-        let files = FileBytes {
-            plan: PLAN.into(),
-            distributors: csv(DISTRIBUTORS_HEADER, &self.distributors),
-            orders: csv(ORDERS_HEADER, &self.orders),
-            state: csv(STATE_HEADER, &self.state),
-        };
+        let bytes = self.rows.bytes();
         assert!(
-            [&files.distributors, &files.orders, &files.state]
+            [&bytes.distributors, &bytes.orders, &bytes.state]
                 .iter()
                 .all(|bytes| bytes.len() > 1 << 20),
             "every file is large enough to be cut into pieces"
         );
-        Loaded::read(&files).err()
+        Loaded::read(&bytes).err()
     }
 }
 
@@ -142,7 +138,7 @@ fn the_valid_files_are_read_each_naming_through_its_own_index() {
     for naming in Naming::ALL {
         let files = Files::valid(naming);
         assert_eq!(files.first_problem(), None, "{naming:?}");
-        let bytes = csv(DISTRIBUTORS_HEADER, &files.distributors);
+        let bytes = csv(DISTRIBUTORS_HEADER, &files.rows.distributors);
         let network = read_distributors("distributors.csv", &bytes, PlacementKind::Ignored)
             .expect("valid distributors");
         let index = match network.index {
@@ -159,13 +155,13 @@ fn a_malformed_distributor_row_deep_in_the_file_is_reported_at_its_line() {
     // Two problems in later pieces of the file: the earlier is reported.
     for_every_naming(
         |files| {
-            files.distributors[110_000] = distributor_row(
+            files.rows.distributors[110_000] = distributor_row(
                 &files.id(110_000),
                 &files.id(36_666),
                 "2026-13-01",
                 "active",
             );
-            files.distributors[97_531] = distributor_row(
+            files.rows.distributors[97_531] = distributor_row(
                 &files.id(97_531),
                 &files.id(32_510),
                 "2026-01-15",
@@ -182,7 +178,7 @@ fn a_malformed_distributor_row_deep_in_the_file_is_reported_at_its_line() {
 fn a_repeated_distributor_id_is_reported_at_its_second_line() {
     for_every_naming(
         |files| {
-            files.distributors[101_000] =
+            files.rows.distributors[101_000] =
                 distributor_row(&files.id(7), &files.id(33_666), "2026-01-15", "active");
         },
         "distributors.csv",
@@ -195,9 +191,9 @@ fn a_repeated_distributor_id_is_reported_at_its_second_line() {
 fn an_unknown_sponsor_deep_in_the_file_is_reported_at_its_line() {
     for_every_naming(
         |files| {
-            files.distributors[119_999] =
+            files.rows.distributors[119_999] =
                 distributor_row(&files.id(119_999), "nobody-2", "2026-01-15", "active");
-            files.distributors[88_888] =
+            files.rows.distributors[88_888] =
                 distributor_row(&files.id(88_888), "nobody-1", "2026-01-15", "active");
         },
         "distributors.csv",
@@ -210,8 +206,8 @@ fn an_unknown_sponsor_deep_in_the_file_is_reported_at_its_line() {
 fn a_malformed_order_deep_in_the_file_is_reported_at_its_line() {
     for_every_naming(
         |files| {
-            files.orders[115_000] = order_row("order-115000", &files.id(115_000), "-3");
-            files.orders[100_123] = order_row("order-100123", &files.id(100_123), "9x0");
+            files.rows.orders[115_000] = order_row("order-115000", &files.id(115_000), "-3");
+            files.rows.orders[100_123] = order_row("order-100123", &files.id(100_123), "9x0");
         },
         "orders.csv",
         line(100_123),
@@ -222,7 +218,7 @@ fn a_malformed_order_deep_in_the_file_is_reported_at_its_line() {
 #[test]
 fn an_order_of_an_unknown_distributor_is_reported_at_its_line() {
     for_every_naming(
-        |files| files.orders[93_000] = order_row("order-93000", "stranger", "90"),
+        |files| files.rows.orders[93_000] = order_row("order-93000", "stranger", "90"),
         "orders.csv",
         line(93_000),
         |_| "stranger".into(),
@@ -232,7 +228,7 @@ fn an_order_of_an_unknown_distributor_is_reported_at_its_line() {
 #[test]
 fn a_repeated_order_id_is_reported_at_its_second_line() {
     for_every_naming(
-        |files| files.orders[104_321] = order_row("order-12", &files.id(104_321), "90"),
+        |files| files.rows.orders[104_321] = order_row("order-12", &files.id(104_321), "90"),
         "orders.csv",
         line(104_321),
         |_| "order-12".into(),
@@ -242,7 +238,7 @@ fn a_repeated_order_id_is_reported_at_its_second_line() {
 #[test]
 fn a_state_row_of_an_unknown_id_is_reported_at_its_line() {
     for_every_naming(
-        |files| files.state[99_000] = state_row("stranger", "Member"),
+        |files| files.rows.state[99_000] = state_row("stranger", "Member"),
         "state.csv",
         line(99_000),
         |_| "stranger".into(),
@@ -252,7 +248,7 @@ fn a_state_row_of_an_unknown_id_is_reported_at_its_line() {
 #[test]
 fn a_repeated_state_row_is_reported_at_its_second_line() {
     for_every_naming(
-        |files| files.state[111_111] = state_row(&files.id(5), "Member"),
+        |files| files.rows.state[111_111] = state_row(&files.id(5), "Member"),
         "state.csv",
         line(111_111),
         |files| files.id(5),
@@ -262,7 +258,7 @@ fn a_repeated_state_row_is_reported_at_its_second_line() {
 #[test]
 fn an_unknown_rank_in_the_state_is_reported_at_its_line() {
     for_every_naming(
-        |files| files.state[118_000] = state_row(&files.id(118_000), "Gold"),
+        |files| files.rows.state[118_000] = state_row(&files.id(118_000), "Gold"),
         "state.csv",
         line(118_000),
         |_| "Gold".into(),
@@ -273,7 +269,7 @@ fn an_unknown_rank_in_the_state_is_reported_at_its_line() {
 fn a_second_root_deep_in_the_file_is_reported_at_its_line() {
     for_every_naming(
         |files| {
-            files.distributors[102_400] =
+            files.rows.distributors[102_400] =
                 distributor_row(&files.id(102_400), "", "2026-01-15", "active");
         },
         "distributors.csv",
@@ -287,7 +283,7 @@ fn a_cycle_deep_in_the_file_is_reported_at_one_of_its_members() {
     for naming in Naming::ALL {
         let mut files = Files::valid(naming);
         // Member 90,001 is sponsored by 30,000: sponsoring 30,000 by it closes a cycle.
-        files.distributors[30_000] =
+        files.rows.distributors[30_000] =
             distributor_row(&files.id(30_000), &files.id(90_001), "2026-01-15", "active");
         let problem = files.first_problem().expect("the files are refused");
         let members = [line(30_000), line(90_001)].map(|line| format!("distributors.csv:{line}: "));
