@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{close, random_files, FileBytes, Kind};
+use common::{close, kind_strategy, random_files, FileBytes};
 use proptest::prelude::*;
 
 /// The files in the order they are checked.
@@ -36,10 +36,6 @@ fn damage_strategy() -> impl Strategy<Value = (usize, Damage)> {
     ];
     // The plan is damaged less often than the CSV files: most of its damage is a JSON error.
     (prop::sample::select(vec![0, 1, 1, 2, 2, 3, 3]), damage)
-}
-
-fn kind_strategy() -> impl Strategy<Value = Kind> {
-    prop_oneof![Just(Kind::Binary), Just(Kind::Matrix), Just(Kind::Unilevel)]
 }
 
 impl Damage {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{csv, random_files, with_run, Files, Kind, Outputs, Random};
+use common::{csv, kind_strategy, random_files, with_run, Files, Kind, Outputs, Random};
 use engine::run::Bonus;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -58,10 +58,6 @@ fn places_in_id_order(files: &Files) -> BTreeMap<String, usize> {
         .enumerate()
         .map(|(place, id)| (id.to_string(), place))
         .collect()
-}
-
-fn kind_strategy() -> impl Strategy<Value = Kind> {
-    prop_oneof![Just(Kind::Binary), Just(Kind::Matrix), Just(Kind::Unilevel)]
 }
 
 /// Parses an amount such as `12.34` or `-5` into integer units of its own decimals.

@@ -39,6 +39,12 @@ pub enum Kind {
     Unilevel,
 }
 
+/// Any kind of plan, for proptest.
+pub fn kind_strategy() -> impl proptest::strategy::Strategy<Value = Kind> {
+    use proptest::prelude::{prop_oneof, Just};
+    prop_oneof![Just(Kind::Binary), Just(Kind::Matrix), Just(Kind::Unilevel)]
+}
+
 #[derive(Clone)]
 pub struct Files {
     pub plan: String,
