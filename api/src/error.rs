@@ -25,6 +25,9 @@ pub enum ApiError {
     /// The route exists, but not with this method (the `Allow` header lists the methods).
     #[error("{method} is not allowed on {path}; the Allow header lists the methods it takes")]
     MethodNotAllowed { method: String, path: String },
+    /// The body is longer than a request of this kind may be ([`crate::json::BODY_LIMIT_BYTES`]).
+    #[error("the request body is larger than {limit_bytes} bytes; send less per request (many distributors at once go to the streaming POST /v1/distributors/import)")]
+    BodyTooLarge { limit_bytes: usize },
     /// The request conflicts with the current state (an id in use, a run not in the right status).
     #[error("{0}")]
     Conflict(String),
@@ -74,6 +77,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ResidesElsewhere { .. } => StatusCode::MISDIRECTED_REQUEST,
@@ -96,6 +100,7 @@ impl ApiError {
         let field = match self {
             ApiError::InvalidField { field, .. } => Some(field.clone()),
             ApiError::ResidesElsewhere { .. } => Some("distributor_id".to_owned()),
+            ApiError::BodyTooLarge { .. } => Some("body".to_owned()),
             _ => None,
         };
         Problem {
@@ -113,6 +118,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::Conflict(_) => "conflict",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::ResidesElsewhere { .. } => "resides_elsewhere",

@@ -1,7 +1,9 @@
 //! JSON request bodies whose errors name the field at fault.
 
 use crate::error::ApiError;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
@@ -15,8 +17,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| ApiError::invalid("body", rejection.body_text()))?;
+            .map_err(refused_body)?;
         parse(&bytes).map(JsonBody)
+    }
+}
+
+/// The most a JSON body may hold: axum's default limit for buffered bodies, which this API
+/// keeps (the bulk import streams its body and is not held to it).
+pub const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
+
+/// A body that could not be read: too long is 413 (the client must send less, not fix a
+/// field); anything else (a broken stream) is 422 naming `body`.
+fn refused_body(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::BodyTooLarge {
+            limit_bytes: BODY_LIMIT_BYTES,
+        }
+    } else {
+        ApiError::invalid("body", rejection.body_text())
     }
 }
 

@@ -229,3 +229,61 @@ async fn every_error_is_a_problem_document() {
         "the methods the route takes"
     );
 }
+
+/// A JSON body over the limit is refused as too large (413, a problem naming `body`), not as a
+/// malformed field; one byte less is read and judged on its fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_too_large() {
+    let server = start().await;
+    let key = server.tenant("big-bodies", unilevel_plan()).await;
+    server.enroll(&key, "root", None).await;
+    let limit = api::json::BODY_LIMIT_BYTES;
+    let order_of_length = |length: usize| {
+        let frame = |order_id: &str| {
+            serde_json::to_vec(&serde_json::json!({
+                "order_id": order_id, "distributor_id": "root", "date": "2026-11-05",
+                "pv": "1", "cv": "1"
+            }))
+            .unwrap()
+        };
+        let padding = length - frame("").len();
+        let body = frame(&"o".repeat(padding));
+        assert_eq!(body.len(), length);
+        body
+    };
+    let post = |body: Vec<u8>| {
+        server
+            .client
+            .post(format!("{}/v1/orders", server.base))
+            .bearer_auth(&key)
+            .header("Idempotency-Key", "big-body")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let over = post(order_of_length(limit + 1)).await.unwrap();
+    assert_eq!(over.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(over.headers()["content-type"], "application/problem+json");
+    let problem: Value = over.json().await.unwrap();
+    assert_eq!(
+        problem["type"], "urn:upline:problem:body_too_large",
+        "{problem}"
+    );
+    assert_eq!(problem["field"], "body", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&limit.to_string()),
+        "the detail names the limit: {problem}"
+    );
+
+    let at_limit = post(order_of_length(limit)).await.unwrap();
+    assert_eq!(at_limit.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = at_limit.json().await.unwrap();
+    assert_eq!(
+        problem["field"], "order_id",
+        "judged on its fields: {problem}"
+    );
+}
