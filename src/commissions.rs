@@ -25,6 +25,8 @@ use std::time::Instant;
         Reads the plan and the CSV files, checks them completely, computes every bonus of the plan, and writes \
         lines.csv (every commission line with its base, rate and amount), summary.csv (one row per distributor) \
         and state.csv (the carries and highest ranks for the next period) into --out.\n\n\
+        Each input may be a file or a stream: `--orders <(zcat orders.csv.gz)` or `--orders /dev/stdin` \
+        reads the stream to its end (files are mapped, streams held in memory).\n\n\
         On bad input it exits with status 1 and one line on standard error naming the file, the line and the \
         problem (e.g. `orders.csv:17: unknown distributor id \"d99\"`), and writes nothing.\n\n\
         Progress goes to standard error when it is a terminal, then a one-screen summary. With \
@@ -224,6 +226,8 @@ pub fn write_outputs(
     result: &RunResult,
     report: &mut Report,
 ) -> Result<(), String> {
+    // A failed run leaves things as they were: a folder it made for its files goes again.
+    let made_here = !out.exists();
     fs::create_dir_all(out)
         .map_err(|error| format!("{}: cannot create the directory: {error}", out.display()))?;
     // The writers hand over text in pieces of hundreds of kilobytes: a buffer in between
@@ -265,6 +269,9 @@ pub fn write_outputs(
             let _ = fs::remove_file(&temporary);
             for (temporary, _) in &written {
                 let _ = fs::remove_file(temporary);
+            }
+            if made_here {
+                let _ = fs::remove_dir(out);
             }
             return Err(format!("{}: cannot write: {error}", final_path.display()));
         }

@@ -1,40 +1,68 @@
-//! Input files mapped into memory, named by their base name in messages.
+//! Input files, mapped into memory when they are regular files and read whole when they are
+//! streams, named in messages by their base name.
 
 use memmap2::{Mmap, MmapOptions};
 use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 pub struct InputFile {
     name: String,
-    map: Option<Mmap>,
+    bytes: Contents,
+}
+
+/// Where an input's bytes are held.
+enum Contents {
+    /// A regular file with no bytes (one cannot be mapped, and has nothing to read anyway).
+    Empty,
+    /// A regular file, mapped: its pages come straight from the page cache.
+    Mapped(Mmap),
+    /// A pipe, a terminal or a device (`<(zcat orders.csv.gz)`, `/dev/stdin`): it reports no
+    /// length and cannot be mapped, so it is read to its end.
+    Read(Vec<u8>),
 }
 
 impl InputFile {
     pub fn open(path: &Path) -> Result<InputFile, String> {
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |name| name.to_string_lossy().into_owned(),
-        );
-        let file = File::open(path)
-            .map_err(|error| format!("{name}: cannot read {}: {error}", path.display()))?;
-        let length = file
+        let cannot = |verb: &str, name: &str, error: std::io::Error| {
+            format!("{name}: cannot {verb} {}: {error}", path.display())
+        };
+        let file = File::open(path).map_err(|error| cannot("read", &name_of(path), error))?;
+        let metadata = file
             .metadata()
-            .map_err(|error| format!("{name}: cannot read {}: {error}", path.display()))?
-            .len();
-        // An empty file cannot be mapped; it has no bytes to read anyway.
-        let map = if length == 0 {
-            None
+            .map_err(|error| cannot("read", &name_of(path), error))?;
+        if metadata.is_dir() {
+            return Err(format!(
+                "{}: {} is a folder; give the path of the file in it",
+                name_of(path),
+                path.display()
+            ));
+        }
+        if !metadata.is_file() {
+            // A stream's base name says little (`63` for `/dev/fd/63`): it is named whole.
+            let name = path.display().to_string();
+            let mut bytes = Vec::new();
+            (&file)
+                .read_to_end(&mut bytes)
+                .map_err(|error| cannot("read", &name, error))?;
+            return Ok(InputFile {
+                name,
+                bytes: Contents::Read(bytes),
+            });
+        }
+        let name = name_of(path);
+        let bytes = if metadata.len() == 0 {
+            Contents::Empty
         } else {
             // SAFETY: the file is only read; Upline does not write its own inputs while a run
             // reads them. A file truncated by another program during the run would fault,
             // which is why outputs never go to the input paths. `populate` maps every page in
             // one call instead of one fault per page as the parser reaches it.
-            Some(
-                unsafe { MmapOptions::new().populate().map(&file) }
-                    .map_err(|error| format!("{name}: cannot map {}: {error}", path.display()))?,
-            )
+            let map = unsafe { MmapOptions::new().populate().map(&file) }
+                .map_err(|error| cannot("map", &name, error))?;
+            Contents::Mapped(map)
         };
-        Ok(InputFile { name, map })
+        Ok(InputFile { name, bytes })
     }
 
     pub fn name(&self) -> &str {
@@ -42,12 +70,24 @@ impl InputFile {
     }
 
     pub fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or_default()
+        match &self.bytes {
+            Contents::Empty => &[],
+            Contents::Mapped(map) => map,
+            Contents::Read(bytes) => bytes,
+        }
     }
 
-    /// Unmaps the file on a thread of its own: unmapping tens of megabytes takes
+    /// Unmaps (or frees) the file on a thread of its own: unmapping tens of megabytes takes
     /// milliseconds the run need not wait for.
     pub fn release_in_background(self) {
         std::thread::spawn(move || drop(self));
     }
+}
+
+/// A regular file's name in messages: its base name (`orders.csv`), as the spec's errors read.
+fn name_of(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
 }

@@ -271,3 +271,30 @@ fn missing_files_are_reported_in_the_order_plan_distributors_orders_state() {
         assert!(!out.exists(), "nothing is written");
     }
 }
+
+#[test]
+fn an_input_path_that_is_a_folder_is_one_line_saying_so() {
+    let base = case("base", "", &[]);
+    for input in ["plan.json", "distributors.csv", "orders.csv", "state.csv"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, content) in &base.files {
+            if *name != input {
+                std::fs::write(dir.path().join(name), content).expect("write input");
+            }
+        }
+        let folder = dir.path().join(input);
+        std::fs::create_dir(&folder).expect("a folder in the file's place");
+        let out = dir.path().join("out");
+        let output = run(dir.path(), "2026-11", &out);
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.trim_end(),
+            format!(
+                "{input}: {} is a folder; give the path of the file in it",
+                folder.display()
+            )
+        );
+        assert!(!out.exists(), "nothing is written");
+    }
+}

@@ -192,3 +192,101 @@ fn crlf_line_ends_and_a_missing_final_newline_change_nothing() {
         failures.join("\n")
     );
 }
+
+/// Inputs that are streams, not files: every fixture's inputs given as pipes, the way a shell
+/// passes `--orders <(zcat orders.csv.gz)`, give the same bytes. A pipe reports no length and
+/// cannot be mapped; it must be read to its end, not taken for an empty file.
+#[test]
+fn inputs_given_as_pipes_give_the_same_outputs() {
+    let mut failures = Vec::new();
+    for case in fixture_cases() {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let period = std::fs::read_to_string(case.join("period")).expect("period file");
+        let out = tempfile::tempdir().expect("temp dir");
+        let mut script = String::from(
+            "exec \"$UPLINE\" commissions --quiet --period \"$PERIOD\" --out \"$OUT\" \
+             --plan <(cat \"$CASE/plan.json\") \
+             --distributors <(cat \"$CASE/distributors.csv\") \
+             --orders <(cat \"$CASE/orders.csv\")",
+        );
+        if case.join("state.csv").exists() {
+            script.push_str(" --state <(cat \"$CASE/state.csv\")");
+        }
+        let output = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .env("UPLINE", env!("CARGO_BIN_EXE_upline"))
+            .env("PERIOD", period.trim())
+            .env("OUT", out.path())
+            .env("CASE", &case)
+            .output()
+            .expect("bash runs");
+        if !output.status.success() {
+            failures.push(format!(
+                "{name}: exit {:?}: {}",
+                output.status.code(),
+                String::from_utf8_lossy(&output.stderr)
+            ));
+            continue;
+        }
+        failures.extend(differences(&case, out.path(), &format!("{name} (pipes)")));
+    }
+    assert!(
+        failures.is_empty(),
+        "fixtures read from pipes not reproduced:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Standard input is a stream too (`--orders /dev/stdin`), and a problem in it is named by
+/// that path: a pipe's base name (`63` for `/dev/fd/63`) would say nothing.
+#[test]
+fn orders_on_standard_input_are_read_and_named() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let case = fixtures_root().join("random-full-101");
+    let period = std::fs::read_to_string(case.join("period")).unwrap();
+    let run = |orders: &[u8], out: &Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_upline"))
+            .args(["commissions", "--quiet", "--period", period.trim()])
+            .arg("--plan")
+            .arg(case.join("plan.json"))
+            .arg("--distributors")
+            .arg(case.join("distributors.csv"))
+            .args(["--orders", "/dev/stdin", "--state"])
+            .arg(case.join("state.csv"))
+            .arg("--out")
+            .arg(out)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(orders).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+
+    let out = tempfile::tempdir().unwrap();
+    let orders = std::fs::read(case.join("orders.csv")).unwrap();
+    let read = run(&orders, out.path());
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert_eq!(
+        differences(&case, out.path(), "stdin"),
+        Vec::<String>::new()
+    );
+
+    let refused_out = tempfile::tempdir().unwrap();
+    let refused = run(
+        b"order_id,distributor_id\n",
+        &refused_out.path().join("out"),
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.starts_with("/dev/stdin:1: "), "{message}");
+    assert!(!refused_out.path().join("out").exists(), "nothing written");
+}

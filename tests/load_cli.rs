@@ -207,7 +207,7 @@ fn ids_longer_than_the_api_takes_are_refused_at_their_line() {
     let line = text.lines().count();
     assert!(
         message.contains(&format!(
-            "distributors.csv:{line}: id: must be 1 to 128 characters"
+            "distributors.csv:{line}: id: must be 1 to 128 bytes"
         )),
         "{message}"
     );

@@ -302,7 +302,7 @@ pub fn enrollment_request(
 
 /// Enroll a distributor under a sponsor, placed by an explicit position or a §6 rule.
 #[utoipa::path(post, path = "/v1/distributors", tag = "distributors", request_body = NewDistributor,
-    responses((status = 201, body = DistributorView), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = DistributorView), (status = 409, body = crate::error::Problem), (status = 413, body = crate::error::Problem, description = "The JSON body is over 2 MiB"), (status = 422, body = crate::error::Problem)),
     security(("api_key" = [])))]
 async fn enroll(
     TenantAccess(tenant): TenantAccess,
@@ -358,7 +358,7 @@ async fn get_distributor(
 
 /// Replace a distributor's profile.
 #[utoipa::path(patch, path = "/v1/distributors/{id}", tag = "distributors", params(("id" = String, Path)), request_body = ProfileBody,
-    responses((status = 200, body = DistributorView), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = DistributorView), (status = 404, body = crate::error::Problem), (status = 413, body = crate::error::Problem, description = "The JSON body is over 2 MiB"), (status = 422, body = crate::error::Problem)),
     security(("api_key" = [])))]
 async fn update_profile(
     TenantAccess(tenant): TenantAccess,

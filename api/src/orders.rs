@@ -82,7 +82,7 @@ pub fn check_id(field: &str, id: &str) -> ApiResult<()> {
     } else {
         Err(ApiError::invalid(
             field,
-            "must be 1 to 128 characters without whitespace, commas, quotes or control characters",
+            "must be 1 to 128 bytes of UTF-8 text without whitespace, commas, quotes or control characters",
         ))
     }
 }
@@ -133,7 +133,7 @@ fn check_residence(
     params(("Idempotency-Key" = String, Header, description = "Unique per order; reuse it only to retry")),
     responses((status = 201, body = OrderView), (status = 409, body = crate::error::Problem),
         (status = 421, description = "The distributor resides in another region: place the order through an endpoint of that region", body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)),
+        (status = 413, body = crate::error::Problem, description = "The JSON body is over 2 MiB"), (status = 422, body = crate::error::Problem)),
     security(("api_key" = [])))]
 async fn create_order(
     TenantAccess(tenant): TenantAccess,
@@ -244,5 +244,31 @@ async fn refund_order(
         }
         RefundOutcome::AlreadyRefunded(order) => Ok(Json(OrderView::of(&order))),
         RefundOutcome::NotFound => Err(ApiError::NotFound(format!("order {order_id:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_id;
+
+    #[test]
+    fn an_id_is_at_most_128_bytes_of_text_however_many_characters() {
+        assert!(check_id("id", &"x".repeat(128)).is_ok());
+        assert!(check_id("id", &"x".repeat(129)).is_err());
+        // 42 three-byte characters are 126 bytes; 43 are 129.
+        assert!(check_id("id", &"€".repeat(42)).is_ok());
+        let refused = check_id("id", &"€".repeat(43)).unwrap_err().to_string();
+        assert!(refused.contains("128 bytes"), "{refused}");
+    }
+
+    #[test]
+    fn an_id_holds_no_separator_quote_space_or_control_character() {
+        for id in [
+            "", "a,b", "a\"b", "a'b", "a b", "a\u{a0}b", "a\tb", "a\u{1b}b",
+        ] {
+            let refused = check_id("order_id", id).unwrap_err().to_string();
+            assert!(refused.starts_with("order_id: "), "{id:?}: {refused}");
+        }
+        assert!(check_id("order_id", "ORD-2026/11#7").is_ok());
     }
 }

@@ -172,7 +172,7 @@ pub fn check_tenant_id(id: &str) -> ApiResult<()> {
 
 /// Create a tenant with its compensation plan.
 #[utoipa::path(post, path = "/v1/tenants", tag = "admin", request_body = NewTenant,
-    responses((status = 201, body = TenantView), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = TenantView), (status = 409, body = crate::error::Problem), (status = 413, body = crate::error::Problem, description = "The JSON body is over 2 MiB"), (status = 422, body = crate::error::Problem)),
     security(("admin" = [])))]
 async fn create_tenant(
     _: Admin,
@@ -302,7 +302,7 @@ pub struct PlanChange {
 #[utoipa::path(put, path = "/v1/tenants/{tenant_id}/plan", tag = "admin", request_body = PlanChange,
     params(("tenant_id" = String, Path)),
     responses((status = 200, body = TenantView), (status = 404, body = crate::error::Problem),
-        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+        (status = 409, body = crate::error::Problem), (status = 413, body = crate::error::Problem, description = "The JSON body is over 2 MiB"), (status = 422, body = crate::error::Problem)),
     security(("admin" = [])))]
 async fn replace_plan(
     _: Admin,

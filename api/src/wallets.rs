@@ -164,7 +164,7 @@ async fn wallet_transfers(
 /// it — including while a clawback keeps the wallet below zero.
 #[utoipa::path(post, path = "/v1/wallets/{distributor_id}/withdrawals", tag = "wallets", params(("distributor_id" = String, Path)),
     request_body = WithdrawalBody,
-    responses((status = 201, body = TransferView), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = TransferView), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 413, body = crate::error::Problem, description = "The JSON body is over 2 MiB"), (status = 422, body = crate::error::Problem)),
     security(("api_key" = [])))]
 async fn withdraw(
     TenantAccess(tenant): TenantAccess,

@@ -13,6 +13,21 @@ pub fn commissions(
     period: &str,
     out: &Path,
 ) -> Output {
+    commissions_command(plan, distributors, orders, state, period, out)
+        .output()
+        .expect("upline runs")
+}
+
+/// The command [`commissions`] runs, for a test that sets up the process itself.
+#[allow(dead_code)]
+pub fn commissions_command(
+    plan: &Path,
+    distributors: &Path,
+    orders: &Path,
+    state: Option<&Path>,
+    period: &str,
+    out: &Path,
+) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_upline"));
     command
         .args(["commissions", "--quiet", "--period", period])
@@ -27,7 +42,7 @@ pub fn commissions(
     if let Some(state) = state {
         command.arg("--state").arg(state);
     }
-    command.output().expect("upline runs")
+    command
 }
 
 /// The same for a folder in fixture layout (`state.csv` when present), with `plan` as the plan.

@@ -92,7 +92,7 @@ fn view(state: &AppState, tenant_id: &str, run: Run) -> Json<RunView> {
 
 /// Start a preview run of a period; it computes in the background (poll `GET /v1/runs/{run_id}`).
 #[utoipa::path(post, path = "/v1/runs", tag = "runs", request_body = NewRun,
-    responses((status = 202, body = RunView), (status = 422, body = crate::error::Problem)), security(("api_key" = [])))]
+    responses((status = 202, body = RunView), (status = 413, body = crate::error::Problem, description = "The JSON body is over 2 MiB"), (status = 422, body = crate::error::Problem)), security(("api_key" = [])))]
 async fn start_run(
     TenantAccess(tenant): TenantAccess,
     State(state): State<AppState>,
