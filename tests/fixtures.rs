@@ -4,17 +4,8 @@
 
 mod common;
 
+use common::fixtures_root;
 use std::path::{Path, PathBuf};
-
-fn fixtures_root() -> PathBuf {
-    let root = std::env::var_os("UPLINE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/commissions")
-        });
-    assert!(root.is_dir(), "the fixtures folder {} is missing: check out ../shared beside the repository or set UPLINE_FIXTURES", root.display());
-    root
-}
 
 /// Every fixture folder (one with an `expected` folder), in name order.
 fn fixture_cases() -> Vec<PathBuf> {
@@ -42,21 +33,27 @@ fn every_fixture_is_reproduced_byte_for_byte() {
         let output =
             common::commissions_in_folder(case, &case.join("plan.json"), period.trim(), out.path());
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        if !output.status.success() {
-            failures.push(format!(
-                "{name}: exit {:?}: {}",
-                output.status.code(),
-                String::from_utf8_lossy(&output.stderr)
-            ));
-            continue;
+        match failed_run(&name, &output) {
+            Some(failure) => failures.push(failure),
+            None => failures.extend(differences(case, out.path(), &name)),
         }
-        failures.extend(differences(case, out.path(), &name));
     }
     assert!(
         failures.is_empty(),
         "fixtures not reproduced:\n{}",
         failures.join("\n")
     );
+}
+
+/// A run that did not succeed, as one failure named by `label`.
+fn failed_run(label: &str, output: &std::process::Output) -> Option<String> {
+    (!output.status.success()).then(|| {
+        format!(
+            "{label}: exit {:?}: {}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
 
 /// How each output file in `out` differs from the fixture's expected one, named by `label`.
@@ -175,15 +172,11 @@ fn crlf_line_ends_and_a_missing_final_newline_change_nothing() {
                 period.trim(),
                 &out,
             );
-            if !output.status.success() {
-                failures.push(format!(
-                    "{name} ({rewrite_name}): exit {:?}: {}",
-                    output.status.code(),
-                    String::from_utf8_lossy(&output.stderr)
-                ));
-                continue;
+            let label = format!("{name} ({rewrite_name})");
+            match failed_run(&label, &output) {
+                Some(failure) => failures.push(failure),
+                None => failures.extend(differences(case, &out, &label)),
             }
-            failures.extend(differences(case, &out, &format!("{name} ({rewrite_name})")));
         }
     }
     assert!(
@@ -220,15 +213,11 @@ fn inputs_given_as_pipes_give_the_same_outputs() {
             .env("CASE", &case)
             .output()
             .expect("bash runs");
-        if !output.status.success() {
-            failures.push(format!(
-                "{name}: exit {:?}: {}",
-                output.status.code(),
-                String::from_utf8_lossy(&output.stderr)
-            ));
-            continue;
+        let label = format!("{name} (pipes)");
+        match failed_run(&label, &output) {
+            Some(failure) => failures.push(failure),
+            None => failures.extend(differences(&case, out.path(), &label)),
         }
-        failures.extend(differences(&case, out.path(), &format!("{name} (pipes)")));
     }
     assert!(
         failures.is_empty(),
@@ -242,25 +231,23 @@ fn inputs_given_as_pipes_give_the_same_outputs() {
 #[test]
 fn orders_on_standard_input_are_read_and_named() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let case = fixtures_root().join("random-full-101");
     let period = std::fs::read_to_string(case.join("period")).unwrap();
     let run = |orders: &[u8], out: &Path| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_upline"))
-            .args(["commissions", "--quiet", "--period", period.trim()])
-            .arg("--plan")
-            .arg(case.join("plan.json"))
-            .arg("--distributors")
-            .arg(case.join("distributors.csv"))
-            .args(["--orders", "/dev/stdin", "--state"])
-            .arg(case.join("state.csv"))
-            .arg("--out")
-            .arg(out)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = common::commissions_command(
+            &case.join("plan.json"),
+            &case.join("distributors.csv"),
+            Path::new("/dev/stdin"),
+            Some(&case.join("state.csv")),
+            period.trim(),
+            out,
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(orders).unwrap();
         drop(stdin);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 fn case() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/commissions/random-full-101")
+    common::fixtures_root().join("random-full-101")
 }
 
 /// Closes the fixture's period into `out`, no output file allowed over `limit_bytes`.

@@ -7,6 +7,7 @@ use crate::auth::TenantAccess;
 use crate::distributors::{enrollment_request, NewDistributor, PlacementBody};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
+use crate::import_lines::{Cut, LineCutter, LINE_BYTES_MAX};
 use crate::import_progress::ImportProgressView;
 use crate::state::{AppState, TenantRuntime};
 use axum::body::Body;
@@ -100,20 +101,17 @@ pub async fn import_distributors(
     };
     import.publish_progress(false);
     let mut stream = body.into_data_stream();
-    let mut carry: Vec<u8> = Vec::new();
+    let mut lines = LineCutter::default();
+    let mut cuts = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|error| ApiError::invalid("body", error.to_string()))?;
-        carry.extend_from_slice(&chunk);
-        let mut start = 0;
-        while let Some(end) = carry[start..].iter().position(|&byte| byte == b'\n') {
-            let line = carry[start..start + end].to_vec();
-            import.line(&line).await?;
-            start += end + 1;
+        lines.feed(&chunk, &mut cuts);
+        for cut in cuts.drain(..) {
+            import.take(cut).await?;
         }
-        carry.drain(..start);
     }
-    if !carry.is_empty() {
-        import.line(&carry.clone()).await?;
+    if let Some(cut) = lines.finish() {
+        import.take(cut).await?;
     }
     import.settle_all().await;
     import.publish_progress(true);
@@ -148,6 +146,28 @@ struct Import<'a> {
 }
 
 impl Import<'_> {
+    async fn take(&mut self, cut: Cut) -> ApiResult<()> {
+        match cut {
+            Cut::Line(raw) => self.line(&raw).await,
+            Cut::TooLong => self.too_long(),
+        }
+    }
+
+    /// A line over [`LINE_BYTES_MAX`]: refused at its line, the import goes on.
+    fn too_long(&mut self) -> ApiResult<()> {
+        self.line += 1;
+        let problem = format!("is longer than {LINE_BYTES_MAX} bytes");
+        if self.csv && self.line == 1 {
+            return Err(ApiError::invalid(
+                "body",
+                format!("line 1 {problem}; the header must be exactly {CSV_HEADER}"),
+            ));
+        }
+        self.report.rows += 1;
+        self.refuse(self.line, ApiError::invalid("row", problem));
+        Ok(())
+    }
+
     async fn line(&mut self, raw: &[u8]) -> ApiResult<()> {
         self.line += 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);

@@ -23,6 +23,7 @@ pub mod genealogy;
 pub mod genealogy_follower;
 pub mod genealogy_index;
 pub mod import;
+pub mod import_lines;
 pub mod import_progress;
 pub mod json;
 pub mod key_cache;

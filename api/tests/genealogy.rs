@@ -492,6 +492,44 @@ async fn a_distributor_resides_in_a_region_of_the_deployment() {
     }
 }
 
+/// A line longer than an import takes is refused at its line and not held: the rows around
+/// it are enrolled. A header that long refuses the import.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_too_long_is_refused_at_its_line() {
+    let server = start().await;
+    let key = server.tenant("import-long-line", unilevel_plan()).await;
+    let too_long = "x".repeat(api::import_lines::LINE_BYTES_MAX + 1);
+    let csv = format!(
+        "id,sponsor_id,placement_id,leg,joined_on,status\n\
+         root,,,,2026-01-01,active\n\
+         {too_long},root,,,2026-01-02,active\n\
+         a,root,,,2026-01-02,active\n"
+    );
+    let response = post_import(&server, &key, "text/csv", csv).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(
+        (report["rows"].as_u64(), report["enrolled"].as_u64()),
+        (Some(3), Some(2)),
+        "{report}"
+    );
+    assert_eq!(report["errors"][0]["line"], 3, "{report}");
+    let message = report["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("longer than 65536 bytes"), "{report}");
+    server
+        .expect(
+            Method::GET,
+            "/v1/distributors/a",
+            &key,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+
+    let long_header = post_import(&server, &key, "text/csv", too_long).await;
+    assert_eq!(long_header.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 /// Posts a bulk import of `body`, sent as `content_type`.
 async fn post_import(
     server: &Server,

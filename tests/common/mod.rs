@@ -1,7 +1,20 @@
 //! What the end-to-end tests share: running `upline commissions` the way a user would.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// The shared fixtures' folder: `UPLINE_FIXTURES`, or `../shared/fixtures/commissions` beside
+/// the checkout.
+#[allow(dead_code)]
+pub fn fixtures_root() -> PathBuf {
+    let root = std::env::var_os("UPLINE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/commissions")
+        });
+    assert!(root.is_dir(), "the fixtures folder {} is missing: check out ../shared beside the repository or set UPLINE_FIXTURES", root.display());
+    root
+}
 
 /// Runs `upline commissions --quiet` with the given files for `period`, writing into `out`.
 #[allow(dead_code)]
