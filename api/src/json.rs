@@ -22,8 +22,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// The most a JSON body may hold: axum's default limit for buffered bodies, which this API
-/// keeps (the bulk import streams its body and is not held to it).
+/// The most a JSON body may hold (the router sets it for every buffered body; the bulk
+/// import streams its body and is not held to it).
 pub const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
 
 /// A body that could not be read: too long is 413 (the client must send less, not fix a

@@ -67,6 +67,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
+        // Set here, not left to axum's default, so the limit the 413 problem names is the one
+        // in force. The streaming bulk import is not held to it.
+        .layer(axum::extract::DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::observe,
