@@ -13,28 +13,27 @@ pub struct InputFile {
 
 /// Where an input's bytes are held.
 enum Contents {
-    /// A regular file with no bytes (one cannot be mapped, and has nothing to read anyway).
-    Empty,
     /// A regular file, mapped: its pages come straight from the page cache.
     Mapped(Mmap),
-    /// A pipe, a terminal or a device (`<(zcat orders.csv.gz)`, `/dev/stdin`): it reports no
-    /// length and cannot be mapped, so it is read to its end.
-    Read(Vec<u8>),
+    /// A pipe, a terminal or a device (`<(zcat orders.csv.gz)`, `/dev/stdin`), which reports
+    /// no length and cannot be mapped, read to its end; or an empty file, which cannot be
+    /// mapped and has nothing to read.
+    Held(Vec<u8>),
 }
 
 impl InputFile {
     pub fn open(path: &Path) -> Result<InputFile, String> {
+        let base_name = name_of(path);
         let cannot = |verb: &str, name: &str, error: std::io::Error| {
             format!("{name}: cannot {verb} {}: {error}", path.display())
         };
-        let file = File::open(path).map_err(|error| cannot("read", &name_of(path), error))?;
+        let file = File::open(path).map_err(|error| cannot("read", &base_name, error))?;
         let metadata = file
             .metadata()
-            .map_err(|error| cannot("read", &name_of(path), error))?;
+            .map_err(|error| cannot("read", &base_name, error))?;
         if metadata.is_dir() {
             return Err(format!(
-                "{}: {} is a folder; give the path of the file in it",
-                name_of(path),
+                "{base_name}: {} is a folder; give the path of the file in it",
                 path.display()
             ));
         }
@@ -47,22 +46,24 @@ impl InputFile {
                 .map_err(|error| cannot("read", &name, error))?;
             return Ok(InputFile {
                 name,
-                bytes: Contents::Read(bytes),
+                bytes: Contents::Held(bytes),
             });
         }
-        let name = name_of(path);
         let bytes = if metadata.len() == 0 {
-            Contents::Empty
+            Contents::Held(Vec::new())
         } else {
             // SAFETY: the file is only read; Upline does not write its own inputs while a run
             // reads them. A file truncated by another program during the run would fault,
             // which is why outputs never go to the input paths. `populate` maps every page in
             // one call instead of one fault per page as the parser reaches it.
             let map = unsafe { MmapOptions::new().populate().map(&file) }
-                .map_err(|error| cannot("map", &name, error))?;
+                .map_err(|error| cannot("map", &base_name, error))?;
             Contents::Mapped(map)
         };
-        Ok(InputFile { name, bytes })
+        Ok(InputFile {
+            name: base_name,
+            bytes,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -71,9 +72,8 @@ impl InputFile {
 
     pub fn bytes(&self) -> &[u8] {
         match &self.bytes {
-            Contents::Empty => &[],
             Contents::Mapped(map) => map,
-            Contents::Read(bytes) => bytes,
+            Contents::Held(bytes) => bytes,
         }
     }
 

@@ -107,11 +107,11 @@ pub async fn import_distributors(
         let chunk = chunk.map_err(|error| ApiError::invalid("body", error.to_string()))?;
         lines.feed(&chunk, &mut cuts);
         for cut in cuts.drain(..) {
-            import.take(cut).await?;
+            import.line(cut).await?;
         }
     }
     if let Some(cut) = lines.finish() {
-        import.take(cut).await?;
+        import.line(cut).await?;
     }
     import.settle_all().await;
     import.publish_progress(true);
@@ -146,38 +146,26 @@ struct Import<'a> {
 }
 
 impl Import<'_> {
-    async fn take(&mut self, cut: Cut) -> ApiResult<()> {
-        match cut {
-            Cut::Line(raw) => self.line(&raw).await,
-            Cut::TooLong => self.too_long(),
-        }
-    }
-
-    /// A line over [`LINE_BYTES_MAX`]: refused at its line, the import goes on.
-    fn too_long(&mut self) -> ApiResult<()> {
+    /// One line of the stream: the CSV header, an empty line, or a row to enroll. A line too
+    /// long to hold counts and is refused like any other bad row.
+    async fn line(&mut self, cut: Cut) -> ApiResult<()> {
         self.line += 1;
-        let problem = format!("is longer than {LINE_BYTES_MAX} bytes");
-        if self.csv && self.line == 1 {
-            return Err(ApiError::invalid(
-                "body",
-                format!("line 1 {problem}; the header must be exactly {CSV_HEADER}"),
-            ));
-        }
-        self.report.rows += 1;
-        self.refuse(self.line, ApiError::invalid("row", problem));
-        Ok(())
-    }
-
-    async fn line(&mut self, raw: &[u8]) -> ApiResult<()> {
-        self.line += 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let raw = match &cut {
+            Cut::Line(raw) => Some(raw.strip_suffix(b"\r").unwrap_or(raw)),
+            Cut::TooLong => None,
+        };
         // Bytes that are not UTF-8 are refused, never replaced: a replaced byte would enroll
         // an id that nobody sent.
-        let text = std::str::from_utf8(raw);
+        let text = raw.map(std::str::from_utf8);
+        let too_long = || format!("is longer than {LINE_BYTES_MAX} bytes");
         if self.csv && self.line == 1 {
-            return match text {
-                Ok(CSV_HEADER) => Ok(()),
-                _ if raw.starts_with(engine::input::BYTE_ORDER_MARK) => Err(ApiError::invalid(
+            return match (raw, text) {
+                (_, Some(Ok(CSV_HEADER))) => Ok(()),
+                (None, _) => Err(ApiError::invalid(
+                    "body",
+                    format!("line 1 {}; the header must be exactly {CSV_HEADER}", too_long()),
+                )),
+                (Some(raw), _) if raw.starts_with(engine::input::BYTE_ORDER_MARK) => Err(ApiError::invalid(
                     "body",
                     format!("line 1 starts with a byte-order mark; send UTF-8 without one, the header exactly {CSV_HEADER}"),
                 )),
@@ -187,13 +175,17 @@ impl Import<'_> {
                 )),
             };
         }
-        if raw.is_empty() {
+        if raw.is_some_and(<[u8]>::is_empty) {
             return Ok(());
         }
         self.report.rows += 1;
         if self.report.rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
             self.publish_progress(false);
         }
+        let Some(text) = text else {
+            self.refuse(self.line, ApiError::invalid("row", too_long()));
+            return Ok(());
+        };
         let Ok(text) = text else {
             self.refuse(
                 self.line,
