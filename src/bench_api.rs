@@ -73,6 +73,7 @@ struct Record {
 }
 
 pub fn main(bench: ApiBench) -> std::process::ExitCode {
+    crate::logging::install(crate::logging::Verbosity::Command);
     crate::serve::run_command("bench api", run(bench))
 }
 

@@ -69,6 +69,7 @@ pub struct EventsBench {
 }
 
 pub fn main(bench: EventsBench) -> std::process::ExitCode {
+    crate::logging::install(crate::logging::Verbosity::Command);
     crate::serve::run_command("bench events", run(bench))
 }
 

@@ -23,6 +23,7 @@ pub struct SnapshotBench {
 }
 
 pub fn main(bench: SnapshotBench) -> ExitCode {
+    crate::logging::install(crate::logging::Verbosity::Command);
     crate::serve::run_command("bench snapshot", run(bench))
 }
 

@@ -2,7 +2,7 @@
 //! period, served on the embedded store.
 
 use crate::generate::{self, GenerateArgs, PlanKind, Shape};
-use crate::serve::{admin_token, init_logging, sha256_hex};
+use crate::serve::{admin_token, sha256_hex};
 use api::state::AppState;
 use indicatif::ProgressBar;
 use std::net::SocketAddr;
@@ -55,7 +55,7 @@ pub struct DemoArgs {
 }
 
 pub fn main(args: DemoArgs) -> ExitCode {
-    init_logging();
+    crate::logging::install(crate::logging::Verbosity::Service);
     crate::serve::run_command("demo", demo(args))
 }
 

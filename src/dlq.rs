@@ -48,6 +48,7 @@ pub enum DlqAction {
 }
 
 pub fn main(args: DlqArgs) -> std::process::ExitCode {
+    crate::logging::install(crate::logging::Verbosity::Command);
     crate::serve::run_command("dlq", run(args))
 }
 

@@ -40,6 +40,7 @@ pub struct ExportArgs {
 }
 
 pub fn main(args: ExportArgs) -> ExitCode {
+    crate::logging::install(crate::logging::Verbosity::Command);
     crate::serve::run_command("export", async {
         eprintln!("{}", export(&args).await?);
         Ok(())

@@ -20,6 +20,7 @@ mod huge_pages;
 mod inbound;
 mod input_files;
 mod load;
+mod logging;
 mod migrate;
 mod nats_args;
 mod operator_command;

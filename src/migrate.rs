@@ -30,6 +30,7 @@ pub struct MigrateArgs {
 }
 
 pub fn main(args: MigrateArgs) -> ExitCode {
+    crate::logging::install(crate::logging::Verbosity::Command);
     run_command("migrate", async move {
         let config = args.cluster.config(args.replication_factor)?;
         let session = connect(&config).await?;

@@ -67,7 +67,7 @@ fn parse_region_api(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn main(args: OperatorArgs) -> ExitCode {
-    crate::serve::init_logging();
+    crate::logging::install(crate::logging::Verbosity::Service);
     let identity = args.identity.unwrap_or_else(|| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .unwrap_or_else(|_| "operator".into());

@@ -73,7 +73,7 @@ pub struct ServeArgs {
 }
 
 pub fn main(args: ServeArgs) -> ExitCode {
-    init_logging();
+    crate::logging::install(crate::logging::Verbosity::Service);
     run_command("serve", serve(args))
 }
 
@@ -231,25 +231,6 @@ async fn outbox_relay(
         ..worker::relay::RelayConfig::new(&region, &streams.events_subject_prefix())
     };
     Ok((std::sync::Arc::new(bus), config))
-}
-
-/// Logs to standard error, filtered by UPLINE_LOG (default `info`), in colour only on a
-/// terminal (a pod's log keeps no escape codes). The NATS client's own lines start at `warn`
-/// unless UPLINE_LOG names `async_nats`: at `info` it logs every event of every connection,
-/// each failed reconnection as a bare "IO error", and `worker::bus` tells what happened
-/// instead, once, with the reason.
-pub fn init_logging() {
-    use std::io::IsTerminal;
-    let directives = std::env::var("UPLINE_LOG").unwrap_or_else(|_| "info".into());
-    let mut filter = tracing_subscriber::EnvFilter::new(&directives);
-    if !directives.contains("async_nats") {
-        filter = filter.add_directive("async_nats=warn".parse().expect("a valid directive"));
-    }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 pub fn sha256_hex(text: &str) -> String {

@@ -68,7 +68,7 @@ pub struct WorkerArgs {
 pub fn main(args: WorkerArgs) -> std::process::ExitCode {
     // Without it the warnings of the relay, the consumers, the closes and the NATS
     // connections went nowhere.
-    crate::serve::init_logging();
+    crate::logging::install(crate::logging::Verbosity::Service);
     crate::serve::run_command("worker", run(args))
 }
 

@@ -246,3 +246,42 @@ fn a_bad_datacenter_mapping_is_refused_before_connecting() {
         "{message}"
     );
 }
+
+#[test]
+fn the_drivers_warnings_reach_standard_error_and_upline_log_filters_them() {
+    // Port 1 never answers: the driver warns that it cannot reach the node, then migrate fails.
+    let run = |log: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_upline"));
+        command
+            .args([
+                "migrate",
+                "--scylla-nodes",
+                "127.0.0.1:1",
+                "--region",
+                "us-east",
+            ])
+            .args(["--datacenter", "us-east=dc1"])
+            .env_remove("UPLINE_LOG");
+        if let Some(directives) = log {
+            command.env("UPLINE_LOG", directives);
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let refused = "upline migrate: cannot connect to 127.0.0.1:1";
+    let by_default = run(None);
+    assert!(by_default.contains(refused), "{by_default}");
+    assert!(
+        by_default
+            .lines()
+            .any(|line| line.contains("WARN") && line.contains("scylla::")),
+        "the driver's warning is missing: {by_default}"
+    );
+    assert!(!by_default.contains("DEBUG"), "{by_default}");
+    let silenced = run(Some("off"));
+    assert_eq!(silenced.lines().count(), 1, "{silenced}");
+    assert!(silenced.contains(refused), "{silenced}");
+    let verbose = run(Some("scylla=debug"));
+    assert!(verbose.contains("DEBUG"), "{verbose}");
+}

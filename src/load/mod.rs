@@ -50,7 +50,7 @@ pub struct LoadArgs {
 }
 
 pub fn main(args: LoadArgs) -> ExitCode {
-    crate::serve::init_logging();
+    crate::logging::install(crate::logging::Verbosity::Service);
     crate::serve::run_command("load", load(args))
 }
 
