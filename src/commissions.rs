@@ -228,8 +228,7 @@ pub fn write_outputs(
 ) -> Result<(), String> {
     // A failed run leaves things as they were: a folder it made for its files goes again.
     let made_here = !out.exists();
-    fs::create_dir_all(out)
-        .map_err(|error| format!("{}: cannot create the directory: {error}", out.display()))?;
+    crate::out_folder::create(out)?;
     // The writers hand over text in pieces of hundreds of kilobytes: a buffer in between
     // would only copy every byte once more.
     type Writer =

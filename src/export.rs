@@ -7,7 +7,7 @@ use engine::calendar::Period;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use store::embedded::EmbeddedStore;
+use store::embedded::{EmbeddedStore, DATABASE_FILE};
 use store::{DistributorStore, OrderStatus, OrderStore, TenantStore};
 
 #[derive(clap::Args, Debug)]
@@ -49,6 +49,14 @@ pub fn main(args: ExportArgs) -> ExitCode {
 
 async fn export(args: &ExportArgs) -> Result<String, String> {
     let period = Period::parse(&args.period).map_err(|error| format!("--period: {error}"))?;
+    // Opening creates a store where there is none: a mistyped --data would leave an empty
+    // store behind and answer "no tenant", as if the tenant were missing.
+    if !args.data.join(DATABASE_FILE).is_file() {
+        return Err(format!(
+            "--data: {} holds no store ({DATABASE_FILE} is missing); give the --data of `upline serve`",
+            args.data.display()
+        ));
+    }
     let store = EmbeddedStore::open(&args.data).map_err(|error| {
         format!(
             "{error} (is `upline serve` running on {}? stop it first)",
@@ -71,8 +79,7 @@ async fn export(args: &ExportArgs) -> Result<String, String> {
     let distributors = store.distributors(&tenant.id).await.map_err(failed)?;
     let orders = store.orders(&tenant.id).await.map_err(failed)?;
     let previous = previous_state(&store, &tenant.id, &period).await?;
-    std::fs::create_dir_all(&args.out)
-        .map_err(|error| format!("--out: cannot create {}: {error}", args.out.display()))?;
+    crate::out_folder::create(&args.out)?;
     let mut orders_csv = String::from("order_id,distributor_id,date,pv,cv,status\n");
     let mut exported_orders = 0;
     for order in &orders {

@@ -24,6 +24,7 @@ mod logging;
 mod migrate;
 mod nats_args;
 mod operator_command;
+mod out_folder;
 mod replace_file;
 mod report;
 mod serve;

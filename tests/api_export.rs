@@ -181,3 +181,32 @@ async fn post_orders(server: &ServeProcess, key: &str, rows: &[Vec<String>]) {
         .buffer_unordered(32);
     while posted.next().await.is_some() {}
 }
+
+#[test]
+fn a_data_folder_without_a_store_is_refused_and_nothing_is_created() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("mistyped-data");
+    let out = work.path().join("out");
+    let output = upline(&[
+        "export",
+        "--data",
+        data.to_str().unwrap(),
+        "--tenant",
+        "acme",
+        "--period",
+        "2026-11",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "upline export: --data: {} holds no store (upline.redb is missing); give the --data of `upline serve`",
+            data.display()
+        )
+    );
+    assert!(!data.exists(), "export created {}", data.display());
+    assert!(!out.exists(), "export created {}", out.display());
+}

@@ -423,3 +423,31 @@ fn generated_network_closes_cleanly() {
         }
     }
 }
+
+#[test]
+fn an_out_path_that_is_a_file_is_refused_and_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let taken = tmp.path().join("taken");
+    std::fs::write(&taken, "a file, not a folder").unwrap();
+    let output = upline(&[
+        "generate",
+        "--distributors",
+        "10",
+        "--seed",
+        "1",
+        "--out",
+        taken.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "--out: {} is a file; give a folder (it is created if missing)\n",
+            taken.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&taken).unwrap(),
+        "a file, not a folder"
+    );
+}

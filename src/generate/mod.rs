@@ -23,7 +23,7 @@ mod rng;
 mod state;
 mod text;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use engine::calendar::Period;
 use engine::placement::PlacementTree;
 use ids::Ids;
@@ -145,8 +145,7 @@ fn layout(plan: PlanKind) -> Option<Layout> {
 pub fn run(args: &GenerateArgs) -> Result<String> {
     let started = Instant::now();
     let job = validate(args)?;
-    std::fs::create_dir_all(&job.out)
-        .with_context(|| format!("--out: cannot create {}", job.out.display()))?;
+    crate::out_folder::create(&job.out).map_err(anyhow::Error::msg)?;
     let n = job.count as u64;
 
     let bar = output::bar("network", n);
