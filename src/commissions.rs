@@ -228,7 +228,7 @@ pub fn write_outputs(
 ) -> Result<(), String> {
     // A failed run leaves things as they were: a folder it made for its files goes again.
     let made_here = !out.exists();
-    crate::out_folder::create(out)?;
+    crate::folders::create("--out", out)?;
     // The writers hand over text in pieces of hundreds of kilobytes: a buffer in between
     // would only copy every byte once more.
     type Writer =

@@ -79,7 +79,7 @@ async fn export(args: &ExportArgs) -> Result<String, String> {
     let distributors = store.distributors(&tenant.id).await.map_err(failed)?;
     let orders = store.orders(&tenant.id).await.map_err(failed)?;
     let previous = previous_state(&store, &tenant.id, &period).await?;
-    crate::out_folder::create(&args.out)?;
+    crate::folders::create("--out", &args.out)?;
     let mut orders_csv = String::from("order_id,distributor_id,date,pv,cv,status\n");
     let mut exported_orders = 0;
     for order in &orders {

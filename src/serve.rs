@@ -277,8 +277,7 @@ pub fn admin_token(data: &Path, file: Option<&Path>) -> Result<AdminToken, Strin
             written_to: None,
         });
     }
-    std::fs::create_dir_all(data)
-        .map_err(|error| format!("cannot create {}: {error}", data.display()))?;
+    crate::folders::create("--data", data)?;
     let mut random = [0u8; 24];
     let mut urandom = std::fs::File::open("/dev/urandom").map_err(|error| error.to_string())?;
     std::io::Read::read_exact(&mut urandom, &mut random).map_err(|error| error.to_string())?;

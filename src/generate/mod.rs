@@ -145,7 +145,7 @@ fn layout(plan: PlanKind) -> Option<Layout> {
 pub fn run(args: &GenerateArgs) -> Result<String> {
     let started = Instant::now();
     let job = validate(args)?;
-    crate::out_folder::create(&job.out).map_err(anyhow::Error::msg)?;
+    crate::folders::create("--out", &job.out).map_err(anyhow::Error::msg)?;
     let n = job.count as u64;
 
     let bar = output::bar("network", n);
