@@ -1,6 +1,7 @@
 //! The API and the files agree: a generated network imported over HTTP, its orders posted
 //! one by one (some refunded), the period closed by the API; then `upline export` and
-//! `upline commissions` on the exported files give exactly the API's statements, byte for byte.
+//! `upline commissions` on the exported files give exactly the API's statements, byte for byte,
+//! and the run's three files downloaded from the API are the command's three files.
 
 mod common;
 
@@ -73,6 +74,18 @@ async fn export_then_commissions_reproduces_the_api_statements() {
     let run_id = run["run_id"].as_str().unwrap().to_owned();
     let (api_lines, api_summary) =
         common::serve::statements_as_files(&server, &key, &run_id, &csv).await;
+    let mut downloaded = Vec::new();
+    for file in ["lines.csv", "summary.csv", "state.csv"] {
+        let response = server
+            .client
+            .get(format!("{}/v1/runs/{run_id}/files/{file}", server.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{file}");
+        downloaded.push((file, response.text().await.unwrap()));
+    }
     server.stop();
 
     let exported = work.path().join("exported");
@@ -121,6 +134,13 @@ async fn export_then_commissions_reproduces_the_api_statements() {
         summary == api_summary,
         "summary.csv differs from the API's statements"
     );
+    for (file, text) in downloaded {
+        let written = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(
+            text == written,
+            "{file} downloaded from the run differs from the command's"
+        );
+    }
 }
 
 /// The CSV with every row after its sponsor and placement parent.

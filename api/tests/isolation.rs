@@ -78,6 +78,11 @@ async fn a_key_of_one_tenant_never_reaches_another() {
             format!("/v1/runs/{run_id}/statements/b-root"),
             None,
         ),
+        (
+            Method::GET,
+            format!("/v1/runs/{run_id}/files/lines.csv"),
+            None,
+        ),
         (Method::GET, "/v1/wallets/b-root".into(), None),
         (Method::GET, "/v1/wallets/b-root/transfers".into(), None),
         (

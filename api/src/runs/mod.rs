@@ -1,7 +1,8 @@
-//! Commission runs: preview → commit → post, restatements, statements.
+//! Commission runs: preview → commit → post, restatements, statements, the run's files.
 
 pub mod close;
 pub mod compute;
+pub mod files;
 pub mod inputs;
 pub mod lifecycle;
 pub mod posting;
@@ -31,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(commit_run))
         .routes(routes!(post_run))
         .routes(routes!(get_statement))
+        .routes(routes!(files::get_run_file))
 }
 
 #[derive(Deserialize, ToSchema)]
