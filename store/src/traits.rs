@@ -161,6 +161,16 @@ pub trait RunStore: Send + Sync {
     ) -> StoreResult<Option<Statement>>;
     /// Every statement of the run, sorted by distributor id.
     async fn statements(&self, tenant_id: &str, run_id: &str) -> StoreResult<Vec<Statement>>;
+    /// The run's statements whose distributor ids come after `after` (from the first when
+    /// `None`), in byte order of the ids: about `limit` of them, never none while any are
+    /// left — an empty page is the end. For reading a whole run without holding it.
+    async fn statements_after(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Statement>>;
 }
 
 /// The double-entry ledger. Partitions: (tenant, transfer id); (tenant, account).

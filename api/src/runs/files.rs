@@ -13,9 +13,10 @@ use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use engine::output::{LINES_HEADER, STATE_HEADER, SUMMARY_HEADER};
+use futures_util::{Stream, StreamExt as _};
 use serde::Deserialize;
-use std::convert::Infallible;
-use store::{Run, RunStatus, Statement};
+use std::sync::Arc;
+use store::{Run, RunStatus, Statement, Store, StoreError};
 use utoipa::ToSchema;
 
 /// One of the three files of a run.
@@ -59,30 +60,58 @@ impl RunFile {
     }
 }
 
-/// How much of the file one piece of the response body holds.
-const PIECE_BYTES: usize = 256 << 10;
+/// Statements read from the store at once: the response holds one page of them (about a
+/// megabyte) however large the run, instead of the whole run.
+const STATEMENTS_PER_PAGE: usize = 4096;
 
-/// The file as pieces of about [`PIECE_BYTES`]: the statements are already in memory, and the
-/// whole file in one buffer beside them would double what a large run holds.
-fn pieces(file: RunFile, statements: Vec<Statement>) -> impl Iterator<Item = Bytes> {
-    let mut header = Some(file.header());
-    let mut statements = statements.into_iter();
-    std::iter::from_fn(move || {
-        let mut piece = Vec::with_capacity(PIECE_BYTES + (PIECE_BYTES >> 3));
-        if let Some(header) = header.take() {
-            piece.extend_from_slice(header.as_bytes());
-        }
-        while piece.len() < PIECE_BYTES {
-            let Some(statement) = statements.next() else {
-                break;
+/// One page of statements as a piece of the file (the first piece opens with the header).
+fn piece(file: RunFile, header: bool, statements: &[Statement]) -> Bytes {
+    let rows: usize = statements
+        .iter()
+        .flat_map(|statement| file.rows(statement))
+        .map(|row| row.len() + 1)
+        .sum();
+    let mut piece = Vec::with_capacity(rows + file.header().len());
+    if header {
+        piece.extend_from_slice(file.header().as_bytes());
+    }
+    for row in statements.iter().flat_map(|statement| file.rows(statement)) {
+        piece.extend_from_slice(row.as_bytes());
+        piece.push(b'\n');
+    }
+    Bytes::from(piece)
+}
+
+/// The file as a stream of pieces, a page of statements each, from the first page (read
+/// before the response starts, so that a store that cannot answer gets a 503). A store error
+/// after that can only cut the response short, since the status line has gone: the client
+/// sees a body that ends before its final chunk, never a file that looks whole.
+fn pieces(
+    store: Arc<dyn Store>,
+    tenant_id: String,
+    run_id: String,
+    file: RunFile,
+    first_page: Vec<Statement>,
+) -> impl Stream<Item = Result<Bytes, StoreError>> {
+    let head = piece(file, true, &first_page);
+    let after = first_page.last().map(|last| last.distributor_id.clone());
+    let rest = futures_util::stream::try_unfold(after, move |after| {
+        let (store, tenant_id, run_id) = (store.clone(), tenant_id.clone(), run_id.clone());
+        async move {
+            let Some(after) = after else {
+                return Ok(None);
             };
-            for row in file.rows(&statement) {
-                piece.extend_from_slice(row.as_bytes());
-                piece.push(b'\n');
-            }
+            let page = store
+                .statements_after(&tenant_id, &run_id, Some(&after), STATEMENTS_PER_PAGE)
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(None);
+            };
+            let next = Some(last.distributor_id.clone());
+            Ok(Some((piece(file, false, &page), next)))
         }
-        (!piece.is_empty()).then(|| Bytes::from(piece))
-    })
+    });
+    futures_util::stream::once(std::future::ready(Ok(head))).chain(rest)
 }
 
 /// Whether the run's statements are all stored: a running run's are still being written, a
@@ -121,9 +150,16 @@ pub(super) async fn get_run_file(
     let tenant_id = &tenant.tenant.id;
     let run = super::lifecycle::find_run(&state, tenant_id, &run_id).await?;
     has_files(&run)?;
-    let statements = state.store().statements(tenant_id, &run_id).await?;
-    let body = Body::from_stream(futures_util::stream::iter(
-        pieces(file, statements).map(Ok::<_, Infallible>),
+    let store = state.store().clone();
+    let first_page = store
+        .statements_after(tenant_id, &run_id, None, STATEMENTS_PER_PAGE)
+        .await?;
+    let body = Body::from_stream(pieces(
+        store,
+        tenant_id.clone(),
+        run_id.clone(),
+        file,
+        first_page,
     ));
     let disposition = format!("attachment; filename=\"{run_id}-{}\"", file.name());
     Ok((
@@ -139,6 +175,8 @@ pub(super) async fn get_run_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::TryStreamExt as _;
+    use store::RunStore as _;
 
     fn statement(id: &str, lines: usize) -> Statement {
         Statement {
@@ -151,8 +189,26 @@ mod tests {
         }
     }
 
-    fn whole(file: RunFile, statements: Vec<Statement>) -> (String, usize) {
-        let pieces: Vec<Bytes> = pieces(file, statements).collect();
+    /// The file through the same stream as a response, from an embedded store holding
+    /// `statements`; and how many pieces it came in.
+    async fn whole(file: RunFile, statements: &[Statement]) -> (String, usize) {
+        let data = tempfile::tempdir().unwrap();
+        let store = store::embedded::EmbeddedStore::open(data.path()).unwrap();
+        for chunk in statements.chunks(10_000) {
+            store
+                .put_statements("t", "r", chunk.to_vec())
+                .await
+                .unwrap();
+        }
+        let store: Arc<dyn Store> = Arc::new(store);
+        let first_page = store
+            .statements_after("t", "r", None, STATEMENTS_PER_PAGE)
+            .await
+            .unwrap();
+        let pieces: Vec<Bytes> = pieces(store, "t".into(), "r".into(), file, first_page)
+            .try_collect()
+            .await
+            .unwrap();
         let count = pieces.len();
         let bytes: Vec<u8> = pieces.into_iter().flatten().collect();
         (String::from_utf8(bytes).unwrap(), count)
@@ -192,16 +248,16 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_empty_run_is_the_header_alone() {
+    #[tokio::test]
+    async fn an_empty_run_is_the_header_alone() {
         for file in [RunFile::Lines, RunFile::Summary, RunFile::State] {
-            assert_eq!(whole(file, Vec::new()), (file.header().to_owned(), 1));
+            assert_eq!(whole(file, &[]).await, (file.header().to_owned(), 1));
         }
     }
 
-    #[test]
-    fn every_row_comes_once_in_statement_order_across_pieces() {
-        // Enough rows for several pieces: 40,000 × 3 lines of ~40 bytes is ~4.8 MB.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_row_comes_once_in_statement_order_across_pieces() {
+        // Enough statements for ten pages, the last one short.
         let statements: Vec<Statement> = (0..40_000)
             .map(|at| statement(&format!("d{at:06}"), at % 4))
             .collect();
@@ -211,14 +267,14 @@ mod tests {
                 .flat_map(|statement| statement.lines.iter())
                 .map(|line| format!("{line}\n"))
                 .collect::<String>();
-        let (lines, count) = whole(RunFile::Lines, statements.clone());
-        assert!(count > 4, "{count} pieces");
+        let (lines, count) = whole(RunFile::Lines, &statements).await;
+        assert_eq!(count, 40_000usize.div_ceil(STATEMENTS_PER_PAGE));
         assert_eq!(lines, expected_lines);
-        let (summary, _) = whole(RunFile::Summary, statements.clone());
+        let (summary, _) = whole(RunFile::Summary, &statements).await;
         assert_eq!(summary.lines().count(), 40_001);
         assert!(summary.starts_with(SUMMARY_HEADER));
         assert!(summary.ends_with("d039999,true,Member\n"));
-        let (state, _) = whole(RunFile::State, statements);
+        let (state, _) = whole(RunFile::State, &statements).await;
         assert!(state.starts_with(STATE_HEADER));
         assert!(state.ends_with("d039999,0.0000,0.0000,Member\n"));
     }

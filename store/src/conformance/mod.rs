@@ -106,6 +106,7 @@ macro_rules! conformance_suite {
             a_replayed_range_applies_each_event_once,
             runs_change_only_from_the_expected_status,
             statements_are_sorted_and_idempotent,
+            statements_are_read_page_by_page_in_byte_order,
             transfers_post_once,
             transfer_rules_are_checked_in_order,
             a_guarded_debit_never_goes_below_zero,

@@ -83,15 +83,36 @@ impl EmbeddedStore {
     where
         T: DeserializeOwned + Send + 'static,
     {
+        self.scan_after(table, parts, None, usize::MAX).await
+    }
+
+    /// [`Self::scan`] from the first key after `after` (a whole key under `parts`), at most
+    /// `limit` records.
+    async fn scan_after<T>(
+        &self,
+        table: Bytes,
+        parts: &[&str],
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, T)>>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        use std::ops::Bound;
         let db = self.db.clone();
         let (start, end) = codec::prefix_range(parts);
         blocking(move || {
             let txn = db.begin_read().map_err(backend)?;
             let table = txn.open_table(table).map_err(backend)?;
             let mut records = Vec::new();
+            let from = match &after {
+                Some(after) => Bound::Excluded(after.as_slice()),
+                None => Bound::Included(start.as_slice()),
+            };
             for entry in table
-                .range(start.as_slice()..end.as_slice())
+                .range::<&[u8]>((from, Bound::Excluded(end.as_slice())))
                 .map_err(backend)?
+                .take(limit)
             {
                 let (key, value) = entry.map_err(backend)?;
                 records.push((

@@ -89,4 +89,21 @@ impl RunStore for EmbeddedStore {
             .map(|(_, statement)| statement)
             .collect())
     }
+
+    async fn statements_after(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Statement>> {
+        let after = after.map(|id| key(&[tenant_id, run_id, id]));
+        let statements = self
+            .scan_after(STATEMENTS, &[tenant_id, run_id], after, limit)
+            .await?;
+        Ok(statements
+            .into_iter()
+            .map(|(_, statement)| statement)
+            .collect())
+    }
 }

@@ -135,14 +135,28 @@ where
     R: for<'frame, 'metadata> DeserializeRow<'frame, 'metadata> + Send,
     V: SerializeRow,
 {
+    let pages = each_bucket(session, statement, values).await?;
+    Ok(pages.into_iter().flatten().collect())
+}
+
+/// The rows of each bucket, bucket by bucket, read a few buckets at a time.
+pub(super) async fn each_bucket<R, V>(
+    session: &Session,
+    statement: &PreparedStatement,
+    values: impl Fn(i16) -> V,
+) -> StoreResult<Vec<Vec<R>>>
+where
+    R: for<'frame, 'metadata> DeserializeRow<'frame, 'metadata> + Send,
+    V: SerializeRow,
+{
     /// Buckets read at once: enough to hide the round trips, few enough to leave the
     /// cluster room for requests.
     const BUCKETS_IN_FLIGHT: usize = 16;
-    let reads = futures_util::stream::iter(0..BUCKETS)
+    futures_util::stream::iter(0..BUCKETS)
         .map(|bucket| all_rows::<R>(session, statement, values(bucket)))
-        .buffered(BUCKETS_IN_FLIGHT);
-    let pages: Vec<Vec<R>> = reads.try_collect().await?;
-    Ok(pages.into_iter().flatten().collect())
+        .buffered(BUCKETS_IN_FLIGHT)
+        .try_collect()
+        .await
 }
 
 /// The bucket of an id: FNV-1a of its bytes, modulo [`BUCKETS`]. Stable forever: it decides

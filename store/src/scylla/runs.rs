@@ -2,6 +2,7 @@
 //! statements (bucketed by distributor).
 
 use super::cql::{self, bucket, prepare};
+use super::schema::BUCKETS;
 use super::ScyllaStore;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{Run, RunStatus, Statement};
@@ -19,6 +20,7 @@ pub(super) struct RunStatements {
     put_statement: PreparedStatement,
     select_statement: PreparedStatement,
     select_statements: PreparedStatement,
+    select_statements_after: PreparedStatement,
 }
 
 /// Statements written at once.
@@ -99,6 +101,15 @@ impl RunStatements {
                 format!(
                     "SELECT distributor_id, summary, lines, state FROM {regional}.statements \
                      WHERE tenant_id = ? AND run_id = ? AND bucket = ?"
+                ),
+                true,
+            )
+            .await?,
+            select_statements_after: prepare(
+                session,
+                format!(
+                    "SELECT distributor_id, summary, lines, state FROM {regional}.statements \
+                     WHERE tenant_id = ? AND run_id = ? AND bucket = ? AND distributor_id > ? LIMIT ?"
                 ),
                 true,
             )
@@ -271,4 +282,44 @@ impl RunStore for ScyllaStore {
         statements.sort_unstable_by(|a, b| a.distributor_id.cmp(&b.distributor_id));
         Ok(statements)
     }
+
+    /// Each bucket holds its rows in id order (the clustering key), so the next rows of the
+    /// run are the next few of every bucket, merged. A bucket that gave all it was asked for
+    /// may hold more rows below another bucket's last one: only the rows up to the lowest
+    /// last id of such full buckets are sure to be complete, and the page ends there. The
+    /// bucket with that lowest last id gives all its rows, so every page moves on.
+    async fn statements_after(
+        &self,
+        tenant_id: &str,
+        run_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Statement>> {
+        let per_bucket = (limit / BUCKETS as usize).max(MIN_PER_BUCKET);
+        // Ids are never empty: every id comes after "".
+        let after = after.unwrap_or("");
+        let pages: Vec<Vec<StatementRow>> = cql::each_bucket(
+            &self.session,
+            &self.runs.select_statements_after,
+            |bucket| (tenant_id, run_id, bucket, after, per_bucket as i32),
+        )
+        .await?;
+        let cutoff = pages
+            .iter()
+            .filter(|page| page.len() >= per_bucket)
+            .filter_map(|page| page.last().map(|row| row.0.clone()))
+            .min();
+        let mut statements: Vec<Statement> = pages
+            .into_iter()
+            .flatten()
+            .filter(|row| cutoff.as_ref().is_none_or(|cutoff| &row.0 <= cutoff))
+            .map(statement_from)
+            .collect();
+        statements.sort_unstable_by(|a, b| a.distributor_id.cmp(&b.distributor_id));
+        Ok(statements)
+    }
 }
+
+/// The fewest rows a page asks of each bucket: below this, the round trips to all buckets
+/// cost more than the rows they bring.
+const MIN_PER_BUCKET: usize = 16;
