@@ -50,7 +50,9 @@ pub struct CommissionsArgs {
     #[arg(long, value_name = "P")]
     pub period: String,
     /// Directory for lines.csv, summary.csv and state.csv; created if missing. Existing files
-    /// of those names are replaced only when the run succeeds.
+    /// of those names are replaced only when the run succeeds, and never one of the run's own
+    /// inputs (--out beside --state state.csv is refused: the next run would read the new
+    /// state as the previous one).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Print no progress and no summary (errors still go to standard error).
@@ -199,6 +201,13 @@ fn close_period(args: &CommissionsArgs, report: &mut Report) -> Result<(), Strin
         &args.orders,
         args.state.as_deref(),
     )?;
+    let mut inputs = vec![
+        ("--plan", args.plan.as_path()),
+        ("--distributors", args.distributors.as_path()),
+        ("--orders", args.orders.as_path()),
+    ];
+    inputs.extend(args.state.as_deref().map(|state| ("--state", state)));
+    crate::spare_inputs::check(&args.out, &OUTPUT_FILES, &inputs)?;
     let loaded = files.load(&args.period, report)?;
     let input = RunInput {
         plan: &loaded.plan,
@@ -219,6 +228,9 @@ fn close_period(args: &CommissionsArgs, report: &mut Report) -> Result<(), Strin
     Ok(())
 }
 
+/// The files a run writes into `--out`.
+const OUTPUT_FILES: [&str; 3] = ["lines.csv", "summary.csv", "state.csv"];
+
 /// Writes the three files under temporary names, then renames them into place.
 pub fn write_outputs(
     out: &Path,
@@ -233,21 +245,22 @@ pub fn write_outputs(
     // would only copy every byte once more.
     type Writer =
         fn(&RunInput<'_>, &RunResult, &mut fs::File, &(dyn Fn(u64) + Sync)) -> std::io::Result<()>;
+    let [lines, summary, state] = OUTPUT_FILES;
     let files: [(&str, Writer, u64, Phase); 3] = [
         (
-            "lines.csv",
+            lines,
             write_lines,
             result.lines.len() as u64,
             Phase::WriteLines,
         ),
         (
-            "summary.csv",
+            summary,
             write_summary,
             input.network.len() as u64,
             Phase::WriteSummary,
         ),
         (
-            "state.csv",
+            state,
             write_state,
             input.network.len() as u64,
             Phase::WriteState,

@@ -28,6 +28,7 @@ mod operator_command;
 mod replace_file;
 mod report;
 mod serve;
+mod spare_inputs;
 mod store_args;
 mod tls_flags;
 mod volume_probe;

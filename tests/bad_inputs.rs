@@ -251,6 +251,44 @@ fn an_output_path_that_is_a_file_is_one_line_and_exit_one() {
 }
 
 #[test]
+fn an_output_folder_holding_the_state_input_is_refused_and_left_alone() {
+    // --out is the folder of the inputs: the next state.csv would replace the previous one,
+    // and closing the period again would read it as the previous state.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = case("base", "", &[]);
+    for (name, content) in &base.files {
+        std::fs::write(dir.path().join(name), content).expect("write input");
+    }
+    let before: Vec<(String, Vec<u8>)> = listing(dir.path());
+    let output = run(dir.path(), "2026-11", dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "--out: writing state.csv in {0} would replace the --state file {0}/state.csv, which this run reads; give another --out folder",
+            dir.path().display()
+        )
+    );
+    assert_eq!(listing(dir.path()), before, "the folder changed");
+}
+
+/// The files of a folder and their bytes, by name.
+fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
 fn missing_files_are_reported_in_the_order_plan_distributors_orders_state() {
     // The files are opened side by side; whichever is missing first in this order is named.
     let base = case("base", "", &[]);
