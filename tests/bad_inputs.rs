@@ -259,7 +259,7 @@ fn an_output_folder_holding_the_state_input_is_refused_and_left_alone() {
     for (name, content) in &base.files {
         std::fs::write(dir.path().join(name), content).expect("write input");
     }
-    let before: Vec<(String, Vec<u8>)> = listing(dir.path());
+    let before: Vec<(String, Vec<u8>)> = common::folder_contents(dir.path());
     let output = run(dir.path(), "2026-11", dir.path());
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -271,21 +271,11 @@ fn an_output_folder_holding_the_state_input_is_refused_and_left_alone() {
             dir.path().display()
         )
     );
-    assert_eq!(listing(dir.path()), before, "the folder changed");
-}
-
-/// The files of a folder and their bytes, by name.
-fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&path).unwrap())
-        })
-        .collect();
-    files.sort();
-    files
+    assert_eq!(
+        common::folder_contents(dir.path()),
+        before,
+        "the folder changed"
+    );
 }
 
 #[test]

@@ -55,20 +55,6 @@ fn assert_one_line_naming(output: &Output, file: &Path) {
     );
 }
 
-/// The folder's files by name, with their bytes.
-fn contents(folder: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(folder)
-        .unwrap()
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&path).unwrap())
-        })
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn a_write_that_fails_leaves_no_file_and_no_folder() {
     // lines.csv (14 kB) is refused under 4 KiB; under 20 KiB it is written and summary.csv
@@ -92,13 +78,13 @@ fn a_write_that_fails_keeps_the_last_runs_files_as_they_were() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let before = contents(&out);
+    let before = common::folder_contents(&out);
     assert_eq!(before.len(), 3, "the three files of a run");
 
     let failed = close_with_file_size_limit(&out, Some(20_000));
     assert_one_line_naming(&failed, &out.join("summary.csv"));
     assert_eq!(
-        contents(&out),
+        common::folder_contents(&out),
         before,
         "the same three files, byte for byte, and no partial one"
     );

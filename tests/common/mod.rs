@@ -80,3 +80,18 @@ pub mod nats;
 pub mod process;
 pub mod serve;
 pub mod worker;
+
+/// A folder's files by name, with their bytes: what a failed run must leave as it was.
+#[allow(dead_code)]
+pub fn folder_contents(folder: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
