@@ -295,7 +295,11 @@ impl RunStore for ScyllaStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Statement>> {
-        let per_bucket = (limit / BUCKETS as usize).max(MIN_PER_BUCKET);
+        // The page ends at the lowest last id of the full buckets, so only part of what is
+        // fetched is returned: asking each bucket for twice its share returns about `limit`
+        // (a simulation of a million ids over 256 buckets: 58 % of the rows fetched; at one
+        // share, 44 % and 2.6 times the queries).
+        let per_bucket = (2 * limit).div_ceil(BUCKETS as usize).max(MIN_PER_BUCKET);
         // Ids are never empty: every id comes after "".
         let after = after.unwrap_or("");
         let pages: Vec<Vec<StatementRow>> = cql::each_bucket(
