@@ -32,12 +32,13 @@ pub struct DemoArgs {
         default_value = "upline-demo"
     )]
     pub data: PathBuf,
-    /// The address to listen on.
+    /// The address to listen on: HOST:PORT, the host an IP address or a name (localhost:8080).
     #[arg(
         long,
         value_name = "ADDR",
         env = "UPLINE_LISTEN",
-        default_value = "127.0.0.1:8080"
+        default_value = "127.0.0.1:8080",
+        value_parser = crate::listen_address::parse
     )]
     pub listen: SocketAddr,
     /// Distributors in the generated network.

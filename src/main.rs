@@ -20,6 +20,7 @@ mod home_link;
 mod huge_pages;
 mod inbound;
 mod input_files;
+mod listen_address;
 mod load;
 mod logging;
 mod migrate;

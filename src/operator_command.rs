@@ -24,7 +24,8 @@ pub struct OperatorArgs {
         long,
         value_name = "ADDR",
         env = "UPLINE_OPERATOR_METRICS",
-        default_value = "0.0.0.0:9100"
+        default_value = "0.0.0.0:9100",
+        value_parser = crate::listen_address::parse
     )]
     pub metrics_address: SocketAddr,
     /// The namespace of the leader Lease (the operator's own; the chart passes POD_NAMESPACE).

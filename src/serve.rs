@@ -28,12 +28,13 @@ use std::process::ExitCode;
 pub struct ServeArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The address to listen on.
+    /// The address to listen on: HOST:PORT, the host an IP address or a name (localhost:8080).
     #[arg(
         long,
         value_name = "ADDR",
         env = "UPLINE_LISTEN",
-        default_value = "127.0.0.1:8080"
+        default_value = "127.0.0.1:8080",
+        value_parser = crate::listen_address::parse
     )]
     pub listen: SocketAddr,
     /// A file holding the platform admin token (one line). Overrides UPLINE_ADMIN_TOKEN.
