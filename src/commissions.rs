@@ -195,12 +195,6 @@ impl RunFiles {
 
 fn close_period(args: &CommissionsArgs, report: &mut Report) -> Result<(), String> {
     let started = Instant::now();
-    let files = RunFiles::open(
-        &args.plan,
-        &args.distributors,
-        &args.orders,
-        args.state.as_deref(),
-    )?;
     let mut inputs = vec![
         ("--plan", args.plan.as_path()),
         ("--distributors", args.distributors.as_path()),
@@ -208,6 +202,12 @@ fn close_period(args: &CommissionsArgs, report: &mut Report) -> Result<(), Strin
     ];
     inputs.extend(args.state.as_deref().map(|state| ("--state", state)));
     crate::spare_inputs::check(&args.out, &OUTPUT_FILES, &inputs)?;
+    let files = RunFiles::open(
+        &args.plan,
+        &args.distributors,
+        &args.orders,
+        args.state.as_deref(),
+    )?;
     let loaded = files.load(&args.period, report)?;
     let input = RunInput {
         plan: &loaded.plan,
