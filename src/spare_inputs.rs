@@ -19,13 +19,17 @@ pub fn check(out: &Path, outputs: &[&str], inputs: &[(&str, &Path)]) -> Result<(
             .filter(|metadata| metadata.is_file())
             .map(|metadata| (metadata.dev(), metadata.ino()))
     };
+    // Each input is looked at once, not once per output.
+    let inputs: Vec<(&str, &Path, (u64, u64))> = inputs
+        .iter()
+        .filter_map(|&(flag, input)| identity(input).map(|id| (flag, input, id)))
+        .collect();
     for output in outputs {
-        let written = out.join(output);
-        let Some(replaced) = identity(&written) else {
+        let Some(replaced) = identity(&out.join(output)) else {
             continue;
         };
-        for (flag, input) in inputs {
-            if identity(input) == Some(replaced) {
+        for &(flag, input, id) in &inputs {
+            if id == replaced {
                 return Err(format!(
                     "--out: writing {output} in {} would replace the {flag} file {}, which this run reads; give another --out folder",
                     out.display(),
