@@ -65,4 +65,5 @@ cargo test --profile ci --workspace
 echo "test-all: the workspace's tests passed at ${SECONDS} s" >&2
 # The API's HTTP suite once more, on the ScyllaDB backend (the real Cassandra node).
 UPLINE_TEST_STORE=scylla cargo test --profile ci --workspace \
-  --test service --test orders --test genealogy --test isolation --test wallets --test run_files
+  --test service --test orders --test genealogy --test isolation --test wallets --test run_files \
+  --test paged_runs

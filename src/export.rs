@@ -2,13 +2,14 @@
 //! `upline commissions` on them reproduces the API's statements exactly.
 
 use api::runs::compute::previous_state;
-use api::runs::inputs::{distributors_csv, state_csv};
+use api::runs::inputs::{distributors_csv, StateCsv};
 use engine::calendar::Period;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use store::embedded::{EmbeddedStore, DATABASE_FILE};
-use store::{DistributorStore, OrderStatus, OrderStore, TenantStore};
+use store::{OrderStatus, Store};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -57,12 +58,12 @@ async fn export(args: &ExportArgs) -> Result<String, String> {
             args.data.display()
         ));
     }
-    let store = EmbeddedStore::open(&args.data).map_err(|error| {
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(&args.data).map_err(|error| {
         format!(
             "{error} (is `upline serve` running on {}? stop it first)",
             args.data.display()
         )
-    })?;
+    })?);
     let failed = |error: store::StoreError| error.to_string();
     let tenant = store
         .tenant(&args.tenant)
@@ -111,7 +112,10 @@ async fn export(args: &ExportArgs) -> Result<String, String> {
             distributors_csv(&distributors, plan.binary.is_some()),
         ),
         ("orders.csv", orders_csv.into_bytes()),
-        ("state.csv", state_csv(previous.as_deref().unwrap_or(&[]))),
+        (
+            "state.csv",
+            previous.unwrap_or_else(|| StateCsv::default().into_bytes()),
+        ),
         ("plan.json", format!("{plan_json}\n").into_bytes()),
         ("period", format!("{}\n", args.period).into_bytes()),
     ];

@@ -26,7 +26,7 @@ const CRASHES: [(&str, &str); 4] = [
     ("t1", "close-statements-stored"),
     ("t2", "close-computed"),
     ("t3", "close-committed"),
-    ("t4", "close-half-posted"),
+    ("t4", "close-partly-posted"),
 ];
 /// The crashing workers' lease: long enough that each leaves its tenant to the next one's
 /// successor, not to the next crashing worker.

@@ -16,8 +16,9 @@
 //! A period someone committed through the API is only posted.
 
 use super::compute::{compute, is_effective};
-use super::lifecycle::{run_transfers, set_status};
-use super::posting::post_all;
+use super::lifecycle::set_status;
+use super::posting::{post_all, RunTransfers, TRANSFERS_PER_POST};
+use crate::error::ApiError;
 use crate::failpoint::crash_at;
 use crate::state::{now_ms, AppState, TenantRuntime};
 use std::sync::Arc;
@@ -128,8 +129,9 @@ fn new_scheduled_run(tenant: &TenantRuntime, period: &str) -> Run {
     }
 }
 
-/// Posts a committed run, in two halves with a crash point between (the failover tests end a
-/// closer there, half paid).
+/// Posts a committed run a batch at a time, with a crash point after each batch (the failover
+/// tests end a closer there, partly paid). A run of fewer lines than a full batch still goes in
+/// two batches, so that the crash point falls half way through it.
 async fn post(
     state: &AppState,
     tenant: &TenantRuntime,
@@ -138,16 +140,15 @@ async fn post(
 ) -> Result<Run, String> {
     let _lifecycle = tenant.run_lifecycle.lock().await;
     let tenant_id = &tenant.tenant.id;
-    let mut transfers = run_transfers(state, tenant, &run.run_id)
-        .await
-        .map_err(|error| error.to_string())?;
-    let second_half = transfers.split_off(transfers.len() / 2);
-    for half in [transfers, second_half] {
+    let failed = |error: ApiError| error.to_string();
+    let batch = usize::try_from(run.lines.div_ceil(2))
+        .unwrap_or(usize::MAX)
+        .min(TRANSFERS_PER_POST);
+    let mut transfers = RunTransfers::new(state, tenant, &run.run_id, batch);
+    while let Some(batch) = transfers.next_batch().await.map_err(failed)? {
         still_held(lease_held)?;
-        post_all(state, tenant_id, half)
-            .await
-            .map_err(|error| error.to_string())?;
-        crash_at("close-half-posted");
+        post_all(state, tenant_id, batch).await.map_err(failed)?;
+        crash_at("close-partly-posted");
     }
     set_status(state, tenant_id, run, RunStatus::Posted)
         .await

@@ -1,6 +1,7 @@
 //! Computing a run in the background: gather the inputs, run the engine, store the statements.
 
 use super::inputs;
+use super::pages::StatementPages;
 use super::statements::{close, Closed};
 use crate::state::{AppState, TenantRuntime};
 use engine::calendar::Period;
@@ -16,12 +17,13 @@ pub fn is_effective(run: &Run) -> bool {
     matches!(run.status, RunStatus::Committed | RunStatus::Posted)
 }
 
-/// The state the period starts from: the effective run of the latest earlier period, if any.
+/// The state the period starts from: `state.csv` of the effective run of the latest earlier
+/// period, if any, gathered from its statements a page at a time.
 pub async fn previous_state(
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     tenant_id: &str,
     period: &Period,
-) -> Result<Option<Vec<Statement>>, String> {
+) -> Result<Option<Vec<u8>>, String> {
     let runs = store
         .runs(tenant_id)
         .await
@@ -32,14 +34,17 @@ pub async fn previous_state(
         .filter_map(|run| Period::parse(&run.period).ok().map(|parsed| (parsed, run)))
         .filter(|(parsed, _)| parsed.last < period.first)
         .max_by_key(|(parsed, _)| parsed.last);
-    match previous {
-        Some((_, run)) => Ok(Some(
-            store
-                .statements(tenant_id, &run.run_id)
-                .await
-                .map_err(|error| error.to_string())?,
-        )),
-        None => Ok(None),
+    let Some((_, run)) = previous else {
+        return Ok(None);
+    };
+    let mut pages = StatementPages::new(store.clone(), tenant_id, &run.run_id);
+    let mut state = inputs::StateCsv::default();
+    loop {
+        let page = pages.next_page().await.map_err(|error| error.to_string())?;
+        if page.is_empty() {
+            return Ok(Some(state.into_bytes()));
+        }
+        state.extend(&page);
     }
 }
 
@@ -52,7 +57,6 @@ pub async fn compute(state: &AppState, tenant: &Arc<TenantRuntime>, mut run: Run
         Ok(closed) => {
             run.status = RunStatus::Preview;
             run.lines = closed.lines;
-            run.distributors = closed.statements.len() as u64;
             run.totals = Bonus::ALL
                 .iter()
                 .map(|bonus| {
@@ -65,7 +69,9 @@ pub async fn compute(state: &AppState, tenant: &Arc<TenantRuntime>, mut run: Run
                     )
                 })
                 .collect();
-            store_statements(state, &tenant_id, &run.run_id, closed.statements).await
+            store_statements(state, &tenant_id, &run.run_id, &closed)
+                .await
+                .map(|stored| run.distributors = stored)
         }
         Err(error) => Err(error),
     };
@@ -109,7 +115,7 @@ async fn compute_statements(
     progress("reading the genealogy and the volumes");
     let plan = crate::runtime::plan_of_version(state, tenant, run.plan_version).await?;
     let (distributors, period_volumes) = read_snapshot(&**store, tenant_id, &run.period).await?;
-    let previous = previous_state(&**store, tenant_id, &period).await?;
+    let previous = previous_state(store, tenant_id, &period).await?;
     progress("computing");
     tokio::task::spawn_blocking(move || {
         let plan = &*plan;
@@ -119,29 +125,32 @@ async fn compute_statements(
         )?;
         drop(distributors);
         let volumes = inputs::volumes(plan, &network, &period, &period_volumes)?;
-        let state_bytes = previous.as_deref().map(inputs::state_csv);
-        let carry = inputs::carry_state(plan, &network, state_bytes.as_deref())?;
+        let carry = inputs::carry_state(plan, &network, previous.as_deref())?;
         close(plan, &network, &volumes, &carry)
     })
     .await
     .map_err(|error| error.to_string())?
 }
 
+/// Stores the statements cut from the run's files, a batch at a time; returns how many.
 async fn store_statements(
     state: &AppState,
     tenant_id: &str,
     run_id: &str,
-    statements: Vec<Statement>,
-) -> Result<(), String> {
-    let total = statements.len();
+    closed: &Closed,
+) -> Result<u64, String> {
+    let total = closed.distributors;
     let mut stored = 0;
-    let mut statements = statements.into_iter().peekable();
+    let mut statements = closed.files.statements().peekable();
     while statements.peek().is_some() {
-        let chunk: Vec<Statement> = statements.by_ref().take(STATEMENTS_PER_WRITE).collect();
-        stored += chunk.len();
+        let batch = statements
+            .by_ref()
+            .take(STATEMENTS_PER_WRITE)
+            .collect::<Result<Vec<Statement>, String>>()?;
+        stored += batch.len() as u64;
         state
             .store()
-            .put_statements(tenant_id, run_id, chunk)
+            .put_statements(tenant_id, run_id, batch)
             .await
             .map_err(|error| error.to_string())?;
         state.runs().set(
@@ -150,7 +159,7 @@ async fn store_statements(
             format!("storing statements: {stored} of {total}"),
         );
     }
-    Ok(())
+    Ok(stored)
 }
 
 /// What a close reads of its tenant: every distributor and the period's volumes, both at once

@@ -4,6 +4,7 @@
 //! statement keeps its distributor's rows as the engine wrote them, and the statements come
 //! in id order, which is the order of all three files.
 
+use super::pages::StatementPages;
 use crate::auth::TenantAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Path;
@@ -15,8 +16,7 @@ use axum::response::{IntoResponse, Response};
 use engine::output::{LINES_HEADER, STATE_HEADER, SUMMARY_HEADER};
 use futures_util::{Stream, StreamExt as _};
 use serde::Deserialize;
-use std::sync::Arc;
-use store::{Run, RunStatus, Statement, Store, StoreError};
+use store::{Run, RunStatus, Statement, StoreError};
 use utoipa::ToSchema;
 
 /// One of the three files of a run.
@@ -60,10 +60,6 @@ impl RunFile {
     }
 }
 
-/// Statements read from the store at once: the response holds one page of them (about a
-/// megabyte) however large the run, instead of the whole run.
-const STATEMENTS_PER_PAGE: usize = 4096;
-
 /// One page of statements as a piece of the file (the first piece opens with the header).
 fn piece(file: RunFile, header: bool, statements: &[Statement]) -> Bytes {
     let rows: usize = statements
@@ -87,29 +83,14 @@ fn piece(file: RunFile, header: bool, statements: &[Statement]) -> Bytes {
 /// after that can only cut the response short, since the status line has gone: the client
 /// sees a body that ends before its final chunk, never a file that looks whole.
 fn pieces(
-    store: Arc<dyn Store>,
-    tenant_id: String,
-    run_id: String,
+    pages: StatementPages,
     file: RunFile,
     first_page: Vec<Statement>,
 ) -> impl Stream<Item = Result<Bytes, StoreError>> {
     let head = piece(file, true, &first_page);
-    let after = first_page.last().map(|last| last.distributor_id.clone());
-    let rest = futures_util::stream::try_unfold(after, move |after| {
-        let (store, tenant_id, run_id) = (store.clone(), tenant_id.clone(), run_id.clone());
-        async move {
-            let Some(after) = after else {
-                return Ok(None);
-            };
-            let page = store
-                .statements_after(&tenant_id, &run_id, Some(&after), STATEMENTS_PER_PAGE)
-                .await?;
-            let Some(last) = page.last() else {
-                return Ok(None);
-            };
-            let next = Some(last.distributor_id.clone());
-            Ok(Some((piece(file, false, &page), next)))
-        }
+    let rest = futures_util::stream::try_unfold(pages, move |mut pages| async move {
+        let page = pages.next_page().await?;
+        Ok((!page.is_empty()).then(|| (piece(file, false, &page), pages)))
     });
     futures_util::stream::once(std::future::ready(Ok(head))).chain(rest)
 }
@@ -150,17 +131,9 @@ pub(super) async fn get_run_file(
     let tenant_id = &tenant.tenant.id;
     let run = super::lifecycle::find_run(&state, tenant_id, &run_id).await?;
     has_files(&run)?;
-    let store = state.store().clone();
-    let first_page = store
-        .statements_after(tenant_id, &run_id, None, STATEMENTS_PER_PAGE)
-        .await?;
-    let body = Body::from_stream(pieces(
-        store,
-        tenant_id.clone(),
-        run_id.clone(),
-        file,
-        first_page,
-    ));
+    let mut pages = StatementPages::new(state.store().clone(), tenant_id, &run_id);
+    let first_page = pages.next_page().await?;
+    let body = Body::from_stream(pieces(pages, file, first_page));
     let disposition = format!("attachment; filename=\"{run_id}-{}\"", file.name());
     Ok((
         [
@@ -174,8 +147,10 @@ pub(super) async fn get_run_file(
 
 #[cfg(test)]
 mod tests {
+    use super::super::pages::STATEMENTS_PER_PAGE;
     use super::*;
     use futures_util::TryStreamExt as _;
+    use std::sync::Arc;
     use store::RunStore as _;
 
     fn statement(id: &str, lines: usize) -> Statement {
@@ -200,15 +175,9 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let store: Arc<dyn Store> = Arc::new(store);
-        let first_page = store
-            .statements_after("t", "r", None, STATEMENTS_PER_PAGE)
-            .await
-            .unwrap();
-        let pieces: Vec<Bytes> = pieces(store, "t".into(), "r".into(), file, first_page)
-            .try_collect()
-            .await
-            .unwrap();
+        let mut pages = StatementPages::new(Arc::new(store), "t", "r");
+        let first_page = pages.next_page().await.unwrap();
+        let pieces: Vec<Bytes> = pieces(pages, file, first_page).try_collect().await.unwrap();
         let count = pieces.len();
         let bytes: Vec<u8> = pieces.into_iter().flatten().collect();
         (String::from_utf8(bytes).unwrap(), count)

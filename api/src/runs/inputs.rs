@@ -42,14 +42,31 @@ pub fn distributors_csv(distributors: &[Distributor], binary: bool) -> Vec<u8> {
     csv
 }
 
-/// `state.csv` from the statements of the previous period's run.
-pub fn state_csv(statements: &[Statement]) -> Vec<u8> {
-    let mut csv = Vec::from(STATE_HEADER.as_bytes());
-    for statement in statements {
-        csv.extend_from_slice(statement.state.as_bytes());
-        csv.push(b'\n');
+/// `state.csv` of a run, gathered from its statements in id order (a page at a time).
+pub struct StateCsv {
+    csv: Vec<u8>,
+}
+
+impl Default for StateCsv {
+    /// The header alone: a run without statements.
+    fn default() -> StateCsv {
+        StateCsv {
+            csv: Vec::from(STATE_HEADER.as_bytes()),
+        }
     }
-    csv
+}
+
+impl StateCsv {
+    pub fn extend(&mut self, statements: &[Statement]) {
+        for statement in statements {
+            self.csv.extend_from_slice(statement.state.as_bytes());
+            self.csv.push(b'\n');
+        }
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.csv
+    }
 }
 
 /// The network, read and checked by the engine.

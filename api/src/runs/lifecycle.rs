@@ -3,11 +3,11 @@
 //! status, so a retried or concurrent step happens once.
 
 use super::compute::{compute, is_effective};
-use super::posting::{line_amounts, line_transfer, payee_account, post_all};
+use super::posting::{post_all, RunTransfers, TRANSFERS_PER_POST};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{now_ms, AppState, TenantRuntime};
 use std::sync::Arc;
-use store::{Run, RunStatus, Transfer, TransferKind};
+use store::{Run, RunStatus};
 
 /// Stores a new `Running` run of `period` with the next free id (`<period>.<n>`). A run
 /// restating `restates` pays by the plan version that run was paid by; any other by the
@@ -141,31 +141,9 @@ pub async fn post(state: &AppState, tenant: &TenantRuntime, run_id: &str) -> Api
             )))
         }
     }
-    let transfers = run_transfers(state, tenant, run_id).await?;
-    post_all(state, tenant_id, transfers).await?;
+    let mut transfers = RunTransfers::new(state, tenant, run_id, TRANSFERS_PER_POST);
+    while let Some(batch) = transfers.next_batch().await? {
+        post_all(state, tenant_id, batch).await?;
+    }
     set_status(state, tenant_id, run, RunStatus::Posted).await
-}
-
-/// The transfers that post a run: one per line of its statements.
-pub async fn run_transfers(
-    state: &AppState,
-    tenant: &TenantRuntime,
-    run_id: &str,
-) -> ApiResult<Vec<Transfer>> {
-    let statements = state.store().statements(&tenant.tenant.id, run_id).await?;
-    let lines = line_amounts(&statements).map_err(ApiError::Internal)?;
-    let now = now_ms();
-    Ok(lines
-        .iter()
-        .map(|(key, (recipient, amount))| {
-            line_transfer(
-                format!("{run_id}/{key}"),
-                recipient,
-                payee_account(state, tenant, recipient),
-                *amount,
-                TransferKind::Commission,
-                now,
-            )
-        })
-        .collect())
 }

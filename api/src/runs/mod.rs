@@ -5,6 +5,7 @@ pub mod compute;
 pub mod files;
 pub mod inputs;
 pub mod lifecycle;
+pub mod pages;
 pub mod posting;
 pub mod progress;
 pub mod restatement;

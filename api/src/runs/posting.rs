@@ -5,15 +5,16 @@
 //! posting a run twice, or resuming a post that stopped half way, moves every cent once.
 //! The system side is spread over [`SYSTEM_SHARDS`] accounts so that no single row is hot.
 
+use super::pages::StatementPages;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{AppState, TenantRuntime};
+use crate::state::{now_ms, AppState, TenantRuntime};
 use std::collections::BTreeMap;
 use store::{Statement, Transfer, TransferKind, TransferOutcome};
 
 /// How many system accounts carry the company side of commissions.
 pub const SYSTEM_SHARDS: u64 = 16;
 /// Transfers posted per call.
-const TRANSFERS_PER_POST: usize = 10_000;
+pub const TRANSFERS_PER_POST: usize = 10_000;
 
 /// The wallet account of a distributor.
 pub fn wallet_account(distributor_id: &str) -> String {
@@ -98,6 +99,67 @@ pub fn line_transfer(
         kind,
         debit_must_stay_non_negative: false,
         created_at_ms: now_ms,
+    }
+}
+
+/// The transfers that post a run, one per line of its statements, in batches: the
+/// statements are read a page at a time, so posting holds a page and a batch however large
+/// the run.
+pub struct RunTransfers<'s> {
+    state: &'s AppState,
+    tenant: &'s TenantRuntime,
+    pages: StatementPages,
+    run_id: String,
+    batch: usize,
+    waiting: Vec<Transfer>,
+    /// When the post started: the time of every transfer it makes.
+    now_ms: i64,
+}
+
+impl<'s> RunTransfers<'s> {
+    /// Batches of at most `batch` transfers (at least one).
+    pub fn new(
+        state: &'s AppState,
+        tenant: &'s TenantRuntime,
+        run_id: &str,
+        batch: usize,
+    ) -> RunTransfers<'s> {
+        RunTransfers {
+            state,
+            tenant,
+            pages: StatementPages::new(state.store().clone(), &tenant.tenant.id, run_id),
+            run_id: run_id.to_owned(),
+            batch: batch.max(1),
+            waiting: Vec::new(),
+            now_ms: now_ms(),
+        }
+    }
+
+    /// The next batch; `None` once every line has been given.
+    pub async fn next_batch(&mut self) -> ApiResult<Option<Vec<Transfer>>> {
+        while self.waiting.len() < self.batch {
+            let page = self.pages.next_page().await?;
+            if page.is_empty() {
+                break;
+            }
+            let lines = line_amounts(&page).map_err(ApiError::Internal)?;
+            self.waiting
+                .extend(lines.iter().map(|(key, (recipient, amount))| {
+                    line_transfer(
+                        format!("{}/{key}", self.run_id),
+                        recipient,
+                        payee_account(self.state, self.tenant, recipient),
+                        *amount,
+                        TransferKind::Commission,
+                        self.now_ms,
+                    )
+                }));
+        }
+        if self.waiting.is_empty() {
+            return Ok(None);
+        }
+        let rest = self.waiting.split_off(self.batch.min(self.waiting.len()));
+        Ok(Some(std::mem::replace(&mut self.waiting, rest)))
     }
 }
 

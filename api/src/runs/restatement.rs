@@ -22,13 +22,14 @@
 use super::close::{still_held, LeaseHeld};
 use super::compute::{compute, is_effective};
 use super::lifecycle::{new_run, set_status};
-use super::posting::{line_amounts, line_transfer, payee_account, post_all};
+use super::pages::{StatementCursor, StatementPages};
+use super::posting::{line_amounts, line_transfer, payee_account, post_all, TRANSFERS_PER_POST};
 use crate::periods::periods_of;
 use crate::state::{now_ms, AppState, TenantRuntime};
 use std::sync::Arc;
 use std::time::Duration;
 use store::held_lease::{period_job, run_under_lease, Leased};
-use store::{Run, RunStatus, StoreError, TransferKind};
+use store::{Run, RunStatus, Statement, StoreError, TransferKind};
 
 /// How long a restatement in process waits before asking again for a lease another process
 /// holds.
@@ -354,7 +355,10 @@ async fn carry_on(
     Ok(run)
 }
 
-/// Posts `new - old` for every line, as adjustments of the new run.
+/// Posts `new - old` for every line, as adjustments of the new run. Both runs are read a page
+/// at a time and side by side, in id order: a distributor's lines are all in their own
+/// statement (they are its recipient), so the two statements of one id hold every line whose
+/// amount may differ.
 async fn post_differences(
     state: &AppState,
     tenant: &TenantRuntime,
@@ -362,36 +366,36 @@ async fn post_differences(
     new: &Run,
 ) -> Result<u64, String> {
     let tenant_id = &tenant.tenant.id;
-    let store = state.store();
-    let old_lines = line_amounts(
-        &store
-            .statements(tenant_id, &old.run_id)
-            .await
-            .map_err(|error| error.to_string())?,
-    )?;
-    let new_lines = line_amounts(
-        &store
-            .statements(tenant_id, &new.run_id)
-            .await
-            .map_err(|error| error.to_string())?,
-    )?;
+    let failed = |error: StoreError| error.to_string();
+    let cursor = |run: &Run| {
+        StatementCursor::new(StatementPages::new(
+            state.store().clone(),
+            tenant_id,
+            &run.run_id,
+        ))
+    };
+    let (mut old_statements, mut new_statements) = (cursor(old), cursor(new));
     let now = now_ms();
+    let mut posted = 0;
     let mut transfers = Vec::new();
-    let keys: std::collections::BTreeSet<&String> =
-        old_lines.keys().chain(new_lines.keys()).collect();
-    for key in keys {
-        let (recipient, old_amount) = old_lines.get(key).cloned().unwrap_or_default();
-        let (new_recipient, new_amount) = new_lines.get(key).cloned().unwrap_or_default();
-        let recipient = if recipient.is_empty() {
-            new_recipient
-        } else {
-            recipient
+    loop {
+        let old_id = old_statements.next_id().await.map_err(failed)?;
+        let new_id = new_statements.next_id().await.map_err(failed)?;
+        let (old_statement, new_statement) = match (old_id, new_id) {
+            (None, None) => break,
+            (Some(old_id), Some(new_id)) if old_id == new_id => {
+                (old_statements.take(), new_statements.take())
+            }
+            (Some(old_id), new_id) if new_id.is_none_or(|new_id| old_id < new_id) => {
+                (old_statements.take(), None)
+            }
+            _ => (None, new_statements.take()),
         };
-        let difference = new_amount - old_amount;
-        if difference != 0 {
-            let id = format!("{}/adjust/{key}", new.run_id);
+        for (key, recipient, difference) in
+            differences(old_statement.as_ref(), new_statement.as_ref())?
+        {
             transfers.push(line_transfer(
-                id,
+                format!("{}/adjust/{key}", new.run_id),
                 &recipient,
                 payee_account(state, tenant, &recipient),
                 difference,
@@ -399,8 +403,93 @@ async fn post_differences(
                 now,
             ));
         }
+        if transfers.len() >= TRANSFERS_PER_POST {
+            posted += post_all(state, tenant_id, std::mem::take(&mut transfers))
+                .await
+                .map_err(|error| error.to_string())?;
+        }
     }
-    post_all(state, tenant_id, transfers)
+    posted += post_all(state, tenant_id, transfers)
         .await
-        .map_err(|error| error.to_string())
+        .map_err(|error| error.to_string())?;
+    Ok(posted)
+}
+
+/// `new - old` for every line of one distributor's two statements (either may be missing),
+/// as (line identity, recipient, difference in minor units), leaving out lines that did not
+/// change.
+fn differences(
+    old: Option<&Statement>,
+    new: Option<&Statement>,
+) -> Result<Vec<(String, String, i64)>, String> {
+    let amounts = |statement: Option<&Statement>| {
+        line_amounts(statement.map(std::slice::from_ref).unwrap_or_default())
+    };
+    let (old_lines, new_lines) = (amounts(old)?, amounts(new)?);
+    let keys: std::collections::BTreeSet<&String> =
+        old_lines.keys().chain(new_lines.keys()).collect();
+    Ok(keys
+        .into_iter()
+        .filter_map(|key| {
+            let (old_recipient, old_amount) = old_lines.get(key).cloned().unwrap_or_default();
+            let (new_recipient, new_amount) = new_lines.get(key).cloned().unwrap_or_default();
+            let recipient = if old_recipient.is_empty() {
+                new_recipient
+            } else {
+                old_recipient
+            };
+            let difference = new_amount - old_amount;
+            (difference != 0).then(|| (key.clone(), recipient, difference))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(lines: &[&str]) -> Statement {
+        Statement {
+            distributor_id: "a".into(),
+            summary: "a,true".into(),
+            lines: lines.iter().map(|line| (*line).to_owned()).collect(),
+            state: "a,0,0,Member".into(),
+        }
+    }
+
+    #[test]
+    fn only_changed_lines_are_adjusted_and_a_missing_side_counts_as_nothing() {
+        let old = statement(&[
+            "a,unilevel,b,1,100.0000,0.05,5.00",
+            "a,unilevel,c,1,40.0000,0.05,2.00",
+            "a,unilevel,d,2,10.0000,0.05,0.50",
+        ]);
+        let new = statement(&[
+            "a,unilevel,b,1,100.0000,0.05,5.00",
+            "a,unilevel,c,1,20.0000,0.05,1.00",
+            "a,unilevel,e,2,30.0000,0.05,1.50",
+        ]);
+        let adjusted =
+            |old: Option<&Statement>, new: Option<&Statement>| differences(old, new).unwrap();
+        let row = |key: &str, amount: i64| (key.to_owned(), "a".to_owned(), amount);
+        assert_eq!(
+            adjusted(Some(&old), Some(&new)),
+            [
+                row("a/unilevel/c/1", -100),
+                row("a/unilevel/d/2", -50),
+                row("a/unilevel/e/2", 150),
+            ]
+        );
+        assert_eq!(
+            adjusted(None, Some(&new)),
+            [
+                row("a/unilevel/b/1", 500),
+                row("a/unilevel/c/1", 100),
+                row("a/unilevel/e/2", 150),
+            ]
+        );
+        assert_eq!(adjusted(Some(&old), None)[0], row("a/unilevel/b/1", -500));
+        assert!(adjusted(Some(&old), Some(&old)).is_empty());
+        assert!(adjusted(None, None).is_empty());
+    }
 }
