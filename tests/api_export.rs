@@ -48,14 +48,8 @@ async fn export_then_commissions_reproduces_the_api_statements() {
     // The generated file lists recruits before their sponsors; import in a valid order.
     let csv = std::fs::read_to_string(generated.join("distributors.csv")).unwrap();
     let report: Value = server
-        .client
-        .post(format!("{}/v1/distributors/import", server.base))
-        .bearer_auth(&key)
-        .header("content-type", "text/csv")
-        .body(sponsors_first(&csv))
-        .send()
+        .post_import(&key, "text/csv", sponsors_first(&csv))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -235,7 +235,7 @@ async fn a_bulk_import_enrolls_the_good_rows_and_reports_the_bad() {
         c,a,,,2026-13-01,active\n\
         d,a,,,2026-01-03,terminated\n\
         e,b,,,2026-01-03,active\n";
-    let response = post_import(&server, &key, "text/csv", csv).await;
+    let response = server.post_import(&key, "text/csv", csv).await;
     assert_eq!(response.status(), StatusCode::OK);
     let report: Value = response.json().await.unwrap();
     assert_eq!(report["rows"], 6);
@@ -267,19 +267,23 @@ async fn a_bulk_import_enrolls_the_good_rows_and_reports_the_bad() {
     assert_eq!(d["status"], "terminated");
     // NDJSON too.
     let ndjson = "{\"id\":\"f\",\"sponsor_id\":\"a\"}\n{\"id\":\"g\",\"sponsor_id\":\"f\",\"joined_on\":\"bad\"}\n";
-    let response = post_import(&server, &key, "application/x-ndjson", ndjson).await;
+    let response = server
+        .post_import(&key, "application/x-ndjson", ndjson)
+        .await;
     let report: Value = response.json().await.unwrap();
     assert_eq!(
         (report["enrolled"].as_u64(), report["refused"].as_u64()),
         (Some(1), Some(1)),
         "{report}"
     );
-    let bad_header = post_import(&server, &key, "text/csv", "id,sponsor\nx,y\n").await;
+    let bad_header = server
+        .post_import(&key, "text/csv", "id,sponsor\nx,y\n")
+        .await;
     assert_eq!(bad_header.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // A header behind a byte-order mark (as Excel's "CSV UTF-8" writes) is refused saying so.
     let with_bom =
         "\u{feff}id,sponsor_id,placement_id,leg,joined_on,status\nj,a,,,2026-01-03,active\n";
-    let refused = post_import(&server, &key, "text/csv", with_bom).await;
+    let refused = server.post_import(&key, "text/csv", with_bom).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let problem: Value = refused.json().await.unwrap();
     assert!(
@@ -293,7 +297,7 @@ async fn a_bulk_import_enrolls_the_good_rows_and_reports_the_bad() {
     // an id with a replacement character.
     let mut latin1 = b"id,sponsor_id,placement_id,leg,joined_on,status\r\n".to_vec();
     latin1.extend_from_slice(b"h\xe9,a,,,2026-01-03,active\r\ni,a,,,2026-01-03,active\r\n");
-    let response = post_import(&server, &key, "text/csv", latin1).await;
+    let response = server.post_import(&key, "text/csv", latin1).await;
     let report: Value = response.json().await.unwrap();
     assert_eq!(
         (report["enrolled"].as_u64(), report["refused"].as_u64()),
@@ -461,14 +465,8 @@ async fn a_distributor_resides_in_a_region_of_the_deployment() {
         // A bulk import checks a residence as the endpoint does, and reports its line.
         let row = json!({ "id": format!("imported{at}"), "sponsor_id": "root", "residence_region": residence });
         let report: Value = server
-            .client
-            .post(format!("{}/v1/distributors/import", server.base))
-            .bearer_auth(&key)
-            .header("content-type", "application/x-ndjson")
-            .body(format!("{row}\n"))
-            .send()
+            .post_import(&key, "application/x-ndjson", format!("{row}\n"))
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -505,7 +503,7 @@ async fn a_line_too_long_is_refused_at_its_line() {
          {too_long},root,,,2026-01-02,active\n\
          a,root,,,2026-01-02,active\n"
     );
-    let response = post_import(&server, &key, "text/csv", csv).await;
+    let response = server.post_import(&key, "text/csv", csv).await;
     assert_eq!(response.status(), StatusCode::OK);
     let report: Value = response.json().await.unwrap();
     assert_eq!(
@@ -526,24 +524,6 @@ async fn a_line_too_long_is_refused_at_its_line() {
         )
         .await;
 
-    let long_header = post_import(&server, &key, "text/csv", too_long).await;
+    let long_header = server.post_import(&key, "text/csv", too_long).await;
     assert_eq!(long_header.status(), StatusCode::UNPROCESSABLE_ENTITY);
-}
-
-/// Posts a bulk import of `body`, sent as `content_type`.
-async fn post_import(
-    server: &Server,
-    key: &str,
-    content_type: &str,
-    body: impl Into<reqwest::Body>,
-) -> reqwest::Response {
-    server
-        .client
-        .post(format!("{}/v1/distributors/import", server.base))
-        .bearer_auth(key)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
 }

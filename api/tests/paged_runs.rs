@@ -48,18 +48,17 @@ fn plan() -> Value {
     .unwrap()
 }
 
+/// One of a run's files (`GET /v1/runs/{run_id}/files/{file}`).
+async fn run_file(server: &Server, key: &str, run_id: &str, file: &str) -> String {
+    let path = format!("/v1/runs/{run_id}/files/{file}");
+    let response = server.call(Method::GET, &path, key, None).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    response.text().await.unwrap()
+}
+
 /// Each distributor's `total` in one of a run's `summary.csv`, in minor units, the zeros left out.
 async fn totals_of_run(server: &Server, key: &str, run_id: &str) -> BTreeMap<String, i64> {
-    let response = server
-        .call(
-            Method::GET,
-            &format!("/v1/runs/{run_id}/files/summary.csv"),
-            key,
-            None,
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let summary = response.text().await.unwrap();
+    let summary = run_file(server, key, run_id, "summary.csv").await;
     let mut rows = summary.lines();
     let header: Vec<&str> = rows.next().unwrap().split(',').collect();
     let total_at = header.iter().position(|name| *name == "total").unwrap();
@@ -115,14 +114,8 @@ async fn runs_larger_than_a_page_are_posted_restated_and_carried_exactly() {
     let server = start().await;
     let key = server.tenant("paged", plan()).await;
     let report: Value = server
-        .client
-        .post(format!("{}/v1/distributors/import", server.base))
-        .bearer_auth(&key)
-        .header("content-type", "text/csv")
-        .body(distributors_csv())
-        .send()
+        .post_import(&key, "text/csv", distributors_csv())
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -190,27 +183,9 @@ async fn runs_larger_than_a_page_are_posted_restated_and_carried_exactly() {
     // it is the restated run's, row for row.
     let next = server.run_period(&key, "2026-12").await;
     assert_eq!(next["status"], "preview", "{next}");
-    let state_of = |run_id: String| {
-        let server = &server;
-        let key = &key;
-        async move {
-            let response = server
-                .call(
-                    Method::GET,
-                    &format!("/v1/runs/{run_id}/files/state.csv"),
-                    key,
-                    None,
-                )
-                .await;
-            assert_eq!(response.status(), StatusCode::OK);
-            response.text().await.unwrap()
-        }
-    };
-    let carried = state_of(second_id.to_owned()).await;
+    let carried = run_file(&server, &key, second_id, "state.csv").await;
     assert_eq!(carried.lines().count(), DISTRIBUTORS + 1);
     assert!(carried.matches(",Bronze\n").count() > 100, "{carried:.300}");
-    assert_eq!(
-        state_of(next["run_id"].as_str().unwrap().to_owned()).await,
-        carried
-    );
+    let next_id = next["run_id"].as_str().unwrap();
+    assert_eq!(run_file(&server, &key, next_id, "state.csv").await, carried);
 }

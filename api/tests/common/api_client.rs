@@ -60,6 +60,23 @@ impl ApiClient {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// Posts a bulk import of `body` (`POST /v1/distributors/import`), sent as `content_type`.
+    pub async fn post_import(
+        &self,
+        key: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.client
+            .post(format!("{}/v1/distributors/import", self.base))
+            .bearer_auth(key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
     /// A tenant with `plan`; returns its API key.
     pub async fn tenant(&self, id: &str, plan: Value) -> String {
         self.tenant_with(json!({ "id": id, "name": id, "plan": plan }))
