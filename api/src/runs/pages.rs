@@ -100,15 +100,15 @@ mod tests {
         }
     }
 
-    async fn store_with(ids: &[String]) -> Arc<dyn Store> {
+    /// A store holding a statement for each of `ids`, and its folder (removed when dropped).
+    async fn store_with(ids: &[String]) -> (tempfile::TempDir, Arc<dyn Store>) {
         let folder = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(folder.path()).unwrap();
-        std::mem::forget(folder);
         store
             .put_statements("t", "r", ids.iter().map(|id| statement(id)).collect())
             .await
             .unwrap();
-        Arc::new(store)
+        (folder, Arc::new(store))
     }
 
     #[tokio::test]
@@ -117,7 +117,7 @@ mod tests {
         let ids: Vec<String> = (0..2 * STATEMENTS_PER_PAGE + 17)
             .map(|n| format!("d{n}"))
             .collect();
-        let store = store_with(&ids).await;
+        let (_folder, store) = store_with(&ids).await;
         let mut pages = StatementPages::new(store, "t", "r");
         let mut read = Vec::new();
         let mut page_count = 0;
@@ -141,8 +141,8 @@ mod tests {
         let ids: Vec<String> = (0..STATEMENTS_PER_PAGE + 3)
             .map(|n| format!("d{n:05}"))
             .collect();
-        let mut cursor =
-            StatementCursor::new(StatementPages::new(store_with(&ids).await, "t", "r"));
+        let (_folder, store) = store_with(&ids).await;
+        let mut cursor = StatementCursor::new(StatementPages::new(store, "t", "r"));
         for id in &ids {
             assert_eq!(cursor.next_id().await.unwrap(), Some(id.as_str()));
             assert_eq!(cursor.take().unwrap().distributor_id, *id);

@@ -26,6 +26,7 @@ use super::pages::{StatementCursor, StatementPages};
 use super::posting::{line_amounts, line_transfer, payee_account, post_all, TRANSFERS_PER_POST};
 use crate::periods::periods_of;
 use crate::state::{now_ms, AppState, TenantRuntime};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use store::held_lease::{period_job, run_under_lease, Leased};
@@ -428,17 +429,16 @@ fn differences(
     let (old_lines, new_lines) = (amounts(old)?, amounts(new)?);
     let keys: std::collections::BTreeSet<&String> =
         old_lines.keys().chain(new_lines.keys()).collect();
+    // Both statements are one distributor's, the recipient of every line in them.
+    let recipient = old.or(new).map(|statement| &statement.distributor_id);
+    let amount = |lines: &BTreeMap<String, (String, i64)>, key: &String| {
+        lines.get(key).map_or(0, |(_, amount)| *amount)
+    };
     Ok(keys
         .into_iter()
         .filter_map(|key| {
-            let (old_recipient, old_amount) = old_lines.get(key).cloned().unwrap_or_default();
-            let (new_recipient, new_amount) = new_lines.get(key).cloned().unwrap_or_default();
-            let recipient = if old_recipient.is_empty() {
-                new_recipient
-            } else {
-                old_recipient
-            };
-            let difference = new_amount - old_amount;
+            let difference = amount(&new_lines, key) - amount(&old_lines, key);
+            let recipient = recipient.expect("a line comes from a statement").clone();
             (difference != 0).then(|| (key.clone(), recipient, difference))
         })
         .collect())
