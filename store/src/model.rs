@@ -157,6 +157,45 @@ pub struct Distributor {
     pub residence_region: Option<String>,
 }
 
+/// One distributor's place in the genealogy, without anything personal: what a period close
+/// reads of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenealogyEntry {
+    pub id: String,
+    /// Enrollment order within the tenant (see [`Distributor::node`]).
+    pub node: u32,
+    pub sponsor_id: Option<String>,
+    pub placement: Option<Placement>,
+    /// `YYYY-MM-DD`.
+    pub joined_on: String,
+    pub status: DistributorStatus,
+    /// Where the profile is kept (see [`Distributor::residence_region`]); the region's name
+    /// only.
+    pub residence_region: Option<String>,
+}
+
+impl From<Distributor> for GenealogyEntry {
+    fn from(distributor: Distributor) -> GenealogyEntry {
+        GenealogyEntry {
+            id: distributor.id,
+            node: distributor.node,
+            sponsor_id: distributor.sponsor_id,
+            placement: distributor.placement,
+            joined_on: distributor.joined_on,
+            status: distributor.status,
+            residence_region: distributor.residence_region,
+        }
+    }
+}
+
+/// A page of a tenant's genealogy (see `DistributorStore::genealogy_page`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GenealogyPage {
+    pub entries: Vec<GenealogyEntry>,
+    /// Where the next page starts, to be passed back as it is; None after the last page.
+    pub next: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {

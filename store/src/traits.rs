@@ -73,6 +73,18 @@ pub trait DistributorStore: Send + Sync {
     async fn terminate(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Distributor>>;
     /// Every distributor of the tenant, in enrollment order (`node`).
     async fn distributors(&self, tenant_id: &str) -> StoreResult<Vec<Distributor>>;
+    /// The tenant's genealogy a page at a time, without the profiles: what a period close
+    /// reads, without holding every record at once (or reading every region's profiles).
+    /// Start with `from` None and pass each page's `next` back until it is None. A page holds
+    /// about `limit` distributors (a store may return more, or fewer at the end), in an order
+    /// of the store's choosing; every distributor enrolled before the first page is in
+    /// exactly one page.
+    async fn genealogy_page(
+        &self,
+        tenant_id: &str,
+        from: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<GenealogyPage>;
     /// The regions a distributor may reside in (their profile is kept in that region's
     /// keyspace); None when the backend has no regions (the embedded store keeps everything
     /// in one place, and records the residence region as given).

@@ -93,6 +93,7 @@ macro_rules! conformance_suite {
             api_keys_are_found_by_hash_and_revoked_only_by_their_tenant,
             enrollment_is_idempotent_and_ids_are_unique,
             distributors_come_back_in_enrollment_order,
+            the_genealogy_comes_in_pages_each_distributor_once,
             profiles_and_terminations_change_one_distributor,
             tenants_never_see_each_other,
             an_idempotency_key_replays_its_first_answer,

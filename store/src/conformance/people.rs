@@ -228,6 +228,80 @@ pub async fn distributors_come_back_in_enrollment_order(store: &dyn Store) {
     assert_eq!(store.distributors(&t).await.unwrap(), records);
 }
 
+pub async fn the_genealogy_comes_in_pages_each_distributor_once(store: &dyn Store) {
+    let t = unique_tenant("genealogy-pages");
+    let mut records: Vec<_> = (0..60u32)
+        .map(|node| {
+            let mut record = distributor(
+                &format!("g{:03}", 100 - node),
+                node,
+                (node > 0).then_some("g100"),
+            );
+            if node % 3 == 1 {
+                record.placement = Some(Placement {
+                    parent_id: "g100".into(),
+                    slot: (node % 2 + 1) as u8,
+                });
+                record.joined_on = "2026-10-17".into();
+            }
+            record.profile.name = Some(format!("Person {node}"));
+            record
+        })
+        .collect();
+    for chunk in records.chunks(9) {
+        store.enroll(&t, chunk.to_vec()).await.unwrap();
+    }
+    store.terminate(&t, "g090").await.unwrap();
+    records[10].status = DistributorStatus::Terminated;
+    // Another tenant's genealogy stays out of this one's pages.
+    let other = unique_tenant("genealogy-pages-other");
+    store
+        .enroll(&other, vec![distributor("g050x", 0, None)])
+        .await
+        .unwrap();
+
+    let limit = 7;
+    let mut pages = Vec::new();
+    let mut from: Option<String> = None;
+    loop {
+        let page = store
+            .genealogy_page(&t, from.as_deref(), limit)
+            .await
+            .unwrap();
+        assert!(pages.len() <= records.len(), "the pages never end");
+        let last = page.next.is_none();
+        if !last {
+            assert!(
+                page.entries.len() >= limit,
+                "a page short of its limit before the end"
+            );
+        }
+        from = page.next;
+        pages.push(page.entries);
+        if last {
+            break;
+        }
+    }
+    assert!(
+        pages.len() > 1,
+        "60 distributors in pages of about 7 came in one page"
+    );
+    let mut read: Vec<GenealogyEntry> = pages.into_iter().flatten().collect();
+    read.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected: Vec<GenealogyEntry> = records.into_iter().map(GenealogyEntry::from).collect();
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(read, expected);
+
+    let empty = store
+        .genealogy_page(&unique_tenant("genealogy-none"), None, limit)
+        .await
+        .unwrap();
+    assert!(
+        empty.entries.is_empty() && empty.next.is_none(),
+        "{empty:?}"
+    );
+}
+
 pub async fn profiles_and_terminations_change_one_distributor(store: &dyn Store) {
     let t = unique_tenant("profile");
     store

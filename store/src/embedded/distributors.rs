@@ -4,7 +4,9 @@ use super::codec::key;
 use super::tables::DISTRIBUTORS;
 use super::{get_in, put_in, EmbeddedStore};
 use crate::error::{StoreError, StoreResult};
-use crate::model::{Distributor, DistributorStatus, NewEvent, Profile};
+use crate::model::{
+    Distributor, DistributorStatus, GenealogyEntry, GenealogyPage, NewEvent, Profile,
+};
 use crate::traits::DistributorStore;
 use async_trait::async_trait;
 
@@ -81,6 +83,32 @@ impl DistributorStore for EmbeddedStore {
             .collect();
         distributors.sort_unstable_by_key(|distributor| distributor.node);
         Ok(distributors)
+    }
+
+    async fn genealogy_page(
+        &self,
+        tenant_id: &str,
+        from: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<GenealogyPage> {
+        // Pages in id order (the table's key order); a page resumes after the last id of the
+        // one before.
+        let limit = limit.max(1);
+        let after = from.map(|id| key(&[tenant_id, id]));
+        let records = self
+            .scan_after::<Distributor>(DISTRIBUTORS, &[tenant_id], after, limit)
+            .await?;
+        let next = match records.last() {
+            Some((_, last)) if records.len() == limit => Some(last.id.clone()),
+            _ => None,
+        };
+        Ok(GenealogyPage {
+            entries: records
+                .into_iter()
+                .map(|(_, distributor)| GenealogyEntry::from(distributor))
+                .collect(),
+            next,
+        })
     }
 }
 

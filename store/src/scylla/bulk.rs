@@ -8,7 +8,7 @@
 //! same values. The rows are written as the serving paths would have left them (version
 //! columns included), so the tenant is served from them like any other.
 
-use super::cql::{bucket, execution_error, prepare, to_cql_date};
+use super::cql::{bucket, execution_error, prepare, to_cql_date, unset_if_none};
 use super::profiles::profile_values;
 use super::ScyllaStore;
 use crate::error::{StoreError, StoreResult};
@@ -103,12 +103,12 @@ impl ScyllaStore {
                     partition,
                     &distributor.id,
                     distributor.node as i32,
-                    &distributor.sponsor_id,
-                    placement.map(|placement| &placement.parent_id),
-                    placement.map(|placement| placement.slot as i8),
+                    unset_if_none(distributor.sponsor_id.as_ref()),
+                    unset_if_none(placement.map(|placement| &placement.parent_id)),
+                    unset_if_none(placement.map(|placement| placement.slot as i8)),
                     to_cql_date("joined_on", &distributor.joined_on)?,
                     distributor.status.as_str(),
-                    &distributor.residence_region,
+                    unset_if_none(distributor.residence_region.as_ref()),
                 ),
             ));
         }

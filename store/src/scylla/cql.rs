@@ -10,7 +10,7 @@ use scylla::errors::{DbError, ExecutionError, PagerExecutionError, RequestAttemp
 use scylla::response::query_result::QueryResult;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::prepared::PreparedStatement;
-use scylla::value::{CqlDate, CqlValue, Row};
+use scylla::value::{CqlDate, CqlValue, MaybeUnset, Row};
 
 use super::schema::BUCKETS;
 
@@ -149,14 +149,36 @@ where
     R: for<'frame, 'metadata> DeserializeRow<'frame, 'metadata> + Send,
     V: SerializeRow,
 {
-    /// Buckets read at once: enough to hide the round trips, few enough to leave the
-    /// cluster room for requests.
-    const BUCKETS_IN_FLIGHT: usize = 16;
-    futures_util::stream::iter(0..BUCKETS)
+    buckets_in(session, statement, 0..BUCKETS, values).await
+}
+
+/// Buckets read at once: enough to hide the round trips, few enough to leave the cluster
+/// room for requests.
+pub(super) const BUCKETS_IN_FLIGHT: i16 = 16;
+
+/// The rows of each bucket of `buckets`, bucket by bucket, read a few buckets at a time.
+pub(super) async fn buckets_in<R, V>(
+    session: &Session,
+    statement: &PreparedStatement,
+    buckets: std::ops::Range<i16>,
+    values: impl Fn(i16) -> V,
+) -> StoreResult<Vec<Vec<R>>>
+where
+    R: for<'frame, 'metadata> DeserializeRow<'frame, 'metadata> + Send,
+    V: SerializeRow,
+{
+    futures_util::stream::iter(buckets)
         .map(|bucket| all_rows::<R>(session, statement, values(bucket)))
-        .buffered(BUCKETS_IN_FLIGHT)
+        .buffered(BUCKETS_IN_FLIGHT as usize)
         .try_collect()
         .await
+}
+
+/// A value to insert that a row may lack: absent, the column is left unset rather than
+/// written as null. CQL stores a null as a tombstone, which every later read of the partition
+/// steps over; in a new row an unset column reads back as null all the same.
+pub(super) fn unset_if_none<V>(value: Option<V>) -> MaybeUnset<V> {
+    MaybeUnset::from_option(value)
 }
 
 /// The bucket of an id: FNV-1a of its bytes, modulo [`BUCKETS`]. Stable forever: it decides

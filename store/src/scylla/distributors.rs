@@ -1,11 +1,16 @@
 //! The genealogy rows of distributors, bucketed by id within the tenant; each one's personal
 //! data is a profile in the keyspace of their residence region (`profiles`).
 
-use super::cql::{self, bucket, from_cql_date, prepare, to_bigint, to_cql_date};
+use super::cql::{
+    self, bucket, from_cql_date, prepare, to_bigint, to_cql_date, unset_if_none, BUCKETS_IN_FLIGHT,
+};
 use super::outbox::Ticket;
+use super::schema::BUCKETS;
 use super::ScyllaStore;
 use crate::error::{StoreError, StoreResult};
-use crate::model::{Distributor, DistributorStatus, NewEvent, Placement, Profile};
+use crate::model::{
+    Distributor, DistributorStatus, GenealogyEntry, GenealogyPage, NewEvent, Placement, Profile,
+};
 use crate::traits::DistributorStore;
 use async_trait::async_trait;
 use futures_util::StreamExt as _;
@@ -194,12 +199,12 @@ impl ScyllaStore {
                         bucket(&distributor.id),
                         &distributor.id,
                         distributor.node as i32,
-                        &distributor.sponsor_id,
-                        placement.map(|placement| &placement.parent_id),
-                        placement.map(|placement| placement.slot as i8),
+                        unset_if_none(distributor.sponsor_id.as_ref()),
+                        unset_if_none(placement.map(|placement| &placement.parent_id)),
+                        unset_if_none(placement.map(|placement| placement.slot as i8)),
                         joined_on,
                         distributor.status.as_str(),
-                        &distributor.residence_region,
+                        unset_if_none(distributor.residence_region.as_ref()),
                         to_bigint(sequence),
                     ),
                 )
@@ -371,6 +376,46 @@ impl DistributorStore for ScyllaStore {
             .collect::<StoreResult<Vec<_>>>()?;
         distributors.sort_unstable_by_key(|distributor| distributor.node);
         Ok(distributors)
+    }
+
+    async fn genealogy_page(
+        &self,
+        tenant_id: &str,
+        from: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<GenealogyPage> {
+        // A page is a run of whole buckets (each a 256th of the tenant), read a few at once
+        // until the page holds `limit`; `next` is the first bucket not read. The profiles,
+        // in every region's keyspace, are not read at all.
+        let mut first = match from {
+            None => 0,
+            Some(cursor) => cursor
+                .parse::<i16>()
+                .ok()
+                .filter(|bucket| (0..BUCKETS).contains(bucket))
+                .ok_or_else(|| {
+                    StoreError::Backend(format!("genealogy page {cursor:?} is not a bucket"))
+                })?,
+        };
+        let mut entries = Vec::new();
+        while first < BUCKETS && entries.len() < limit {
+            let end = (first + BUCKETS_IN_FLIGHT).min(BUCKETS);
+            let buckets: Vec<Vec<DistributorRow>> = cql::buckets_in(
+                &self.session,
+                &self.distributors.select_bucket,
+                first..end,
+                |bucket| (tenant_id, bucket),
+            )
+            .await?;
+            for row in buckets.into_iter().flatten() {
+                entries.push(GenealogyEntry::from(distributor_from(row)?.0));
+            }
+            first = end;
+        }
+        Ok(GenealogyPage {
+            entries,
+            next: (first < BUCKETS).then(|| first.to_string()),
+        })
     }
 
     fn residence_regions(&self) -> Option<&[String]> {

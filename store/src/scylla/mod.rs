@@ -40,6 +40,12 @@ pub use migrate::{migrate, MigrationReport};
 
 use std::sync::Arc;
 
+/// The bucket of a partition that holds `id` (distributors, profiles, orders, statements): for
+/// tests and tools that read the tables themselves.
+pub fn bucket_of(id: &str) -> i16 {
+    cql::bucket(id)
+}
+
 /// Every storage trait on a ScyllaDB (or Cassandra) cluster: tenants and keys in the global
 /// keyspace, everything else in the keyspace of the region this process serves.
 pub struct ScyllaStore {
