@@ -1,6 +1,6 @@
 //! `upline bench snapshot`: how long a close takes to read a tenant's period snapshot — its
-//! genealogy (every distributor) and the period's volumes — through the storage traits, as
-//! the close itself reads them.
+//! genealogy (every distributor, a page at a time, as `distributors.csv`) and the period's
+//! volumes — through the storage traits, as the close itself reads them.
 
 use crate::store_args::StoreArgs;
 use std::process::ExitCode;
@@ -39,17 +39,19 @@ async fn run(bench: SnapshotBench) -> Result<(), String> {
         return Err("--runs must be at least 1".into());
     }
     let store = api::server::open_store(&bench.store.choice()?).await?;
-    if store
+    let tenant = store
         .tenant(&bench.tenant)
         .await
         .map_err(|error| error.to_string())?
-        .is_none()
-    {
-        return Err(format!("tenant {:?} does not exist", bench.tenant));
-    }
+        .ok_or_else(|| format!("tenant {:?} does not exist", bench.tenant))?;
+    // The legs are written as the tenant's plan has them, as its close would.
+    let binary = api::runtime::compile_plan(&tenant.plan)
+        .map_err(|error| error.to_string())?
+        .binary
+        .is_some();
     let mut reads = Vec::new();
     for run in 1..=bench.runs {
-        let read = read_snapshot(&*store, &bench.tenant, &bench.period).await?;
+        let read = read_snapshot(&*store, &bench.tenant, &bench.period, binary).await?;
         eprintln!(
             "read {run}: {} distributors and {} volumes in {:.2} s",
             read.distributors,
@@ -82,13 +84,17 @@ async fn run(bench: SnapshotBench) -> Result<(), String> {
     Ok(())
 }
 
-async fn read_snapshot(store: &dyn Store, tenant_id: &str, period: &str) -> Result<Read, String> {
+async fn read_snapshot(
+    store: &dyn Store,
+    tenant_id: &str,
+    period: &str,
+    binary: bool,
+) -> Result<Read, String> {
     let started = Instant::now();
-    let (distributors, volumes) =
-        api::runs::compute::read_snapshot(store, tenant_id, period).await?;
+    let snapshot = api::runs::compute::read_snapshot(store, tenant_id, period, binary).await?;
     Ok(Read {
-        distributors: distributors.len(),
-        volumes: volumes.len(),
+        distributors: snapshot.distributors.rows(),
+        volumes: snapshot.volumes.len(),
         elapsed: started.elapsed(),
     })
 }

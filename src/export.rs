@@ -1,8 +1,8 @@
 //! `upline export`: a tenant's period as the files of COMP_PLAN_SPEC.md, so that
 //! `upline commissions` on them reproduces the API's statements exactly.
 
-use api::runs::compute::previous_state;
-use api::runs::inputs::{distributors_csv, StateCsv};
+use api::runs::compute::{previous_state, read_genealogy};
+use api::runs::inputs::StateCsv;
 use engine::calendar::Period;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -77,7 +77,8 @@ async fn export(args: &ExportArgs) -> Result<String, String> {
             )
         })?;
     let plan = api::runtime::compile_plan(&tenant.plan).map_err(|error| error.to_string())?;
-    let distributors = store.distributors(&tenant.id).await.map_err(failed)?;
+    let distributors = read_genealogy(&*store, &tenant.id, plan.binary.is_some()).await?;
+    let exported_distributors = distributors.rows();
     let orders = store.orders(&tenant.id).await.map_err(failed)?;
     let previous = previous_state(&store, &tenant.id, &period).await?;
     crate::folders::create("--out", &args.out)?;
@@ -107,10 +108,7 @@ async fn export(args: &ExportArgs) -> Result<String, String> {
     let plan_json =
         serde_json::to_string_pretty(&tenant.plan).map_err(|error| error.to_string())?;
     let files: [(&str, Vec<u8>); 5] = [
-        (
-            "distributors.csv",
-            distributors_csv(&distributors, plan.binary.is_some()),
-        ),
+        ("distributors.csv", distributors.into_bytes()),
         ("orders.csv", orders_csv.into_bytes()),
         (
             "state.csv",
@@ -126,7 +124,7 @@ async fn export(args: &ExportArgs) -> Result<String, String> {
         "upline export: tenant {}, period {}: {} distributors, {exported_orders} orders → {}",
         tenant.id,
         args.period,
-        distributors.len(),
+        exported_distributors,
         args.out.display()
     ))
 }

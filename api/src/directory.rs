@@ -8,7 +8,7 @@ use crate::genealogy_index::{Genealogy, Node, PlacementRequest, PlacementShape};
 use engine::calendar::Day;
 use engine::plan::CompiledPlan;
 use std::collections::HashMap;
-use store::{Distributor, Placement};
+use store::{Distributor, GenealogyEntry, Placement};
 
 pub struct Directory {
     tree: Genealogy,
@@ -71,7 +71,7 @@ impl Directory {
     }
 
     /// Replays a stored resident at start (see [`Directory::residents`]).
-    pub fn replay_resident(&mut self, distributor: &Distributor) -> Result<(), String> {
+    pub fn replay_resident(&mut self, distributor: &GenealogyEntry) -> Result<(), String> {
         let joined_on = engine::calendar::parse_date(distributor.joined_on.as_bytes())
             .ok_or_else(|| format!("distributor {:?}: bad joined_on", distributor.id))?;
         self.enroll(
@@ -219,7 +219,7 @@ impl Directory {
     /// once — unless enrollments of this process are under way, which it then follows in the
     /// index and becomes durable with. Nothing changes when it is refused (its sponsor or
     /// placement parent is not in the index).
-    pub fn follow(&mut self, distributor: &Distributor) -> Result<(), String> {
+    pub fn follow(&mut self, distributor: &GenealogyEntry) -> Result<(), String> {
         let all_durable = self.durable == self.ids.len();
         self.replay(distributor)?;
         if all_durable {
@@ -230,7 +230,7 @@ impl Directory {
 
     /// Replays a stored enrollment at start (in `node` order; the nodes are numbered afresh,
     /// so a gap left by a failed batch is harmless).
-    pub fn replay(&mut self, distributor: &Distributor) -> Result<(), String> {
+    pub fn replay(&mut self, distributor: &GenealogyEntry) -> Result<(), String> {
         let placement = match &distributor.placement {
             Some(placement) => PlacementChoice::At {
                 parent_id: placement.parent_id.clone(),

@@ -5,6 +5,7 @@
 
 use crate::runtime::{rebuild_directory, tenant_runtime};
 use crate::state::AppState;
+use store::GenealogyEntry;
 
 /// What following one enrollment did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +62,7 @@ pub async fn follow_enrollment(
         if directory.node(id).is_some() {
             return Ok(Followed::Known);
         }
-        directory.follow(&distributor)
+        directory.follow(&GenealogyEntry::from(distributor))
     };
     match followed {
         Ok(()) => Ok(Followed::Applied),

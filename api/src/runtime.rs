@@ -8,7 +8,7 @@ use crate::genealogy_index::PlacementShape;
 use crate::state::{AppState, TenantRuntime};
 use engine::plan::{read_plan, CompiledPlan, PlanFormat};
 use std::sync::{Arc, RwLock};
-use store::{Store, Tenant};
+use store::{GenealogyEntry, Store, Tenant};
 
 /// Compiles a tenant's plan; a bad plan is refused naming the field (`plan.bonuses.binary.pct`).
 pub fn compile_plan(plan: &serde_json::Value) -> ApiResult<CompiledPlan> {
@@ -218,10 +218,7 @@ pub async fn directory_from_store(
     tenant_id: &str,
     plan: &CompiledPlan,
 ) -> Result<Directory, String> {
-    let distributors = store
-        .distributors(tenant_id)
-        .await
-        .map_err(|error| error.to_string())?;
+    let distributors = genealogy_in_enrollment_order(store, tenant_id).await?;
     let mut directory = Directory::for_plan(plan);
     directory.tree_mut().defer_sponsor_index();
     for distributor in &distributors {
@@ -254,14 +251,46 @@ pub async fn directory_from_store(
 /// The index of a tenant at home elsewhere: the residents the store keeps.
 async fn residents_from_store(store: &dyn Store, tenant_id: &str) -> Result<Directory, String> {
     let mut directory = Directory::residents();
-    for distributor in store
-        .distributors(tenant_id)
-        .await
-        .map_err(|error| error.to_string())?
-    {
+    for distributor in genealogy_in_enrollment_order(store, tenant_id).await? {
         directory.replay_resident(&distributor)?;
     }
     Ok(directory)
+}
+
+/// Distributors asked of the store per page of the genealogy.
+const GENEALOGY_PAGE: usize = 16_384;
+
+/// Hands the tenant's genealogy to `visit` a page at a time, without the profiles: neither an
+/// index nor a close has any use for them (and on ScyllaDB they would be read from every
+/// residence region's keyspace). The pages come in the store's order.
+pub async fn each_genealogy_page(
+    store: &dyn Store,
+    tenant_id: &str,
+    mut visit: impl FnMut(Vec<GenealogyEntry>),
+) -> Result<(), String> {
+    let mut from = None;
+    loop {
+        let page = store
+            .genealogy_page(tenant_id, from.as_deref(), GENEALOGY_PAGE)
+            .await
+            .map_err(|error| error.to_string())?;
+        visit(page.entries);
+        match page.next {
+            Some(next) => from = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The tenant's genealogy in enrollment order (`node`), the order an index is replayed in.
+async fn genealogy_in_enrollment_order(
+    store: &dyn Store,
+    tenant_id: &str,
+) -> Result<Vec<GenealogyEntry>, String> {
+    let mut entries = Vec::new();
+    each_genealogy_page(store, tenant_id, |page| entries.extend(page)).await?;
+    entries.sort_unstable_by_key(|entry| entry.node);
+    Ok(entries)
 }
 
 /// Replaces a tenant's index with the store's view (after a failed write).

@@ -1,13 +1,13 @@
 //! Computing a run in the background: gather the inputs, run the engine, store the statements.
 
-use super::inputs;
+use super::inputs::{self, DistributorsCsv};
 use super::pages::StatementPages;
 use super::statements::{close, Closed};
 use crate::state::{AppState, TenantRuntime};
 use engine::calendar::Period;
 use engine::run::Bonus;
 use std::sync::Arc;
-use store::{Distributor, PeriodVolume, Run, RunStatus, Statement, Store};
+use store::{PeriodVolume, Run, RunStatus, Statement, Store};
 
 /// Statements stored per call (bounds one write batch).
 const STATEMENTS_PER_WRITE: usize = 20_000;
@@ -114,17 +114,13 @@ async fn compute_statements(
         .map_err(|error| error.to_string())?;
     progress("reading the genealogy and the volumes");
     let plan = crate::runtime::plan_of_version(state, tenant, run.plan_version).await?;
-    let (distributors, period_volumes) = read_snapshot(&**store, tenant_id, &run.period).await?;
+    let snapshot = read_snapshot(&**store, tenant_id, &run.period, plan.binary.is_some()).await?;
     let previous = previous_state(store, tenant_id, &period).await?;
     progress("computing");
     tokio::task::spawn_blocking(move || {
         let plan = &*plan;
-        let network = inputs::network(
-            plan,
-            &inputs::distributors_csv(&distributors, plan.binary.is_some()),
-        )?;
-        drop(distributors);
-        let volumes = inputs::volumes(plan, &network, &period, &period_volumes)?;
+        let network = inputs::network(plan, &snapshot.distributors.into_bytes())?;
+        let volumes = inputs::volumes(plan, &network, &period, &snapshot.volumes)?;
         let carry = inputs::carry_state(plan, &network, previous.as_deref())?;
         close(plan, &network, &volumes, &carry)
     })
@@ -162,17 +158,43 @@ async fn store_statements(
     Ok(stored)
 }
 
-/// What a close reads of its tenant: every distributor and the period's volumes, both at once
-/// (each is many bucket reads; together they keep the cluster busier).
+/// What a close reads of its tenant.
+pub struct Snapshot {
+    /// `distributors.csv` of the whole genealogy.
+    pub distributors: DistributorsCsv,
+    /// The period's volumes, per distributor.
+    pub volumes: Vec<(String, PeriodVolume)>,
+}
+
+/// Reads the genealogy and the period's volumes at once (each is many bucket reads; together
+/// they keep the cluster busier). `binary`: the plan has a binary bonus (legs are `L`/`R`).
 pub async fn read_snapshot(
     store: &dyn Store,
     tenant_id: &str,
     period: &str,
-) -> Result<(Vec<Distributor>, Vec<(String, PeriodVolume)>), String> {
-    let (distributors, volumes) = tokio::try_join!(
-        store.distributors(tenant_id),
-        store.period_volumes(tenant_id, period)
-    )
-    .map_err(|error| error.to_string())?;
-    Ok((distributors, volumes))
+    binary: bool,
+) -> Result<Snapshot, String> {
+    let (distributors, volumes) =
+        tokio::try_join!(read_genealogy(store, tenant_id, binary), async {
+            store
+                .period_volumes(tenant_id, period)
+                .await
+                .map_err(|error| error.to_string())
+        })?;
+    Ok(Snapshot {
+        distributors,
+        volumes,
+    })
+}
+
+/// `distributors.csv` of the tenant's genealogy, read a page at a time: only the text is
+/// kept, never every distributor's record (nor anyone's profile).
+pub async fn read_genealogy(
+    store: &dyn Store,
+    tenant_id: &str,
+    binary: bool,
+) -> Result<DistributorsCsv, String> {
+    let mut csv = DistributorsCsv::new(binary);
+    crate::runtime::each_genealogy_page(store, tenant_id, |page| csv.extend(&page)).await?;
+    Ok(csv)
 }

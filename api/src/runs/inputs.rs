@@ -5,41 +5,70 @@
 use engine::calendar::{Day, Period};
 use engine::input::{read_distributors, read_state, CarryState, Network, PlacementKind, Volumes};
 use engine::plan::CompiledPlan;
-use store::{Distributor, DistributorStatus, PeriodVolume, Statement};
+use store::{DistributorStatus, GenealogyEntry, PeriodVolume, Statement};
 
 pub const DISTRIBUTORS_HEADER: &str = "id,sponsor_id,placement_id,leg,joined_on,status\n";
 pub const STATE_HEADER: &str = "id,carry_left,carry_right,highest_rank\n";
 
-/// `distributors.csv` of the tenant's genealogy.
-pub fn distributors_csv(distributors: &[Distributor], binary: bool) -> Vec<u8> {
-    let mut csv = Vec::with_capacity(64 * distributors.len() + DISTRIBUTORS_HEADER.len());
-    csv.extend_from_slice(DISTRIBUTORS_HEADER.as_bytes());
-    for distributor in distributors {
-        let (parent, leg) = match &distributor.placement {
-            Some(placement) => (
-                placement.parent_id.as_str(),
-                match (binary, placement.slot) {
-                    (true, 1) => "L".to_owned(),
-                    (true, _) => "R".to_owned(),
-                    (false, slot) => slot.to_string(),
-                },
-            ),
-            None => ("", String::new()),
-        };
-        let status = match distributor.status {
-            DistributorStatus::Active => "active",
-            DistributorStatus::Terminated => "terminated",
-        };
-        let sponsor = distributor.sponsor_id.as_deref().unwrap_or("");
-        csv.extend_from_slice(
-            format!(
-                "{},{sponsor},{parent},{leg},{},{status}\n",
-                distributor.id, distributor.joined_on
-            )
-            .as_bytes(),
-        );
+/// `distributors.csv` of a tenant's genealogy, gathered a page at a time (in the store's page
+/// order: the engine reads the rows in any order).
+pub struct DistributorsCsv {
+    csv: Vec<u8>,
+    binary: bool,
+    rows: usize,
+}
+
+impl DistributorsCsv {
+    /// The header alone. `binary`: legs are written `L`/`R`, else as the matrix slot.
+    pub fn new(binary: bool) -> DistributorsCsv {
+        DistributorsCsv {
+            csv: Vec::from(DISTRIBUTORS_HEADER.as_bytes()),
+            binary,
+            rows: 0,
+        }
     }
-    csv
+
+    pub fn extend(&mut self, entries: &[GenealogyEntry]) {
+        use std::io::Write as _;
+        let csv = &mut self.csv;
+        for entry in entries {
+            csv.extend_from_slice(entry.id.as_bytes());
+            csv.push(b',');
+            csv.extend_from_slice(entry.sponsor_id.as_deref().unwrap_or("").as_bytes());
+            csv.push(b',');
+            if let Some(placement) = &entry.placement {
+                csv.extend_from_slice(placement.parent_id.as_bytes());
+                csv.push(b',');
+                match (self.binary, placement.slot) {
+                    (true, 1) => csv.push(b'L'),
+                    (true, _) => csv.push(b'R'),
+                    // Writing into a vector cannot fail.
+                    (false, slot) => {
+                        let _ = write!(csv, "{slot}");
+                    }
+                }
+            } else {
+                csv.push(b',');
+            }
+            csv.push(b',');
+            csv.extend_from_slice(entry.joined_on.as_bytes());
+            let status: &[u8] = match entry.status {
+                DistributorStatus::Active => b",active\n",
+                DistributorStatus::Terminated => b",terminated\n",
+            };
+            csv.extend_from_slice(status);
+        }
+        self.rows += entries.len();
+    }
+
+    /// The distributors gathered so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.csv
+    }
 }
 
 /// `state.csv` of a run, gathered from its statements in id order (a page at a time).
@@ -134,4 +163,57 @@ pub fn volumes(
         }
     }
     Ok(volumes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::Placement;
+
+    fn entry(id: &str, sponsor: Option<&str>, placement: Option<(&str, u8)>) -> GenealogyEntry {
+        GenealogyEntry {
+            id: id.into(),
+            node: 0,
+            sponsor_id: sponsor.map(str::to_owned),
+            placement: placement.map(|(parent, slot)| Placement {
+                parent_id: parent.into(),
+                slot,
+            }),
+            joined_on: "2026-11-03".into(),
+            status: DistributorStatus::Active,
+            residence_region: None,
+        }
+    }
+
+    #[test]
+    fn rows_carry_the_sponsor_the_placement_and_the_status() {
+        let mut terminated = entry("c", Some("a"), Some(("b", 2)));
+        terminated.status = DistributorStatus::Terminated;
+        let page = [
+            entry("a", None, None),
+            entry("b", Some("a"), Some(("a", 1))),
+            terminated,
+        ];
+        let text = |binary| {
+            let mut csv = DistributorsCsv::new(binary);
+            csv.extend(&page[..1]);
+            csv.extend(&page[1..]);
+            assert_eq!(csv.rows(), 3);
+            String::from_utf8(csv.into_bytes()).unwrap()
+        };
+        assert_eq!(
+            text(true),
+            "id,sponsor_id,placement_id,leg,joined_on,status\n\
+             a,,,,2026-11-03,active\n\
+             b,a,a,L,2026-11-03,active\n\
+             c,a,b,R,2026-11-03,terminated\n"
+        );
+        assert_eq!(
+            text(false),
+            "id,sponsor_id,placement_id,leg,joined_on,status\n\
+             a,,,,2026-11-03,active\n\
+             b,a,a,1,2026-11-03,active\n\
+             c,a,b,2,2026-11-03,terminated\n"
+        );
+    }
 }
