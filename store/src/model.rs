@@ -196,6 +196,15 @@ pub struct GenealogyPage {
     pub next: Option<String>,
 }
 
+/// One page of a tenant's profile erasure (`DistributorStore::erase_profiles`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ErasedPage {
+    /// Profiles of this page that held personal data and are empty now.
+    pub erased: u64,
+    /// Where the next page starts, to be passed back as it is; None after the last page.
+    pub next: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {

@@ -71,7 +71,10 @@ pub trait DistributorStore: Send + Sync {
     ) -> StoreResult<Option<Distributor>>;
     /// Marks the distributor terminated (idempotent); `None` when there is no such distributor.
     async fn terminate(&self, tenant_id: &str, id: &str) -> StoreResult<Option<Distributor>>;
-    /// Every distributor of the tenant, in enrollment order (`node`).
+    /// Every distributor of the tenant with their profile, in enrollment order (`node`), all
+    /// at once: for tests and small tenants. The serving paths read the genealogy in pages
+    /// ([`genealogy_page`](Self::genealogy_page)) and erase profiles in pages
+    /// ([`erase_profiles`](Self::erase_profiles)).
     async fn distributors(&self, tenant_id: &str) -> StoreResult<Vec<Distributor>>;
     /// The tenant's genealogy a page at a time, without the profiles: what a period close
     /// reads, without holding every record at once (or reading every region's profiles).
@@ -85,6 +88,19 @@ pub trait DistributorStore: Send + Sync {
         from: Option<&str>,
         limit: usize,
     ) -> StoreResult<GenealogyPage>;
+    /// Erases the personal data of a page of the tenant's distributors: every profile of the
+    /// page that holds any becomes empty, each with the `distributor.updated` event an
+    /// [`update_profile`](Self::update_profile) would write. Pages as in
+    /// [`genealogy_page`](Self::genealogy_page): start with `from` None and pass each `next`
+    /// back until it is None; `limit` bounds the distributors a page looks at (a store may
+    /// look at a few more). Erasing again erases nothing: a page's `erased` counts only the
+    /// profiles it emptied.
+    async fn erase_profiles(
+        &self,
+        tenant_id: &str,
+        from: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<ErasedPage>;
     /// The regions a distributor may reside in (their profile is kept in that region's
     /// keyspace); None when the backend has no regions (the embedded store keeps everything
     /// in one place, and records the residence region as given).

@@ -94,6 +94,7 @@ macro_rules! conformance_suite {
             enrollment_is_idempotent_and_ids_are_unique,
             distributors_come_back_in_enrollment_order,
             the_genealogy_comes_in_pages_each_distributor_once,
+            profiles_are_erased_a_page_at_a_time_each_once,
             profiles_and_terminations_change_one_distributor,
             tenants_never_see_each_other,
             an_idempotency_key_replays_its_first_answer,

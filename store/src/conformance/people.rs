@@ -302,6 +302,76 @@ pub async fn the_genealogy_comes_in_pages_each_distributor_once(store: &dyn Stor
     );
 }
 
+pub async fn profiles_are_erased_a_page_at_a_time_each_once(store: &dyn Store) {
+    let t = unique_tenant("erasure");
+    // 50 distributors, two of every three with some personal data.
+    let records: Vec<_> = (0..50u32)
+        .map(|node| {
+            let mut record = distributor(&format!("e{node:02}"), node, (node > 0).then_some("e00"));
+            match node % 3 {
+                0 => record.profile.name = Some(format!("Person {node}")),
+                1 => record.profile.country = Some("DE".into()),
+                _ => {}
+            }
+            record
+        })
+        .collect();
+    for chunk in records.chunks(10) {
+        store.enroll(&t, chunk.to_vec()).await.unwrap();
+    }
+    let holding = records
+        .iter()
+        .filter(|record| record.profile != Profile::default())
+        .count() as u64;
+    // Another tenant's personal data stays.
+    let other = unique_tenant("erasure-other");
+    let mut kept = distributor("e00", 0, None);
+    kept.profile.email = Some("kept@example.com".into());
+    store.enroll(&other, vec![kept.clone()]).await.unwrap();
+
+    let erase_all = || async {
+        let (mut erased, mut pages) = (0, 0);
+        let mut from: Option<String> = None;
+        loop {
+            let page = store.erase_profiles(&t, from.as_deref(), 6).await.unwrap();
+            erased += page.erased;
+            pages += 1;
+            assert!(pages <= 1_000, "the erasure pages never end");
+            match page.next {
+                Some(next) => from = Some(next),
+                None => return (erased, pages),
+            }
+        }
+    };
+    let (erased, pages) = erase_all().await;
+    assert_eq!(erased, holding);
+    assert!(
+        pages > 1,
+        "50 distributors in pages of about 6 erased in one page"
+    );
+    for record in &records {
+        let read = store.distributor(&t, &record.id).await.unwrap().unwrap();
+        let expected = Distributor {
+            profile: Profile::default(),
+            ..record.clone()
+        };
+        assert_eq!(read, expected, "only the profile changes");
+    }
+    assert_eq!(store.distributor(&other, "e00").await.unwrap(), Some(kept));
+    // Each erased profile made its event, as a profile update does.
+    let updated: Vec<String> = store
+        .pending_events(0, usize::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.tenant_id == t && event.kind == "distributor.updated")
+        .map(|event| event.payload["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(updated.len() as u64, holding, "{updated:?}");
+    // A second erasure finds nothing left.
+    assert_eq!(erase_all().await.0, 0);
+}
+
 pub async fn profiles_and_terminations_change_one_distributor(store: &dyn Store) {
     let t = unique_tenant("profile");
     store

@@ -1,14 +1,17 @@
 //! Distributors.
 
-use super::codec::key;
+use super::codec::{decode, key, prefix_range};
 use super::tables::DISTRIBUTORS;
+use super::writer::backend;
 use super::{get_in, put_in, EmbeddedStore};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Distributor, DistributorStatus, GenealogyEntry, GenealogyPage, NewEvent, Profile,
+    Distributor, DistributorStatus, ErasedPage, GenealogyEntry, GenealogyPage, NewEvent, Profile,
 };
 use crate::traits::DistributorStore;
 use async_trait::async_trait;
+use redb::ReadableTable as _;
+use std::ops::Bound;
 
 #[async_trait]
 impl DistributorStore for EmbeddedStore {
@@ -109,6 +112,63 @@ impl DistributorStore for EmbeddedStore {
                 .collect(),
             next,
         })
+    }
+
+    async fn erase_profiles(
+        &self,
+        tenant_id: &str,
+        from: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<ErasedPage> {
+        // One transaction per page, in id order: read the page's records, empty the profiles
+        // that hold anything, each with its event.
+        let limit = limit.max(1);
+        let tenant_id = tenant_id.to_owned();
+        let (start, end) = prefix_range(&[&tenant_id]);
+        let after = from.map(|id| key(&[&tenant_id, id]));
+        self.writer
+            .write(move |context| {
+                let page = {
+                    let from = match &after {
+                        Some(after) => Bound::Excluded(after.as_slice()),
+                        None => Bound::Included(start.as_slice()),
+                    };
+                    let table = context.table(DISTRIBUTORS)?;
+                    let mut page = Vec::new();
+                    for entry in table
+                        .range::<&[u8]>((from, Bound::Excluded(end.as_slice())))
+                        .map_err(backend)?
+                        .take(limit)
+                    {
+                        let (record_key, value) = entry.map_err(backend)?;
+                        let distributor: Distributor = decode(value.value())?;
+                        page.push((record_key.value().to_vec(), distributor));
+                    }
+                    page
+                };
+                let next = match page.last() {
+                    Some((_, last)) if page.len() == limit => Some(last.id.clone()),
+                    _ => None,
+                };
+                let mut erased = 0;
+                for (record_key, mut distributor) in page {
+                    if distributor.profile == Profile::default() {
+                        continue;
+                    }
+                    distributor.profile = Profile::default();
+                    put_in(context, DISTRIBUTORS, &record_key, &distributor)?;
+                    context.emit(
+                        &tenant_id,
+                        NewEvent {
+                            kind: "distributor.updated",
+                            payload: serde_json::json!({ "id": distributor.id }),
+                        },
+                    )?;
+                    erased += 1;
+                }
+                Ok(ErasedPage { erased, next })
+            })
+            .await
     }
 }
 

@@ -9,7 +9,7 @@
 //! columns included), so the tenant is served from them like any other.
 
 use super::cql::{bucket, execution_error, prepare, to_cql_date, unset_if_none};
-use super::profiles::profile_values;
+use super::profiles::{profile_values, ProfileWrite};
 use super::ScyllaStore;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{Distributor, Order, PeriodVolume};
@@ -125,7 +125,7 @@ impl ScyllaStore {
                 .1
                 .push((
                     bucket(&distributor.id),
-                    profile_values(tenant_id, distributor, 0),
+                    profile_values(tenant_id, distributor, 0, ProfileWrite::First),
                 ));
         }
         for (upsert, rows) in by_region.into_values() {

@@ -5,21 +5,25 @@ use super::cql::{
     self, bucket, from_cql_date, prepare, to_bigint, to_cql_date, unset_if_none, BUCKETS_IN_FLIGHT,
 };
 use super::outbox::Ticket;
+use super::profiles::ProfileWrite;
 use super::schema::BUCKETS;
 use super::ScyllaStore;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Distributor, DistributorStatus, GenealogyEntry, GenealogyPage, NewEvent, Placement, Profile,
+    Distributor, DistributorStatus, ErasedPage, GenealogyEntry, GenealogyPage, NewEvent, Placement,
+    Profile,
 };
 use crate::traits::DistributorStore;
 use async_trait::async_trait;
-use futures_util::StreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlDate;
 
 /// Enrollments of one call made at once.
 const ENROLLMENTS_IN_FLIGHT: usize = 64;
+/// Profiles of one erasure page emptied at once.
+const ERASURES_IN_FLIGHT: usize = 64;
 
 pub(super) struct DistributorStatements {
     claim: PreparedStatement,
@@ -214,7 +218,8 @@ impl ScyllaStore {
             // The profile follows its genealogy row: a distributor id is claimed once, so
             // nobody else's profile is overwritten. If this write fails the enrollment is
             // not acknowledged, and its retry (below) writes the profile.
-            self.write_profile(tenant_id, distributor, sequence).await?;
+            self.write_profile(tenant_id, distributor, sequence, ProfileWrite::First)
+                .await?;
             return Ok(true);
         }
         let conflict = || StoreError::conflict(format!("distributor {:?}", distributor.id));
@@ -233,7 +238,8 @@ impl ScyllaStore {
             Some(_) => Err(conflict()),
             // An earlier attempt claimed the row and failed before its profile.
             None => {
-                self.write_profile(tenant_id, distributor, version).await?;
+                self.write_profile(tenant_id, distributor, version, ProfileWrite::First)
+                    .await?;
                 Ok(false)
             }
         }
@@ -283,7 +289,8 @@ impl ScyllaStore {
                 // After the claim, as for an enrollment; the write's timestamp is the change's
                 // sequence, so of two changes the later wins even if its write lands first.
                 if after.profile != before.profile {
-                    self.write_profile(tenant_id, &after, sequence).await?;
+                    self.write_profile(tenant_id, &after, sequence, ProfileWrite::Change)
+                        .await?;
                 }
                 return Ok(Some(after));
             }
@@ -415,6 +422,64 @@ impl DistributorStore for ScyllaStore {
         Ok(GenealogyPage {
             entries,
             next: (first < BUCKETS).then(|| first.to_string()),
+        })
+    }
+
+    async fn erase_profiles(
+        &self,
+        tenant_id: &str,
+        from: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<ErasedPage> {
+        // The profiles tables are walked, not the genealogy: region after region (in the
+        // order of `residence_regions`), a run of whole buckets per page; the cursor numbers
+        // the next bucket as region × BUCKETS + bucket. A profile holding personal data is
+        // emptied by the change `update_profile` makes (its event, its compare-and-set, its
+        // write timestamp), a few at once.
+        let regions = self.profiles.regions().len() as i64;
+        let end = regions * i64::from(BUCKETS);
+        let mut at = match from {
+            None => 0,
+            Some(cursor) => cursor
+                .parse::<i64>()
+                .ok()
+                .filter(|at| (0..end).contains(at))
+                .ok_or_else(|| {
+                    StoreError::Backend(format!("profile erasure page {cursor:?} is not a bucket"))
+                })?,
+        };
+        let mut read = 0;
+        let mut holding = Vec::new();
+        while at < end && read < limit {
+            let region = (at / i64::from(BUCKETS)) as usize;
+            let first = (at % i64::from(BUCKETS)) as i16;
+            let last = (first + BUCKETS_IN_FLIGHT).min(BUCKETS);
+            let (ids, rows) = self
+                .holding_personal_data(tenant_id, region, first..last)
+                .await?;
+            read += rows;
+            holding.extend(ids);
+            at = region as i64 * i64::from(BUCKETS) + i64::from(last);
+        }
+        let erasures: Vec<_> = holding
+            .iter()
+            .map(|id| {
+                self.change(tenant_id, id, "distributor.updated", |distributor| {
+                    distributor.profile = Profile::default()
+                })
+            })
+            .collect();
+        let erased = futures_util::stream::iter(erasures)
+            .buffer_unordered(ERASURES_IN_FLIGHT)
+            .try_fold(0, |erased, changed| async move {
+                // None: no genealogy row here (a profile kept for another deployment's
+                // distributor), nothing of ours to change.
+                Ok(erased + u64::from(changed.is_some()))
+            })
+            .await?;
+        Ok(ErasedPage {
+            erased,
+            next: (at < end).then(|| at.to_string()),
         })
     }
 

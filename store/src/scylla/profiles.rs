@@ -18,6 +18,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::model::{Distributor, Profile};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
+use scylla::value::MaybeUnset;
 use std::collections::{BTreeMap, HashMap};
 
 /// The profile statements of every region of the deployment.
@@ -157,14 +158,28 @@ impl ProfileStatements {
     }
 }
 
+/// Which write of a profile an upsert is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ProfileWrite {
+    /// The profile's first write (an enrollment, a bulk load): a field it lacks is left
+    /// unset, not written as null — CQL keeps a null as a tombstone, and a new row's unset
+    /// field reads back as null all the same.
+    First,
+    /// A change: an absent field is written as null, which empties it.
+    Change,
+}
+
+/// A profile field as an upsert writes it.
+pub(super) type ProfileField<'d> = MaybeUnset<Option<&'d String>>;
+
 /// The values of a profile upsert: the distributor's profile as of write `timestamp`.
 pub(super) type ProfileValues<'d> = (
     &'d str,
     i16,
     &'d str,
-    &'d Option<String>,
-    &'d Option<String>,
-    &'d Option<String>,
+    ProfileField<'d>,
+    ProfileField<'d>,
+    ProfileField<'d>,
     i64,
 );
 
@@ -172,15 +187,20 @@ pub(super) fn profile_values<'d>(
     tenant_id: &'d str,
     distributor: &'d Distributor,
     timestamp: i64,
+    write: ProfileWrite,
 ) -> ProfileValues<'d> {
+    let field = |value: &'d Option<String>| match (value, write) {
+        (None, ProfileWrite::First) => MaybeUnset::Unset,
+        _ => MaybeUnset::Set(value.as_ref()),
+    };
     let profile = &distributor.profile;
     (
         tenant_id,
         bucket(&distributor.id),
         &distributor.id,
-        &profile.name,
-        &profile.email,
-        &profile.country,
+        field(&profile.name),
+        field(&profile.email),
+        field(&profile.country),
         timestamp,
     )
 }
@@ -193,6 +213,7 @@ impl ScyllaStore {
         tenant_id: &str,
         distributor: &Distributor,
         sequence: i64,
+        write: ProfileWrite,
     ) -> StoreResult<()> {
         if !self.profiles.writes_profile_of(distributor) {
             return Ok(());
@@ -203,7 +224,7 @@ impl ScyllaStore {
         cql::execute(
             &self.session,
             &statements.upsert,
-            profile_values(tenant_id, distributor, sequence),
+            profile_values(tenant_id, distributor, sequence, write),
         )
         .await
     }
@@ -224,6 +245,35 @@ impl ScyllaStore {
         )
         .await?;
         Ok(row.map(profile_from))
+    }
+
+    /// The distributors whose profile holds personal data, in `buckets` of the `region`-th
+    /// region of [`ProfileStatements::regions`]; with the number of profile rows read.
+    pub(super) async fn holding_personal_data(
+        &self,
+        tenant_id: &str,
+        region: usize,
+        buckets: std::ops::Range<i16>,
+    ) -> StoreResult<(Vec<String>, usize)> {
+        let region = &self.profiles.regions[region];
+        let statements = &self.profiles.by_region[region];
+        let rows: Vec<Vec<ListedProfileRow>> = cql::buckets_in(
+            &self.session,
+            &statements.select_bucket,
+            buckets,
+            |bucket| (tenant_id, bucket),
+        )
+        .await?;
+        let read = rows.iter().map(Vec::len).sum();
+        let holding = rows
+            .into_iter()
+            .flatten()
+            .filter(|(_, name, email, country)| {
+                name.is_some() || email.is_some() || country.is_some()
+            })
+            .map(|(id, ..)| id)
+            .collect();
+        Ok((holding, read))
     }
 
     /// Every profile of the tenant, from every region's keyspace.
