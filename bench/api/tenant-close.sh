@@ -7,7 +7,7 @@
 # migrated beforehand), a tenant whose DISTRIBUTORS distributors are imported as NDJSON, each
 # with a name and an email, then the close. Prints the import's and the close's seconds, the
 # profiles the close reports erased, and the serving process's peak resident memory during
-# the close alone (VmHWM, reset before it).
+# the close alone (VmHWM, reset before it) beside its resident memory before.
 set -euo pipefail
 bin=${1:?usage: tenant-close.sh UPLINE_BIN DISTRIBUTORS [SERVE_ARGS...]}
 count=${2:?usage: tenant-close.sh UPLINE_BIN DISTRIBUTORS [SERVE_ARGS...]}
@@ -54,6 +54,7 @@ import_s=$(seconds_since "$started")
 enrolled=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["enrolled"])' "$work/import.json")
 
 echo 5 >"/proc/$pid/clear_refs"   # the peak below is the close's alone
+before=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status")
 started=$(date +%s.%N)
 curl -sf --max-time 3600 -X DELETE -H "Authorization: Bearer $admin" "$api/tenants/$tenant" >"$work/close.json"
 close_s=$(seconds_since "$started")
@@ -63,5 +64,6 @@ erased=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["profi
 echo "distributors imported      $enrolled in ${import_s} s"
 echo "tenant close               ${close_s} s"
 echo "profiles erased            $erased"
+echo "RSS before the close        $before MiB"
 echo "peak RSS during the close  $peak MiB"
 [[ $erased -eq $enrolled ]] || { echo "tenant-close.sh: erased $erased of $enrolled" >&2; exit 1; }

@@ -394,16 +394,7 @@ impl DistributorStore for ScyllaStore {
         // A page is a run of whole buckets (each a 256th of the tenant), read a few at once
         // until the page holds `limit`; `next` is the first bucket not read. The profiles,
         // in every region's keyspace, are not read at all.
-        let mut first = match from {
-            None => 0,
-            Some(cursor) => cursor
-                .parse::<i16>()
-                .ok()
-                .filter(|bucket| (0..BUCKETS).contains(bucket))
-                .ok_or_else(|| {
-                    StoreError::Backend(format!("genealogy page {cursor:?} is not a bucket"))
-                })?,
-        };
+        let mut first = bucket_cursor(from, i64::from(BUCKETS), "genealogy page")? as i16;
         let mut entries = Vec::new();
         while first < BUCKETS && entries.len() < limit {
             let end = (first + BUCKETS_IN_FLIGHT).min(BUCKETS);
@@ -438,16 +429,7 @@ impl DistributorStore for ScyllaStore {
         // write timestamp), a few at once.
         let regions = self.profiles.regions().len() as i64;
         let end = regions * i64::from(BUCKETS);
-        let mut at = match from {
-            None => 0,
-            Some(cursor) => cursor
-                .parse::<i64>()
-                .ok()
-                .filter(|at| (0..end).contains(at))
-                .ok_or_else(|| {
-                    StoreError::Backend(format!("profile erasure page {cursor:?} is not a bucket"))
-                })?,
-        };
+        let mut at = bucket_cursor(from, end, "profile erasure page")?;
         let mut read = 0;
         let mut holding = Vec::new();
         while at < end && read < limit {
@@ -490,4 +472,17 @@ impl DistributorStore for ScyllaStore {
     fn serving_region(&self) -> Option<&str> {
         Some(self.profiles.own_region())
     }
+}
+
+/// The bucket a page starts at: 0 for the first page, else the cursor the page before gave,
+/// which must be below `end`.
+fn bucket_cursor(from: Option<&str>, end: i64, what: &str) -> StoreResult<i64> {
+    let Some(cursor) = from else {
+        return Ok(0);
+    };
+    cursor
+        .parse::<i64>()
+        .ok()
+        .filter(|at| (0..end).contains(at))
+        .ok_or_else(|| StoreError::Backend(format!("{what} {cursor:?} is not a bucket")))
 }
