@@ -49,19 +49,29 @@ async fn rows_and_tombstones(
             .query_unpaged(read, (tenant, bucket))
             .await
             .expect("the bucket reads");
-        let trace = session
-            .get_tracing_info(&result.tracing_id().expect("the read was traced"))
-            .await
-            .expect("the trace is kept");
-        let counts: Vec<(u64, u64)> = trace
-            .events
-            .iter()
-            .filter_map(|event| event.activity.as_deref())
-            .filter_map(read_counts)
-            .collect();
+        let tracing_id = result.tracing_id().expect("the read was traced");
+        // The node writes a trace's events after the read answers: the session may be there
+        // before the event with the counts is. Read it again a while before giving up.
+        let mut counts: Vec<(u64, u64)> = Vec::new();
+        for _ in 0..100 {
+            let trace = session
+                .get_tracing_info(&tracing_id)
+                .await
+                .expect("the trace is kept");
+            counts = trace
+                .events
+                .iter()
+                .filter_map(|event| event.activity.as_deref())
+                .filter_map(read_counts)
+                .collect();
+            if !counts.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         assert!(
             !counts.is_empty(),
-            "no read counts in the trace of bucket {bucket}"
+            "no read counts in the trace of bucket {bucket} after 10 s"
         );
         for (rows, cells) in counts {
             live += rows;
